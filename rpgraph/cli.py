@@ -1,0 +1,296 @@
+"""The ``rpgraph`` command line.
+
+    rpgraph check FILE...                  validate specs (diagnostics on stderr)
+    rpgraph graph FILE [--format F]        module tree, node-link JSON or Graphviz DOT
+    rpgraph fmt FILE [--check|--write]     canonical formatting
+    rpgraph bounds FILE [--format F]       the make_bounds-style template (json|python|table)
+    rpgraph train FILE [...]               train as the spec's train block says
+    rpgraph eval FILE --params DIR         metrics of trained parameters
+    rpgraph nir export|import ...          NIR interchange
+
+A mistake in a spec, a data file or a flag prints one message (file:line:col, the source
+line with a caret, a hint) and exits with status 1; ``--debug`` adds the traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import traceback
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+from .errors import SpecError
+
+EXIT_SPEC = 1
+EXIT_USAGE = 2
+EXIT_INTERNAL = 70
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # type: ignore[override]
+        # one paragraph, no traceback, usage status (argparse's own behaviour, but shorter)
+        self.exit(EXIT_USAGE, f"{self.prog}: error: {message}\n"
+                              f"hint: see '{self.prog} --help'\n")
+
+
+def _non_negative(text: str) -> int:
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"Expected a whole number, got '{text}'") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"Expected a number >= 0, got {n}")
+    return n
+
+
+def _positive(text: str) -> int:
+    n = _non_negative(text)
+    if n == 0:
+        raise argparse.ArgumentTypeError("Expected a number >= 1, got 0")
+    return n
+
+
+def _time(text: str) -> float:
+    from .expr import UNITS
+
+    t = text.strip()
+    for unit in sorted(UNITS, key=len, reverse=True):
+        if t.endswith(unit) and UNITS[unit][1] == "time":
+            try:
+                return float(t[: -len(unit)]) * UNITS[unit][0]
+            except ValueError:
+                break
+    try:
+        return float(t)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"Expected a time such as 1ms, got '{text}'") from None
+
+
+# --- commands --------------------------------------------------------------------------------
+
+
+def cmd_check(a: argparse.Namespace) -> int:
+    from .compile import compile
+
+    bad = 0
+    for f in a.files:
+        try:
+            compile(f)
+            print(f"{f}: ok")
+        except SpecError as err:
+            print(err, file=sys.stderr)
+            bad += 1
+    return EXIT_SPEC if bad else 0
+
+
+def cmd_graph(a: argparse.Namespace) -> int:
+    from .graph import load
+    from .show import summary, to_dot, to_json
+
+    net = load(a.file)
+    views: dict[str, Callable[..., str]] = {"text": summary, "json": to_json, "dot": to_dot}
+    print(views[a.format](net))
+    return 0
+
+
+def cmd_fmt(a: argparse.Namespace) -> int:
+    from .fmt import fmt
+    from .parse import parse_file
+
+    spec = parse_file(a.file)
+    out = fmt(spec.source, str(a.file))
+    if a.check:
+        if out != spec.source:
+            print(f"{a.file}: would be reformatted", file=sys.stderr)
+            return EXIT_SPEC
+        return 0
+    if a.write:
+        Path(a.file).write_text(out, encoding="utf-8")
+    else:
+        sys.stdout.write(out)
+    return 0
+
+
+def cmd_bounds(a: argparse.Namespace) -> int:
+    from .bounds import FORMATS
+    from .compile import compile
+
+    prog = compile(a.file)
+    lower, upper = prog.bounds_template()
+    text = FORMATS[a.format](lower, upper, prog.network)
+    if a.output:
+        Path(a.output).write_text(text + ("\n" if not text.endswith("\n") else ""),
+                                  encoding="utf-8")
+        print(f"wrote {a.output}", file=sys.stderr)
+    else:
+        print(text)
+    return 0
+
+
+def _load_bounds(prog: object, path: str | None) -> tuple[dict, dict] | None:
+    if path is None:
+        return None
+    from .bounds import check_like, read_json
+
+    lower, upper = read_json(path)
+    check_like(lower, upper, prog.network, path)  # type: ignore[attr-defined]
+    return lower, upper
+
+
+def cmd_train(a: argparse.Namespace) -> int:
+    from .compile import compile
+    from .train import default_run_dir, fit
+
+    prog = compile(a.file)
+    out = Path(a.out) if a.out else None
+    if a.resume and out is None:
+        raise SpecError("--resume needs --out DIR (the run to continue)",
+                        hint="rpgraph train SPEC --out runs/NAME --resume")
+    out = out or default_run_dir(prog)
+    params = prog.load_params(a.init_params) if a.init_params else None
+    result = fit(prog, a.data, epochs=a.epochs, seed=a.seed, batch_size=a.batch_size,
+                 out_dir=out, resume=a.resume, progress=not a.quiet, params=params,
+                 checkpoint_every=a.checkpoint_every, devices=a.devices,
+                 bounds=_load_bounds(prog, a.bounds), plots=not a.no_plots,
+                 allow_outside=a.allow_outside)
+    if not a.quiet:
+        metrics = "  ".join(f"{k} {v:.4g}" for k, v in result.metrics.items())
+        print(f"trained {result.steps} steps in {result.seconds:.1f} s "
+              f"({result.steps / max(result.seconds, 1e-9):.0f} steps/s); {metrics}")
+        print(f"run directory: {out}")
+    return 0
+
+
+def cmd_eval(a: argparse.Namespace) -> int:
+    from .compile import compile
+    from .train import evaluate, resolve
+
+    prog = compile(a.file)
+    params = prog.load_params(a.params)
+    st = resolve(prog, a.data, allow_outside=a.allow_outside)
+    for k, v in evaluate(prog, params, st.data).items():
+        print(f"{k}: {v:.6g}")
+    return 0
+
+
+def cmd_nir_export(a: argparse.Namespace) -> int:
+    from .compile import compile
+    from .nir_io import to_nir, write_nir
+
+    prog = compile(a.file)
+    params = prog.load_params(a.params) if a.params else prog.init(0)
+    write_nir(to_nir(prog, params), a.output)
+    print(f"wrote {a.output}", file=sys.stderr)
+    return 0
+
+
+def cmd_nir_import(a: argparse.Namespace) -> int:
+    from .checkpoint import save_params, spec_hash
+    from .nir_io import from_nir
+
+    net, params = from_nir(a.file, dt=a.dt, convention=a.convention)
+    spec_path = Path(a.output)
+    params_path = spec_path.with_suffix(".params.npz")
+    spec_path.write_text(net.source, encoding="utf-8")
+    save_params(params_path, params, spec_hash=spec_hash(net.source))
+    print(f"wrote {spec_path} and {params_path}", file=sys.stderr)
+    return 0
+
+
+# --- parser ----------------------------------------------------------------------------------
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="rpgraph", description="Declarative rate and spiking networks in JAX.")
+    p.add_argument("--debug", action="store_true", help="show tracebacks for errors")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    c = sub.add_parser("check", help="validate spec files")
+    c.add_argument("files", nargs="+")
+    c.set_defaults(fn=cmd_check)
+
+    c = sub.add_parser("graph", help="print the module graph")
+    c.add_argument("file")
+    c.add_argument("--format", choices=("text", "json", "dot"), default="text")
+    c.set_defaults(fn=cmd_graph)
+
+    c = sub.add_parser("fmt", help="format a spec canonically")
+    c.add_argument("file")
+    g = c.add_mutually_exclusive_group()
+    g.add_argument("--check", action="store_true", help="exit 1 if not formatted")
+    g.add_argument("--write", "-w", action="store_true", help="rewrite the file")
+    c.set_defaults(fn=cmd_fmt)
+
+    c = sub.add_parser("bounds", help="emit the parameter bounds template")
+    c.add_argument("file")
+    c.add_argument("--format", choices=("json", "python", "table"), default="table")
+    c.add_argument("-o", "--output", help="write to a file instead of stdout")
+    c.set_defaults(fn=cmd_bounds)
+
+    c = sub.add_parser("train", help="train a spec")
+    c.add_argument("file")
+    c.add_argument("--epochs", type=_non_negative)
+    c.add_argument("--data", help="a .npz file with inputs and targets or labels")
+    c.add_argument("--out", help="run directory (default runs/<spec>-<time>)")
+    c.add_argument("--resume", action="store_true", help="continue the run in --out")
+    c.add_argument("--seed", type=_non_negative)
+    c.add_argument("--batch-size", type=_positive)
+    c.add_argument("--devices", type=_positive, help="shard minibatches over N devices")
+    c.add_argument("--checkpoint-every", type=_positive, help="steps between checkpoints")
+    c.add_argument("--bounds", help="a bounds JSON file (from 'rpgraph bounds --format json')")
+    c.add_argument("--init-params", help="start from these parameters (a .npz or run dir)")
+    c.add_argument("--quiet", action="store_true", help="no progress output")
+    c.add_argument("--no-plots", action="store_true", help="skip writing PNG plots")
+    c.add_argument("--allow-outside", action="store_true",
+                   help="let the spec read data files outside its folder")
+    c.set_defaults(fn=cmd_train)
+
+    c = sub.add_parser("eval", help="evaluate trained parameters")
+    c.add_argument("file")
+    c.add_argument("--params", required=True, help="run directory or params.npz")
+    c.add_argument("--data", help="a .npz file (default: the spec's data)")
+    c.add_argument("--allow-outside", action="store_true")
+    c.set_defaults(fn=cmd_eval)
+
+    c = sub.add_parser("nir", help="NIR interchange")
+    nsub = c.add_subparsers(dest="nir_command", required=True, parser_class=_Parser)
+    e = nsub.add_parser("export", help="write a spec and its parameters as NIR")
+    e.add_argument("file")
+    e.add_argument("--params", help="run directory or params.npz (default: fresh init)")
+    e.add_argument("-o", "--output", required=True)
+    e.set_defaults(fn=cmd_nir_export)
+    i = nsub.add_parser("import", help="read a NIR graph into a .rpg spec and parameters")
+    i.add_argument("file")
+    i.add_argument("--dt", type=_time, required=True, help="solver time step, e.g. 1ms")
+    i.add_argument("--convention", default="auto",
+                   choices=("auto", "norse", "snntorch", "rockpool"))
+    i.add_argument("-o", "--output", required=True, help="the .rpg file to write")
+    i.set_defaults(fn=cmd_nir_import)
+    return p
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``rpgraph`` console script; returns the exit status."""
+    parser = build_parser()
+    a = parser.parse_args(argv)
+    try:
+        return int(a.fn(a) or 0)
+    except SpecError as err:
+        if a.debug:
+            traceback.print_exc()
+        print(err, file=sys.stderr)
+        return EXIT_SPEC
+    except KeyboardInterrupt:
+        print("interrupted; a run with --out can continue with --resume", file=sys.stderr)
+        return 130
+    except Exception as err:  # noqa: BLE001 - the last line of defence for users
+        if a.debug:
+            traceback.print_exc()
+        print(f"rpgraph: internal error: {type(err).__name__}: {err}\n"
+              "hint: rerun with --debug for a traceback and report it", file=sys.stderr)
+        return EXIT_INTERNAL
+
+
+if __name__ == "__main__":
+    sys.exit(main())

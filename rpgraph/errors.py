@@ -1,0 +1,162 @@
+"""The one user-facing error family.
+
+Every mistake in a spec, a data file, a checkpoint or on the command line is reported as a
+:class:`SpecError` (or a subclass) that knows where it happened and how to fix it::
+
+    specs/net.rpg:4:10: error: unknown module kind 'lineer'
+        x -> lineer(8) -> y
+             ^^^^^^
+    hint: did you mean 'linear'?
+
+The CLI prints ``str(err)`` and exits non-zero; users never see a traceback for their own
+mistakes.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Span:
+    """A 1-based source region: where a construct starts and ends in its file."""
+
+    line: int
+    column: int
+    end_line: int
+    end_column: int
+
+    @staticmethod
+    def point(line: int, column: int, width: int = 1) -> Span:
+        return Span(line, column, line, column + max(width, 1))
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str | None:
+    """A hint naming the closest known spelling, or ``None``.
+
+    >>> did_you_mean("lineer", ["linear", "lif"])
+    "did you mean 'linear'?"
+    """
+    close = difflib.get_close_matches(name, sorted(set(choices)), n=1, cutoff=0.6)
+    return f"did you mean '{close[0]}'?" if close else None
+
+
+def known_list(choices: Iterable[str]) -> str:
+    return ", ".join(sorted(set(choices)))
+
+
+class SpecError(Exception):
+    """A mistake in user input, with the place it happened and a hint to fix it.
+
+    Args:
+        message: what is wrong, e.g. ``"Expected size 8, got 4"``.
+        span: where in ``source`` the problem is (``None`` for whole-file problems).
+        source: the full text of the file (for the caret line).
+        filename: shown before line and column; ``"<string>"`` for text specs.
+        hint: how to fix it, e.g. ``"did you mean 'linear'?"``.
+        notes: extra located lines (``(span, text)``), e.g. where a size came from.
+
+    >>> str(SpecError("unknown name 'z'", Span(1, 6, 1, 7), "x -> z", "<string>"))
+    "<string>:1:6: error: unknown name 'z'\\n    x -> z\\n         ^"
+    """
+
+    kind = "error"
+
+    def __init__(
+        self,
+        message: str,
+        span: Span | None = None,
+        source: str | None = None,
+        filename: str | None = None,
+        hint: str | None = None,
+        notes: Iterable[tuple[Span | None, str]] = (),
+    ) -> None:
+        self.message = message
+        self.span = span
+        self.source = source
+        self.filename = filename or "<string>"
+        self.hint = hint
+        self.notes = tuple(notes)
+        super().__init__(self.render())
+
+    @property
+    def line(self) -> int | None:
+        return self.span.line if self.span else None
+
+    @property
+    def column(self) -> int | None:
+        return self.span.column if self.span else None
+
+    def located(self, source: str | None, filename: str | None) -> SpecError:
+        """Attach the file text and name (stages below the parser only know spans)."""
+        if self.source is None and source is not None:
+            self.source = source
+        if filename is not None and self.filename == "<string>":
+            self.filename = filename
+        self.args = (self.render(),)
+        return self
+
+    def _caret(self, span: Span) -> list[str]:
+        if self.source is None:
+            return []
+        lines = self.source.splitlines()
+        if not 1 <= span.line <= len(lines):
+            return []
+        text = lines[span.line - 1].expandtabs(1)
+        end = span.end_column if span.end_line == span.line else len(text) + 1
+        width = max(1, min(end, len(text) + 1) - span.column)
+        return ["    " + text, "    " + " " * (span.column - 1) + "^" * width]
+
+    def render(self) -> str:
+        where = self.filename
+        if self.span is not None:
+            where += f":{self.span.line}:{self.span.column}"
+        out = [f"{where}: {self.kind}: {self.message}"]
+        if self.span is not None:
+            out += self._caret(self.span)
+        for span, text in self.notes:
+            if span is None:
+                out.append(f"note: {text}")
+            else:
+                out.append(f"{self.filename}:{span.line}:{span.column}: note: {text}")
+                out += self._caret(span)
+        if self.hint:
+            out.append(f"hint: {self.hint}")
+        return "\n".join(out)
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+class SpecSyntaxError(SpecError):
+    """The text is not valid .rpg syntax."""
+
+
+class SpecNameError(SpecError):
+    """An unknown, undefined or duplicate name (module kind, node, parameter, function...)."""
+
+
+class SpecShapeError(SpecError):
+    """Sizes do not agree along an edge, or an input/params/data shape is wrong."""
+
+
+class SpecGraphError(SpecError):
+    """The network's topology is invalid (algebraic loop, unreachable output...)."""
+
+
+class SpecValueError(SpecError):
+    """A value is invalid: bad unit, bound order, missing argument, wrong type."""
+
+
+class DataError(SpecError):
+    """A data set or data file does not fit the spec."""
+
+
+class CheckpointError(SpecError):
+    """A checkpoint or parameter file is missing, corrupt, or from another spec."""
+
+
+class TrainingError(SpecError):
+    """Training cannot continue (e.g. a non-finite loss)."""
