@@ -14,16 +14,12 @@ from typing import Any
 
 from . import ast
 from .errors import SpecNameError, SpecValueError, did_you_mean
+from .parse import UNITS as PARSER_UNITS
 
-# unit -> (SI factor, dimension)
+# unit -> (SI factor, dimension); the parser's table is the one list of units
 UNITS: dict[str, tuple[float, str]] = {
-    "s": (1.0, "time"),
-    "ms": (1e-3, "time"),
-    "us": (1e-6, "time"),
-    "µs": (1e-6, "time"),
-    "ns": (1e-9, "time"),
-    "Hz": (1.0, "frequency"),
-    "kHz": (1e3, "frequency"),
+    unit: (factor, "frequency" if unit.endswith("Hz") else "time")
+    for unit, factor in PARSER_UNITS.items()
 }
 
 

@@ -39,9 +39,9 @@ from .errors import (
 from .expr import Quantity, Symbol, Value, as_float, as_int, describe, evaluate
 from .modules import ACTIVATIONS, INITIALISERS, KINDS, Init
 from .modules.base import REQUIRED, Arg
+from .parse import ENFORCE_MODES
 
 DEFAULT_DT = 1e-3
-ENFORCE_MODES = ("penalty", "project", "both")
 
 
 @dataclass

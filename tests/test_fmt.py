@@ -1,0 +1,239 @@
+"""Tests for rpgraph.fmt: canonical output, round trips, idempotence."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from rpgraph import ast
+from rpgraph.fmt import fmt, format_expr, format_spec
+from rpgraph.parse import KEYWORDS, UNITS, parse
+
+TUTORIAL = """\
+# comments start with '#', anywhere
+block resblock(n, act = tanh) {          # reusable sub-network
+    input  i
+    output o
+    i -> w: linear(n) -> act -> o
+    i -> o
+}
+
+network tutorial_rate (dt = 1 ms) {
+    input  x : 2000
+    output y : 2
+    x -> linear(200) -> hidden: rate(activation = tanh, tau = 20 ms) -> linear(2) -> y
+    x -> r1: resblock(64, act = relu); r1 -> y
+    h -> w_rec: linear(64, weight = normal(0.1), bias = true) -> h
+}
+bounds {
+    enforce = project
+    hidden.tau >= 10 * dt
+    *.tau <= 1 s
+    hidden.* in [-1, 1] enforce penalty
+    res1.w.weight in [-1, 1]
+}
+train {
+    data      = sinusoids(classes = 3, length = 100)
+    loss      = mse(y, target) + 1e3 * l2sqr(params) + 1e3 * bounds_cost
+    optimizer = adam(lr = 1e-4)
+    epochs    = 1000
+    batch_size = 1
+    freeze    = [hidden.tau, *.threshold]
+    data2     = "file.npz"
+}
+"""
+
+TUTORIAL_FORMATTED = """\
+block resblock(n, act = tanh) {
+    input i
+    output o
+    i -> w: linear(n) -> act -> o
+    i -> o
+}
+
+network tutorial_rate (dt = 1 ms) {
+    input x : 2000
+    output y : 2
+    x -> linear(200) -> hidden: rate(activation = tanh, tau = 20 ms) -> linear(2) -> y
+    x -> r1: resblock(64, act = relu)
+    r1 -> y
+    h -> w_rec: linear(64, weight = normal(0.1), bias = true) -> h
+}
+
+bounds {
+    enforce = project
+    hidden.tau >= 10 * dt
+    *.tau <= 1 s
+    hidden.* in [-1, 1] enforce penalty
+    res1.w.weight in [-1, 1]
+}
+
+train {
+    data = sinusoids(classes = 3, length = 100)
+    loss = mse(y, target) + 1e3 * l2sqr(params) + 1e3 * bounds_cost
+    optimizer = adam(lr = 1e-4)
+    epochs = 1000
+    batch_size = 1
+    freeze = [hidden.tau, *.threshold]
+    data2 = "file.npz"
+}
+"""
+
+SPECS = [
+    TUTORIAL,
+    "network n {}",
+    "network n () { }",
+    "network   n{input x:2;output y:1;x->linear(1)->y}",
+    "block b { input i; output o; i -> o }\nblock c() {}\nnetwork n { x -> b() -> c }",
+    "network n {\n  x\n    -> linear(4)  # a layer\n    -> y\n}\n",
+    "network n (a = -2 ** 2, b = (-2) ** 2, c = 2 ** -1, d = (2 ** 3) ** 2) {}",
+    "network n (a = 2 ** 3 ** 2, b = a - (b - c), c = (a + b) * c, d = -(a + b)) {}",
+    "network n (a = --a, b = a / (b * c), c = a * b / c, d = a - -b, e = (a)) {}",
+    "network n (a = 1.5e300, b = .5, c = 5., d = 1e-4, e = 100000000000000000000) {}",
+    "network n (a = 3 us, b = 2 \u00b5s, c = 1 kHz, d = 0.25 Hz, e = 7 ns, f = 1.0 s) {}",
+    'network n (s = "q\\"uote\\\\ \\n é ✓", t = true, u = false, v = []) {}',
+    "network n (r = [a.b, *.c, d.*, *.*.e, [1, [2]]], f = g(h(1), k = [x.y])) {}",
+    "network n {}\nbounds { a.b >= 1 enforce both; c.d <= 2 ms; *.e in [-1, 1 + 2] }",
+    "network n {}\nbounds {\n enforce = penalty\n}\ntrain {\n x = 1\n}",
+    "network n {}\ntrain { loss = (mse(y, t)\n + 1) * 2 }",
+    "network n {\n input x\n output y : n * 2 + 1\n a: f(1) \n b: g -> a\n}",
+]
+
+
+@pytest.mark.parametrize("text", SPECS, ids=[str(i) for i in range(len(SPECS))])
+def test_round_trip_and_idempotent(text: str) -> None:
+    once = fmt(text)
+    assert parse(once) == parse(text)
+    assert fmt(once) == once
+    assert once.endswith("}\n") and "\t" not in once and "  \n" not in once
+
+
+def test_exact_output() -> None:
+    assert fmt(TUTORIAL) == TUTORIAL_FORMATTED
+
+
+def test_comments_are_dropped() -> None:
+    assert fmt("# top\nnetwork n { # c\n x -> y # t\n}\n") == "network n {\n    x -> y\n}\n"
+
+
+@pytest.mark.parametrize(
+    ("text", "out"),
+    [
+        ("1e3", "1e3"),
+        ("1000", "1000"),
+        ("1000.0", "1e3"),
+        ("0.0001", "1e-4"),
+        ("1e-05", "1e-5"),
+        ("20.0", "20.0"),
+        ("0.1", "0.1"),
+        ("20 ms", "20 ms"),
+        ("-2 ** 2", "-2 ** 2"),
+        ("(-2) ** 2", "(-2) ** 2"),
+        ("((1 + 2)) * 3", "(1 + 2) * 3"),
+        ("1 + (2 + 3)", "1 + (2 + 3)"),
+        ("(1 + 2) + 3", "1 + 2 + 3"),
+        ("a*b", "a * b"),
+        ("f( 1 ,k=2, )", "f(1, k = 2)"),
+        ("[ 1,2, ]", "[1, 2]"),
+    ],
+)
+def test_expression_layout(text: str, out: str) -> None:
+    value = parse(f"network n (k = {text}) {{}}").network.sim[0][1]
+    assert format_expr(value) == out
+
+
+# --- property: generated syntax trees survive format -> parse ------------------------------
+
+_NAMES = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,6}", fullmatch=True).filter(
+    lambda s: s not in KEYWORDS
+)
+_UNIT = st.none() | st.sampled_from(sorted(UNITS))
+_STR_CHARS = st.characters(blacklist_categories=("Cs", "Cc")) | st.sampled_from('\n"\\')
+
+
+def _num() -> st.SearchStrategy[ast.Num]:
+    ints = st.integers(0, 10**20).map(float)
+    floats = st.floats(0, 1e300, allow_nan=False, allow_infinity=False)
+    return st.one_of(
+        st.builds(ast.Num, ints, _UNIT, st.just(True)),
+        st.builds(ast.Num, floats, _UNIT, st.just(False)),
+    )
+
+
+_LEAVES: st.SearchStrategy[ast.Expr] = st.one_of(
+    _num(),
+    st.builds(ast.Bool, st.booleans()),
+    st.builds(ast.Str, st.text(_STR_CHARS, max_size=8)),
+    st.builds(ast.Name, _NAMES),
+    st.builds(
+        ast.Ref,
+        st.lists(_NAMES | st.just("*"), min_size=2, max_size=3).map(tuple),
+    ),
+)
+
+
+def _kwargs(values: st.SearchStrategy[ast.Expr]) -> st.SearchStrategy[tuple]:
+    return st.dictionaries(_NAMES, values, max_size=3).map(lambda d: tuple(d.items()))
+
+
+def _extend(inner: st.SearchStrategy[ast.Expr]) -> st.SearchStrategy[ast.Expr]:
+    return st.one_of(
+        st.builds(ast.BinOp, st.sampled_from(["+", "-", "*", "/", "**"]), inner, inner),
+        st.builds(ast.Neg, inner),
+        st.builds(ast.ListExpr, st.lists(inner, max_size=3).map(tuple)),
+        st.builds(ast.Call, _NAMES, st.lists(inner, max_size=3).map(tuple), _kwargs(inner)),
+    )
+
+
+EXPRS = st.recursive(_LEAVES, _extend, max_leaves=12)
+
+_CALLS = st.builds(ast.Call, _NAMES, st.lists(EXPRS, max_size=2).map(tuple), _kwargs(EXPRS))
+_ELEMENTS = st.builds(ast.Element, st.none() | _NAMES, st.builds(ast.Name, _NAMES) | _CALLS)
+_STMTS = st.one_of(
+    st.builds(ast.Port, st.sampled_from(["input", "output"]), _NAMES, st.none() | EXPRS),
+    st.builds(ast.Chain, st.lists(_ELEMENTS, min_size=1, max_size=4).map(tuple)),
+)
+_BODY = st.lists(_STMTS, max_size=4).map(tuple)
+_SETTINGS = st.dictionaries(_NAMES, EXPRS, max_size=3).map(
+    lambda d: tuple(ast.Setting(k, v) for k, v in d.items())
+)
+_PARAMS = st.dictionaries(_NAMES, st.none() | EXPRS, max_size=3).map(
+    lambda d: tuple(ast.Param(k, v) for k, v in d.items())
+)
+
+
+@st.composite
+def _bound(draw: st.DrawFn) -> ast.Bound:
+    target = ast.Ref(tuple(draw(st.lists(_NAMES | st.just("*"), min_size=2, max_size=3))))
+    lower, upper = draw(st.sampled_from([(True, False), (False, True), (True, True)]))
+    return ast.Bound(
+        target,
+        draw(EXPRS) if lower else None,
+        draw(EXPRS) if upper else None,
+        draw(st.none() | st.sampled_from(["penalty", "project", "both"])),
+    )
+
+
+SPEC_TREES = st.builds(
+    ast.Spec,
+    network=st.builds(ast.Network, _NAMES, _kwargs(EXPRS), _BODY),
+    blocks=st.lists(st.builds(ast.Block, _NAMES, _PARAMS, _BODY), max_size=2).map(tuple),
+    bounds=st.none() | st.builds(ast.Bounds, st.lists(_bound(), max_size=3).map(tuple), _SETTINGS),
+    train=st.none() | st.builds(ast.Train, _SETTINGS),
+)
+
+
+@settings(max_examples=50, deadline=None)
+@given(SPEC_TREES)
+def test_generated_trees_round_trip(spec: ast.Spec) -> None:
+    text = format_spec(spec)
+    assert parse(text) == spec
+    assert fmt(text) == text
+
+
+@settings(max_examples=50, deadline=None)
+@given(EXPRS)
+def test_generated_expressions_round_trip(value: ast.Expr) -> None:
+    spec = parse(f"network n (k = {format_expr(value)}) {{}}")
+    assert spec.network.sim == (("k", value),)

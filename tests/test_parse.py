@@ -1,0 +1,740 @@
+"""Tests for rpgraph.parse: text -> AST, spans, diagnostics, file handling, limits."""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from lark import Lark
+
+from rpgraph import ast
+from rpgraph.ast import (
+    BinOp,
+    Block,
+    Bool,
+    Bound,
+    Bounds,
+    Call,
+    Chain,
+    Element,
+    ListExpr,
+    Name,
+    Neg,
+    Network,
+    Num,
+    Param,
+    Port,
+    Ref,
+    Setting,
+    Spec,
+    Str,
+    Train,
+)
+from rpgraph.errors import Span, SpecError, SpecNameError, SpecSyntaxError, SpecValueError
+from rpgraph.parse import UNITS, grammar_path, parse, parse_file
+
+
+def n(value: float, unit: str | None = None) -> Num:
+    """An integer literal (``is_int``), as most literals in these tests are."""
+    return Num(float(value), unit, True)
+
+
+def f(value: float, unit: str | None = None) -> Num:
+    return Num(value, unit, False)
+
+
+def el(target: str | Call, label: str | None = None) -> Element:
+    return Element(label, Name(target) if isinstance(target, str) else target)
+
+
+def chain(*items: str | Call | Element) -> Chain:
+    return Chain(tuple(i if isinstance(i, Element) else el(i) for i in items))
+
+
+def expr(text: str) -> ast.Expr:
+    """Parse ``text`` as the value of a network header argument."""
+    return parse(f"network n (k = {text}) {{}}").network.sim[0][1]
+
+
+def body(text: str) -> tuple[ast.Stmt, ...]:
+    return parse(f"network n {{\n{text}\n}}").network.body
+
+
+def error(text: str, filename: str = "<string>") -> SpecError:
+    with pytest.raises(SpecError) as info:
+        parse(text, filename)
+    return info.value
+
+
+# --- grammar ---------------------------------------------------------------------------------
+
+
+def test_grammar_builds_strict_without_anonymous_terminals() -> None:
+    parser = Lark(grammar_path().read_text(encoding="utf-8"), parser="lalr", strict=True)
+    names = {t.name for t in parser.terminals}
+    assert not [name for name in names if name.startswith("__")]
+    assert {"NAME", "NUMBER", "ARROW", "RBRACE", "_NL"} <= names
+
+
+def test_units_table() -> None:
+    assert UNITS["s"] == 1 and UNITS["ms"] == 1e-3 and UNITS["us"] == 1e-6
+    assert UNITS["\u00b5s"] == 1e-6 and UNITS["ns"] == 1e-9
+    assert UNITS["Hz"] == 1 and UNITS["kHz"] == 1e3
+
+
+# --- whole specs -----------------------------------------------------------------------------
+
+TUTORIAL = """\
+# comments start with '#', anywhere
+block resblock(n, act = tanh) {          # reusable sub-network
+    input  i                              # inside blocks, port sizes are optional
+    output o
+    i -> w: linear(n) -> act -> o
+    i -> o                                # several edges into one node are summed
+}
+
+network tutorial_rate (dt = 1 ms) {      # header args
+    input  x : 2000
+    output y : 2
+    x -> linear(200) -> hidden: rate(activation = tanh, tau = 20 ms) -> linear(2) -> y
+    x -> r1: resblock(64, act = relu); r1 -> y     # ';' also separates statements
+    h -> w_rec: linear(64, weight = normal(0.1), bias = true) -> h
+}
+bounds {
+    enforce = project                      # a setting: key = NAME
+    hidden.tau >= 10 * dt                  # time constants at least ten solver steps
+    *.tau <= 1 s
+    hidden.* in [-1, 1] enforce penalty    # per-bound enforce: penalty | project | both
+    res1.w.weight in [-1, 1]
+}
+train {
+    data      = sinusoids(classes = 3, length = 100)
+    loss      = mse(y, target) + 1e3 * l2sqr(params) + 1e3 * bounds_cost
+    optimizer = adam(lr = 1e-4)
+    epochs    = 1000
+    batch_size = 1
+    freeze    = [hidden.tau, *.threshold]
+    data2     = "file.npz"
+}
+"""
+
+TUTORIAL_AST = Spec(
+    network=Network(
+        "tutorial_rate",
+        (("dt", n(1, "ms")),),
+        (
+            Port("input", "x", n(2000)),
+            Port("output", "y", n(2)),
+            chain(
+                "x",
+                Call("linear", (n(200),)),
+                el(
+                    Call("rate", (), (("activation", Name("tanh")), ("tau", n(20, "ms")))), "hidden"
+                ),
+                Call("linear", (n(2),)),
+                "y",
+            ),
+            chain("x", el(Call("resblock", (n(64),), (("act", Name("relu")),)), "r1")),
+            chain("r1", "y"),
+            chain(
+                "h",
+                el(
+                    Call(
+                        "linear",
+                        (n(64),),
+                        (("weight", Call("normal", (f(0.1),))), ("bias", Bool(True))),
+                    ),
+                    "w_rec",
+                ),
+                "h",
+            ),
+        ),
+    ),
+    blocks=(
+        Block(
+            "resblock",
+            (Param("n"), Param("act", Name("tanh"))),
+            (
+                Port("input", "i", None),
+                Port("output", "o", None),
+                chain("i", el(Call("linear", (Name("n"),)), "w"), "act", "o"),
+                chain("i", "o"),
+            ),
+        ),
+    ),
+    bounds=Bounds(
+        bounds=(
+            Bound(Ref(("hidden", "tau")), BinOp("*", n(10), Name("dt")), None),
+            Bound(Ref(("*", "tau")), None, n(1, "s")),
+            Bound(Ref(("hidden", "*")), Neg(n(1)), n(1), "penalty"),
+            Bound(Ref(("res1", "w", "weight")), Neg(n(1)), n(1)),
+        ),
+        settings=(Setting("enforce", Name("project")),),
+    ),
+    train=Train(
+        (
+            Setting("data", Call("sinusoids", (), (("classes", n(3)), ("length", n(100))))),
+            Setting(
+                "loss",
+                BinOp(
+                    "+",
+                    BinOp(
+                        "+",
+                        Call("mse", (Name("y"), Name("target"))),
+                        BinOp("*", f(1e3), Call("l2sqr", (Name("params"),))),
+                    ),
+                    BinOp("*", f(1e3), Name("bounds_cost")),
+                ),
+            ),
+            Setting("optimizer", Call("adam", (), (("lr", f(1e-4)),))),
+            Setting("epochs", n(1000)),
+            Setting("batch_size", n(1)),
+            Setting("freeze", ListExpr((Ref(("hidden", "tau")), Ref(("*", "threshold"))))),
+            Setting("data2", Str("file.npz")),
+        )
+    ),
+)
+
+
+def test_tutorial_spec() -> None:
+    spec = parse(TUTORIAL, "tutorial.rpg")
+    assert spec == TUTORIAL_AST
+    assert spec.filename == "tutorial.rpg" and spec.source == TUTORIAL
+
+
+def test_sections_in_any_order_and_optional() -> None:
+    text = "train { epochs = 1 }\nnetwork n { x -> y }\nblock b { input i }\nblock c() {}"
+    spec = parse(text)
+    assert spec.network.name == "n" and spec.bounds is None
+    assert [b.name for b in spec.blocks] == ["b", "c"]
+    assert spec.train == Train((Setting("epochs", n(1)),))
+    assert parse("network n {}") == Spec(Network("n", (), ()))
+    assert parse("network n () {}") == Spec(Network("n", (), ()))
+
+
+# --- bodies ----------------------------------------------------------------------------------
+
+
+def test_single_element_statements_and_labels() -> None:
+    assert body("hidden: rate(tau = 20 ms)\nx") == (
+        Chain((el(Call("rate", (), (("tau", n(20, "ms")),)), "hidden"),)),
+        chain("x"),
+    )
+
+
+def test_semicolons_blank_lines_and_comments() -> None:
+    text = "\n\n  # only a comment\nx -> y;; y -> z ;\n\n\n# c\nz -> x # trailing\n\n"
+    assert body(text) == (chain("x", "y"), chain("y", "z"), chain("z", "x"))
+    assert parse("network n { x -> y; }") == parse("network n {\n x -> y\n}")
+
+
+def test_chain_continues_on_next_line() -> None:
+    text = "x\n    -> linear(4)   # first layer\n    -> y\nx ->\n  z"
+    assert body(text) == (chain("x", Call("linear", (n(4),)), "y"), chain("x", "z"))
+
+
+def test_arguments_wrap_inside_brackets() -> None:
+    text = "x -> linear(\n    4,\n    weight = normal(\n0.1),\n) -> y"
+    call = Call("linear", (n(4),), (("weight", Call("normal", (f(0.1),))),))
+    assert body(text) == (chain("x", call, "y"),)
+
+
+def test_ports() -> None:
+    assert body("input x : 2 * k\noutput y\ninput z:3") == (
+        Port("input", "x", BinOp("*", n(2), Name("k"))),
+        Port("output", "y", None),
+        Port("input", "z", n(3)),
+    )
+
+
+def test_block_params_and_trailing_commas() -> None:
+    spec = parse("block b(n, act = tanh,) { i -> o }\nnetwork m { x -> b(1, act = relu,) }")
+    assert spec.blocks[0].params == (Param("n"), Param("act", Name("tanh")))
+    assert spec.network.body[0] == chain("x", Call("b", (n(1),), (("act", Name("relu")),)))
+
+
+def test_long_chain_is_flat() -> None:
+    text = "x" + "".join(f" -> a{i}" for i in range(5000))
+    (c,) = body(text)
+    assert isinstance(c, Chain) and len(c.elements) == 5001
+
+
+# --- expressions -----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "tree"),
+    [
+        ("1 + 2 * 3", BinOp("+", n(1), BinOp("*", n(2), n(3)))),
+        ("(1 + 2) * 3", BinOp("*", BinOp("+", n(1), n(2)), n(3))),
+        ("1 - 2 - 3", BinOp("-", BinOp("-", n(1), n(2)), n(3))),
+        ("8 / 4 / 2", BinOp("/", BinOp("/", n(8), n(4)), n(2))),
+        ("2 ** 3 ** 2", BinOp("**", n(2), BinOp("**", n(3), n(2)))),
+        ("-2 ** 2", Neg(BinOp("**", n(2), n(2)))),
+        ("2 ** -1", BinOp("**", n(2), Neg(n(1)))),
+        ("-a * b", BinOp("*", Neg(Name("a")), Name("b"))),
+        ("--a", Neg(Neg(Name("a")))),
+        ("a * -b + c", BinOp("+", BinOp("*", Name("a"), Neg(Name("b"))), Name("c"))),
+        ("((a))", Name("a")),
+    ],
+)
+def test_precedence(text: str, tree: ast.Expr) -> None:
+    assert expr(text) == tree
+
+
+@pytest.mark.parametrize(
+    ("text", "num"),
+    [
+        ("20 ms", n(20, "ms")),
+        ("20ms", n(20, "ms")),
+        ("1.5 s", f(1.5, "s")),
+        ("3 us", n(3, "us")),
+        ("3 \u00b5s", n(3, "\u00b5s")),
+        ("10 ns", n(10, "ns")),
+        ("50 Hz", n(50, "Hz")),
+        ("2.5 kHz", f(2.5, "kHz")),
+        ("1e-4", f(1e-4)),
+        ("1E3", f(1000.0)),
+        (".5", f(0.5)),
+        ("5.", f(5.0)),
+        ("007", n(7)),
+    ],
+)
+def test_numbers_and_units(text: str, num: Num) -> None:
+    got = expr(text)
+    assert got == num
+    assert isinstance(got, Num) and got.is_int == num.is_int and got.unit == num.unit
+
+
+def test_atoms() -> None:
+    assert expr("true") == Bool(True) and expr("false") == Bool(False)
+    assert expr('"a \\"q\\" \\\\ \\n é"') == Str('a "q" \\ \n é')
+    assert expr("tanh") == Name("tanh")
+    assert expr("[]") == ListExpr(())
+    assert expr("[1, [a, b.c],]") == ListExpr((n(1), ListExpr((Name("a"), Ref(("b", "c"))))))
+    assert expr("f()") == Call("f")
+    assert expr("f(g(1), x = [2])") == Call("f", (Call("g", (n(1),)),), (("x", ListExpr((n(2),))),))
+
+
+@pytest.mark.parametrize(
+    ("text", "parts"),
+    [
+        ("hidden.tau", ("hidden", "tau")),
+        ("*.tau", ("*", "tau")),
+        ("hidden.*", ("hidden", "*")),
+        ("res1.w.weight", ("res1", "w", "weight")),
+        ("*.*", ("*", "*")),
+    ],
+)
+def test_refs(text: str, parts: tuple[str, ...]) -> None:
+    assert expr(text) == Ref(parts)
+    assert expr(f"[{text}, 2]") == ListExpr((Ref(parts), n(2)))
+
+
+def test_expression_wraps_after_operator_and_inside_parentheses() -> None:
+    text = "train {\n loss = mse(y, t) +\n   2 * l2(p)\n other = (1\n + 2)\n}"
+    settings = parse("network n {}\n" + text).train
+    assert settings == Train(
+        (
+            Setting(
+                "loss",
+                BinOp(
+                    "+",
+                    Call("mse", (Name("y"), Name("t"))),
+                    BinOp("*", n(2), Call("l2", (Name("p"),))),
+                ),
+            ),
+            Setting("other", BinOp("+", n(1), n(2))),
+        )
+    )
+
+
+def test_wildcard_ref_may_end_a_line() -> None:
+    spec = parse("network n {}\ntrain {\n freeze = h.*\n epochs = 1\n}")
+    assert spec.train == Train((Setting("freeze", Ref(("h", "*"))), Setting("epochs", n(1))))
+
+
+# --- bounds ----------------------------------------------------------------------------------
+
+
+def test_bounds() -> None:
+    text = """network n {}
+bounds {
+    a.tau >= 2 ms enforce both
+    enforce = penalty
+    a.b.c <= -1
+    *.* in [0, 1 + 1] enforce project
+    margin = 0.5
+}"""
+    assert parse(text).bounds == Bounds(
+        (
+            Bound(Ref(("a", "tau")), n(2, "ms"), None, "both"),
+            Bound(Ref(("a", "b", "c")), None, Neg(n(1))),
+            Bound(Ref(("*", "*")), n(0), BinOp("+", n(1), n(1)), "project"),
+        ),
+        (Setting("enforce", Name("penalty")), Setting("margin", f(0.5))),
+    )
+
+
+# --- UTF-8 -----------------------------------------------------------------------------------
+
+
+def test_utf8_comments_strings_and_micro(tmp_path: Path) -> None:
+    text = (
+        "# Netz für Übungen — τ in µs\n"
+        'network n (dt = 10 \u00b5s, label = "größe ✓") {\n'
+        "    x -> y  # → ok\n"
+        "}\n"
+    )
+    path = tmp_path / "u.rpg"
+    path.write_text(text, encoding="utf-8")
+    spec = parse_file(path)
+    assert spec.network.sim == (("dt", n(10, "\u00b5s")), ("label", Str("größe ✓")))
+    assert spec.filename == str(path)
+    # spans count characters, not bytes
+    assert spec.network.body[0].span == Span(3, 5, 3, 11)
+
+
+def test_crlf_file(tmp_path: Path) -> None:
+    path = tmp_path / "crlf.rpg"
+    path.write_bytes(b"network n {\r\n  x -> y\r\n}\r\n")
+    spec = parse_file(path)
+    assert spec.network.body == (chain("x", "y"),)
+    assert spec.network.body[0].span == Span(2, 3, 2, 9)
+
+
+# --- spans -----------------------------------------------------------------------------------
+
+
+def test_spans() -> None:
+    spec = parse(TUTORIAL)
+    net = spec.network
+    assert net.span == Span(9, 1, 15, 2)
+    assert net.sim[0][1].span == Span(9, 29, 9, 33)  # "1 ms"
+    port = net.body[0]
+    assert port.span == Span(10, 5, 10, 20)
+    (x, lin, hidden, _, y) = net.body[2].elements  # type: ignore[union-attr]
+    assert x.span == Span(12, 5, 12, 6)
+    assert lin.target.span == Span(12, 10, 12, 21)
+    call = hidden.target
+    assert isinstance(call, Call)
+    assert hidden.span == Span(12, 25, 12, 69)  # from the label to ')'
+    assert call.span == Span(12, 33, 12, 69) and call.func_span == Span(12, 33, 12, 37)
+    assert call.kwargs[1][1].span == Span(12, 63, 12, 68)  # "20 ms"
+    assert net.body[2].span == Span(12, 5, 12, 87)
+    assert spec.bounds is not None
+    assert spec.bounds.bounds[0].span == Span(18, 5, 18, 26)
+    assert spec.bounds.bounds[0].target.span == Span(18, 5, 18, 15)
+    assert spec.blocks[0].params[1].span == Span(2, 19, 2, 29)
+    assert spec.train is not None and spec.train.settings[3].span == Span(27, 5, 27, 21)
+
+
+# --- diagnostics -----------------------------------------------------------------------------
+
+ERRORS = [
+    (
+        "network n {\n    x -> }\n",
+        """\
+<string>:2:10: error: unexpected '}'; expected a module call or a name
+        x -> }
+             ^""",
+    ),
+    (
+        "network n {\n    x -> y\n",
+        """\
+<string>:2:11: error: unexpected end of file; expected a new line, '(', '->', ':' or '}'
+        x -> y
+              ^
+hint: is a '}' missing?""",
+    ),
+    (
+        "network n {\n    x -> $y\n}",
+        """\
+<string>:2:10: error: unexpected character '$'
+        x -> $y
+             ^""",
+    ),
+    (
+        "network n {\n    x => y\n}",
+        """\
+<string>:2:7: error: unexpected '='; expected a new line, '(', '->', ':' or '}'
+        x => y
+          ^
+hint: edges are written '->'""",
+    ),
+    (
+        "network n {\n    x -> linear(3 -> y\n}",
+        """\
+<string>:2:19: error: unexpected '->'; expected a unit, an operator, ')' or ','
+        x -> linear(3 -> y
+                      ^^
+hint: is a ')' missing?""",
+    ),
+    (
+        "network n {\n    x -> input\n}",
+        """\
+<string>:2:10: error: unexpected keyword 'input'; expected a module call or a name
+        x -> input
+             ^^^^^
+hint: 'input' is a keyword and cannot be used as a name""",
+    ),
+    (
+        "netwrk n {}",
+        """\
+<string>:1:1: error: unexpected 'netwrk'; expected end of file, 'block', 'bounds', \
+'network' or 'train'
+    netwrk n {}
+    ^^^^^^
+hint: did you mean 'network'?""",
+    ),
+    (
+        "network n {\n    x -> linear(3, bias = true, 4) -> y\n}",
+        """\
+<string>:2:33: error: positional argument follows keyword argument
+        x -> linear(3, bias = true, 4) -> y
+                                    ^
+hint: put positional arguments of 'linear' before 'name = value' ones""",
+    ),
+    (
+        "network n (dt = 1 msec) {}",
+        """\
+<string>:1:19: error: unknown unit 'msec'
+    network n (dt = 1 msec) {}
+                      ^^^^
+hint: did you mean 'ms'?""",
+    ),
+    (
+        "network a {}\nnetwork b {}\n",
+        """\
+<string>:2:1: error: a spec has exactly one network, but 'b' is a second one
+    network b {}
+    ^^^^^^^^^^^^
+<string>:1:1: note: network 'a' is defined here
+    network a {}
+    ^^^^^^^^^^^^
+hint: put each network in its own file""",
+    ),
+    (
+        "# nothing here\n",
+        """\
+<string>: error: no network in spec
+hint: add one: 'network NAME { input x : 4 ... }'""",
+    ),
+    (
+        "network n {}\ntrain {\n    epochs = 1\n    epochs = 2\n}",
+        """\
+<string>:4:5: error: duplicate setting 'epochs'
+        epochs = 2
+        ^^^^^^^^^^
+<string>:3:5: note: 'epochs' first given here
+        epochs = 1
+        ^^^^^^^^^^""",
+    ),
+    (
+        "network n {}\nbounds {\n    h.tau >= 1 ms enforce projct\n}",
+        """\
+<string>:3:27: error: unknown enforce mode 'projct'
+        h.tau >= 1 ms enforce projct
+                              ^^^^^^
+hint: did you mean 'project'?""",
+    ),
+    (
+        "network n {}\nbounds {\n    tau >= 1 ms\n}",
+        """\
+<string>:3:5: error: bound target 'tau' must name a node and a parameter
+        tau >= 1 ms
+        ^^^
+hint: write e.g. 'tau.tau' or 'tau.*'""",
+    ),
+    (
+        "network n {}\nbounds {\n    h.tau > 1 ms\n}",
+        """\
+<string>:3:11: error: unexpected character '>'
+        h.tau > 1 ms
+              ^
+hint: bounds are written '>=' or '<=' (or 'in [lo, hi]')""",
+    ),
+    (
+        "network n {\n    x -> f(a = 1, a = 2)\n}",
+        """\
+<string>:2:19: error: duplicate keyword argument 'a'
+        x -> f(a = 1, a = 2)
+                      ^
+<string>:2:12: note: 'a' first given here
+        x -> f(a = 1, a = 2)
+               ^""",
+    ),
+    (
+        'network n (s = "abc) {}',
+        """\
+<string>:1:16: error: unexpected character '"'
+    network n (s = "abc) {}
+                   ^
+hint: this string is not closed before the end of the line""",
+    ),
+    (
+        "network n {}\ntrain {\n    epochs 3\n}",
+        """\
+<string>:3:12: error: unexpected '3'; expected '='
+        epochs 3
+               ^""",
+    ),
+    (
+        "network n {}\ntrain { x = f(1; 2) }",
+        """\
+<string>:2:16: error: unexpected ';'; expected ')' or ','
+    train { x = f(1; 2) }
+                   ^
+hint: is a ')' missing?""",
+    ),
+    (
+        "network n {}\nbounds { h.tau >= 1 }\nbounds { h.tau <= 2 }",
+        """\
+<string>:3:1: error: duplicate 'bounds' section
+    bounds { h.tau <= 2 }
+    ^^^^^^^^^^^^^^^^^^^^^
+<string>:2:1: note: first 'bounds' section here
+    bounds { h.tau >= 1 }
+    ^^^^^^^^^^^^^^^^^^^^^
+hint: merge both into one 'bounds { ... }'""",
+    ),
+    (
+        "network n {\n    x -> caf\u00e9\n}",
+        """\
+<string>:2:13: error: unexpected character 'é'
+        x -> café
+                ^
+hint: names may only use ASCII letters, digits and '_'""",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), ERRORS, ids=[str(i) for i in range(len(ERRORS))])
+def test_error_messages(text: str, message: str) -> None:
+    err = error(text)
+    assert str(err) == message
+
+
+def test_error_classes_and_filename() -> None:
+    assert isinstance(error("network n { x -> }"), SpecSyntaxError)
+    assert isinstance(error("network n (dt = 1 msec) {}"), SpecValueError)
+    assert isinstance(error("network n {}\ntrain { a = 1; a = 2 }"), SpecNameError)
+    err = error("network n { x -> }", "nets/a.rpg")
+    assert str(err).startswith("nets/a.rpg:1:18: error: ")
+    assert err.span == Span(1, 18, 1, 19) and err.filename == "nets/a.rpg"
+
+
+def test_no_lark_exception_escapes() -> None:
+    junk = [
+        "}",
+        "{",
+        "network",
+        "network n",
+        "network n {",
+        "network n { x -> y -> }",
+        "network n { x: }",
+        "network n (dt = ) {}",
+        "network n {}\nbounds { a.b in [1] }",
+        "network n {}\ntrain { = 1 }",
+        "\x00",
+        "network n {} )",
+        "block {}",
+        '"',
+        "network n { x -> f(,) }",
+        "network n { input x : }",
+        "network n {}\n" * 3,
+    ]
+    for text in junk:
+        with pytest.raises(SpecError):
+            parse(text)
+
+
+# --- files -----------------------------------------------------------------------------------
+
+
+def test_parse_file_missing(tmp_path: Path) -> None:
+    path = tmp_path / "nope.rpg"
+    with pytest.raises(SpecError) as info:
+        parse_file(path)
+    assert str(info.value) == f"{path}: error: spec file '{path}' does not exist"
+
+
+def test_parse_file_not_utf8(tmp_path: Path) -> None:
+    path = tmp_path / "latin1.rpg"
+    path.write_bytes("network n {}\n# caf\u00e9\n".encode("latin-1"))
+    with pytest.raises(SpecError) as info:
+        parse_file(path)
+    assert str(info.value) == (
+        f"{path}: error: spec file '{path}' is not valid UTF-8 (byte 18 on line 2)\n"
+        "hint: save the file as UTF-8"
+    )
+
+
+def test_parse_file_directory(tmp_path: Path) -> None:
+    with pytest.raises(SpecError) as info:
+        parse_file(tmp_path)
+    assert str(info.value) == f"{tmp_path}: error: spec file '{tmp_path}' is a directory"
+
+
+def test_parse_file_errors_name_the_file(tmp_path: Path) -> None:
+    path = tmp_path / "bad.rpg"
+    path.write_text("network n {\n  x -> \n}\n", encoding="utf-8")
+    with pytest.raises(SpecSyntaxError) as info:
+        parse_file(path)
+    assert str(info.value).startswith(f"{path}:3:1: error: unexpected '}}'")
+
+
+# --- limits ----------------------------------------------------------------------------------
+
+
+def test_thousand_layer_chain_is_fast() -> None:
+    parse("network warmup {}")  # builds the parser once
+    text = (
+        "network deep {\n    input x : 4\n    output y : 4\n    x"
+        + "".join(f"\n        -> l{i}: linear(4, bias = true)" for i in range(1000))
+        + "\n        -> y\n}\n"
+    )
+    start = time.perf_counter()
+    spec = parse(text)
+    elapsed = time.perf_counter() - start
+    print(f"\n1,000-layer chain parsed in {elapsed * 1000:.1f} ms")
+    assert len(spec.network.body[2].elements) == 1002  # type: ignore[union-attr]
+    assert elapsed < 5.0
+
+
+def test_ten_thousand_element_chain() -> None:
+    text = "network n {\n x" + "".join(f" -> a{i}" for i in range(10_000)) + "\n}"
+    start = time.perf_counter()
+    spec = parse(text)
+    print(f"\n10,000-element chain parsed in {(time.perf_counter() - start) * 1000:.1f} ms")
+    assert len(spec.network.body[0].elements) == 10_001  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize(
+    "inner",
+    [
+        "(" * 10_000 + "1" + ")" * 10_000,  # parentheses add no nodes: fine
+        "-" * 10_000 + "1",
+        "[" * 10_000 + "]" * 10_000,
+        "f(" * 10_000 + ")" * 10_000,
+        " + ".join(["1"] * 10_000),
+        " ** ".join(["2"] * 10_000),
+    ],
+    ids=["parens", "neg", "lists", "calls", "sum", "power"],
+)
+def test_deep_nesting_never_overflows(inner: str) -> None:
+    old = sys.getrecursionlimit()
+    try:
+        spec = parse(f"network n (k = {inner}) {{}}")
+    except SpecSyntaxError as err:
+        assert "nested too deeply (limit 100 levels)" in err.message
+    else:
+        assert spec.network.sim[0][1] == n(1)
+    assert sys.getrecursionlimit() == old
+
+
+def test_depth_limit_allows_reasonable_expressions() -> None:
+    text = " + ".join(["1"] * 99)
+    assert isinstance(expr(text), BinOp)
