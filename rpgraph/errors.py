@@ -113,7 +113,9 @@ class SpecError(Exception):
         where = self.filename
         if self.span is not None:
             where += f":{self.span.line}:{self.span.column}"
-        out = [f"{where}: {self.kind}: {self.message}"]
+        elif self.filename == "<string>":
+            where = ""  # not about a place in a spec: no location to show
+        out = [f"{where}: {self.kind}: {self.message}" if where else f"{self.kind}: {self.message}"]
         if self.span is not None:
             out += self._caret(self.span)
         for span, text in self.notes:
