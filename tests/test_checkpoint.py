@@ -208,7 +208,7 @@ def test_truncated_checkpoint(saved):
         load_checkpoint(saved)
     assert err.value.message == f"checkpoint '{saved}' is corrupted or truncated"
     assert str(err.value).startswith(
-        f"<string>: error: checkpoint '{saved}' is corrupted or truncated\nnote: while reading: "
+        f"error: checkpoint '{saved}' is corrupted or truncated\nnote: while reading: "
     )
 
 

@@ -502,7 +502,7 @@ def test_corrupted_file_explains_in_a_note(tmp_path):
     with pytest.raises(DataError) as err:
         load_npz("bad.npz", base_dir=tmp_path)
     assert str(err.value).startswith(
-        "<string>: error: data file 'bad.npz' is corrupted or truncated\nnote: while reading: "
+        "error: data file 'bad.npz' is corrupted or truncated\nnote: while reading: "
     )
 
 
@@ -511,7 +511,7 @@ def test_missing_file(tmp_path):
     with pytest.raises(DataError) as err:
         load_npz("trian.npz", base_dir=tmp_path)
     assert str(err.value) == (
-        "<string>: error: data file 'trian.npz' does not exist\nhint: did you mean 'train.npz'?"
+        "error: data file 'trian.npz' does not exist\nhint: did you mean 'train.npz'?"
     )
     with pytest.raises(DataError) as err:
         load_npz(tmp_path / "nothing" / "x.npz")
@@ -528,7 +528,7 @@ def test_paths_may_not_escape_the_spec_folder(tmp_path, spelled):
     with pytest.raises(DataError) as err:
         load_npz(spelled, base_dir=spec_dir)
     assert str(err.value) == (
-        f"<string>: error: data file '{spelled}' is outside the spec's folder '{spec_dir}'\n"
+        f"error: data file '{spelled}' is outside the spec's folder '{spec_dir}'\n"
         "hint: pass --allow-outside to read files outside the spec's folder"
     )
 

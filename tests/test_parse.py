@@ -519,7 +519,7 @@ hint: put each network in its own file""",
     (
         "# nothing here\n",
         """\
-<string>: error: no network in spec
+error: no network in spec
 hint: add one: 'network NAME { input x : 4 ... }'""",
     ),
     (
