@@ -10,7 +10,6 @@ arguments) is resolved by the graph builder.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Union
 
 from .errors import Span
 
@@ -101,7 +100,7 @@ class ListExpr:
     span: Span = field(default=NOWHERE, compare=False)
 
 
-Expr = Union[Num, Bool, Str, Name, Ref, Call, BinOp, Neg, ListExpr]
+Expr = Num | Bool | Str | Name | Ref | Call | BinOp | Neg | ListExpr
 
 
 # --- network bodies --------------------------------------------------------------------------
@@ -138,7 +137,7 @@ class Chain:
     span: Span = field(default=NOWHERE, compare=False)
 
 
-Stmt = Union[Port, Chain]
+Stmt = Port | Chain
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,407 @@
+"""NIR interchange: round trips, imports of real NIR files checked against an independent
+numpy simulation of the NIR equations, error reporting, gradients."""
+
+from __future__ import annotations
+
+import warnings
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import networkx as nx
+import nir
+import numpy as np
+import pytest
+
+import rpgraph
+from rpgraph import SpecError
+from rpgraph.nir_io import detect_convention, from_nir, nir_to_spec, read_nir, to_nir, write_nir
+
+SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "nir"
+NIR_FILES = sorted(SHARED.glob("*.nir")) if SHARED.is_dir() else []
+
+
+# --- an independent reference: the NIR equations stepped in numpy ---------------------------
+
+
+def _flatten(graph: nir.NIRGraph, prefix: str = "") -> tuple[dict[str, Any], list[tuple[str, str]]]:
+    """Flat ``{name: node}`` and edges; a subgraph's Input/Output become pass-throughs."""
+    nodes: dict[str, Any] = {}
+    edges: list[tuple[str, str]] = []
+    subs: dict[str, nir.NIRGraph] = {}
+    for name, node in graph.nodes.items():
+        if isinstance(node, nir.NIRGraph):
+            subs[name] = node
+            n2, e2 = _flatten(node, prefix + name + ".")
+            nodes.update(n2)
+            edges += e2
+        else:
+            nodes[prefix + name] = node
+
+    def port(name: str, cls: type) -> str:
+        if name in subs:
+            return prefix + name + "." + next(
+                k for k, v in subs[name].nodes.items() if isinstance(v, cls))
+        return prefix + name
+
+    edges += [(port(u, nir.Output), port(v, nir.Input)) for u, v in graph.edges]
+    return nodes, edges
+
+
+NEURONS = (nir.LIF, nir.CubaLIF, nir.LI, nir.IF, nir.I, nir.Threshold)
+
+
+def reference(graph: nir.NIRGraph, x: np.ndarray, dt: float, convention: str
+              ) -> dict[str, np.ndarray]:
+    """Simulate ``graph`` on ``x`` (T, N) and return every node's output (T, N).
+
+    Discretisation (as documented in rpgraph.nir_io), forward Euler for norse/snntorch:
+    ``I += dt/tau_syn (-I + w_in S)`` (snntorch) or ``I = (1 - dt/tau_syn) I + w_in S``
+    (norse); ``v += dt/tau (v_leak - v + r I)``; spike ``z = v >= thr``; ``v -= z thr``.
+    Rockpool: exponential decays, ``I = e_s (I + w_in S)``,
+    ``v = e_m v + r dt / (tau e_m) I``. A cycle's edge leaving a neuron carries the
+    previous step's output.
+    """
+    nodes, edges = _flatten(graph)
+    g = nx.DiGraph()
+    g.add_nodes_from(nodes)
+    g.add_edges_from(edges)
+    delayed = set()
+    for comp in nx.strongly_connected_components(g):
+        if len(comp) > 1:
+            delayed |= {(u, v) for u, v in g.subgraph(comp).edges
+                        if isinstance(nodes[u], NEURONS)}
+    flow = nx.DiGraph()
+    flow.add_nodes_from(nodes)
+    flow.add_edges_from(e for e in edges if e not in delayed)
+    order = list(nx.topological_sort(flow))
+    inputs = [n for n, v in nodes.items() if isinstance(v, nir.Input) and "." not in n]
+    T = x.shape[0]
+    f = lambda a: np.atleast_1d(np.asarray(a, np.float64))  # noqa: E731
+    state: dict[str, dict[str, np.ndarray]] = {}
+    prev = {n: np.zeros(int(np.prod(v.output_type["output"]))) for n, v in nodes.items()
+            if isinstance(v, NEURONS)}
+    outs: dict[str, list[np.ndarray]] = {n: [] for n in nodes}
+    for t in range(T):
+        cur: dict[str, np.ndarray] = {}
+        for n in order:
+            node = nodes[n]
+            if n in inputs:
+                cur[n] = x[t].astype(np.float64)
+                outs[n].append(cur[n])
+                continue
+            terms = [prev[u] if (u, n) in delayed else cur[u] for u in g.predecessors(n)]
+            s = np.sum(terms, axis=0)
+            st = state.setdefault(n, {"v": np.zeros(1), "i": np.zeros(1)})
+            if isinstance(node, (nir.Input, nir.Output)):
+                y = s
+            elif isinstance(node, nir.Affine):
+                y = f(node.weight) @ s + f(node.bias)
+            elif isinstance(node, nir.Linear):
+                y = f(node.weight) @ s
+            elif isinstance(node, nir.Scale):
+                y = f(node.scale) * s
+            elif isinstance(node, (nir.LIF, nir.CubaLIF, nir.LI)):
+                tau_m = f(node.tau_mem if isinstance(node, nir.CubaLIF) else node.tau)
+                if isinstance(node, nir.CubaLIF):
+                    tau_s = f(node.tau_syn)
+                    if convention == "snntorch":
+                        st["i"] = st["i"] + dt / tau_s * (-st["i"] + f(node.w_in) * s)
+                    elif convention == "norse":
+                        st["i"] = (1 - dt / tau_s) * st["i"] + f(node.w_in) * s
+                    else:
+                        st["i"] = np.exp(-dt / tau_s) * (st["i"] + f(node.w_in) * s)
+                    drive = st["i"]
+                else:
+                    drive = s
+                if convention == "rockpool":
+                    e_m = np.exp(-dt / tau_m)
+                    gain = dt / (tau_m * e_m) if not isinstance(node, nir.LI) else dt / tau_m
+                    st["v"] = e_m * st["v"] + gain * (f(node.v_leak) + f(node.r) * drive)
+                else:
+                    st["v"] = st["v"] + dt / tau_m * (f(node.v_leak) - st["v"]
+                                                      + f(node.r) * drive)
+                y = st["v"] if isinstance(node, nir.LI) else _fire(st, f(node.v_threshold))
+            elif isinstance(node, (nir.IF, nir.I)):
+                st["v"] = st["v"] + dt * f(node.r) * s
+                y = st["v"] if isinstance(node, nir.I) else _fire(st, f(node.v_threshold))
+            elif isinstance(node, nir.Threshold):
+                y = (s >= f(node.threshold)).astype(np.float64)
+            else:
+                raise AssertionError(type(node))
+            cur[n] = np.broadcast_to(y, np.shape(y)).copy()
+            outs[n].append(cur[n])
+        prev = cur
+    return {n: np.array(v) for n, v in outs.items()}
+
+
+def _fire(st: dict[str, Any], thr: np.ndarray) -> np.ndarray:
+    z = (st["v"] >= thr).astype(np.float64)
+    st["v"] = st["v"] - z * thr
+    return z
+
+
+def _quiet(fn: Any, *args: Any, **kwargs: Any) -> Any:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return fn(*args, **kwargs)
+
+
+# --- round trips rpgraph -> NIR -> rpgraph ---------------------------------------------------
+
+ROUND_TRIP = {
+    "linear": "network n { input x : 5\n output y : 3\n x -> linear(3) -> y }",
+    "affine": "network n { input x : 5\n output y : 3\n x -> linear(3, bias = true) -> y }",
+    "expsyn": "network n (dt = 1 ms) { input x : 5\n output y : 4\n"
+              " x -> linear(4) -> expsyn(tau = 5 ms) -> y }",
+    "lif_ff": "network n (dt = 1 ms) { input x : 5\n output y : 6\n"
+              " x -> linear(6, bias = true) -> h: lif(tau_mem = 20 ms, tau_syn = 5 ms,"
+              " bias = 0.05, threshold = 0.5) -> linear(3) -> lif(threshold = 0.3) -> linear(6)"
+              " -> expsyn -> y }",
+    "lif_cycle": "network n (dt = 1 ms) { input x : 5\n output y : 2\n"
+                 " x -> w_in: linear(8) -> h: lif(threshold = 0.5)\n"
+                 " h -> w_rec: linear(8) -> h\n h -> linear(2) -> expsyn -> y }",
+    "lif_rec": "network n (dt = 1 ms) { input x : 5\n output y : 2\n"
+               " x -> linear(8) -> h: lif(rec = true, threshold = 0.5) -> linear(2) -> y }",
+    "residual": "block res(n) { input i\n output o\n i -> w: linear(n) -> o\n i -> o }\n"
+                "network n (dt = 1 ms) { input x : 5\n output y : 5\n"
+                " x -> linear(6) -> r: res(6) -> h: lif(threshold = 0.5) -> linear(5) -> s\n"
+                " x -> s: identity -> y }",
+}
+
+
+def _jitter(params: dict[str, Any], seed: int) -> dict[str, Any]:
+    """Per-neuron parameter values (not just the constant initialisers)."""
+    rng = np.random.default_rng(seed)
+    out: dict[str, Any] = {}
+    for node, leaves in params.items():
+        out[node] = {}
+        for k, v in leaves.items():
+            v = np.asarray(v)
+            if k.startswith("tau"):
+                v = v * rng.uniform(0.5, 1.5, v.shape)
+            elif k == "threshold":
+                v = v * rng.uniform(0.8, 1.2, v.shape)
+            out[node][k] = jnp.asarray(v, jnp.float32)
+    return out
+
+
+@pytest.mark.parametrize("case", sorted(ROUND_TRIP))
+def test_round_trip_identical_outputs(case: str, tmp_path: Path) -> None:
+    prog = rpgraph.compile(ROUND_TRIP[case])
+    params = _jitter(prog.init(seed=1), seed=2)
+    x = np.random.default_rng(0).normal(0, 1.0, (60, prog.network.size("x")))
+    x = x.astype(np.float32)
+    y0, _, rec0 = prog.evolve(params, x, record=True)
+    graph = to_nir(prog, params)
+    path = tmp_path / f"{case}.nir"
+    write_nir(graph, path)
+    back = nir.read(path)
+    assert set(back.nodes) == set(graph.nodes)
+    assert sorted(map(tuple, back.edges)) == sorted(graph.edges)
+    assert detect_convention(back, prog.network.dt) == "rockpool"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an exact round trip needs no approximation
+        net2, params2 = from_nir(path, dt=prog.network.dt)
+    prog2 = rpgraph.compile(net2)
+    prog2.check_params(params2)
+    y1, _, rec1 = prog2.evolve(params2, x, record=True)
+    # lif(rec = true) becomes a Linear in a cycle: the same sums in another order
+    np.testing.assert_allclose(np.asarray(y1), np.asarray(y0), rtol=1e-4, atol=1e-5)
+    spikes = [np.asarray(r["spikes"]) for r in rec0.values() if "spikes" in r]
+    if spikes:  # the spiking cases must actually spike
+        assert sum(float(s.sum()) for s in spikes) > 0
+    for node, r in rec0.items():
+        if "spikes" in r:
+            new = node.replace(".", "_")
+            np.testing.assert_array_equal(np.asarray(rec1[new]["spikes"]),
+                                          np.asarray(r["spikes"]))
+
+
+def test_export_node_types_and_metadata() -> None:
+    prog = rpgraph.compile(ROUND_TRIP["lif_rec"])
+    graph = to_nir(prog, prog.init(0))
+    types = {k: type(v).__name__ for k, v in graph.nodes.items()}
+    assert types["h"] == "CubaLIF" and types["h_w_rec"] == "Linear"
+    assert ("h", "h_w_rec") in graph.edges and ("h_w_rec", "h") in graph.edges
+    assert graph.metadata["dt"] == pytest.approx(1e-3)
+    h = graph.nodes["h"]
+    np.testing.assert_allclose(h.r, h.tau_mem * np.exp(-1e-3 / h.tau_mem) / 1e-3)
+    np.testing.assert_array_equal(h.w_in, 1.0)
+
+
+def test_export_lists_every_unsupported_node() -> None:
+    prog = rpgraph.compile("network n (dt = 1 ms) { input x : 3\n output y : 3\n"
+                           " x -> a: tanh -> b: rate -> c: lif(n_syn = 3) -> linear(3) -> y }")
+    with pytest.raises(SpecError) as err:
+        to_nir(prog, prog.init(0))
+    msg = str(err.value)
+    assert "3 unsupported nodes" in msg
+    for part in ("'a' (tanh", "'b' (rate", "'c' (lif with n_syn = 3"):
+        assert part in msg
+
+
+# --- imports of real NIR files ---------------------------------------------------------------
+
+IMPORTS = {  # file -> (dt, convention auto resolves to, rpgraph node of each NIR neuron)
+    "lif_norse.nir": (1e-4, "norse", {"1": "n1"}),
+    "two_lif_neurons.nir": (1e-3, "norse", {"lif1": "lif1", "lif2": "lif2"}),
+    "braille_subgraph_snntorch.nir": (1e-4, "snntorch",
+                                      {"lif1.lif1": "lif1.lif1", "lif2": "lif2"}),
+}
+
+
+def test_shared_files_present() -> None:
+    if not NIR_FILES:
+        pytest.skip(f"no shared NIR files at {SHARED}")
+    assert {p.name for p in NIR_FILES} >= set(IMPORTS)
+
+
+@pytest.mark.parametrize("fname", sorted(IMPORTS))
+def test_import_matches_reference(fname: str) -> None:
+    path = SHARED / fname
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    dt, convention, neurons = IMPORTS[fname]
+    graph = read_nir(path)
+    assert detect_convention(graph, dt) == convention
+    with pytest.warns(UserWarning, match="subtracts the threshold"):
+        net, params = from_nir(path, dt=dt)
+    assert "Imported from NIR" in net.source
+    prog = rpgraph.compile(net)
+    prog.check_params(params)
+    n_in = prog.network.size(prog.inputs[0])
+    rng = np.random.default_rng(3)
+    if "braille" in fname:
+        x = (rng.random((150, n_in)) < 0.3).astype(np.float32)
+    else:
+        x = rng.uniform(0, 2.0, (300, n_in)).astype(np.float32)
+    y, _, rec = prog.evolve(params, x, record=True)
+    ref = reference(graph, x, dt, convention)
+    total = 0.0
+    for nir_name, node in neurons.items():
+        got = np.asarray(rec[node]["spikes"])
+        want = ref[nir_name]
+        total += float(want.sum())
+        np.testing.assert_array_equal(got, want, err_msg=f"{fname}: spikes of {nir_name}")
+    assert total > 0, "the reference never spikes: the comparison would be vacuous"
+    out = next(k for k, v in graph.nodes.items() if isinstance(v, nir.Output))
+    np.testing.assert_array_equal(np.asarray(y), ref[out])
+
+
+def test_braille_recurrent_block_and_gradient() -> None:
+    path = SHARED / "braille_subgraph_snntorch.nir"
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    net, params = _quiet(from_nir, path, dt=1e-4)
+    assert "block lif1_graph" in net.source
+    rec_edges = [(u, v) for u, v, e in net.graph.edges(data=True) if e.get("recurrent")]
+    assert rec_edges == [("lif1.lif1", "lif1.lin")]
+    # snnTorch's beta = 1 - dt / tau_mem = 0.85 becomes rpgraph's exp(-dt / tau_mem)
+    np.testing.assert_allclose(np.exp(-1e-4 / params["lif1.lif1"]["tau_mem"]), 0.85, rtol=1e-5)
+    prog = rpgraph.compile(net)
+    x = (np.random.default_rng(0).random((4, 80, 12)) < 0.3).astype(np.float32)
+    target = np.zeros((4, 80, 7), np.float32)
+    jparams = jax.tree_util.tree_map(jnp.asarray, params)
+    loss, grads = jax.value_and_grad(prog.loss)(jparams, x, target)
+    assert np.isfinite(float(loss))
+    flat = jax.tree_util.tree_leaves(grads)
+    assert all(np.all(np.isfinite(np.asarray(g))) for g in flat)
+    assert any(float(jnp.abs(g).sum()) > 0 for g in flat)
+    assert set(grads) == set(params)
+
+
+def test_conventions_differ_and_can_be_forced() -> None:
+    path = SHARED / "braille_subgraph_snntorch.nir"
+    if not path.is_file():
+        pytest.skip(f"{path} not found")
+    _, p_snn = _quiet(from_nir, path, dt=1e-4, convention="snntorch")
+    _, p_rp = _quiet(from_nir, path, dt=1e-4, convention="rockpool")
+    tau = read_nir(path).nodes["lif2"].tau_mem
+    np.testing.assert_allclose(p_rp["lif2"]["tau_mem"], tau, rtol=1e-6)
+    np.testing.assert_allclose(p_snn["lif2"]["tau_mem"], -1e-4 / np.log(1 - 1e-4 / tau),
+                               rtol=1e-6)
+    with pytest.raises(SpecError, match="unknown NIR convention"):
+        from_nir(path, dt=1e-4, convention="brian")
+    with pytest.raises(SpecError, match="positive time step"):
+        from_nir(path, dt=0.0)
+
+
+# --- hand-made graphs: the other node types ---------------------------------------------------
+
+
+def test_zoo_of_node_types_matches_reference() -> None:
+    """Input straight into a LIF (a frozen gain node), Scale, LI, IF, I, Threshold."""
+    rng = np.random.default_rng(5)
+    n = 4
+    ones = np.ones(n)
+    nodes = {
+        "inp": nir.Input(input_type=np.array([n])),
+        "lif": nir.LIF(tau=rng.uniform(5e-3, 2e-2, n), r=rng.uniform(0.5, 2, n),
+                       v_leak=rng.uniform(0, 0.5, n), v_threshold=ones * 0.5),
+        "scale": nir.Scale(scale=rng.uniform(0.5, 1.5, n)),
+        "if_": nir.IF(r=ones * 50.0, v_threshold=ones * 0.7),
+        "lin": nir.Linear(weight=rng.normal(0, 1, (n, n))),
+        "li": nir.LI(tau=ones * 1e-2, r=ones * 2.0, v_leak=0 * ones),
+        "integ": nir.I(r=ones * 3.0),
+        "thr": nir.Threshold(threshold=ones * 0.1),
+        "out": nir.Output(output_type=np.array([n])),
+    }
+    edges = [("inp", "lif"), ("inp", "scale"), ("scale", "if_"), ("lif", "lin"),
+             ("if_", "lin"), ("lin", "li"), ("li", "thr"), ("inp", "integ"),
+             ("thr", "out"), ("integ", "out")]
+    graph = nir.NIRGraph(nodes=nodes, edges=edges)
+    dt = 1e-3
+    with pytest.warns(UserWarning) as caught:
+        text, params = nir_to_spec(graph, dt=dt, convention="norse")
+    messages = " ".join(str(w.message) for w in caught)
+    assert "frozen diagonal linear 'lif_in'" in messages and "Threshold" in messages
+    assert "freeze = [" in text and "lif_in.weight" in text and "scale.weight" in text
+    prog = rpgraph.compile(text)
+    assert not prog.parameter_info()["scale.weight"]["trainable"]
+    x = rng.uniform(0, 1.5, (200, n)).astype(np.float32)
+    y, _, rec = prog.evolve(params, x, record=True)
+    ref = reference(graph, x, dt, "norse")
+    for name, node in (("lif", "lif_"), ("if_", "if_"), ("thr", "thr")):  # lif: a kind name
+        np.testing.assert_array_equal(np.asarray(rec[node]["spikes"]), ref[name], err_msg=name)
+        assert ref[name].sum() > 0, name
+    np.testing.assert_allclose(np.asarray(rec["li"]["isyn"]), ref["li"], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(y), ref["out"], rtol=1e-4, atol=1e-4)
+
+
+def test_import_lists_every_unsupported_node() -> None:
+    conv = nir.Conv2d(input_shape=(4, 4), weight=np.ones((2, 1, 3, 3)), stride=1, padding=0,
+                      dilation=1, groups=1, bias=np.zeros(2))
+    nodes = {
+        "input": nir.Input(input_type=np.array([1, 4, 4])),
+        "conv": conv,
+        "pool": nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]),
+                              padding=np.array([0, 0])),
+        "delay": nir.Delay(delay=np.ones(8)),
+        "lif": nir.LIF(tau=np.ones(8), r=np.ones(8), v_leak=np.zeros(8),
+                       v_threshold=np.ones(8)),
+        "output": nir.Output(output_type=np.array([8])),
+    }
+    edges = [("input", "conv"), ("conv", "pool"), ("pool", "delay"), ("delay", "lif"),
+             ("lif", "output")]
+    graph = nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
+    with pytest.raises(SpecError) as err:
+        nir_to_spec(graph, dt=1e-3)
+    msg = str(err.value)
+    assert "cannot import NIR graph: 3 unsupported nodes: 'conv' (Conv2d: no rpgraph " \
+           "equivalent), 'pool' (SumPool2d: no rpgraph equivalent), 'delay' (Delay: no " \
+           "rpgraph equivalent)" in msg
+    assert "lif" not in msg.split("hint")[0]
+
+
+def test_read_and_write_errors(tmp_path: Path) -> None:
+    with pytest.raises(SpecError, match="does not exist"):
+        read_nir(tmp_path / "missing.nir")
+    bad = tmp_path / "bad.nir"
+    bad.write_bytes(b"not an hdf5 file")
+    with pytest.raises(SpecError, match="cannot read NIR file"):
+        read_nir(bad)
+    prog = rpgraph.compile(ROUND_TRIP["linear"])
+    with pytest.raises(SpecError, match="does not exist"):
+        write_nir(to_nir(prog, prog.init(0)), tmp_path / "no" / "dir" / "x.nir")
