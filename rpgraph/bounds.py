@@ -99,9 +99,19 @@ def project(params: Tree, lower: Tree, upper: Tree, mask: Tree | None = None) ->
             lo, hi = lower[node][name], upper[node][name]
             on = mask[node][name] if mask is not None else True
             if on and (lo > -math.inf or hi < math.inf):
-                p = jnp.clip(p, lo if lo > -math.inf else None, hi if hi < math.inf else None)
+                p = jnp.clip(p, _inside(lo, +1) if lo > -math.inf else None,
+                             _inside(hi, -1) if hi < math.inf else None)
             out[node][name] = p
     return out
+
+
+def _inside(bound: float, direction: int) -> float:
+    """The float32 value nearest ``bound`` on the allowed side: ``float32(0.01)`` is just
+    below 0.01, so clipping to it would leave a parameter outside a lower bound of 0.01."""
+    b32 = np.float32(bound)
+    if (direction > 0 and float(b32) < bound) or (direction < 0 and float(b32) > bound):
+        b32 = np.nextafter(b32, np.float32(direction * np.inf))
+    return float(b32)
 
 
 def check_initial(prog: Program, seed: int = 0) -> None:

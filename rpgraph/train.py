@@ -21,7 +21,7 @@ import os
 import sys
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -45,7 +45,7 @@ from .data import Dataset, check_against_spec, from_dataset_protocol, load_npz, 
 from .errors import DataError, SpecError, SpecNameError, SpecValueError, TrainingError, did_you_mean
 from .expr import Quantity, Symbol, as_int, describe
 from .expr import evaluate as value_of
-from .graph import param_nodes
+from .graph import Network, param_nodes
 
 Array = Any
 Tree = dict[str, dict[str, Array]]
@@ -115,13 +115,15 @@ def _located(prog: Program, err: SpecError) -> SpecError:
 def _kwargs(call: ast.Call, env: Mapping[str, Any], fn: Callable[..., Any], what: str
             ) -> dict[str, Any]:
     """Evaluate a call's keyword arguments for ``fn``, with schedules as nested calls."""
+    sig: Mapping[str, inspect.Parameter]
     try:
         sig = inspect.signature(fn).parameters
     except (TypeError, ValueError):  # pragma: no cover - builtins without signatures
         sig = {}
     out: dict[str, Any] = {}
     positional = [p for p in sig if sig[p].kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD,)]
-    items = list(zip(positional, call.args)) + [(ALIASES.get(k, k), v) for k, v in call.kwargs]
+    items = list(zip(positional, call.args, strict=False)) + [
+        (ALIASES.get(k, k), v) for k, v in call.kwargs]
     if len(call.args) > len(positional):
         raise SpecValueError(f"{what} takes at most {len(positional)} positional arguments",
                              call.span)
@@ -151,8 +153,8 @@ def make_optimizer(expr: ast.Expr | str, env: Mapping[str, Any] | None = None
                    ) -> tuple[optax.GradientTransformation, str]:
     """An optax optimizer from ``adam(lr = 1e-4)`` (any optax optimizer by name).
 
-    >>> make_optimizer("adam")[1]
-    'adam()'
+    >>> make_optimizer("adam(lr = 1e-3)")[1]
+    'adam(lr = 0.001)'
     """
     if isinstance(expr, str):
         from .parse import parse_expr
@@ -256,20 +258,20 @@ def resolve(prog: Program, data: Any = None, *, epochs: int | None = None,
         sd = num("seed", seed, 0, 0)
         ck = num("checkpoint_every", checkpoint_every, None, 1)
         if data is None:
-            s = _setting(prog, "data")
-            if s is None:
+            sd_data = _setting(prog, "data")
+            if sd_data is None:
                 raise DataError("no data: the spec's train block has no 'data' setting",
                                 hint="add 'data = sinusoids(...)' or pass --data FILE.npz")
-            ds = make_data(s.value, base_dir=base, allow_outside=allow_outside, env=env)
+            ds = make_data(sd_data.value, base_dir=base, allow_outside=allow_outside, env=env)
             from .fmt import format_expr
 
-            desc = format_expr(s.value)
+            desc = format_expr(sd_data.value)
         else:
             ds = make_data(data, base_dir=base, allow_outside=allow_outside, env=env)
             desc = ds.name
         if optimizer is None:
-            s = _setting(prog, "optimizer")
-            opt, odesc = make_optimizer(s.value if s else "adam(lr = 1e-3)", env)
+            s_opt = _setting(prog, "optimizer")
+            opt, odesc = make_optimizer(s_opt.value if s_opt else "adam(lr = 1e-3)", env)
         elif isinstance(optimizer, optax.GradientTransformation):
             opt, odesc = optimizer, "custom"
         else:
@@ -300,11 +302,26 @@ def check_data(prog: Program, ds: Dataset, desc: str) -> None:
 # --- the fused step --------------------------------------------------------------------------
 
 
-def _masks(prog: Program) -> tuple[Tree, Tree, Tree, Tree]:
-    lower, upper = template(prog.network)
-    proj = projection_mask(prog.network)
+def with_bounds(net: Network, bounds: tuple[Tree, Tree] | None) -> Network:
+    """``net`` with its parameter nodes' bounds replaced by ``bounds`` (a user-edited
+    template), so that projection *and* the loss's ``bounds_cost``/``bounds_penalty`` terms
+    enforce them. Each parameter keeps its enforcement mode (a parameter the spec leaves
+    unbounded has the bounds block's default mode)."""
+    if bounds is None:
+        return net
+    lower, upper = bounds
+    g = net.graph.copy()  # fresh attribute dicts: the compiled network is not touched
+    for _, d in param_nodes(g):
+        d["lower"] = float(lower[d["module"]][d["name"]])
+        d["upper"] = float(upper[d["module"]][d["name"]])
+    return replace(net, graph=g)
+
+
+def _masks(net: Network) -> tuple[Tree, Tree, Tree, Tree]:
+    lower, upper = template(net)
+    proj = projection_mask(net)
     frozen: Tree = {}
-    for _, d in param_nodes(prog.graph):
+    for _, d in param_nodes(net.graph):
         frozen.setdefault(d["module"], {})[d["name"]] = not d["trainable"]
     return lower, upper, proj, frozen
 
@@ -316,10 +333,9 @@ def make_step(prog: Program, opt: optax.GradientTransformation, *,
     parameters projected. Pure; jit it or scan it."""
     from .objective import compile_terms
 
-    lower, upper, proj, frozen = _masks(prog)
-    if bounds is not None:
-        lower, upper = bounds
-    terms_fn = compile_terms(prog.network)
+    net = with_bounds(prog.network, bounds)
+    lower, upper, proj, frozen = _masks(net)
+    terms_fn = compile_terms(net)
     any_frozen = any(v for d in frozen.values() for v in d.values())
     any_proj = any(v for d in proj.values() for v in d.values())
 
@@ -447,8 +463,9 @@ class Progress:
     def update(self, step: int, loss: float) -> None:
         if not self.enabled:
             return
-        epoch = min(step // max(self.per_epoch, 1) + 1, max(1, self.total // self.per_epoch))
+        # the epoch the last finished step belongs to (step 3 of 3 per epoch is epoch 1)
         epochs = max(1, self.total // max(self.per_epoch, 1))
+        epoch = min(max(1, -(-step // max(self.per_epoch, 1))), epochs)
         if self.bar is not None:
             self.bar.n = step
             self.bar.set_postfix_str(f"epoch {epoch}/{epochs} loss {loss:.4g}", refresh=False)
@@ -520,8 +537,15 @@ def fit(prog: Program, data: Any = None, *, epochs: int | None = None,
         params: Tree | None = None, out_dir: str | Path | None = None, resume: bool = False,
         progress: bool = True, checkpoint_every: int | None = None, chunk: int | None = None,
         devices: int | None = None, bounds: tuple[Tree, Tree] | None = None,
-        plots: bool = True, allow_outside: bool = False) -> FitResult:
+        plots: bool = True, allow_outside: bool = False,
+        callback: Callable[[int, Tree], None] | None = None) -> FitResult:
     """Train ``prog``; the spec's ``train { }`` block supplies defaults.
+
+    ``bounds`` (a ``(lower, upper)`` template, e.g. an edited ``rpgraph bounds --format
+    json``) replaces the spec's bounds for projection and for the loss's bounds terms.
+    ``callback(step, params)`` is called after every chunk of ``chunk`` steps with the number
+    of steps done and the current parameters; the arrays are reused by the next chunk, so
+    copy them (``np.asarray``) to keep them.
 
     >>> prog = rpgraph.compile("specs/tutorial_mlp.rpg")  # doctest: +SKIP
     >>> result = prog.fit(epochs=10, progress=False)  # doctest: +SKIP
@@ -530,6 +554,12 @@ def fit(prog: Program, data: Any = None, *, epochs: int | None = None,
     """
     st = resolve(prog, data, epochs=epochs, optimizer=optimizer, batch_size=batch_size,
                  seed=seed, checkpoint_every=checkpoint_every, allow_outside=allow_outside)
+    if chunk is not None and chunk < 1:
+        raise SpecValueError(f"Expected chunk >= 1, got {chunk}")
+    if bounds is not None:
+        from .bounds import check_like
+
+        check_like(bounds[0], bounds[1], prog.network, "bounds")
     ds = st.data
     classification = ds.kind == "classification"
     per_epoch, total = _step_plan(len(ds), st.batch_size, st.epochs, st.seed)
@@ -595,12 +625,14 @@ def fit(prog: Program, data: Any = None, *, epochs: int | None = None,
                                 rng_key=jax.random.PRNGKey(st.seed), spec_hash=shash,
                                 extra={"total_steps": total, "epochs": st.epochs})
             bar.update(step, float(losses[-1]) if len(losses) else float("nan"))
+            if callback is not None:
+                callback(step, params)
     finally:
         bar.close()
     seconds = time.perf_counter() - t0
     all_losses = np.concatenate(losses_all) if losses_all else np.zeros(0, np.float32)
     result = FitResult(params, opt_state, all_losses, total, run_dir, seconds=seconds)
-    result.metrics = evaluate(prog, params, ds)
+    result.metrics = evaluate(prog, params, ds, bounds=bounds)
     if run_dir is not None:
         save_params(run_dir, params, spec_hash=shash)
         (run_dir / "summary.json").write_text(json.dumps(
@@ -635,7 +667,7 @@ def _write_run_files(prog: Program, run_dir: Path, st: Settings, total: int,
     (run_dir / "config.json").write_text(json.dumps({
         "spec": prog.network.filename, "data": st.data_desc, "optimizer": st.optimizer_desc,
         "epochs": st.epochs, "batch_size": st.batch_size, "seed": st.seed,
-        "total_steps": total, "penalised_bounds": penalised(prog.network),
+        "total_steps": total, "penalised_bounds": penalised(with_bounds(prog.network, bounds)),
     }, indent=2), encoding="utf-8")
 
 
@@ -643,17 +675,33 @@ def _write_run_files(prog: Program, run_dir: Path, st: Settings, total: int,
 
 
 def predict(prog: Program, params: Tree, inputs: Array, batch: int = 256) -> np.ndarray:
-    """Outputs for a whole ``(N, T, C)`` array, in batches."""
+    """Outputs for a whole ``(N, T, C)`` array, in batches. A short last batch is padded
+    to the full batch size, so a data set costs one compilation, not two."""
     outs = []
-    for i in range(0, len(inputs), batch):
-        y, _, _ = prog.evolve(params, jnp.asarray(inputs[i:i + batch], jnp.float32))
-        outs.append(np.asarray(y))
+    n = len(inputs)
+    for i in range(0, n, batch):
+        x = np.asarray(inputs[i:i + batch], np.float32)
+        short = len(x)
+        if n > batch and short < batch:
+            x = np.concatenate([x, np.zeros((batch - short, *x.shape[1:]), np.float32)])
+        y, _, _ = prog.evolve(params, jnp.asarray(x))
+        outs.append(np.asarray(y)[:short])
     return np.concatenate(outs) if outs else np.zeros((0,))
 
 
-def evaluate(prog: Program, params: Tree, ds: Dataset) -> dict[str, float]:
-    """Loss (the spec's), and accuracy for classification; on the test split too."""
+def evaluate(prog: Program, params: Tree, ds: Dataset, *,
+             bounds: tuple[Tree, Tree] | None = None) -> dict[str, float]:
+    """Loss (the spec's; its bounds terms use ``bounds`` when given), and accuracy for
+    classification; on the test split too.
+
+    The network runs once per split (in batches); the loss is computed from those outputs,
+    so evaluation compiles the network once rather than once per array shape."""
+    from .objective import compile_loss
+
     out: dict[str, float] = {}
+    loss_fn = compile_loss(with_bounds(prog.network, bounds))
+    name = prog.outputs[0]
+    loss = jax.jit(lambda p, y, t: loss_fn({name: y}, t, p))
     for prefix, part in (("", ds), ("test_", ds.test)):
         if part is None:
             continue
@@ -667,5 +715,5 @@ def evaluate(prog: Program, params: Tree, ds: Dataset) -> dict[str, float]:
             assert part.targets is not None
             out[prefix + "mse"] = float(np.mean((y - part.targets) ** 2))
             t = jnp.asarray(part.targets)
-        out[prefix + "loss"] = float(prog.loss(params, jnp.asarray(part.inputs, jnp.float32), t))
+        out[prefix + "loss"] = float(loss(params, jnp.asarray(y), t))
     return out

@@ -1,0 +1,262 @@
+"""The ``rpgraph`` command line, in-process through ``rpgraph.cli.main`` (plus two
+end-to-end runs of the console script): check, graph, fmt, bounds, train, eval, and how
+usage mistakes and spec errors are reported."""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import rpgraph
+from rpgraph.bounds import from_json, read_json
+from rpgraph.cli import main
+from rpgraph.data import sinusoids
+
+ROOT = Path(__file__).resolve().parents[1]
+SPECS = ROOT / "specs"
+ALL_SPECS = sorted(SPECS.glob("*.rpg"))
+RPGRAPH = Path(sys.executable).parent / "rpgraph"
+Capture = pytest.CaptureFixture[str]
+
+SMALL = """network small (dt = 1 ms) {
+    input x : 20
+    output y : 2
+    x -> linear(8) -> hidden: rate(activation = tanh) -> linear(2) -> y
+}
+
+bounds {
+    hidden.tau >= 10 * dt  enforce project
+}
+
+train {
+    data = sinusoids(classes = 3, length = 20, channels_in = 20)
+    loss = mse(y, target)
+    optimizer = adam(lr = 1e-2)
+    epochs = 5
+}
+"""
+BAD = "network n {\n    input x : 3\n    output y : 2\n    x -> linera(2) -> y\n}\n"
+
+
+def sin_arrays(**kw: int) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs and targets of the built-in ``sinusoids`` data set."""
+    ds = sinusoids(**kw)
+    assert ds.targets is not None
+    return ds.inputs, ds.targets
+
+
+@pytest.fixture()
+def small(tmp_path: Path) -> Path:
+    path = tmp_path / "small.rpg"
+    path.write_text(SMALL)
+    return path
+
+
+def run(capsys: Capture, *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def usage(capsys: Capture, *argv: str) -> str:
+    with pytest.raises(SystemExit) as info:
+        main(list(argv))
+    assert info.value.code == 2
+    out, err = capsys.readouterr()
+    assert out == "" and "Traceback" not in err
+    return err
+
+
+# --- check, graph, fmt -----------------------------------------------------------------------
+
+
+def test_check_every_shipped_spec(capsys: Capture) -> None:
+    assert ALL_SPECS
+    code, out, err = run(capsys, "check", *map(str, ALL_SPECS))
+    assert code == 0, err
+    assert err == "" and out.count(": ok") == len(ALL_SPECS)
+
+
+def test_check_bad_spec_reports_on_stderr(capsys: Capture, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.rpg"
+    bad.write_text(BAD)
+    code, out, err = run(capsys, "check", str(bad))
+    assert code == 1 and out == ""
+    assert f"{bad}:4:10: error: unknown module kind 'linera'" in err
+    assert "^^^^^^" in err and "did you mean 'linear'" in err and "Traceback" not in err
+
+
+def test_graph_formats(capsys: Capture) -> None:
+    spec = str(SPECS / "tutorial_rate.rpg")
+    code, out, _ = run(capsys, "graph", spec)
+    assert code == 0 and "hidden" in out and "linear_0" in out
+    code, out, _ = run(capsys, "graph", spec, "--format", "json")
+    assert code == 0
+    data = json.loads(out)
+    assert "hidden" in json.dumps(data)
+    code, out, _ = run(capsys, "graph", spec, "--format", "dot")
+    assert code == 0 and out.lstrip().startswith(("digraph", "strict digraph")) and "hidden" in out
+
+
+def test_fmt_check_and_write(capsys: Capture, small: Path) -> None:
+    code, formatted, _ = run(capsys, "fmt", str(small))
+    assert code == 0 and formatted != SMALL  # aligned differently from the canonical layout
+    assert rpgraph.compile(formatted).network.spec.train is not None
+    code, _, err = run(capsys, "fmt", "--check", str(small))
+    assert code == 1 and "would be reformatted" in err
+    code, _, _ = run(capsys, "fmt", "--write", str(small))
+    assert code == 0 and small.read_text() == formatted
+    code, out, err = run(capsys, "fmt", "--check", str(small))
+    assert (code, out, err) == (0, "", "")
+
+
+# --- bounds ----------------------------------------------------------------------------------
+
+
+def test_bounds_formats_and_json_round_trip(capsys: Capture, tmp_path: Path) -> None:
+    spec = str(SPECS / "tutorial_rate.rpg")
+    code, table, _ = run(capsys, "bounds", spec)
+    assert code == 0
+    row = next(line for line in table.splitlines() if line.startswith("hidden.tau"))
+    assert row.split() == ["hidden.tau", "taus", "0.01", "inf", "penalty"]
+    code, py, _ = run(capsys, "bounds", spec, "--format", "python")
+    assert code == 0 and "lower_bounds = {" in py and "'tau': 0.01" in py
+    code, text, _ = run(capsys, "bounds", spec, "--format", "json")
+    assert code == 0
+    lower, upper = from_json(text)
+    want = rpgraph.compile(spec).bounds_template()
+    assert (lower, upper) == want
+    assert upper["hidden"]["tau"] == math.inf and lower["linear_0"]["weight"] == -math.inf
+    raw = json.loads(text)  # strict JSON: infinities are strings
+    assert raw["upper"]["hidden"]["tau"] == "inf" and raw["lower"]["hidden"]["tau"] == 0.01
+    out = tmp_path / "b.json"
+    code, _, err = run(capsys, "bounds", spec, "--format", "json", "-o", str(out))
+    assert code == 0 and "wrote" in err and read_json(out) == want
+
+
+# --- train, eval -----------------------------------------------------------------------------
+
+
+def test_train_quiet_then_eval(capsys: Capture, small: Path, tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    code, stdout, stderr = run(capsys, "train", str(small), "--epochs", "2", "--quiet",
+                               "--out", str(out))
+    assert (code, stdout, stderr) == (0, "", "")
+    assert {"params.npz", "checkpoint.npz", "metrics.jsonl", "loss.png", "outputs.png",
+            "param_hidden.tau.png"} <= {p.name for p in out.iterdir()}
+    assert json.loads((out / "config.json").read_text())["epochs"] == 2
+    code, stdout, _ = run(capsys, "eval", str(small), "--params", str(out))
+    assert code == 0
+    metrics = dict(line.split(": ") for line in stdout.splitlines())
+    summary = json.loads((out / "summary.json").read_text())
+    assert set(metrics) == {"mse", "loss"}
+    assert float(metrics["loss"]) == pytest.approx(summary["loss"], rel=1e-5)
+    params = rpgraph.compile(small).load_params(out)
+    assert float(np.min(params["hidden"]["tau"])) >= np.float32(0.01)
+
+
+def test_train_progress_lines_when_not_a_tty(capsys: Capture, small: Path,
+                                             tmp_path: Path) -> None:
+    code, stdout, stderr = run(capsys, "train", str(small), "--epochs", "1", "--no-plots",
+                               "--out", str(tmp_path / "run"))
+    assert code == 0
+    lines = stderr.splitlines()
+    assert lines and all(line.startswith("epoch ") for line in lines)
+    assert lines[-1].startswith("epoch 1/1  step 3/3")
+    assert "trained 3 steps" in stdout and "run directory:" in stdout
+    assert not (tmp_path / "run" / "loss.png").exists()
+
+
+def test_train_with_edited_bounds_file(capsys: Capture, small: Path, tmp_path: Path) -> None:
+    bfile = tmp_path / "bounds.json"
+    assert main(["bounds", str(small), "--format", "json", "-o", str(bfile)]) == 0
+    data = json.loads(bfile.read_text())
+    data["lower"]["hidden"]["tau"] = 0.019
+    data["lower"]["linear_1"]["weight"], data["upper"]["linear_1"]["weight"] = -0.02, 0.02
+    bfile.write_text(json.dumps(data))
+    # the spec leaves linear_1.weight unbounded; its enforcement follows the spec's default
+    spec = small.read_text().replace("bounds {", "bounds {\n    enforce = project")
+    small.write_text(spec)
+    out = tmp_path / "run"
+    code, _, err = run(capsys, "train", str(small), "--quiet", "--no-plots", "--out", str(out),
+                       "--bounds", str(bfile))
+    assert code == 0, err
+    params = rpgraph.compile(small).load_params(out)
+    assert float(np.min(params["hidden"]["tau"])) >= np.float32(0.019)
+    assert float(np.max(np.abs(params["linear_1"]["weight"]))) <= np.float32(0.02)
+    assert read_json(out / "bounds.json")[0]["hidden"]["tau"] == 0.019
+    data["lower"]["nothere"] = {"w": 0}
+    bfile.write_text(json.dumps(data))
+    code, _, err = run(capsys, "train", str(small), "--quiet", "--out", str(out), "--bounds",
+                       str(bfile))
+    assert code == 1 and "nothere.w" in err and "Traceback" not in err
+
+
+def test_train_npz_data_and_mismatch(capsys: Capture, small: Path, tmp_path: Path) -> None:
+    inputs, targets = sin_arrays(classes=3, length=20, channels_in=20)
+    good = tmp_path / "good.npz"
+    np.savez(good, inputs=inputs, targets=targets)
+    code, _, err = run(capsys, "train", str(small), "--data", str(good), "--epochs", "1",
+                       "--quiet", "--no-plots", "--out", str(tmp_path / "run"))
+    assert code == 0, err
+    bad = tmp_path / "bad.npz"
+    np.savez(bad, inputs=inputs[:, :, :7], targets=targets)
+    code, _, err = run(capsys, "train", str(small), "--data", str(bad), "--quiet",
+                       "--out", str(tmp_path / "run2"))
+    assert code == 1 and "Traceback" not in err
+    assert "bad.npz" in err and "'inputs'" in err and "(3, 20, 7)" in err and "(N, T, 20)" in err
+
+
+def test_train_non_finite_loss_exits_with_message(capsys: Capture, small: Path,
+                                                  tmp_path: Path) -> None:
+    inputs, targets = sin_arrays(classes=3, length=20, channels_in=20)
+    targets = targets.copy()
+    targets[1, 0, 0] = 1e30
+    np.savez(tmp_path / "huge.npz", inputs=inputs, targets=targets)
+    code, _, err = run(capsys, "train", str(small), "--data", str(tmp_path / "huge.npz"),
+                       "--quiet", "--no-plots", "--out", str(tmp_path / "run"))
+    assert code == 1 and "step 1" in err and "mse(y, target)" in err and "Traceback" not in err
+
+
+# --- usage mistakes --------------------------------------------------------------------------
+
+
+def test_unknown_flag_and_negative_epochs_exit_2(capsys: Capture, small: Path) -> None:
+    err = usage(capsys, "train", str(small), "--frobnicate")
+    assert "unrecognized arguments: --frobnicate" in err and len(err.strip().splitlines()) <= 3
+    err = usage(capsys, "train", str(small), "--epochs", "-3")
+    assert "--epochs" in err and "-3" in err and len(err.strip().splitlines()) <= 3
+    err = usage(capsys, "bounds", str(small), "--format", "yaml")
+    assert "invalid choice" in err
+
+
+def test_debug_shows_traceback(capsys: Capture, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.rpg"
+    bad.write_text(BAD)
+    code, _, err = run(capsys, "graph", str(bad))
+    assert code == 1 and "Traceback" not in err and "unknown module kind" in err
+    code, _, err = run(capsys, "--debug", "graph", str(bad))
+    assert code == 1 and "Traceback (most recent call last)" in err
+    assert "unknown module kind" in err
+
+
+# --- the console script ----------------------------------------------------------------------
+
+
+def test_console_script_end_to_end(tmp_path: Path, small: Path) -> None:
+    out = tmp_path / "run"
+    proc = subprocess.run([str(RPGRAPH), "train", str(small), "--epochs", "1", "--quiet",
+                           "--no-plots", "--out", str(out)], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout == "" and proc.stderr == ""
+    proc = subprocess.run([str(RPGRAPH), "eval", str(small), "--params", str(out)],
+                          capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.startswith("mse: ")

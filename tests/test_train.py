@@ -1,0 +1,512 @@
+"""Training: the seed tutorial's loop reproduced step for step (against Rockpool and
+``jax.example_libraries.optimizers.adam``), bounds (projection checked after every step,
+frozen parameters, user-edited bounds), minibatches and optax optimizers/schedules by name,
+determinism, non-finite losses, .npz data, progress output, the run directory, exact resume
+after a real SIGKILL, several devices, and a short classification run."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from itertools import count
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+from jax.example_libraries.optimizers import adam as seed_adam
+from rockpool.nn.combinators import Sequential
+from rockpool.nn.modules import InstantJax, LinearJax, RateJax
+from rockpool.training import jax_loss
+from rockpool.training.jax_loss import bounds_cost, make_bounds
+
+import rpgraph
+from rpgraph.bounds import from_json, to_json
+from rpgraph.checkpoint import load_checkpoint
+from rpgraph.data import Dataset, sinusoids
+from rpgraph.errors import CheckpointError, DataError, SpecError, TrainingError
+from rpgraph.train import Progress, evaluate, fit, make_step, read_metrics, resolve
+
+ROOT = Path(__file__).resolve().parents[1]
+SPECS = ROOT / "specs"
+PY = sys.executable
+Tree = dict[str, dict[str, Any]]
+TAU_MIN = np.float32(10e-3)  # the bound, as the float32 the parameters are stored in
+
+SMALL = """
+network small {
+    input  x : 20
+    output y : 2
+    x -> linear(8) -> tanh -> linear(2) -> y
+}
+
+train {
+    data      = sinusoids(classes = 4, length = 20, channels_in = 20)
+    optimizer = adam(lr = 1e-2)
+    epochs    = 3
+}
+"""
+
+
+def sin_arrays(**kw: int) -> tuple[np.ndarray, np.ndarray]:
+    """Inputs and targets of the built-in ``sinusoids`` data set."""
+    ds = sinusoids(**kw)
+    assert ds.targets is not None
+    return ds.inputs, ds.targets
+
+
+def rate_spec(enforce: str = "", *, tau: str = "12 ms", lr: str = "2e-3",
+              loss: str = "mse(y, target)", extra: str = "", bounds_extra: str = "") -> str:
+    """A small version of the seed's rate network; a high learning rate drives tau down."""
+    return f"""
+network rate_small (dt = 1 ms) {{
+    input  x : 50
+    output y : 2
+    x -> linear(16) -> hidden: rate(activation = tanh, tau = {tau}) -> linear(2) -> y
+}}
+
+bounds {{
+    {bounds_extra}
+    hidden.tau >= 10 * dt  {enforce}
+}}
+
+train {{
+    data      = sinusoids(classes = 3, length = 50, channels_in = 50)
+    loss      = {loss}
+    optimizer = adam(lr = {lr})
+    epochs    = 3
+    {extra}
+}}
+"""
+
+
+def leaves(tree: Tree) -> dict[str, np.ndarray]:
+    return {f"{n}.{k}": np.asarray(v) for n, d in tree.items() for k, v in d.items()}
+
+
+def assert_same(a: Tree, b: Tree) -> None:
+    la, lb = leaves(a), leaves(b)
+    assert la.keys() == lb.keys()
+    for k in la:
+        assert np.array_equal(la[k], lb[k]), f"{k} differs"
+
+
+@pytest.fixture(scope="module")
+def small() -> rpgraph.Program:
+    return rpgraph.compile(SMALL)
+
+
+# --- the seed tutorial's loop ----------------------------------------------------------------
+
+
+def seed_loop(loss_fn: Any, params0: Tree, ds: Dataset, epochs: int) -> tuple[np.ndarray, Tree]:
+    """The tutorial's training loop, verbatim apart from the data access."""
+    init_fun, update_fun, get_params = seed_adam(1e-4)
+    opt_state = init_fun(params0)
+    loss_vgf = jax.jit(jax.value_and_grad(loss_fn))
+    update_fun = jax.jit(update_fun)
+    loss_t = []
+    i_trial = count()
+    for _ in range(epochs):
+        for sample in ds:
+            inp, target = sample[0], sample[1]
+            params = get_params(opt_state)
+            loss_val, grads = loss_vgf(params, inp, target)
+            opt_state = update_fun(next(i_trial), grads, opt_state)
+            loss_t.append(loss_val)
+    return np.array(loss_t), get_params(opt_state)
+
+
+def test_per_sample_reproduces_seed_mlp() -> None:
+    ds = sinusoids(classes=3, length=100)
+    net = Sequential(LinearJax((2000, 8)), InstantJax(8, jnp.tanh), LinearJax((8, 2)))
+    p0 = net.parameters()
+
+    def loss_mse(p: Tree, x: Any, t: Any) -> Any:
+        y, _, _ = net.reset_state().set_attributes(p)(x)
+        return jax_loss.mse(y, t)
+
+    ref_losses, ref = seed_loop(loss_mse, p0, ds, epochs=4)
+    prog = rpgraph.compile(SPECS / "tutorial_mlp.rpg")
+    mine = {"linear_0": {"weight": p0["0_LinearJax"]["weight"]},
+            "linear_1": {"weight": p0["2_LinearJax"]["weight"]}}
+    r = fit(prog, epochs=4, params=mine, progress=False)  # the spec says adam(lr = 1e-4)
+    assert r.losses.shape == (12,)
+    np.testing.assert_allclose(r.losses, ref_losses, rtol=1e-4)
+    for ours, theirs in (("linear_0", "0_LinearJax"), ("linear_1", "2_LinearJax")):
+        np.testing.assert_allclose(r.params[ours]["weight"], ref[theirs]["weight"],
+                                   rtol=1e-4, atol=1e-6)
+
+
+def test_per_sample_reproduces_seed_rate_network_with_bounds_cost(tmp_path: Path) -> None:
+    """The seed's stateful network (small width), with its l2 and bounds_cost terms active:
+    some time constants start below the 10 ms bound."""
+    width = 16
+    spec = rate_spec(tau="20 ms", lr="1e-4",
+                     loss="mse(y, target) + 1e3 * l2sqr(params) + 1e3 * bounds_cost")
+    prog = rpgraph.compile(spec)
+    ds = resolve(prog).data
+    net = Sequential(LinearJax((50, width)), RateJax(width, activation_func="tanh"),
+                     LinearJax((width, 2)))
+    p0 = net.parameters()
+    rng = np.random.default_rng(0)
+    p0["1_RateJax"]["tau"] = jnp.asarray(rng.uniform(8e-3, 30e-3, width), jnp.float32)
+    p0["1_RateJax"]["bias"] = jnp.asarray(rng.uniform(-0.1, 0.1, width), jnp.float32)
+    lower, upper = make_bounds(p0)
+    lower["1_RateJax"]["tau"] = 10e-3
+
+    def loss_fn(p: Tree, x: Any, t: Any) -> Any:
+        y, _, _ = net.reset_state().set_attributes(p)(x)
+        return (jax_loss.mse(y, t) + jax_loss.l2sqr_norm(p) * 1e3
+                + bounds_cost(p, lower, upper) * 1e3)
+
+    ref_losses, ref = seed_loop(loss_fn, p0, ds, epochs=3)
+    names = {"linear_0": "0_LinearJax", "hidden": "1_RateJax", "linear_1": "2_LinearJax"}
+    mine = {ours: dict(p0[theirs]) for ours, theirs in names.items()}
+    r = fit(prog, params=mine, progress=False, chunk=4)
+    assert r.losses.shape == (9,)
+    assert ref_losses[0] > 1.0  # the bounds cost is really part of the loss
+    np.testing.assert_allclose(r.losses, ref_losses, rtol=1e-4)
+    for ours, theirs in names.items():
+        for k in ref[theirs]:
+            np.testing.assert_allclose(r.params[ours][k], ref[theirs][k], rtol=1e-4, atol=1e-6,
+                                       err_msg=f"{ours}.{k}")
+
+
+# --- bounds ----------------------------------------------------------------------------------
+
+
+def test_seed_rate_spec_trains_within_its_bound() -> None:
+    prog = rpgraph.compile(SPECS / "tutorial_rate.rpg")
+    r = fit(prog, epochs=2, progress=False, chunk=6)
+    assert np.all(np.isfinite(r.losses)) and r.losses[-1] < r.losses[0]
+    assert float(np.min(r.params["hidden"]["tau"])) >= TAU_MIN
+
+
+def min_tau_trace(prog: rpgraph.Program, **kw: Any) -> list[float]:
+    mins: list[float] = []
+    fit(prog, progress=False, chunk=1, callback=lambda step, p: mins.append(
+        float(np.min(np.asarray(p["hidden"]["tau"])))), **kw)
+    return mins
+
+
+def test_projection_keeps_tau_above_bound_after_every_step() -> None:
+    # control: without projection this learning rate drives time constants below 10 ms
+    free = min_tau_trace(rpgraph.compile(rate_spec()))
+    assert min(free) < 8e-3
+    mins = min_tau_trace(rpgraph.compile(rate_spec("enforce project")))
+    assert len(mins) == 9
+    assert all(m >= TAU_MIN for m in mins), mins
+    assert min(mins) == pytest.approx(10e-3)  # the bound is active, not merely unreached
+
+
+def test_frozen_parameters_keep_their_value_bit_for_bit() -> None:
+    spec = rate_spec(extra="freeze = [linear_0.weight, hidden.tau]")
+    prog = rpgraph.compile(spec)
+    p0 = prog.init(0)
+    # weight decay changes parameters even where the gradient is zero: still frozen
+    for opt in ("adamw(lr = 1e-2, weight_decay = 0.5)", "sgd(lr = 0.1, momentum = 0.9)"):
+        r = fit(prog, optimizer=opt, progress=False, chunk=9)
+        assert np.array_equal(r.params["linear_0"]["weight"], p0["linear_0"]["weight"])
+        assert np.array_equal(r.params["hidden"]["tau"], p0["hidden"]["tau"])
+        assert not np.array_equal(r.params["linear_1"]["weight"], p0["linear_1"]["weight"])
+        assert not np.array_equal(r.params["hidden"]["bias"], p0["hidden"]["bias"])
+
+
+def test_user_bounds_are_projected_including_newly_bounded_params() -> None:
+    prog = rpgraph.compile(rate_spec("enforce project", lr="1e-2",
+                                     bounds_extra="enforce = project"))
+    lower, upper = from_json(to_json(*prog.bounds_template()))
+    lower["hidden"]["tau"] = 15e-3  # raised from 10 ms
+    lower["linear_1"]["weight"], upper["linear_1"]["weight"] = -0.05, 0.05  # was unbounded
+    seen: list[tuple[float, float]] = []
+    fit(prog, progress=False, chunk=1, bounds=(lower, upper), callback=lambda s, p: seen.append(
+        (float(np.min(p["hidden"]["tau"])), float(np.max(np.abs(p["linear_1"]["weight"]))))))
+    assert len(seen) == 9
+    assert all(t >= np.float32(15e-3) for t, _ in seen), seen
+    assert all(w <= np.float32(0.05) for _, w in seen), seen
+    assert min(t for t, _ in seen) == pytest.approx(15e-3)
+    assert max(w for _, w in seen) == pytest.approx(0.05)
+
+
+def test_user_bounds_reach_the_loss_bounds_terms() -> None:
+    prog = rpgraph.compile(rate_spec(tau="20 ms", loss="mse(y, target) + bounds_cost"))
+    ds = resolve(prog).data
+    assert ds.targets is not None
+    lower, upper = prog.bounds_template()
+    lower["hidden"]["tau"] = 30e-3  # every tau (20 ms) now violates the user's bound
+    p = prog.init(0)
+    x, t = {"x": jnp.asarray(ds.inputs[:1])}, jnp.asarray(ds.targets[:1])
+    opt = optax.sgd(0.0)
+    for bounds, expect_cost in ((None, False), ((lower, upper), True)):
+        step = jax.jit(make_step(prog, opt, bounds=bounds))
+        _, _, _, terms = step(p, opt.init(p), x, t)
+        assert (float(terms["bounds_cost"]) > 1.0) is expect_cost
+    spec_metrics = evaluate(prog, p, ds)
+    user_metrics = evaluate(prog, p, ds, bounds=(lower, upper))
+    assert user_metrics["loss"] > spec_metrics["loss"] + 1.0
+
+
+def test_bad_user_bounds_are_a_clear_error(small: rpgraph.Program) -> None:
+    lower, upper = small.bounds_template()
+    del lower["linear_0"]["weight"]
+    with pytest.raises(CheckpointError, match="no lower bound for 'linear_0.weight'"):
+        fit(small, progress=False, bounds=(lower, upper))
+
+
+# --- minibatches, optimizers, determinism ----------------------------------------------------
+
+
+def test_minibatch_optimizers_and_schedules_by_name(small: rpgraph.Program) -> None:
+    r = fit(small, batch_size=2, optimizer="sgd(lr = 0.1, momentum = 0.9)", progress=False,
+            epochs=4)
+    assert r.losses.shape == (8,) and np.all(np.isfinite(r.losses))
+    assert r.losses[-2:].mean() < r.losses[:2].mean()
+    named = fit(small, batch_size=2, progress=False, optimizer=(
+        "adam(lr = exponential_decay(init_value = 1e-3, transition_steps = 10, "
+        "decay_rate = 0.9))"))
+    by_hand = fit(small, batch_size=2, progress=False, optimizer=optax.adam(
+        optax.exponential_decay(init_value=1e-3, transition_steps=10, decay_rate=0.9)))
+    assert_same(named.params, by_hand.params)
+    plain = fit(small, batch_size=2, progress=False, optimizer="adam(lr = 1e-3)")
+    assert not np.array_equal(named.params["linear_0"]["weight"],
+                              plain.params["linear_0"]["weight"])
+
+
+def test_unknown_optimizer_or_schedule_is_a_spec_error(small: rpgraph.Program) -> None:
+    with pytest.raises(SpecError, match="unknown optimizer 'adma'"):
+        fit(small, optimizer="adma(lr = 1e-3)", progress=False)
+    with pytest.raises(SpecError, match="unknown schedule"):
+        fit(small, optimizer="adam(lr = expo_decay(init_value = 1e-3))", progress=False)
+
+
+def test_same_seed_gives_bit_identical_params(small: rpgraph.Program) -> None:
+    a = fit(small, batch_size=2, seed=3, progress=False)
+    b = fit(small, batch_size=2, seed=3, progress=False)
+    c = fit(small, batch_size=2, seed=4, progress=False)
+    assert_same(a.params, b.params)
+    assert np.array_equal(a.losses, b.losses)
+    assert not np.array_equal(a.params["linear_0"]["weight"], c.params["linear_0"]["weight"])
+
+
+# --- failures and data -----------------------------------------------------------------------
+
+
+def test_non_finite_loss_names_step_and_term_and_keeps_checkpoint(
+        small: rpgraph.Program, tmp_path: Path) -> None:
+    inputs, targets = sin_arrays(classes=4, length=20, channels_in=20)
+    targets = targets.copy()
+    targets[2, 5, 1] = 1e30  # finite, but the squared error overflows float32
+    path = tmp_path / "huge.npz"
+    np.savez(path, inputs=inputs, targets=targets)
+    run = tmp_path / "run"
+    with pytest.raises(TrainingError) as info:
+        fit(small, str(path), out_dir=run, progress=False, chunk=1, checkpoint_every=1,
+            plots=False)
+    msg = str(info.value)
+    assert "at step 2 " in msg and "mse(y, target)" in msg and str(run) in msg
+    ck = load_checkpoint(run, params_like=small.init(0))
+    assert int(ck.step) == 2
+    assert all(np.all(np.isfinite(v)) for v in leaves(ck.params).values())
+    assert [m["step"] for m in read_metrics(run / "metrics.jsonl")] == [0, 1]
+
+
+def test_npz_targets_and_labels(small: rpgraph.Program, tmp_path: Path) -> None:
+    inputs, targets = sin_arrays(classes=4, length=20, channels_in=20)
+    np.savez(tmp_path / "reg.npz", inputs=inputs, targets=targets)
+    r = fit(small, str(tmp_path / "reg.npz"), epochs=1, progress=False)
+    assert r.losses.shape == (4,) and "mse" in r.metrics
+    cls = rpgraph.compile(SMALL.replace(
+        "epochs    = 3", "epochs = 1\n    loss = cross_entropy(y, target)"))
+    np.savez(tmp_path / "cls.npz", inputs=inputs, labels=np.array([0, 1, 0, 1]))
+    r = fit(cls, str(tmp_path / "cls.npz"), progress=False)
+    assert r.losses.shape == (4,) and 0.0 <= r.metrics["accuracy"] <= 1.0
+
+
+def test_data_shape_mismatch_names_file_array_and_shapes(
+        small: rpgraph.Program, tmp_path: Path) -> None:
+    inputs, targets = sin_arrays(classes=4, length=20, channels_in=20, channels_out=3)
+    np.savez(tmp_path / "wide.npz", inputs=inputs, targets=targets)
+    with pytest.raises(DataError) as info:
+        fit(small, str(tmp_path / "wide.npz"), progress=False)
+    msg = str(info.value)
+    assert "wide.npz" in msg and "'targets'" in msg and "(4, 20, 3)" in msg
+    assert "(N, T, 2)" in msg
+
+
+# --- progress and the run directory ----------------------------------------------------------
+
+
+def test_progress_plain_lines_when_not_a_tty(capsys: pytest.CaptureFixture[str]) -> None:
+    bar = Progress(total=9, per_epoch=3, enabled=True)
+    for s in range(1, 10):
+        bar.update(s, 0.5)
+    bar.close()
+    err = capsys.readouterr().err.splitlines()
+    assert err and all(line.startswith("epoch ") for line in err)
+    assert err[-1].startswith("epoch 3/3  step 9/9  loss 0.5")
+    assert "\r" not in "".join(err) and "\x1b" not in "".join(err)
+    assert any(line.startswith("epoch 1/3  step 3/9") for line in err)  # step 3 ends epoch 1
+    quiet = Progress(total=9, per_epoch=3, enabled=False)
+    quiet.update(9, 0.5)
+    assert capsys.readouterr() == ("", "")
+
+
+def test_run_directory_and_metrics_appended(tmp_path: Path) -> None:
+    prog = rpgraph.compile(rate_spec("enforce project", extra="seed = 1"))
+    run = tmp_path / "run"
+    snapshots: list[str] = []
+    r = fit(prog, out_dir=run, progress=False, chunk=2, callback=lambda s, p: snapshots.append(
+        (run / "metrics.jsonl").read_text()))
+    # appended chunk by chunk: each snapshot extends the previous one
+    assert len(snapshots) == 5
+    for a, b in zip(snapshots, snapshots[1:], strict=False):
+        assert b.startswith(a) and len(b) > len(a)
+    names = {p.name for p in run.iterdir()}
+    assert {"params.npz", "checkpoint.npz", "metrics.jsonl", "spec.rpg", "bounds.json",
+            "config.json", "loss.png", "outputs.png", "param_hidden.tau.png"} <= names
+    assert "accuracy.png" not in names
+    assert (run / "spec.rpg").read_text() == prog.network.source
+    config = json.loads((run / "config.json").read_text())
+    assert config["epochs"] == 3 and config["seed"] == 1 and config["total_steps"] == 9
+    lower, _ = from_json((run / "bounds.json").read_text())
+    assert lower["hidden"]["tau"] == pytest.approx(0.01)
+    assert lower["linear_0"]["weight"] == -math.inf
+    metrics = read_metrics(run / "metrics.jsonl")
+    assert [m["step"] for m in metrics] == list(range(9))
+    np.testing.assert_allclose([m["loss"] for m in metrics], r.losses, rtol=1e-6)
+    assert_same(prog.load_params(run), r.params)
+
+
+def test_classification_spec_trains_above_chance(tmp_path: Path) -> None:
+    prog = rpgraph.compile(SPECS / "digits_lif.rpg")
+    run = tmp_path / "digits"
+    r = fit(prog, epochs=1, out_dir=run, progress=False, chunk=64)
+    assert r.metrics["accuracy"] > 0.3 and r.metrics["test_accuracy"] > 0.3  # chance: 0.1
+    names = {p.name for p in run.iterdir()}
+    assert {"accuracy.png", "loss.png", "param_h.tau_mem.png", "param_h.tau_syn.png"} <= names
+    assert "outputs.png" not in names
+    assert float(np.min(r.params["h"]["tau_mem"])) >= np.float32(10e-3)
+
+
+# --- resume ----------------------------------------------------------------------------------
+
+
+RESUME_SPEC = rate_spec("enforce project", lr="1e-3",
+                        extra="checkpoint_every = 2").replace("epochs    = 3", "epochs    = 4")
+
+KILLABLE = """
+import sys, time
+import rpgraph
+from rpgraph.train import fit
+prog = rpgraph.compile(sys.argv[1])
+fit(prog, out_dir=sys.argv[2], progress=False, chunk=2, plots=False,
+    callback=lambda step, params: time.sleep(0.25))
+print("finished")
+"""
+
+
+def test_resume_after_sigkill_is_bit_identical(tmp_path: Path) -> None:
+    spec = tmp_path / "resume.rpg"
+    spec.write_text(RESUME_SPEC)
+    prog = rpgraph.compile(spec)
+    full = fit(prog, out_dir=tmp_path / "full", progress=False, chunk=2, plots=False)
+    run = tmp_path / "killed"
+    proc = subprocess.Popen([PY, "-c", KILLABLE, str(spec), str(run)],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
+    deadline = time.monotonic() + 90
+    try:
+        while not (run / "checkpoint.npz").exists():
+            assert proc.poll() is None, proc.communicate()
+            assert time.monotonic() < deadline, "no checkpoint appeared"
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGKILL)
+        out, _ = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == -signal.SIGKILL and b"finished" not in out
+    done = int(load_checkpoint(run, params_like=prog.init(0)).step)
+    assert 2 <= done < 12
+    resumed = fit(prog, out_dir=run, resume=True, progress=False, chunk=2, plots=False)
+    assert_same(resumed.params, full.params)
+    metrics = read_metrics(run / "metrics.jsonl")
+    assert [m["step"] for m in metrics] == list(range(12))
+    np.testing.assert_array_equal([m["loss"] for m in metrics],
+                                  [m["loss"] for m in read_metrics(tmp_path / "full"
+                                                                   / "metrics.jsonl")])
+
+
+def test_resume_after_interruption_in_process(tmp_path: Path) -> None:
+    prog = rpgraph.compile(RESUME_SPEC)
+    full = fit(prog, progress=False, chunk=2, batch_size=2, epochs=6)
+
+    def stop(step: int, params: Tree) -> None:
+        if step == 6:
+            raise KeyboardInterrupt
+
+    run = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        fit(prog, out_dir=run, progress=False, chunk=2, batch_size=2, epochs=6, plots=False,
+            callback=stop)
+    resumed = fit(prog, out_dir=run, resume=True, progress=False, chunk=2, batch_size=2,
+                  epochs=6, plots=False)
+    assert_same(resumed.params, full.params)
+
+
+def test_resume_with_another_spec_or_nothing_is_a_clear_error(tmp_path: Path) -> None:
+    prog = rpgraph.compile(SMALL)
+    run = tmp_path / "run"
+    fit(prog, out_dir=run, progress=False, epochs=1, plots=False)
+    other = rpgraph.compile(SMALL.replace("adam(lr = 1e-2)", "adam(lr = 1e-3)"))
+    with pytest.raises(SpecError, match="spec"):
+        fit(other, out_dir=run, resume=True, progress=False, epochs=1)
+    assert (run / "spec.rpg").read_text() == prog.network.source  # not overwritten
+    with pytest.raises(TrainingError, match="nothing to resume"):
+        fit(prog, out_dir=tmp_path / "empty", resume=True, progress=False)
+    with pytest.raises(TrainingError, match="started with 4 steps"):
+        fit(prog, out_dir=run, resume=True, progress=False, epochs=2)
+
+
+# --- several devices -------------------------------------------------------------------------
+
+
+DEVICES = """
+import sys
+import numpy as np, jax, rpgraph
+from rpgraph.train import fit
+assert len(jax.devices()) == 2, jax.devices()
+prog = rpgraph.compile(sys.argv[1])
+one = fit(prog, batch_size=4, devices=1, progress=False, epochs=2)
+two = fit(prog, batch_size=4, devices=2, progress=False, epochs=2)
+np.testing.assert_allclose(two.losses, one.losses, rtol=1e-5)
+for n in one.params:
+    for k in one.params[n]:
+        np.testing.assert_allclose(two.params[n][k], one.params[n][k], rtol=1e-5, atol=1e-7)
+print("ok", len(one.losses))
+"""
+
+
+def test_two_devices_match_one() -> None:
+    env = {**os.environ, "XLA_FLAGS": "--xla_force_host_platform_device_count=2",
+           "JAX_PLATFORMS": "cpu"}
+    spec = SMALL.replace("classes = 4", "classes = 8")
+    proc = subprocess.run([PY, "-c", textwrap.dedent(DEVICES), spec], env=env, capture_output=True,
+                          text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.split() == ["ok", "4"]
+
+
+def test_more_devices_than_available_is_a_clear_error(small: rpgraph.Program) -> None:
+    with pytest.raises(SpecError, match="--devices 64"):
+        fit(small, batch_size=2, devices=64, progress=False)
