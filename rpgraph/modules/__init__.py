@@ -1,0 +1,10 @@
+"""Module kinds: one file per kind family, all registered in :data:`KINDS`.
+
+Importing this package registers every kind (``linear``, the instant activations,
+``rate``, ``lif``, ``expsyn``).
+"""
+
+from . import expsyn, instant, lif, linear, rate  # noqa: F401  (imported to register kinds)
+from .base import ACTIVATIONS, INITIALISERS, KINDS, Arg, Init, Kind, ParamSpec, register
+
+__all__ = ["ACTIVATIONS", "INITIALISERS", "KINDS", "Arg", "Init", "Kind", "ParamSpec", "register"]

@@ -1,0 +1,160 @@
+"""``lif``: leaky integrate-and-fire spiking neurons (Rockpool ``LIFJax``).
+
+Per time step (``alpha = exp(-dt / tau_mem)``, ``beta = exp(-dt / tau_syn)``)::
+
+    isyn += input.reshape(N, n_syn) + (spikes_prev @ w_rec).reshape(N, n_syn)   (rec only)
+    vmem *= alpha;  isyn *= beta
+    vmem += isyn.sum(-1) + noise + bias
+    spikes = step_pwl(vmem, threshold)         (surrogate gradient: piece-wise linear)
+    vmem -= spikes * threshold                 (subtractive reset)
+
+Input channel ``i`` feeds synapse ``i % n_syn`` of neuron ``i // n_syn``. Noise: the
+compiler passes standard-normal draws ``(B, N)`` per step; this kind scales them by
+``noise_std * sqrt(dt)`` and adds them to the membrane, as Rockpool does.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from .base import (
+    Arg,
+    Array,
+    Config,
+    Init,
+    Kind,
+    Params,
+    ParamSpec,
+    State,
+    constant,
+    init_of,
+    register,
+)
+
+
+@jax.custom_jvp
+def step_pwl(
+    x: Array, threshold: Array, window: float = 0.5, max_spikes_per_dt: float = 2.0**16
+) -> Array:
+    """Number of spikes for membrane ``x``: ``floor(x / threshold)`` when ``x >= threshold``,
+    clipped to ``[0, max_spikes_per_dt]``. Its derivative is the Rockpool surrogate
+    ``d/dx = 1/threshold`` for ``x >= threshold - window``, else 0.
+
+    >>> step_pwl(jnp.array([0.5, 1.0, 2.5]), jnp.ones(3)).tolist()
+    [0.0, 1.0, 2.0]
+    """
+    spikes = (x >= threshold) * jnp.floor(x / threshold)
+    return jnp.clip(spikes, 0.0, max_spikes_per_dt)
+
+
+@step_pwl.defjvp
+def _step_pwl_jvp(primals: tuple[Any, ...], tangents: tuple[Any, ...]) -> tuple[Array, Array]:
+    x, threshold, window, max_spikes_per_dt = primals
+    x_dot, threshold_dot = tangents[0], tangents[1]
+    out = step_pwl(x, threshold, window, max_spikes_per_dt)
+    # d(x / threshold) inside the window below threshold and everywhere above it
+    tangent = (x >= (threshold - window)) * (
+        x_dot / threshold - threshold_dot * x / (threshold**2)
+    )
+    return out, tangent
+
+
+def _n_syn(cfg: Config) -> int:
+    return int(cfg.get("n_syn", 1))
+
+
+@register
+class LIF(Kind):
+    """``lif(tau_mem = 20 ms, tau_syn = 20 ms, bias = 0, threshold = 1, n_syn = 1,
+    rec = false, w_rec = kaiming, noise_std = 0, max_spikes_per_dt = 65536)``;
+    size in = N * n_syn, size out = N."""
+
+    name = "lif"
+    stateful = True
+    rockpool = "LIFJax"
+    doc = (
+        "LIF neurons with exponential synapses and subtractive reset; "
+        "outputs spike counts per step. size_in = N * n_syn, size_out = N."
+    )
+    args = (
+        Arg("tau_mem", "init", constant(20e-3), doc="membrane time constants (s)"),
+        Arg("tau_syn", "init", constant(20e-3), doc="synaptic time constants (s), (N, n_syn)"),
+        Arg("bias", "init", constant(0.0), doc="bias currents"),
+        Arg("threshold", "init", constant(1.0), doc="firing thresholds"),
+        Arg("n_syn", "int", 1, doc="synapses per neuron (input size = N * n_syn)"),
+        Arg("rec", "bool", False, doc="recurrent weights w_rec (N, N * n_syn)"),
+        Arg("w_rec", "init", Init("kaiming"), doc="initialiser of w_rec"),
+        Arg("noise_std", "float", 0.0, doc="membrane noise std. dev. after 1 s"),
+        Arg("max_spikes_per_dt", "float", 2.0**16, doc="most spikes one neuron emits per step"),
+    )
+
+    def size_out(self, size_in: int, cfg: Config) -> int:
+        return size_in // _n_syn(cfg)
+
+    def size_in_rule(self, size_in: int, cfg: Config) -> str | None:
+        n_syn = _n_syn(cfg)
+        if n_syn < 1:
+            return f"Expected n_syn >= 1, got {n_syn}"
+        if size_in % n_syn or size_in == 0:
+            return (
+                f"Expected an input size that is a positive multiple of n_syn = {n_syn} "
+                f"(N neurons x {n_syn} synapses), got {size_in}"
+            )
+        return None
+
+    def params(self, size_in: int, size_out: int, cfg: Config) -> dict[str, ParamSpec]:
+        n = (size_out,)
+        specs = {
+            "tau_mem": ParamSpec(n, "taus", init_of(cfg, "tau_mem", constant(20e-3))),
+            "tau_syn": ParamSpec(
+                (size_out, _n_syn(cfg)), "taus", init_of(cfg, "tau_syn", constant(20e-3))
+            ),
+            "bias": ParamSpec(n, "biases", init_of(cfg, "bias", constant(0.0))),
+            "threshold": ParamSpec(n, "thresholds", init_of(cfg, "threshold", constant(1.0))),
+        }
+        if cfg.get("rec", False):
+            specs["w_rec"] = ParamSpec(
+                (size_out, size_in), "weights", init_of(cfg, "w_rec", Init("kaiming"))
+            )
+        return specs
+
+    def state_shapes(self, size_in: int, size_out: int, cfg: Config) -> dict[str, tuple[int, ...]]:
+        return {"spikes": (size_out,), "isyn": (size_out, _n_syn(cfg)), "vmem": (size_out,)}
+
+    def noise_shape(self, size_in: int, size_out: int, cfg: Config) -> tuple[int, ...] | None:
+        return (size_out,) if float(cfg.get("noise_std", 0.0)) > 0 else None
+
+    def record_keys(self, cfg: Config) -> tuple[str, ...]:
+        keys = ("vmem", "isyn", "spikes")
+        return (*keys, "irec") if cfg.get("rec", False) else keys
+
+    def step(
+        self, params: Params, state: State, x_t: Array, noise_t: Array | None, cfg: Config
+    ) -> tuple[State, Array, dict[str, Array]]:
+        dt = cfg["dt"]
+        thr = params["threshold"]
+        spikes, isyn, vmem = state["spikes"], state["isyn"], state["vmem"]
+        isyn = isyn + x_t.reshape(isyn.shape)
+        rec: dict[str, Array] = {}
+        if cfg.get("rec", False):
+            irec = jnp.dot(spikes, params["w_rec"]).reshape(isyn.shape)
+            isyn = isyn + irec
+            rec["irec"] = irec
+        vmem = vmem * jnp.exp(-dt / params["tau_mem"])
+        isyn = isyn * jnp.exp(-dt / params["tau_syn"])
+        # same summation order as Rockpool: vmem + isyn + noise + bias
+        vmem = vmem + isyn.sum(-1)
+        if noise_t is not None:
+            vmem = vmem + float(cfg.get("noise_std", 0.0)) * math.sqrt(float(dt)) * noise_t
+        vmem = vmem + params["bias"]
+        spikes = step_pwl(vmem, thr, 0.5, float(cfg.get("max_spikes_per_dt", 2.0**16)))
+        vmem = vmem - spikes * thr
+        rec.update(vmem=vmem, isyn=isyn, spikes=spikes)
+        return {"spikes": spikes, "isyn": isyn, "vmem": vmem}, spikes, rec
+
+    def output(self, params: Params, state: State, cfg: Config) -> Array:
+        return state["spikes"]
