@@ -42,7 +42,10 @@ def template(net: Network) -> tuple[Tree, Tree]:
     """
     lower: Tree = {}
     upper: Tree = {}
-    for _, d in param_nodes(net.graph):
+    # Rockpool's layout: modules in data-flow order, parameters by name (JAX's leaf order)
+    order = {n: i for i, n in enumerate(net.modules())}
+    params = sorted(param_nodes(net.graph), key=lambda p: (order[p[1]["module"]], p[1]["name"]))
+    for _, d in params:
         lower.setdefault(d["module"], {})[d["name"]] = float(d["lower"])
         upper.setdefault(d["module"], {})[d["name"]] = float(d["upper"])
     return lower, upper
@@ -99,8 +102,11 @@ def project(params: Tree, lower: Tree, upper: Tree, mask: Tree | None = None) ->
             lo, hi = lower[node][name], upper[node][name]
             on = mask[node][name] if mask is not None else True
             if on and (lo > -math.inf or hi < math.inf):
-                p = jnp.clip(p, _inside(lo, +1) if lo > -math.inf else None,
-                             _inside(hi, -1) if hi < math.inf else None)
+                lo32 = _inside(lo, +1) if lo > -math.inf else None
+                hi32 = _inside(hi, -1) if hi < math.inf else None
+                if lo32 is not None and hi32 is not None and lo32 > hi32:
+                    lo32 = hi32 = float(np.float32(lo))  # no float32 strictly inside: nearest
+                p = jnp.clip(p, lo32, hi32)
             out[node][name] = p
     return out
 

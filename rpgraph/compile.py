@@ -175,7 +175,7 @@ class Program:
         """
         key = jax.random.PRNGKey(seed)
         params: Tree = {}
-        for i, (pid, d) in enumerate(self._param_specs.items()):
+        for i, d in enumerate(self._param_specs.values()):
             value = d["init"](jax.random.fold_in(key, i), d["shape"])
             params.setdefault(d["module"], {})[d["name"]] = jnp.asarray(value, jnp.float32)
         return params
@@ -274,7 +274,7 @@ class Program:
                 values[n] = self._apply(n, params, self._sum_inputs(n, values, B, T))
             elif stage.op == "scan":
                 n = stage.nodes[0]
-                kind, d = self._kind(n), self._nodes[n]
+                kind = self._kind(n)
                 s = dict(state0[n])
                 noise, s = self._noise(n, s, B, T)
                 s2, y, r = kind.scan(params.get(n, {}), s, self._sum_inputs(n, values, B, T),

@@ -28,12 +28,12 @@ import networkx as nx
 
 from . import ast
 from .errors import (
+    Span,
     SpecError,
     SpecGraphError,
     SpecNameError,
     SpecShapeError,
     SpecValueError,
-    Span,
     did_you_mean,
 )
 from .expr import Quantity, Symbol, Value, as_float, as_int, describe, evaluate
@@ -276,7 +276,9 @@ class _Builder:
             if isinstance(target, ast.Name) and not isinstance(bound, Symbol):
                 known = list(scope.nodes) + list(KINDS) + list(self.blocks)
                 raise SpecNameError(f"undefined name '{func}'", target.span,
-                                    hint=did_you_mean(func, known))
+                                    hint=did_you_mean(func, known)
+                                    or f"declare it, e.g. '{func}: linear(8)', or use one "
+                                    f"of: {', '.join(scope.nodes)}")
             raise SpecNameError(f"unknown module kind '{func}'", call.func_span,
                                 hint=did_you_mean(func, list(KINDS) + list(self.blocks))
                                 or f"known kinds: {', '.join(sorted(KINDS))}")
@@ -420,14 +422,14 @@ class _Builder:
             raise SpecValueError(
                 f"block '{block.name}' takes {len(block.params)} argument"
                 f"{'s' if len(block.params) != 1 else ''}, got {len(call.args)}",
-                call.span)
+                call.span, hint=_block_args(block))
         for p, expr in zip(block.params, call.args):
             given[p.name] = expr
         for key, expr in call.kwargs:
             if key not in params:
                 raise SpecNameError(f"block '{block.name}' has no argument '{key}'",
                                     getattr(expr, "span", call.span),
-                                    hint=did_you_mean(key, params))
+                                    hint=did_you_mean(key, params) or _block_args(block))
             given[key] = expr
         for p in block.params:
             if p.name in given:
@@ -466,7 +468,7 @@ class _Builder:
         # block instance placeholders are resolved names only; drop them from the graph
         g.remove_nodes_from([n for n, d in list(g.nodes(data=True)) if d["type"] == "block"])
         origin: dict[str, str] = {}
-        for n, d in g.nodes(data=True):
+        for _, d in g.nodes(data=True):
             if d["type"] == "input":
                 d["size_out"] = d["size"]
         changed = True
@@ -484,15 +486,27 @@ class _Builder:
                         origin[n] = p
                         changed = True
                         break
-        for n, d in g.nodes(data=True):
-            if d["type"] == "input":
-                continue
-            if d.get("size_in") is None:
-                if g.in_degree(n) == 0:
-                    raise SpecGraphError(f"'{n}' has no input", d["span"],
-                                         hint=f"connect something to it: 'x -> {n}'")
-                raise SpecShapeError(f"cannot infer the size of '{n}'", d["span"],
-                                     hint="give a size to a node in its loop")
+        inputs = [n for n, d in g.nodes(data=True) if d["type"] == "input"]
+        reach = set().union(*(nx.descendants(g, i) | {i} for i in inputs))
+        unsized = [n for n, d in g.nodes(data=True)
+                   if d["type"] != "input" and d.get("size_in") is None]
+        # report the root cause first: a node fed by nothing, then one no input reaches
+        for n in sorted(unsized, key=lambda n: g.in_degree(n) != 0):
+            d = g.nodes[n]
+            if d["type"] == "output" and n not in reach:
+                raise SpecGraphError(f"output '{n}' is not reachable from any input",
+                                     d["span"],
+                                     hint=f"connect it, e.g. '{inputs[0]} -> ... -> {n}'")
+            if g.in_degree(n) == 0:
+                raise SpecGraphError(f"'{n}' has no input", d["span"],
+                                     hint=f"connect something to it: '{inputs[0]} -> {n}'")
+        for n in unsized:
+            d = g.nodes[n]
+            if n not in reach:
+                raise SpecGraphError(f"'{n}' is not reachable from any input", d["span"],
+                                     hint=f"connect it, e.g. '{inputs[0]} -> {n}'")
+            raise SpecShapeError(f"cannot infer the size of '{n}'", d["span"],
+                                 hint="give a size to a node in its loop")
         # every edge must agree with its target's size
         for u, v, e in g.edges(data=True):
             su, sv = g.nodes[u]["size_out"], g.nodes[v]["size_in"]
@@ -552,16 +566,21 @@ class _Builder:
         (in declaration order) as possible so feed-forward stateful chains stay same-step
         like Rockpool's Sequential."""
         g = self.g
-        for comp in nx.strongly_connected_components(g):
+        pos = {n: i for i, n in enumerate(g.nodes)}
+        # declaration order throughout (not set order), so messages do not vary per run
+        comps = sorted(nx.strongly_connected_components(g), key=lambda c: min(map(pos.get, c)))
+        for comp in comps:
             if len(comp) == 1:
                 n = next(iter(comp))
                 if not g.has_edge(n, n):
                     continue
-            sub = g.subgraph(comp)
-            stateful_out = [(u, v) for u, v in sub.edges if g.nodes[u].get("stateful")]
+            members = sorted(comp, key=pos.__getitem__)
+            sub = g.subgraph(members)
+            edges = sorted(sub.edges, key=lambda e: (pos[e[0]], pos[e[1]]))
+            stateful_out = [(u, v) for u, v in edges if g.nodes[u].get("stateful")]
             rest = nx.DiGraph()
-            rest.add_nodes_from(comp)
-            rest.add_edges_from(e for e in sub.edges if e not in set(stateful_out))
+            rest.add_nodes_from(members)
+            rest.add_edges_from(e for e in edges if e not in set(stateful_out))
             try:
                 cycle = nx.find_cycle(rest)
             except nx.NetworkXNoCycle:
@@ -642,7 +661,7 @@ class _Builder:
                         notes=[(s, "another bound on it") for s in d["bound_spans"][:-1]])
                 if b.enforce is not None:
                     d["enforce"] = b.enforce
-        for pid, d in g.nodes(data=True):
+        for _, d in g.nodes(data=True):
             if d["type"] == "param" and d["enforce"] is None:
                 d["enforce"] = enforce
         return enforce
@@ -668,6 +687,11 @@ class _Builder:
                     f"{describe(evaluate(item, {}, calls=True))}", item.span)
             for pid in self._match(item):
                 self.g.nodes[pid]["trainable"] = False
+
+
+def _block_args(block: ast.Block) -> str:
+    names = ", ".join(p.name for p in block.params)
+    return f"arguments of block '{block.name}': {names or 'none'}"
 
 
 def _kind_name(target: ast.Name | ast.Call, scope: _Scope) -> str:

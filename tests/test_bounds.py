@@ -1,0 +1,182 @@
+"""Parameter bounds: templates in Rockpool's ``make_bounds`` layout, Rockpool's
+``bounds_cost`` reproduced exactly, the continuous penalty, projection into the box, and the
+JSON / Python forms of a template."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from rockpool.nn.combinators import Sequential
+from rockpool.nn.modules import LinearJax, RateJax
+from rockpool.training import jax_loss
+
+import rpgraph
+from rpgraph import bounds
+from rpgraph.errors import CheckpointError
+
+INF = math.inf
+
+
+@pytest.fixture(scope="module")
+def seed_prog() -> rpgraph.Program:
+    return rpgraph.compile("specs/tutorial_rate.rpg")
+
+
+def test_template_matches_make_bounds(seed_prog: rpgraph.Program) -> None:
+    lower, upper = seed_prog.bounds_template()
+    assert lower == {"linear_0": {"weight": -INF},
+                     "hidden": {"bias": -INF, "tau": 0.01, "threshold": -INF},
+                     "linear_1": {"weight": -INF}}
+    assert list(lower) == ["linear_0", "hidden", "linear_1"]  # data-flow order, as Rockpool
+    net = Sequential(LinearJax((2000, 200)), RateJax(200, activation_func="tanh"),
+                     LinearJax((200, 2)))
+    r_lower, r_upper = jax_loss.make_bounds(net.parameters())
+    r_lower["1_RateJax"]["tau"] = 10e-3
+    names = dict(zip(r_lower, lower))
+    assert {names[k]: v for k, v in r_lower.items()} == lower
+    assert {names[k]: v for k, v in r_upper.items()} == upper
+    assert [list(v) for v in r_lower.values()] == [list(v) for v in lower.values()]
+
+
+def _random_tree(rng: np.random.Generator) -> tuple[dict[str, Any], dict[str, Any],
+                                                    dict[str, Any]]:
+    params: dict[str, Any] = {}
+    lower: dict[str, Any] = {}
+    upper: dict[str, Any] = {}
+    for node in ("a", "b", "c"):
+        params[node], lower[node], upper[node] = {}, {}, {}
+        for leaf in ("w", "tau"):
+            shape = tuple(rng.integers(1, 5, rng.integers(0, 3)))
+            params[node][leaf] = jnp.asarray(rng.normal(0, 2, shape), jnp.float32)
+            lo, hi = sorted(rng.normal(0, 1.5, 2))
+            lower[node][leaf] = float(lo) if rng.random() < 0.7 else -INF
+            upper[node][leaf] = float(hi) if rng.random() < 0.7 else INF
+    return params, lower, upper
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_bounds_cost_equals_rockpool(seed: int) -> None:
+    params, lower, upper = _random_tree(np.random.default_rng(seed))
+    mine = bounds.bounds_cost(params, lower, upper)
+    theirs = jax_loss.bounds_cost(params, lower, upper)
+    np.testing.assert_allclose(float(mine), float(theirs), rtol=1e-6)
+
+
+def test_bounds_cost_in_the_seed_loss(seed_prog: rpgraph.Program) -> None:
+    lower, upper = seed_prog.bounds_template()
+    params = seed_prog.init(0)
+    assert float(bounds.bounds_cost(params, lower, upper)) == 0.0
+    params["hidden"]["tau"] = params["hidden"]["tau"].at[:3].set(5e-3)
+    np.testing.assert_allclose(float(bounds.bounds_cost(params, lower, upper)),
+                               float(jax_loss.bounds_cost(params, lower, upper)), rtol=1e-6)
+    np.testing.assert_allclose(float(bounds.bounds_cost(params, lower, upper)),
+                               3 * math.exp(-(5e-3 - 10e-3)), rtol=1e-6)
+
+
+def test_penalty_is_continuous_where_cost_jumps() -> None:
+    eps = 1e-4
+    lower, upper = {"h": {"tau": 0.01}}, {"h": {"tau": INF}}
+
+    def at(v: float) -> dict[str, Any]:
+        return {"h": {"tau": jnp.asarray([v], jnp.float32)}}
+
+    inside, outside = at(0.01 + eps), at(0.01 - eps)
+    cost_in = float(bounds.bounds_cost(inside, lower, upper))
+    cost_out = float(bounds.bounds_cost(outside, lower, upper))
+    assert cost_in == 0.0 and cost_out == pytest.approx(1.0, abs=1e-3)  # a jump of ~1
+    pen_in = float(bounds.bounds_penalty(inside, lower, upper))
+    pen_out = float(bounds.bounds_penalty(outside, lower, upper))
+    assert pen_in == 0.0 and 0.0 < pen_out <= 2 * eps**2  # continuous: O(eps^2)
+    assert float(bounds.bounds_penalty(at(0.01), lower, upper)) == 0.0
+    upper2 = {"h": {"tau": 1.0}}
+    assert float(bounds.bounds_penalty(at(3.0), {"h": {"tau": -INF}}, upper2)) == \
+        pytest.approx(4.0)
+
+
+@settings(max_examples=30, deadline=None)
+@given(shape=st.lists(st.integers(1, 3), max_size=2),
+       lo=st.one_of(st.just(-INF), st.floats(-10, 10)),
+       width=st.one_of(st.just(INF), st.floats(0, 10)),
+       seed=st.integers(0, 2**31 - 1), masked=st.booleans())
+def test_project_keeps_values_in_the_box(shape: list[int], lo: float, width: float,
+                                         seed: int, masked: bool) -> None:
+    hi = lo + width if lo > -INF else (width if width < INF else INF)
+    rng = np.random.default_rng(seed)
+    p = jnp.asarray(rng.normal(0, 20, shape), jnp.float32)
+    params = {"n": {"w": p, "v": p}}
+    lower = {"n": {"w": lo, "v": lo}}
+    upper = {"n": {"w": hi, "v": hi}}
+    mask = {"n": {"w": True, "v": not masked}}
+    out = bounds.project(params, lower, upper, mask)
+    w = np.asarray(out["n"]["w"])
+    lo32, hi32 = np.float32(lo), np.float32(hi)
+    assert w.shape == tuple(shape)
+    assert np.all(w >= lo32) and np.all(w <= hi32)
+    inside = (np.asarray(p) >= lo32) & (np.asarray(p) <= hi32)
+    np.testing.assert_array_equal(w[inside], np.asarray(p)[inside])  # inside: untouched
+    # a projected parameter costs nothing (float32 comparisons, as in the loss)
+    assert float(bounds.bounds_cost({"w": out["n"]["w"]}, {"w": lo}, {"w": hi})) == 0.0
+    if masked:
+        np.testing.assert_array_equal(np.asarray(out["n"]["v"]), np.asarray(p))
+
+
+def test_json_round_trip_with_infinities(seed_prog: rpgraph.Program) -> None:
+    lower, upper = seed_prog.bounds_template()
+    text = bounds.to_json(lower, upper)
+    assert '"-inf"' in text and '"inf"' in text and "Infinity" not in text
+    assert bounds.from_json(text) == (lower, upper)
+    lower2 = {**lower, "hidden": {**lower["hidden"], "bias": -1.5}}
+    assert bounds.from_json(bounds.to_json(lower2, upper)) == (lower2, upper)
+
+
+def test_from_json_errors() -> None:
+    with pytest.raises(CheckpointError) as err:
+        bounds.from_json('{"lower": {}}', "b.json")
+    assert str(err.value) == ("error: bounds file 'b.json' must hold an object with keys "
+                              "'lower' and 'upper'")
+    with pytest.raises(CheckpointError) as err:
+        bounds.from_json('{"lower": {"h": {"tau": "big"}}, "upper": {}}', "b.json")
+    assert str(err.value) == ("error: bounds file 'b.json': lower.h.tau must be a number, "
+                              "\"inf\" or \"-inf\", got 'big'")
+
+
+def test_to_python_matches_the_seed_printout(seed_prog: rpgraph.Program) -> None:
+    lower, upper = seed_prog.bounds_template()
+    assert bounds.to_python(lower, upper) == (
+        "lower_bounds = {\n"
+        "    'linear_0': {'weight': -inf},\n"
+        "    'hidden': {'bias': -inf, 'tau': 0.01, 'threshold': -inf},\n"
+        "    'linear_1': {'weight': -inf}\n"
+        "}\n"
+        "upper_bounds = {\n"
+        "    'linear_0': {'weight': inf},\n"
+        "    'hidden': {'bias': inf, 'tau': inf, 'threshold': inf},\n"
+        "    'linear_1': {'weight': inf}\n"
+        "}\n")
+
+
+def test_check_like(seed_prog: rpgraph.Program) -> None:
+    lower, upper = seed_prog.bounds_template()
+    net = seed_prog.network
+    bounds.check_like(lower, upper, net, "b.json")  # the template itself is fine
+    cases = [
+        ({k: v for k, v in lower.items() if k != "linear_0"}, upper,
+         "error: bounds file 'b.json' has no lower bound for 'linear_0.weight'"),
+        (lower, {**upper, "extra": {"w": 1.0}},
+         "error: bounds file 'b.json' names 'extra.w', which is not a parameter of this "
+         "network"),
+        ({**lower, "hidden": {**lower["hidden"], "tau": 2.0}},
+         {**upper, "hidden": {**upper["hidden"], "tau": 1.0}},
+         "error: bounds file 'b.json': lower bound 2 of 'hidden.tau' is above its upper "
+         "bound 1"),
+    ]
+    for lo, hi, message in cases:
+        with pytest.raises(CheckpointError) as err:
+            bounds.check_like(lo, hi, net, "b.json")
+        assert str(err.value) == message
