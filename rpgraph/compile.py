@@ -43,8 +43,10 @@ class Options:
             whole graph step by step inside one scan, like a module-by-module interpreter).
         assoc_scan: evaluate feed-forward linear recurrences (``rate``, ``expsyn``) with
             ``lax.associative_scan``; ``None`` picks per backend (on for GPU, off for CPU).
-        remat: chunk length for ``jax.checkpoint`` over time in loops (``None``: off); cuts
-            peak memory of long sequences at the cost of recomputation.
+        remat: chunk length for ``jax.checkpoint`` over time (``None``: off): the network
+            runs chunk by chunk with its state carried, and the backward pass recomputes
+            each chunk; cuts peak memory of long sequences. (Noise, if any, is drawn per
+            chunk, so noisy runs differ from unchunked ones.)
     """
 
     hoist: bool = True
@@ -264,6 +266,30 @@ class Program:
     def _run(self, params: Tree, xs: dict[str, Array], state: Tree | None, record: bool
              ) -> tuple[dict[str, Array], Tree, dict[str, dict[str, Array]]]:
         B, T = next(iter(xs.values())).shape[:2]
+        chunk = self.options.remat
+        if not chunk or chunk >= T:
+            return self._run_plan(params, xs, state, record)
+        # Remat: the network is causal, so the whole plan can run on consecutive chunks of
+        # time with the state carried between them. Under jax.checkpoint only the carries at
+        # chunk boundaries are kept for the backward pass; each chunk is recomputed.
+        c = max(d for d in range(1, chunk + 1) if T % d == 0)
+        merge = lambda a: jnp.swapaxes(a, 0, 1).reshape(B, T, *a.shape[3:])  # noqa: E731
+
+        @jax.checkpoint
+        def body(s: Tree, i: Array) -> tuple[Tree, Any]:
+            # slice in place: a reshaped copy of a long input would cost more than remat saves
+            x = {k: jax.lax.dynamic_slice_in_dim(v, i * c, c, axis=1) for k, v in xs.items()}
+            outs, s2, rec = self._run_plan(params, x, s, record)
+            return s2, (outs, rec)
+
+        s_fin, (outs, rec) = jax.lax.scan(body, self._broadcast_state(state, B),
+                                          jnp.arange(T // c))
+        return (jax.tree_util.tree_map(merge, outs), s_fin,
+                jax.tree_util.tree_map(merge, rec))
+
+    def _run_plan(self, params: Tree, xs: dict[str, Array], state: Tree | None, record: bool
+                  ) -> tuple[dict[str, Array], Tree, dict[str, dict[str, Array]]]:
+        B, T = next(iter(xs.values())).shape[:2]
         values: dict[str, Array] = {k: jnp.asarray(v, jnp.float32) for k, v in xs.items()}
         state0 = self._broadcast_state(state, B)
         new_state: Tree = {}
@@ -277,8 +303,9 @@ class Program:
                 kind = self._kind(n)
                 s = dict(state0[n])
                 noise, s = self._noise(n, s, B, T)
-                s2, y, r = kind.scan(params.get(n, {}), s, self._sum_inputs(n, values, B, T),
-                                     noise, self._cfg[n], record)
+                s2, y, r = kind.scan(kind.prepare(params.get(n, {}), self._cfg[n]), s,
+                                     self._sum_inputs(n, values, B, T), noise, self._cfg[n],
+                                     record)
                 if "rng_key" in s:
                     s2["rng_key"] = s["rng_key"]
                 new_state[n], values[n] = s2, y
@@ -350,6 +377,7 @@ class Program:
                 noises[n] = nz
         prev0 = {u: self._kind(u).output(params.get(u, {}), s_init[u], self._cfg[u])
                  for u in delayed}
+        prepared = {n: self._kind(n).prepare(params.get(n, {}), self._cfg[n]) for n in stateful}
 
         def step(carry: tuple[dict[str, Any], dict[str, Array]], inp: tuple[Any, Any]
                  ) -> tuple[Any, Any]:
@@ -369,7 +397,7 @@ class Program:
                     total = jnp.zeros((B, self._nodes[n]["size_in"]), jnp.float32)
                 if n in states:
                     st = {k: v for k, v in states[n].items() if k != "rng_key"}
-                    st2, y, r = self._kind(n).step(params.get(n, {}), st, total,
+                    st2, y, r = self._kind(n).step(prepared[n], st, total,
                                                    noise_t.get(n), self._cfg[n])
                     if "rng_key" in states[n]:
                         st2 = {**st2, "rng_key": states[n]["rng_key"]}
@@ -384,28 +412,13 @@ class Program:
         tm = lambda a: jnp.swapaxes(a, 0, 1)  # noqa: E731 - (B, T, ...) <-> (T, B, ...)
         xs = ({n: tm(v) for n, v in ext.items()}, {n: tm(v) for n, v in noises.items()})
         carry0 = (s_init, prev0)
-        (s_fin, _), (outs, recs) = self._time_scan(step, carry0, xs, T)
+        (s_fin, _), (outs, recs) = jax.lax.scan(step, carry0, xs)
         for n in nodes:
             values[n] = tm(outs[n])
         for n in stateful:
             new_state[n] = s_fin[n]
             if record:
                 rec[n] = {k: tm(v) for k, v in recs.get(n, {}).items()}
-
-    def _time_scan(self, step: Callable[..., Any], carry: Any, xs: Any, T: int) -> Any:
-        chunk = self.options.remat
-        if not chunk or chunk >= T:
-            return jax.lax.scan(step, carry, xs)
-        c = max(d for d in range(1, min(chunk, T) + 1) if T % d == 0)
-        xs_c = jax.tree_util.tree_map(lambda a: a.reshape(T // c, c, *a.shape[1:]), xs)
-
-        @jax.checkpoint
-        def run_chunk(carry: Any, x: Any) -> Any:
-            return jax.lax.scan(step, carry, x)
-
-        carry, ys = jax.lax.scan(run_chunk, carry, xs_c)
-        ys = jax.tree_util.tree_map(lambda a: a.reshape(T, *a.shape[2:]), ys)
-        return carry, ys
 
     # -- public functions --
     def _wrap_evolve(self) -> Callable[..., Any]:

@@ -387,39 +387,27 @@ def _indices(start: int, count: int, n: int, batch_size: int, per_epoch: int, se
 def make_chunk(prog: Program, opt: optax.GradientTransformation, *, classification: bool,
                bounds: tuple[Tree, Tree] | None = None, devices: int | None = None
                ) -> Callable[..., Any]:
-    """``chunk(params, opt_state, inputs, targets, idx, valid) -> (params, opt_state,
-    losses, terms)``: a ``lax.scan`` over steps, jitted with parameter and optimizer
-    buffers donated. ``idx`` is ``(K, B)`` sample indices; ``valid`` masks padding steps."""
+    """``chunk(params, opt_state, inputs, targets, idx) -> (params, opt_state, losses,
+    terms)``: a ``lax.scan`` over steps, jitted with parameter and optimizer buffers
+    donated. ``idx`` is ``(K, B)`` sample indices, one row per step; the data stays on the
+    device and each step gathers its batch there."""
     step = make_step(prog, opt, bounds=bounds)
     name = prog.inputs[0]
     shard = _batch_sharding(devices)
 
-    def body(carry: Any, inp: Any) -> Any:
+    def body(carry: Any, idx: Array) -> Any:
         params, opt_state, inputs, targets = carry
-        idx, ok = inp
         x = inputs[idx]
         t = targets[idx]
         if shard is not None:
             x = jax.lax.with_sharding_constraint(x, shard)
             t = jax.lax.with_sharding_constraint(t, shard)
+        params, opt_state, loss, terms = step(params, opt_state, {name: x}, t)
+        return (params, opt_state, inputs, targets), (loss, terms)
 
-        def run(c: Any) -> Any:
-            p, o = c
-            p, o, loss, terms = step(p, o, {name: x}, t)
-            return (p, o), (loss, terms)
-
-        def skip(c: Any) -> Any:
-            _, (loss, terms) = jax.eval_shape(run, c)
-            zeros = jax.tree_util.tree_map(lambda s: jnp.zeros(s.shape, s.dtype), (loss, terms))
-            return c, zeros
-
-        (params, opt_state), out = jax.lax.cond(ok, run, skip, (params, opt_state))
-        return (params, opt_state, inputs, targets), out
-
-    def chunk(params: Tree, opt_state: Any, inputs: Array, targets: Array, idx: Array,
-              valid: Array) -> Any:
+    def chunk(params: Tree, opt_state: Any, inputs: Array, targets: Array, idx: Array) -> Any:
         (params, opt_state, _, _), (losses, terms) = jax.lax.scan(
-            body, (params, opt_state, inputs, targets), (idx, valid))
+            body, (params, opt_state, inputs, targets), idx)
         return params, opt_state, losses, terms
 
     return jax.jit(chunk, donate_argnums=(0, 1))
@@ -605,21 +593,17 @@ def fit(prog: Program, data: Any = None, *, epochs: int | None = None,
         while step < total:
             # chunk boundaries are absolute multiples of k: a resumed run replays the same
             # programs as an uninterrupted one, so results are bit-identical
-            c0 = (step // k) * k
-            n = min(k, total - c0)
-            idx = _indices(c0, n, len(ds), st.batch_size, per_epoch, st.seed)
-            valid = np.zeros(k, bool)
-            valid[step - c0:n] = True
-            idx = np.concatenate([idx, np.zeros((k - n, idx.shape[1]), np.int32)])
+            end = min((step // k + 1) * k, total)
+            idx = _indices(step, end - step, len(ds), st.batch_size, per_epoch, st.seed)
             params, opt_state, losses, terms = run_chunk(params, opt_state, inputs, targets,
-                                                         jnp.asarray(idx), jnp.asarray(valid))
-            losses = np.asarray(losses)[step - c0:n]
+                                                         jnp.asarray(idx))
+            losses = np.asarray(losses)
             if not np.all(np.isfinite(losses)):
-                _non_finite(prog, losses, terms, step, c0, per_epoch, run_dir)
+                _non_finite(prog, losses, terms, step, per_epoch, run_dir)
             losses_all.append(losses)
             if run_dir is not None:
                 _append_metrics(run_dir / "metrics.jsonl", step, losses, per_epoch)
-            step = c0 + n
+            step = end
             if run_dir is not None and (step % ck_every == 0 or step == total):
                 save_checkpoint(run_dir, params=params, opt_state=opt_state, step=step,
                                 rng_key=jax.random.PRNGKey(st.seed), spec_hash=shash,
@@ -645,11 +629,11 @@ def fit(prog: Program, data: Any = None, *, epochs: int | None = None,
 
 
 def _non_finite(prog: Program, losses: np.ndarray, terms: dict[str, Array], step: int,
-                c0: int, per_epoch: int, run_dir: Path | None) -> None:
+                per_epoch: int, run_dir: Path | None) -> None:
     j = int(np.argmax(~np.isfinite(losses)))
     bad_step = step + j
     names = [name for name, v in terms.items()
-             if not np.isfinite(np.asarray(v)[step - c0 + j])]
+             if not np.isfinite(np.asarray(v)[j])]
     where = f" (last good checkpoint kept in '{run_dir}')" if run_dir is not None else ""
     raise TrainingError(
         f"loss became {losses[j]} at step {bad_step} (epoch {bad_step // per_epoch}); "

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import random
+from pathlib import Path
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rpgraph import ast
-from rpgraph.fmt import fmt, format_expr, format_spec
+from rpgraph.fmt import comments, fmt, format_expr, format_spec
 from rpgraph.parse import KEYWORDS, UNITS, parse
 
 TUTORIAL = """\
@@ -45,7 +48,8 @@ train {
 """
 
 TUTORIAL_FORMATTED = """\
-block resblock(n, act = tanh) {
+# comments start with '#', anywhere
+block resblock(n, act = tanh) {  # reusable sub-network
     input i
     output o
     i -> w: linear(n) -> act -> o
@@ -113,8 +117,181 @@ def test_exact_output() -> None:
     assert fmt(TUTORIAL) == TUTORIAL_FORMATTED
 
 
-def test_comments_are_dropped() -> None:
-    assert fmt("# top\nnetwork n { # c\n x -> y # t\n}\n") == "network n {\n    x -> y\n}\n"
+# --- comments --------------------------------------------------------------------------------
+
+COMMENTED = """\
+# file header
+
+# about the block
+block b(n,  # width
+        m = 2) {  # reusable
+    # first port
+    input  i   # in
+    output o
+
+    # a paragraph
+    i -> o;  i -> w: linear(n) -> o    # two statements, one comment
+    i
+      -> a   # after a
+      # between
+      -> o
+    # end of block body
+}
+# about the network
+network n (dt = 1 ms) {}  # empty body
+
+
+bounds {
+    a.tau >= 1 ms    # a bound
+    enforce = project   # printed first
+    # end of bounds
+
+}   # after bounds
+train {
+    loss = (mse(y, t)   # inner
+        # inside the expression
+
+        + 1) * 2    # outer
+    epochs = 3
+    # end of train
+}
+
+# end of file
+#no space after the hash   \t
+"""
+
+COMMENTED_FORMATTED = """\
+# file header
+
+# about the block
+# width
+block b(n, m = 2) {  # reusable
+    # first port
+    input i  # in
+    output o
+
+    # a paragraph
+    i -> o
+    i -> w: linear(n) -> o  # two statements, one comment
+    i
+        -> a  # after a
+        # between
+        -> o
+    # end of block body
+}
+
+# about the network
+network n (dt = 1 ms) {
+}  # empty body
+
+bounds {
+    enforce = project  # printed first
+    a.tau >= 1 ms  # a bound
+    # end of bounds
+}  # after bounds
+
+train {
+    # inner
+    # inside the expression
+    loss = (mse(y, t) + 1) * 2  # outer
+    epochs = 3
+    # end of train
+}
+
+# end of file
+#no space after the hash
+"""
+
+
+def test_comments_exact_output() -> None:
+    assert fmt(COMMENTED) == COMMENTED_FORMATTED
+    assert fmt(COMMENTED_FORMATTED) == COMMENTED_FORMATTED
+    assert parse(COMMENTED_FORMATTED) == parse(COMMENTED)
+
+
+@pytest.mark.parametrize(
+    ("text", "out"),
+    [
+        (
+            "# top\nnetwork n { # c\n x -> y # t\n}\n",
+            "# top\nnetwork n {  # c\n    x -> y  # t\n}\n",
+        ),
+        ("network n {\n    x -> y\n\n}\n\n\n# eof\n", "network n {\n    x -> y\n}\n\n# eof\n"),
+        ("network n { x -> y }\n# eof", "network n {\n    x -> y\n}\n\n# eof\n"),
+        ("network n {\n}\n  # a\n\n\n  # b\n", "network n {\n}\n\n# a\n\n# b\n"),
+        ('network n (s = "# no comment") {}', 'network n (s = "# no comment") {\n}\n'),
+        ('network n (s = "a\\"#") {} # c "x"', 'network n (s = "a\\"#") {\n}  # c "x"\n'),
+        ("\n\n# a\n\nnetwork n {}", "# a\n\nnetwork n {\n}\n"),
+        ("network n {\n\n  # a\n  x -> y\n}", "network n {\n    # a\n    x -> y\n}\n"),
+        ("network n {\n  x -> y\n\n  z -> w\n}", "network n {\n    x -> y\n    z -> w\n}\n"),
+        (
+            "network n {\n  x -> y\n  # a\n\n  z -> w\n}",
+            "network n {\n    x -> y\n    # a\n\n    z -> w\n}\n",
+        ),
+    ],
+)
+def test_comment_placement(text: str, out: str) -> None:
+    assert fmt(text) == out
+    assert fmt(out) == out
+
+
+def test_comments_found_outside_strings_only() -> None:
+    found = comments('# a\nnetwork n (s = "#x") {  # b "c"\n}')
+    assert [(c.line, c.column, c.text, c.own_line) for c in found] == [
+        (1, 1, "# a", True),
+        (2, 25, '# b "c"', False),
+    ]
+
+
+def test_format_spec_can_drop_comments() -> None:
+    spec = parse("# top\nnetwork n { # c\n x -> y # t\n}\n")
+    assert format_spec(spec, keep_comments=False) == "network n {\n    x -> y\n}\n"
+
+
+# --- shipped specs ---------------------------------------------------------------------------
+
+SHIPPED = sorted((Path(__file__).resolve().parent.parent / "specs").glob("*.rpg"))
+
+
+@pytest.mark.parametrize("path", SHIPPED, ids=[p.name for p in SHIPPED])
+def test_shipped_specs_are_canonical(path: Path) -> None:
+    text = path.read_text(encoding="utf-8")
+    assert fmt(text) == text, f"run 'rpgraph fmt --write {path.name}'"
+
+
+def _commented(text: str, rng: random.Random) -> tuple[str, list[str]]:
+    """``text`` with comments after random lines and comment or blank lines between lines.
+
+    Neither changes the syntax tree: a comment runs to the end of its line, and an empty or
+    comment-only line is layout wherever a line break is.
+    """
+    out: list[str] = []
+    added: list[str] = []
+    for i, line in enumerate(text.split("\n")):
+        roll = rng.random()
+        if roll < 0.2:
+            out.append("")
+        elif roll < 0.45:
+            added.append(f"# own {i}")
+            out.append(" " * rng.randrange(6) + added[-1])
+        if line.strip() and '"' not in line and "#" not in line and rng.random() < 0.4:
+            added.append(f"# after {i}")
+            line += " " * rng.randrange(4) + added[-1]
+        out.append(line)
+    return "\n".join(out), added
+
+
+@pytest.mark.parametrize("seed", range(40))
+def test_comments_survive_and_settle(seed: int) -> None:
+    rng = random.Random(seed)
+    sources = [p.read_text(encoding="utf-8") for p in SHIPPED] + SPECS + [COMMENTED]
+    text, added = _commented(sources[seed % len(sources)], rng)
+    once = fmt(text)
+    assert parse(once) == parse(text)
+    assert fmt(once) == once
+    assert sorted(c.text for c in comments(once)) == sorted(c.text for c in comments(text))
+    assert all(a in once for a in added)
+    assert "\t" not in once and "  \n" not in once and "\n\n\n" not in once
 
 
 @pytest.mark.parametrize(

@@ -241,6 +241,12 @@ class Kind:
         """Stateless kinds: map input ``(..., N_in)`` to output ``(..., N_out)``."""
         raise NotImplementedError
 
+    def prepare(self, params: Params, cfg: Config) -> Params:
+        """Values computed once per evolution, outside the time loop (e.g. decay factors
+        ``exp(-dt / tau)``); the compiler passes the result to :meth:`step` and
+        :meth:`scan`. Default: the parameters unchanged."""
+        return params
+
     def init_state(self, size_in: int, size_out: int, cfg: Config, batch: int) -> State:
         shapes = self.state_shapes(size_in, size_out, cfg)
         return {k: jnp.zeros((batch, *s), jnp.float32) for k, s in shapes.items()}

@@ -60,12 +60,16 @@ class ExpSyn(Kind):
     def step(
         self, params: Params, state: State, x_t: Array, noise_t: Array | None, cfg: Config
     ) -> tuple[State, Array, dict[str, Array]]:
-        beta = jnp.exp(-cfg["dt"] / params["tau"])
+        beta = params["_beta"] if "_beta" in params else jnp.exp(-cfg["dt"] / params["tau"])
         isyn = (state["isyn"] + self._input(x_t, noise_t, cfg)) * beta
         return {"isyn": isyn}, isyn, {"isyn": isyn}
 
     def output(self, params: Params, state: State, cfg: Config) -> Array:
         return state["isyn"]
+
+    def prepare(self, params: Params, cfg: Config) -> Params:
+        # the decay once per evolution, not once per step inside the scan
+        return {**params, "_beta": jnp.exp(-cfg["dt"] / params["tau"])}
 
     def scan(
         self,

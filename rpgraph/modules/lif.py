@@ -144,8 +144,9 @@ class LIF(Kind):
             irec = jnp.dot(spikes, params["w_rec"]).reshape(isyn.shape)
             isyn = isyn + irec
             rec["irec"] = irec
-        vmem = vmem * jnp.exp(-dt / params["tau_mem"])
-        isyn = isyn * jnp.exp(-dt / params["tau_syn"])
+        alpha, beta = _decays(params, dt)
+        vmem = vmem * alpha
+        isyn = isyn * beta
         # same summation order as Rockpool: vmem + isyn + noise + bias
         vmem = vmem + isyn.sum(-1)
         if noise_t is not None:
@@ -158,3 +159,15 @@ class LIF(Kind):
 
     def output(self, params: Params, state: State, cfg: Config) -> Array:
         return state["spikes"]
+
+    def prepare(self, params: Params, cfg: Config) -> Params:
+        # the decays once per evolution: inside the scan they would be recomputed (and
+        # differentiated) every step
+        alpha, beta = _decays(params, cfg["dt"])
+        return {**params, "_alpha": alpha, "_beta": beta}
+
+
+def _decays(params: Params, dt: float) -> tuple[Array, Array]:
+    if "_alpha" in params:
+        return params["_alpha"], params["_beta"]
+    return jnp.exp(-dt / params["tau_mem"]), jnp.exp(-dt / params["tau_syn"])

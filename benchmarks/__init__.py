@@ -1,0 +1,1 @@
+"""rpgraph's benchmark suite: ``python -m benchmarks.run [--quick]`` (see README.md)."""

@@ -1,0 +1,58 @@
+"""Smoke test of the benchmark harness (benchmarks/): every case runs end to end on tiny
+sizes and produces a table, targets and JSON. Nothing here asserts a timing."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("rockpool")
+
+from benchmarks import lif, run, scaling, seed  # noqa: E402
+
+TINY = run.Config(
+    mlp=seed.SeedConfig(channels_in=16, hidden=4, length=20, steps=6, rockpool_repeats=1,
+                        fused_repeats=1, fit=True),
+    rate=seed.SeedConfig(channels_in=16, hidden=8, length=20, steps=6, rockpool_repeats=1,
+                         fused_repeats=1, fit=False),
+    lif=lif.LIFConfig(sizes=(16,), length=20, batch=2, repeats=1),
+    scaling=scaling.ScalingConfig(lengths=(20, 40), mem_length=40, remat=10, repeats=1,
+                                  compile_repeats=1,
+                                  rate_spec=lif.spec_text(8).replace("lif", "rate"),
+                                  rec_size=8, rec_in=4, memory_specs=("recurrent",)),
+    name="tiny",
+)
+
+
+def test_harness_runs_every_case(tmp_path: Path) -> None:
+    res = run.run(run.CASES, TINY, log=lambda s: None, keep_going=False)
+    assert not res.errors
+    cases = {r.case for r in res.rows}
+    assert {"mlp", "rate", "lif N=16", "scaling compile", "scaling memory T=40"} <= cases
+    for kind in ("mlp", "rate"):
+        impls = {r.impl for r in res.rows if r.case == kind}
+        assert {"rockpool", "hand-written", "rpgraph"} <= impls
+        # all three train the same network from the same start: the losses agree
+        row = res.find(kind, "rpgraph")
+        assert row is not None and row.value is not None and row.value > 0
+        assert row.extra["loss_rel_diff"]["rpgraph_vs_rockpool"] < 1e-2
+        assert row.extra["loss_rel_diff"]["handwritten_vs_rockpool"] < 1e-2
+    assert res.find("mlp", "rpgraph fit()") is not None
+    spyx = res.find("lif N=16", "spyx")
+    assert spyx is not None and (spyx.value is not None or spyx.note.startswith("n/a"))
+
+    text = run.report(res, TINY)
+    assert "targets:" in text and "x Rockpool" in text
+    assert len(run.targets(res, TINY)) == 9
+    out = tmp_path / "r.json"
+    out.write_text(json.dumps(run.to_json(res, TINY), default=str), encoding="utf-8")
+    data = json.loads(out.read_text(encoding="utf-8"))
+    assert data["machine"]["cpu_count"] and data["machine"]["jax_backend"]
+    assert len(data["rows"]) == len(res.rows)
+
+
+def test_cli_rejects_unknown_case() -> None:
+    with pytest.raises(SystemExit):
+        run.main(["--cases", "nope"])
