@@ -15,6 +15,8 @@ line with a caret, a hint) and exits with status 1; ``--debug`` adds the traceba
 from __future__ import annotations
 
 import argparse
+import contextlib
+import os
 import sys
 import traceback
 from collections.abc import Callable, Sequence
@@ -67,6 +69,15 @@ def _time(text: str) -> float:
         raise argparse.ArgumentTypeError(f"Expected a time such as 1ms, got '{text}'") from None
 
 
+def _write_text(path: str | Path, text: str, what: str) -> None:
+    """Write an output file; a failure is a one-paragraph SpecError, not a traceback."""
+    try:
+        Path(path).write_text(text, encoding="utf-8")
+    except OSError as err:
+        raise SpecError(f"cannot write {what} '{path}': {err.strerror or type(err).__name__}",
+                        filename=str(path)) from None
+
+
 # --- commands --------------------------------------------------------------------------------
 
 
@@ -79,6 +90,8 @@ def cmd_check(a: argparse.Namespace) -> int:
             compile(f)
             print(f"{f}: ok")
         except SpecError as err:
+            if getattr(a, "debug", False):
+                traceback.print_exc()
             print(err, file=sys.stderr)
             bad += 1
     return EXIT_SPEC if bad else 0
@@ -106,7 +119,7 @@ def cmd_fmt(a: argparse.Namespace) -> int:
             return EXIT_SPEC
         return 0
     if a.write:
-        Path(a.file).write_text(out, encoding="utf-8")
+        _write_text(a.file, out, "spec file")
     else:
         sys.stdout.write(out)
     return 0
@@ -120,8 +133,8 @@ def cmd_bounds(a: argparse.Namespace) -> int:
     lower, upper = prog.bounds_template()
     text = FORMATS[a.format](lower, upper, prog.network)
     if a.output:
-        Path(a.output).write_text(text + ("\n" if not text.endswith("\n") else ""),
-                                  encoding="utf-8")
+        _write_text(a.output, text + ("\n" if not text.endswith("\n") else ""),
+                    "bounds file")
         print(f"wrote {a.output}", file=sys.stderr)
     else:
         print(text)
@@ -192,13 +205,21 @@ def cmd_nir_import(a: argparse.Namespace) -> int:
     net, params = from_nir(a.file, dt=a.dt, convention=a.convention)
     spec_path = Path(a.output)
     params_path = spec_path.with_suffix(".params.npz")
-    spec_path.write_text(net.source, encoding="utf-8")
+    _write_text(spec_path, net.source, "spec file")
     save_params(params_path, params, spec_hash=spec_hash(net.source))
     print(f"wrote {spec_path} and {params_path}", file=sys.stderr)
     return 0
 
 
 # --- parser ----------------------------------------------------------------------------------
+
+
+def _with_debug(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    # also after the command ('rpgraph train x.rpg --debug'); SUPPRESS keeps the top-level
+    # default when the flag is not given here
+    parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show tracebacks for errors")
+    return parser
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -267,6 +288,9 @@ def build_parser() -> argparse.ArgumentParser:
                    choices=("auto", "norse", "snntorch", "rockpool"))
     i.add_argument("-o", "--output", required=True, help="the .rpg file to write")
     i.set_defaults(fn=cmd_nir_import)
+    for choices in (sub.choices, nsub.choices):
+        for command in choices.values():
+            _with_debug(command)
     return p
 
 
@@ -284,6 +308,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted; a run with --out can continue with --resume", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # 'rpgraph graph x.rpg | head': the reader left; say nothing more on a closed pipe
+        with contextlib.suppress(OSError):
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_SPEC
+    except OSError as err:  # a file or folder the command needed (e.g. --out, -o)
+        if a.debug:
+            traceback.print_exc()
+        where = f"cannot use '{err.filename}': " if err.filename else ""
+        print(f"rpgraph: error: {where}{err.strerror or type(err).__name__}\n"
+              "hint: check the path and its permissions", file=sys.stderr)
+        return EXIT_SPEC
     except Exception as err:  # noqa: BLE001 - the last line of defence for users
         if a.debug:
             traceback.print_exc()

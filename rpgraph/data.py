@@ -482,6 +482,8 @@ def read_npz(
     rpgraph.errors.DataError: data file 'missing.npz' does not exist
     """
     shown = f"{what} '{display if display is not None else os.fspath(path)}'"
+    if "\x00" in os.fspath(path):
+        raise error(f"{shown} is not a valid path (it contains a NUL character)")
     path = Path(path)
     try:
         with path.open("rb") as f:
@@ -552,6 +554,9 @@ def resolve_data_path(
     >>> resolve_data_path("data/x.npz", base_dir="/specs").as_posix()
     '/specs/data/x.npz'
     """
+    if "\x00" in os.fspath(path):
+        raise DataError(f"data file {os.fspath(path)!r} is not a valid path "
+                        "(it contains a NUL character)")
     raw = Path(path)
     if base_dir is None:
         return raw

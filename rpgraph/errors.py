@@ -101,7 +101,9 @@ class SpecError(Exception):
     def _caret(self, span: Span) -> list[str]:
         if self.source is None:
             return []
-        lines = self.source.splitlines()
+        # '\n' only, as the parser counts lines (str.splitlines also splits at \f, \x1e,
+        # \u2028... which may sit in comments and would shift the quoted line)
+        lines = self.source.split("\n")
         if not 1 <= span.line <= len(lines):
             return []
         text = lines[span.line - 1].expandtabs(1)

@@ -104,12 +104,17 @@ def evaluate(expr: ast.Expr, env: Mapping[str, Value], *, calls: bool = False) -
         b = evaluate(expr.right, env, calls=calls)
         _require_number(a, expr.left)
         _require_number(b, expr.right)
+        if expr.op == "**" and _huge_power(_num(a), _num(b)):
+            raise SpecValueError("number too large", expr.span)
         try:
             out = _OPS[expr.op](_num(a), _num(b))
         except ZeroDivisionError:
             raise SpecValueError("division by zero", expr.span) from None
         except OverflowError:
             raise SpecValueError("number too large", expr.span) from None
+        if isinstance(out, int) and out.bit_length() > _MAX_INT_BITS:
+            # beyond any float: would only slow later steps down (and fail to print)
+            raise SpecValueError("number too large", expr.span)
         if isinstance(out, complex):
             raise SpecValueError("expression has no real value", expr.span)
         da, db = _dim(a), _dim(b)
@@ -130,6 +135,18 @@ def evaluate(expr: ast.Expr, env: Mapping[str, Value], *, calls: bool = False) -
     if isinstance(expr, ast.Ref):
         raise SpecValueError(f"'{expr.text}' is not allowed here; expected a value", expr.span)
     raise SpecValueError("unsupported expression", getattr(expr, "span", None))
+
+
+#: Integers are exact, but anything beyond the float range is an error (and an exact
+#: ``10 ** 10 ** 10`` would take forever to compute).
+_MAX_INT_BITS = 1023
+
+
+def _huge_power(base: Any, exp: Any) -> bool:
+    """Whether an integer power would exceed :data:`_MAX_INT_BITS` (checked before computing)."""
+    if not (isinstance(base, int) and isinstance(exp, int)) or exp <= 0 or abs(base) <= 1:
+        return False
+    return exp * (abs(base).bit_length() - 1) > _MAX_INT_BITS
 
 
 def _require_number(v: Value, node: ast.Expr) -> None:

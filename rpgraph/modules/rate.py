@@ -90,7 +90,7 @@ class Rate(Kind):
         act = ACTIVATIONS[cfg.get("activation", "relu")]
         thr = params["threshold"]
         x = state["x"]
-        alpha = cfg["dt"] / params["tau"]
+        alpha = params["_alpha"] if "_alpha" in params else cfg["dt"] / params["tau"]
         inp = self._input(x_t, noise_t, cfg)
         rec: dict[str, Array] = {}
         # same summation order as Rockpool, so results agree to the last bit
@@ -105,6 +105,10 @@ class Rate(Kind):
 
     def output(self, params: Params, state: State, cfg: Config) -> Array:
         return ACTIVATIONS[cfg.get("activation", "relu")](state["x"], params["threshold"])
+
+    def prepare(self, params: Params, cfg: Config) -> Params:
+        # dt / tau once per evolution rather than inside every step (and its gradient)
+        return {**params, "_alpha": cfg["dt"] / params["tau"]}
 
     def scan(
         self,
