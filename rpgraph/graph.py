@@ -136,7 +136,7 @@ class _Builder:
     def __init__(self, spec: ast.Spec) -> None:
         self.spec = spec
         self.g = nx.DiGraph()
-        self.blocks = {}
+        self.blocks: dict[str, ast.Block] = {}
         for b in spec.blocks:
             if b.name in self.blocks:
                 raise SpecNameError(f"duplicate block '{b.name}'", b.span,
@@ -154,7 +154,9 @@ class _Builder:
             sim[key] = evaluate(expr, sim)
             if isinstance(sim[key], Symbol):
                 raise SpecNameError(f"undefined name '{sim[key].name}'", sim[key].span)
-        dt = as_float(sim["dt"], dict(net.sim).get("dt", net), time=True)
+        dt_expr = dict(net.sim).get("dt")
+        dt = as_float(sim["dt"], dt_expr if dt_expr is not None else ast.Num(DEFAULT_DT),
+                      time=True)
         if dt <= 0:
             raise SpecValueError(f"Expected a positive time step dt, got {dt:g} s",
                                  dict(net.sim)["dt"].span)
@@ -568,7 +570,7 @@ class _Builder:
         g = self.g
         pos = {n: i for i, n in enumerate(g.nodes)}
         # declaration order throughout (not set order), so messages do not vary per run
-        comps = sorted(nx.strongly_connected_components(g), key=lambda c: min(map(pos.get, c)))
+        comps = sorted(nx.strongly_connected_components(g), key=lambda c: min(pos[n] for n in c))
         for comp in comps:
             if len(comp) == 1:
                 n = next(iter(comp))
