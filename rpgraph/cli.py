@@ -111,18 +111,23 @@ def cmd_fmt(a: argparse.Namespace) -> int:
     from .fmt import fmt
     from .parse import parse_file
 
-    spec = parse_file(a.file)
-    out = fmt(spec.source, str(a.file))
-    if a.check:
-        if out != spec.source:
-            print(f"{a.file}: would be reformatted", file=sys.stderr)
-            return EXIT_SPEC
-        return 0
-    if a.write:
-        _write_text(a.file, out, "spec file")
-    else:
-        sys.stdout.write(out)
-    return 0
+    if len(a.files) > 1 and not (a.check or a.write):
+        raise SpecError("formatting several files needs --check or --write",
+                        hint="or give one file to print it formatted")
+    unformatted = 0
+    for file in a.files:
+        spec = parse_file(file)
+        out = fmt(spec.source, str(file))
+        if a.check:
+            if out != spec.source:
+                print(f"{file}: would be reformatted", file=sys.stderr)
+                unformatted += 1
+        elif a.write:
+            if out != spec.source:
+                _write_text(file, out, "spec file")
+        else:
+            sys.stdout.write(out)
+    return EXIT_SPEC if unformatted else 0
 
 
 def cmd_bounds(a: argparse.Namespace) -> int:
@@ -236,8 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--format", choices=("text", "json", "dot"), default="text")
     c.set_defaults(fn=cmd_graph)
 
-    c = sub.add_parser("fmt", help="format a spec canonically")
-    c.add_argument("file")
+    c = sub.add_parser("fmt", help="format specs canonically (comments are kept)")
+    c.add_argument("files", nargs="+", metavar="file")
     g = c.add_mutually_exclusive_group()
     g.add_argument("--check", action="store_true", help="exit 1 if not formatted")
     g.add_argument("--write", "-w", action="store_true", help="rewrite the file")
