@@ -17,6 +17,7 @@ from rockpool.nn.modules import LinearJax, RateJax
 from rockpool.training import jax_loss
 
 import rpgraph
+import rpgraph.data
 from rpgraph import bounds
 from rpgraph.errors import CheckpointError
 
@@ -180,3 +181,50 @@ def test_check_like(seed_prog: rpgraph.Program) -> None:
         with pytest.raises(CheckpointError) as err:
             bounds.check_like(lo, hi, net, "b.json")
         assert str(err.value) == message
+
+
+_KINDS = {
+    "rate": ("rate(activation = tanh)", ["tau"]),
+    "lif": ("lif(tau_syn = 5 ms)", ["tau_mem", "tau_syn"]),
+    "expsyn": ("expsyn(tau = 20 ms)", ["tau"]),
+}
+
+
+@settings(max_examples=8, deadline=None, derandomize=True)
+@given(kind=st.sampled_from(sorted(_KINDS)),
+       width=st.integers(2, 6),
+       lo_ms=st.floats(1.0, 5.0),
+       hi_ms=st.floats(25.0, 60.0),
+       w_hi=st.floats(1.3, 2.0),
+       lr=st.sampled_from([0.05, 0.3, 1.0]),
+       seed=st.integers(0, 3))
+def test_projection_keeps_every_bounded_parameter_inside_during_training(
+        kind: str, width: int, lo_ms: float, hi_ms: float, w_hi: float, lr: float,
+        seed: int) -> None:
+    """Hard enforcement as a property: random networks, boxes and (large, random) gradient
+    steps; after every single update each bounded parameter is inside its box."""
+    call, taus = _KINDS[kind]
+    text = (
+        f"network p (dt = 1 ms) {{\n    input x : 4\n    output y : {width}\n"
+        f"    x -> w: linear({width}) -> h: {call} -> y\n}}\n"
+        "bounds {\n    enforce = project\n"
+        + "".join(f"    h.{t} in [{lo_ms} ms, {hi_ms} ms]\n" for t in taus)
+        + f"    w.weight in [-{w_hi}, {w_hi}]\n}}\n"
+        f"train {{\n    optimizer = sgd(lr = {lr})\n    epochs = 2\n}}\n"
+    )
+    prog = rpgraph.compile(text)
+    lower, upper = prog.bounds_template()
+    rng = np.random.RandomState(seed)
+    data = rpgraph.data.Dataset(rng.randn(3, 15, 4).astype(np.float32) * 5,
+                                targets=rng.randn(3, 15, width).astype(np.float32) * 10)
+    seen: list[int] = []
+
+    def check(step: int, params: Any) -> None:
+        seen.append(step)
+        for node, leaves in lower.items():
+            for name, lo in leaves.items():
+                p = np.asarray(params[node][name])
+                assert np.all(p >= lo) and np.all(p <= upper[node][name]), (node, name, step)
+
+    prog.fit(data, chunk=1, progress=False, plots=False, callback=check, seed=seed)
+    assert seen == list(range(1, 7))
