@@ -70,12 +70,19 @@ class Call:
     kwargs: tuple[tuple[str, Expr], ...] = ()
     span: Span = field(default=NOWHERE, compare=False)
     func_span: Span = field(default=NOWHERE, compare=False)
+    key_spans: tuple[Span, ...] = field(default=(), compare=False)  # of each keyword's name
 
     def kwarg(self, name: str) -> Expr | None:
         for key, value in self.kwargs:
             if key == name:
                 return value
         return None
+
+    def key_span(self, i: int) -> Span:
+        """Where the ``i``-th keyword's name is (its value's span if unknown)."""
+        if i < len(self.key_spans):
+            return self.key_spans[i]
+        return getattr(self.kwargs[i][1], "span", self.span)
 
 
 @dataclass(frozen=True)

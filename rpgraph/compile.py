@@ -81,10 +81,11 @@ def plan(net: Network, options: Options = Options()) -> tuple[Stage, ...]:
     if not options.hoist:
         return (Stage("loop", tuple(_intra_order(g, set(compute)))),)
     cond = nx.condensation(g)
+    pos = {n: i for i, n in enumerate(net.graph.nodes)}
     stages: list[Stage] = []
     # lexicographic topological order keeps the plan deterministic and close to the source
     order = list(nx.lexicographical_topological_sort(
-        cond, key=lambda c: min(_decl_index(net, n) for n in cond.nodes[c]["members"])))
+        cond, key=lambda c: min(pos[n] for n in cond.nodes[c]["members"])))
     for c in order:
         members = set(cond.nodes[c]["members"])
         if len(members) == 1:
@@ -99,8 +100,6 @@ def plan(net: Network, options: Options = Options()) -> tuple[Stage, ...]:
     return tuple(stages)
 
 
-def _decl_index(net: Network, n: str) -> int:
-    return list(net.graph.nodes).index(n)
 
 
 def _data_graph(net: Network) -> nx.DiGraph:
@@ -117,10 +116,11 @@ def _data_graph(net: Network) -> nx.DiGraph:
 def _intra_order(g: nx.DiGraph, members: set[str]) -> list[str]:
     """Order of evaluation inside one time step: delayed edges don't constrain it."""
     sub = nx.DiGraph()
-    sub.add_nodes_from(sorted(members, key=list(g.nodes).index))
+    pos = {n: i for i, n in enumerate(g.nodes)}
+    sub.add_nodes_from(sorted(members, key=pos.__getitem__))
     sub.add_edges_from((u, v) for u, v, e in g.subgraph(members).edges(data=True)
                        if not e.get("recurrent"))
-    return list(nx.lexicographical_topological_sort(sub, key=list(g.nodes).index))
+    return list(nx.lexicographical_topological_sort(sub, key=pos.__getitem__))
 
 
 class Program:

@@ -42,6 +42,7 @@ from .modules.base import REQUIRED, Arg
 from .parse import ENFORCE_MODES
 
 DEFAULT_DT = 1e-3
+MAX_SIZE = 2**24  # far beyond what trains on one device; keeps absurd sizes a spec error
 
 
 @dataclass
@@ -208,9 +209,7 @@ class _Builder:
         node = scope.prefix + port.name
         size = None
         if port.size is not None:
-            size = as_int(evaluate(port.size, scope.env), port.size, "an integer size")
-            if size <= 0:
-                raise SpecShapeError(f"Expected a positive size, got {size}", port.size.span)
+            size = _size(evaluate(port.size, scope.env), port.size)
         elif top:
             raise SpecShapeError(f"{port.direction} '{port.name}' needs a size", port.span,
                                  hint=f"write '{port.direction} {port.name} : 16'")
@@ -307,10 +306,10 @@ class _Builder:
                 hint=f"arguments of {what}: {', '.join(a.name for a in args) or 'none'}")
         for a, expr in zip(positional, call.args):
             given[a.name] = expr
-        for key, expr in call.kwargs:
+        for i, (key, expr) in enumerate(call.kwargs):
             if key not in by_name:
                 raise SpecNameError(
-                    f"{what} has no argument '{key}'", getattr(expr, "span", call.span),
+                    f"{what} has no argument '{key}'", call.key_span(i),
                     hint=did_you_mean(key, by_name)
                     or f"arguments of {what}: {', '.join(by_name) or 'none'}")
             if key in given:
@@ -335,10 +334,7 @@ class _Builder:
     def _convert(self, arg: Arg, expr: ast.Expr, scope: _Scope) -> Any:
         v = evaluate(expr, scope.env, calls=True)
         if arg.type == "int":
-            n = as_int(v, expr, "an integer size")
-            if n <= 0:
-                raise SpecShapeError(f"Expected a positive size, got {n}", expr.span)
-            return n
+            return _size(v, expr)
         if arg.type == "float":
             return as_float(v, expr)
         if arg.type == "time":
@@ -427,10 +423,10 @@ class _Builder:
                 call.span, hint=_block_args(block))
         for p, expr in zip(block.params, call.args):
             given[p.name] = expr
-        for key, expr in call.kwargs:
+        for i, (key, expr) in enumerate(call.kwargs):
             if key not in params:
                 raise SpecNameError(f"block '{block.name}' has no argument '{key}'",
-                                    getattr(expr, "span", call.span),
+                                    call.key_span(i),
                                     hint=did_you_mean(key, params) or _block_args(block))
             given[key] = expr
         for p in block.params:
@@ -694,6 +690,17 @@ class _Builder:
 def _block_args(block: ast.Block) -> str:
     names = ", ".join(p.name for p in block.params)
     return f"arguments of block '{block.name}': {names or 'none'}"
+
+
+def _size(v: Value, expr: ast.Expr) -> int:
+    """A layer or port size: a positive integer, small enough to allocate."""
+    n = as_int(v, expr, "an integer size")
+    if n <= 0:
+        raise SpecShapeError(f"Expected a positive size, got {n}", expr.span)
+    if n > MAX_SIZE:
+        shown = f"{n:.3g}" if n > 10**12 else str(n)
+        raise SpecShapeError(f"Expected a size of at most {MAX_SIZE}, got {shown}", expr.span)
+    return n
 
 
 def _kind_name(target: ast.Name | ast.Call, scope: _Scope) -> str:

@@ -340,6 +340,7 @@ class _Builder:
             tuple((str(k), v) for k, v in kwargs),
             _span(meta),
             _tspan(func),
+            tuple(_tspan(k) for k, _ in kwargs),
         )
         return self._expr(node, *args, *values)
 

@@ -122,14 +122,15 @@ def _kwargs(call: ast.Call, env: Mapping[str, Any], fn: Callable[..., Any], what
         sig = {}
     out: dict[str, Any] = {}
     positional = [p for p in sig if sig[p].kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD,)]
-    items = list(zip(positional, call.args, strict=False)) + [
-        (ALIASES.get(k, k), v) for k, v in call.kwargs]
+    items = [(k, v, getattr(v, "span", call.span))
+             for k, v in zip(positional, call.args, strict=False)] + [
+        (ALIASES.get(k, k), v, call.key_span(i)) for i, (k, v) in enumerate(call.kwargs)]
     if len(call.args) > len(positional):
         raise SpecValueError(f"{what} takes at most {len(positional)} positional arguments",
                              call.span)
-    for key, expr in items:
+    for key, expr, where in items:
         if sig and key not in sig:
-            raise SpecNameError(f"{what} has no argument '{key}'", getattr(expr, "span", None),
+            raise SpecNameError(f"{what} has no argument '{key}'", where,
                                 hint=did_you_mean(key, [*sig, *ALIASES])
                                 or f"arguments: {', '.join(sig)}")
         v = value_of(expr, env, calls=True)
@@ -289,12 +290,12 @@ def check_data(prog: Program, ds: Dataset, desc: str) -> None:
         raise DataError("training from a data set needs exactly one input and one output; "
                         f"this network has inputs {prog.inputs} and outputs {prog.outputs}")
     net = prog.network
+    # name the data as the loaders do: files as "data file '...'", the rest as "dataset"
+    source = f"data file '{ds.name}'" if ds.name.endswith(".npz") else f"dataset '{desc}'"
     check_against_spec(ds, n_in=net.size(prog.inputs[0]), n_out=net.size(prog.outputs[0]),
-                       source=desc if desc.startswith(("data", "dataset")) else
-                       f"dataset '{desc}'", input_name=prog.inputs[0],
-                       output_name=prog.outputs[0])
+                       source=source, input_name=prog.inputs[0], output_name=prog.outputs[0])
     if ds.kind == "classification" and _setting(prog, "loss") is None:
-        raise DataError(f"{desc} is a classification data set but the spec has no loss",
+        raise DataError(f"{source} is a classification data set but the spec has no loss",
                         hint=f"add 'loss = cross_entropy({prog.outputs[0]}, target)' to the "
                         "train block")
 
@@ -579,6 +580,8 @@ def fit(prog: Program, data: Any = None, *, epochs: int | None = None,
                 f"this one has {total}", hint="resume with the same --epochs and data")
     if run_dir is not None:
         run_dir.mkdir(parents=True, exist_ok=True)
+        for stale in run_dir.glob(".*.npz.*.tmp"):  # half-written files of a killed run
+            stale.unlink(missing_ok=True)
         _write_run_files(prog, run_dir, st, total, bounds)
         if resume:
             _trim_metrics(run_dir / "metrics.jsonl", start)

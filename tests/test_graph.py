@@ -311,9 +311,9 @@ DIAGNOSTICS: dict[str, tuple[str, type[SpecError], str]] = {
             "hint: arguments of 'linear': out, bias, weight")),
     "unknown-keyword": (
         HEAD + "    x -> linear(2, bais = true) -> y\n}\n", SpecNameError, lines(
-            "<string>:4:27: error: 'linear' has no argument 'bais'",
+            "<string>:4:20: error: 'linear' has no argument 'bais'",
             "        x -> linear(2, bais = true) -> y",
-            "                              ^^^^",
+            "                       ^^^^",
             "hint: did you mean 'bias'?")),
     "block-too-many-arguments": (
         BLOCK + HEAD + "    x -> b(2, 3) -> y\n}\n", SpecValueError, lines(
@@ -329,9 +329,9 @@ DIAGNOSTICS: dict[str, tuple[str, type[SpecError], str]] = {
             "hint: write b(n = ...)")),
     "block-unknown-keyword": (
         BLOCK + HEAD + "    x -> b(m = 2) -> y\n}\n", SpecNameError, lines(
-            "<string>:9:16: error: block 'b' has no argument 'm'",
+            "<string>:9:12: error: block 'b' has no argument 'm'",
             "        x -> b(m = 2) -> y",
-            "                   ^",
+            "               ^",
             "hint: arguments of block 'b': n")),
     "block-without-output": (
         "block b(n) {\n    input i\n    i -> linear(n)\n}\n" + HEAD + "    x -> b(2) -> y\n}\n",
@@ -379,3 +379,12 @@ def test_diagnostic_names_the_file(tmp_path: Any) -> None:
     with pytest.raises(SpecNameError) as err:
         rpgraph.load(path)
     assert str(err.value).startswith(f"{path}:4:10: error: unknown module kind 'lineer'")
+
+
+def test_absurd_sizes_are_spec_errors() -> None:
+    with pytest.raises(SpecShapeError) as err:
+        rpgraph.loads("network n { input x : 1e300\n output y : 2\n x -> linear(2) -> y }")
+    assert str(err.value) == (
+        "<string>:1:23: error: Expected a size of at most 16777216, got 1e+300\n"
+        "    network n { input x : 1e300\n"
+        "                          ^^^^^")

@@ -339,9 +339,9 @@ EXPECTED: dict[str, tuple[int, str]] = {
         "hint: did you mean 'linear'?\n"
     )),
     'spec:unknown_argument': (1, (
-        "unknown_argument.rpg:4:29: error: 'linear' has no argument 'wieght'\n"
+        "unknown_argument.rpg:4:20: error: 'linear' has no argument 'wieght'\n"
         '        x -> linear(2, wieght = 1) -> y\n'
-        '                                ^\n'
+        '                       ^^^^^^\n'
         "hint: did you mean 'weight'?\n"
     )),
     'spec:duplicate_name': (1, (

@@ -510,3 +510,16 @@ def test_two_devices_match_one() -> None:
 def test_more_devices_than_available_is_a_clear_error(small: rpgraph.Program) -> None:
     with pytest.raises(SpecError, match="--devices 64"):
         fit(small, batch_size=2, devices=64, progress=False)
+
+
+def test_stale_temp_files_of_a_killed_run_are_removed(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    run.mkdir()
+    stale = run / ".checkpoint.npz.123.abcd.tmp"
+    stale.write_bytes(b"half a checkpoint")
+    prog = rpgraph.compile(
+        "network n { input x : 3\n output y : 2\n x -> linear(2) -> y }\n"
+        "train { data = sinusoids(classes = 2, length = 5, channels_in = 3)\n epochs = 1\n"
+        " optimizer = sgd(lr = 0.1) }")
+    prog.fit(out_dir=run, progress=False, plots=False)
+    assert not stale.exists() and (run / "checkpoint.npz").exists()
