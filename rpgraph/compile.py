@@ -15,6 +15,7 @@ Only arrays are traced; topology, sizes and configuration are closed over. See
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -301,11 +302,13 @@ class Program:
             elif stage.op == "scan":
                 n = stage.nodes[0]
                 kind = self._kind(n)
-                s = dict(state0[n])
-                noise, s = self._noise(n, s, B, T)
-                s2, y, r = kind.scan(kind.prepare(params.get(n, {}), self._cfg[n]), s,
+                noise, s = self._noise(n, dict(state0[n]), B, T)
+                # kinds see their own state only; the noise key is the compiler's business
+                plain = {k: v for k, v in s.items() if k != "rng_key"}
+                s2, y, r = kind.scan(kind.prepare(params.get(n, {}), self._cfg[n]), plain,
                                      self._sum_inputs(n, values, B, T), noise, self._cfg[n],
                                      record)
+                s2 = dict(s2)
                 if "rng_key" in s:
                     s2["rng_key"] = s["rng_key"]
                 new_state[n], values[n] = s2, y
@@ -514,7 +517,8 @@ class Program:
 
 
 def _decl_hash(name: str) -> int:
-    return int.from_bytes(name.encode()[:4].ljust(4, b"\0"), "little")
+    """A stable per-node number for noise keys (distinct nodes draw distinct noise)."""
+    return zlib.crc32(name.encode("utf-8"))
 
 
 def compile(spec: str | Path | Network | ast.Spec, **options: Any) -> Program:

@@ -639,3 +639,48 @@ def test_value_and_grad_and_str(small: Any) -> None:
         "    linear 'linear_1' with shape (200, 2)  [LinearJax]\n"
         "    bound hidden.tau in [0.01, inf] (penalty)\n"
         "}")
+
+
+_NOISY = {
+    "rate": ("rate(activation = tanh, noise_std = 0.5)",
+             lambda n: RateJax(n, activation_func="tanh", noise_std=0.5), ("tau", "bias",
+                                                                            "threshold")),
+    "lif": ("lif(noise_std = 0.5, tau_syn = 5 ms)",
+            lambda n: LIFJax(n, noise_std=0.5, tau_syn=5e-3),
+            ("tau_mem", "tau_syn", "bias", "threshold")),
+    "expsyn": ("expsyn(noise_std = 0.5)", lambda n: ExpSynJax(n, noise_std=0.5), ("tau",)),
+}
+
+
+@pytest.mark.parametrize("kind", sorted(_NOISY))
+def test_noise_matches_rockpool_given_the_same_key(kind: str) -> None:
+    """Noise is drawn like Rockpool's (split the node's key, one normal draw for the whole
+    sequence), so with Rockpool's key the noisy outputs and the next key agree exactly."""
+    call, make, names = _NOISY[kind]
+    n = 5
+    prog = rpgraph.compile(f"network n (dt = 1 ms) {{\n    input x : {n}\n    output y : {n}\n"
+                           f"    x -> h: {call} -> y\n}}\n")
+    mod = make(n)
+    params = {"h": {k: jnp.broadcast_to(jnp.asarray(getattr(mod, k), jnp.float32),
+                                        prog.init(0)["h"][k].shape) for k in names}}
+    state = prog.initial_state()
+    state["h"]["rng_key"] = jnp.asarray(mod.rng_key)
+    x = np.random.RandomState(1).rand(30, n).astype(np.float32) * (3.0 if kind == "lif" else 1)
+    y, new_state, _ = prog.evolve(params, x, state=state)
+    ref, ref_state, _ = mod(x)
+    np.testing.assert_allclose(np.asarray(y), np.asarray(ref)[0], rtol=1e-5, atol=1e-6)
+    if "rng_key" in ref_state:  # Rockpool's ExpSynJax does not return its next key
+        np.testing.assert_array_equal(np.asarray(new_state["h"]["rng_key"]),
+                                      np.asarray(ref_state["rng_key"]))
+    quiet, _, _ = prog.evolve(params, x)  # a different key: different noise
+    assert not np.allclose(np.asarray(quiet), np.asarray(y))
+
+
+def test_distinct_nodes_draw_distinct_noise() -> None:
+    prog = rpgraph.compile(
+        "network n (dt = 1 ms) {\n    input x : 3\n    output y : 3\n    output z : 3\n"
+        "    x -> w1: linear(3, weight = 0) -> hidden1: rate(noise_std = 1.0) -> y\n"
+        "    x -> w2: linear(3, weight = 0) -> hidden2: rate(noise_std = 1.0) -> z\n}\n")
+    out, state, _ = prog.evolve(prog.init(0), np.zeros((20, 3), np.float32))
+    assert not np.allclose(np.asarray(out["y"]), np.asarray(out["z"]))
+    assert set(state["hidden1"]) == {"x", "rng_key"}
