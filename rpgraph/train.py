@@ -329,9 +329,10 @@ def _masks(net: Network) -> tuple[Tree, Tree, Tree, Tree]:
 
 def make_step(prog: Program, opt: optax.GradientTransformation, *,
               bounds: tuple[Tree, Tree] | None = None) -> Callable[..., Any]:
-    """One training step ``(params, opt_state, x, target) -> (params, opt_state, loss,
-    terms)``: evolve, loss, gradient, optax update, frozen parameters restored, bounded
-    parameters projected. Pure; jit it or scan it."""
+    """One training step ``(params, opt_state, x, target, key=None) -> (params, opt_state,
+    loss, terms)``: evolve, loss, gradient, optax update, frozen parameters restored, bounded
+    parameters projected. Pure; jit it or scan it. ``key`` seeds the noise of noisy nodes
+    (fresh each step); without it they use their initial keys."""
     from .objective import compile_terms
 
     net = with_bounds(prog.network, bounds)
@@ -340,14 +341,22 @@ def make_step(prog: Program, opt: optax.GradientTransformation, *,
     any_frozen = any(v for d in frozen.values() for v in d.values())
     any_proj = any(v for d in proj.values() for v in d.values())
 
-    def loss_fn(params: Tree, x: dict[str, Array], target: Array) -> tuple[Array, Any]:
-        outs, _, _ = prog._run(params, x, None, False)
+    noisy = [n for n, st in prog.initial_state().items() if "rng_key" in st]
+
+    def loss_fn(params: Tree, x: dict[str, Array], target: Array, key: Array | None
+                ) -> tuple[Array, Any]:
+        state = None
+        if key is not None and noisy:
+            state = {n: {"rng_key": jax.random.fold_in(key, i)} for i, n in enumerate(noisy)}
+        outs, _, _ = prog._run(params, x, state, False)
         terms = terms_fn(outs, target, params)
         total = sum(jnp.asarray(v, jnp.float32) for v in terms.values())
         return jnp.asarray(total, jnp.float32), terms
 
-    def step(params: Tree, opt_state: Any, x: dict[str, Array], target: Array) -> Any:
-        (loss, terms), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, x, target)
+    def step(params: Tree, opt_state: Any, x: dict[str, Array], target: Array,
+             key: Array | None = None) -> Any:
+        (loss, terms), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, x, target,
+                                                                         key)
         if any_frozen:  # frozen leaves get no gradient, so optimizer state stays clean
             grads = {n: {k: jnp.zeros_like(g) if frozen[n][k] else g for k, g in d.items()}
                      for n, d in grads.items()}
@@ -386,18 +395,20 @@ def _indices(start: int, count: int, n: int, batch_size: int, per_epoch: int, se
 
 
 def make_chunk(prog: Program, opt: optax.GradientTransformation, *, classification: bool,
-               bounds: tuple[Tree, Tree] | None = None, devices: int | None = None
-               ) -> Callable[..., Any]:
-    """``chunk(params, opt_state, inputs, targets, idx) -> (params, opt_state, losses,
-    terms)``: a ``lax.scan`` over steps, jitted with parameter and optimizer buffers
+               bounds: tuple[Tree, Tree] | None = None, devices: int | None = None,
+               seed: int = 0) -> Callable[..., Any]:
+    """``chunk(params, opt_state, inputs, targets, idx, step0=0) -> (params, opt_state,
+    losses, terms)``: a ``lax.scan`` over steps, jitted with parameter and optimizer buffers
     donated. ``idx`` is ``(K, B)`` sample indices, one row per step; the data stays on the
-    device and each step gathers its batch there."""
+    device and each step gathers its batch there. ``step0`` is the absolute number of the
+    first step: noise keys derive from ``(seed, step)``, so a resumed run draws the same."""
     step = make_step(prog, opt, bounds=bounds)
     name = prog.inputs[0]
     shard = _batch_sharding(devices)
+    base = jax.random.PRNGKey(seed)
 
     def body(carry: Any, idx: Array) -> Any:
-        params, opt_state, inputs, targets = carry
+        params, opt_state, inputs, targets, n = carry
         if idx.shape[0] == 1:  # one sample: a dynamic slice, cheaper than a gather
             x = jax.lax.dynamic_slice_in_dim(inputs, idx[0], 1, axis=0)
             t = jax.lax.dynamic_slice_in_dim(targets, idx[0], 1, axis=0)
@@ -407,15 +418,23 @@ def make_chunk(prog: Program, opt: optax.GradientTransformation, *, classificati
         if shard is not None:
             x = jax.lax.with_sharding_constraint(x, shard)
             t = jax.lax.with_sharding_constraint(t, shard)
-        params, opt_state, loss, terms = step(params, opt_state, {name: x}, t)
-        return (params, opt_state, inputs, targets), (loss, terms)
+        key = jax.random.fold_in(base, n)
+        params, opt_state, loss, terms = step(params, opt_state, {name: x}, t, key)
+        return (params, opt_state, inputs, targets, n + 1), (loss, terms)
 
-    def chunk(params: Tree, opt_state: Any, inputs: Array, targets: Array, idx: Array) -> Any:
-        (params, opt_state, _, _), (losses, terms) = jax.lax.scan(
-            body, (params, opt_state, inputs, targets), idx)
+    def run(params: Tree, opt_state: Any, inputs: Array, targets: Array, idx: Array,
+            step0: Array) -> Any:
+        (params, opt_state, _, _, _), (losses, terms) = jax.lax.scan(
+            body, (params, opt_state, inputs, targets, step0), idx)
         return params, opt_state, losses, terms
 
-    return jax.jit(chunk, donate_argnums=(0, 1))
+    jitted = jax.jit(run, donate_argnums=(0, 1))
+
+    def chunk(params: Tree, opt_state: Any, inputs: Array, targets: Array, idx: Array,
+              step0: int = 0) -> Any:
+        return jitted(params, opt_state, inputs, targets, idx, jnp.int32(step0))
+
+    return chunk
 
 
 def _batch_sharding(devices: int | None) -> Any:
@@ -591,7 +610,7 @@ def fit(prog: Program, data: Any = None, *, epochs: int | None = None,
     inputs = jnp.asarray(ds.inputs, jnp.float32)
     targets = jnp.asarray(ds.labels if classification else ds.targets)
     run_chunk = make_chunk(prog, st.optimizer, classification=classification, bounds=bounds,
-                           devices=devices)
+                           devices=devices, seed=st.seed)
     bar = Progress(total, per_epoch, progress, start)
     losses_all: list[np.ndarray] = []
     t0 = time.perf_counter()
@@ -603,7 +622,7 @@ def fit(prog: Program, data: Any = None, *, epochs: int | None = None,
             end = min((step // k + 1) * k, total)
             idx = _indices(step, end - step, len(ds), st.batch_size, per_epoch, st.seed)
             params, opt_state, losses, terms = run_chunk(params, opt_state, inputs, targets,
-                                                         jnp.asarray(idx))
+                                                         jnp.asarray(idx), step)
             losses = np.asarray(losses)
             if not np.all(np.isfinite(losses)):
                 _non_finite(prog, losses, terms, step, per_epoch, run_dir)

@@ -523,3 +523,26 @@ def test_stale_temp_files_of_a_killed_run_are_removed(tmp_path: Path) -> None:
         " optimizer = sgd(lr = 0.1) }")
     prog.fit(out_dir=run, progress=False, plots=False)
     assert not stale.exists() and (run / "checkpoint.npz").exists()
+
+
+def test_noise_is_fresh_each_step_and_reproducible() -> None:
+    from rpgraph.train import make_step
+
+    text = ("network n (dt = 1 ms) { input x : 3\n output y : 2\n"
+            " x -> linear(4) -> h: rate(noise_std = 0.5) -> linear(2) -> y }\n"
+            "train { data = sinusoids(classes = 2, length = 10, channels_in = 3)\n"
+            " epochs = 3\n optimizer = sgd(lr = 0.01) }")
+    prog = rpgraph.compile(text)
+    params = prog.init(0)
+    opt = optax.sgd(0.0)
+    step = jax.jit(make_step(prog, opt))
+    x = {"x": jnp.ones((1, 10, 3))}
+    t = jnp.zeros((1, 10, 2))
+    losses = [float(step(params, opt.init(params), x, t, jax.random.PRNGKey(k))[2])
+              for k in (0, 1, 0)]
+    assert losses[0] != losses[1] and losses[0] == losses[2]
+    a = prog.fit(seed=3, progress=False, plots=False)
+    b = prog.fit(seed=3, progress=False, plots=False)
+    c = prog.fit(seed=4, progress=False, plots=False)
+    np.testing.assert_array_equal(a.losses, b.losses)
+    assert not np.array_equal(a.losses, c.losses)
