@@ -509,12 +509,14 @@ EXPECTED: dict[str, tuple[int, str]] = {
         'sions (N, T, C_in)\n'
     )),
     'data:width': (1, (
-        "tiny.rpg: error: data file 'width.npz': array 'inputs' has shape (2, 20, 7); expected (N, T"
+        "tiny.rpg: error: data file 'width.npz': array 'inputs' has s"
+        "hape (2, 20, 7); expected (N, T"
         ", 8) for input 'x' : 8\n"
         "hint: make input 'x' 7 wide, or use data with 8 channels\n"
     )),
     'data:out_width': (1, (
-        "tiny.rpg: error: data file 'out_width.npz': array 'targets' has shape (2, 20, 3); expected "
+        "tiny.rpg: error: data file 'out_width.npz': array 'targets' "
+        "has shape (2, 20, 3); expected "
         "(N, T, 2) for output 'y' : 2\n"
         "hint: make output 'y' 3 wide\n"
     )),
@@ -533,7 +535,8 @@ EXPECTED: dict[str, tuple[int, str]] = {
         'on-empty data set (every dimension at least 1)\n'
     )),
     'data:labels': (1, (
-        "tiny.rpg: error: data file 'labels.npz': labels out of range: max label 5 but output 'y' ha"
+        "tiny.rpg: error: data file 'labels.npz': labels out of range"
+        ": max label 5 but output 'y' ha"
         's 2 channels\n'
         "hint: a classifier needs one output channel per class: make output 'y' 6 wide\n"
     )),
