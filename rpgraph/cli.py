@@ -83,11 +83,15 @@ def _write_text(path: str | Path, text: str, what: str) -> None:
 
 def cmd_check(a: argparse.Namespace) -> int:
     from .compile import compile
+    from .train import resolve
 
     bad = 0
     for f in a.files:
         try:
-            compile(f)
+            prog = compile(f)
+            if prog.network.spec.train is not None:
+                # the train block too: data, optimizer, loss and settings, as training would
+                resolve(prog, allow_outside=a.allow_outside)
             print(f"{f}: ok")
         except SpecError as err:
             if getattr(a, "debug", False):
@@ -232,8 +236,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
-    c = sub.add_parser("check", help="validate spec files")
+    c = sub.add_parser("check", help="validate spec files (and their train blocks)")
     c.add_argument("files", nargs="+")
+    c.add_argument("--allow-outside", action="store_true",
+                   help="let specs name data files outside their folder")
     c.set_defaults(fn=cmd_check)
 
     c = sub.add_parser("graph", help="print the module graph")

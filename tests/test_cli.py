@@ -260,3 +260,18 @@ def test_console_script_end_to_end(tmp_path: Path, small: Path) -> None:
                           capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.startswith("mse: ")
+
+
+def test_check_validates_the_train_block_too(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    spec = tmp_path / "d.rpg"
+    spec.write_text("network d {\n    input x : 4\n    output y : 2\n    x -> linear(2) -> y\n}\n"
+                    "train {\n    data = sinusoids(classes = 3, channels_in = 4)\n"
+                    "    optimizer = adamm(lr = 1e-3)\n}\n", encoding="utf-8")
+    code, _, err = run(capsys, "check", str(spec))
+    assert code == 1
+    assert err == (
+        f"{spec}:8:17: error: unknown optimizer 'adamm'\n"
+        "        optimizer = adamm(lr = 1e-3)\n"
+        "                    ^^^^^\n"
+        "hint: did you mean 'adam'?\n")
