@@ -546,3 +546,18 @@ def test_noise_is_fresh_each_step_and_reproducible() -> None:
     c = prog.fit(seed=4, progress=False, plots=False)
     np.testing.assert_array_equal(a.losses, b.losses)
     assert not np.array_equal(a.losses, c.losses)
+
+
+def test_fusing_steps_into_chunks_changes_nothing() -> None:
+    """The whole-run fusion is switchable (``chunk=1``: one step per dispatch) and gives
+    bit-identical parameters and losses."""
+    text = (Path(__file__).resolve().parents[1] / "specs" / "tutorial_rate.rpg").read_text()
+    text = (text.replace("epochs = 1000", "epochs = 6").replace("x : 2000", "x : 50")
+            .replace("classes = 3, length = 100", "classes = 3, length = 30, channels_in = 50"))
+    prog = rpgraph.compile(text)
+    runs = [prog.fit(chunk=c, progress=False, plots=False) for c in (1, 7, None)]
+    for other in runs[1:]:
+        np.testing.assert_array_equal(runs[0].losses, other.losses)
+        for a, b in zip(jax.tree_util.tree_leaves(runs[0].params),
+                        jax.tree_util.tree_leaves(other.params), strict=True):
+            np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
