@@ -232,7 +232,7 @@ def run_handwritten(kind: str, cfg: SeedConfig, ds: Dataset, params0: Tree
 def run_rpgraph(kind: str, cfg: SeedConfig, ds: Dataset, prog: rpgraph.Program,
                 params0: Tree) -> tuple[list[Row], np.ndarray]:
     opt = optax.adam(LR)
-    chunk = make_chunk(prog, opt, classification=False)
+    chunk = make_chunk(prog, opt)
     xs, ts = jnp.asarray(ds.inputs), jnp.asarray(ds.targets)
     idx = jnp.asarray((np.arange(cfg.steps) % cfg.classes)[:, None], jnp.int32)
     state: dict[str, Any] = {"p": jax.tree_util.tree_map(jnp.array, params0)}

@@ -372,7 +372,7 @@ def make_step(prog: Program, opt: optax.GradientTransformation, *,
     return step
 
 
-def _step_plan(n: int, batch_size: int, epochs: int, seed: int) -> tuple[int, int]:
+def _step_plan(n: int, batch_size: int, epochs: int) -> tuple[int, int]:
     """(steps per epoch, total steps)."""
     per_epoch = n if batch_size == 1 else max(1, n // batch_size)
     return per_epoch, per_epoch * epochs
@@ -394,7 +394,7 @@ def _indices(start: int, count: int, n: int, batch_size: int, per_epoch: int, se
     return np.asarray(rows, np.int32)
 
 
-def make_chunk(prog: Program, opt: optax.GradientTransformation, *, classification: bool,
+def make_chunk(prog: Program, opt: optax.GradientTransformation, *,
                bounds: tuple[Tree, Tree] | None = None, devices: int | None = None,
                seed: int = 0) -> Callable[..., Any]:
     """``chunk(params, opt_state, inputs, targets, idx, step0=0) -> (params, opt_state,
@@ -574,7 +574,7 @@ def fit(prog: Program, data: Any = None, *, epochs: int | None = None,
         check_like(bounds[0], bounds[1], prog.network, "bounds")
     ds = st.data
     classification = ds.kind == "classification"
-    per_epoch, total = _step_plan(len(ds), st.batch_size, st.epochs, st.seed)
+    per_epoch, total = _step_plan(len(ds), st.batch_size, st.epochs)
     k = chunk or max(1, min(1000, math.ceil(total / 50)))
     ck_every = st.checkpoint_every or k * 5
     ck_every = max(k, (ck_every // k) * k)  # checkpoints fall on chunk boundaries
@@ -609,8 +609,7 @@ def fit(prog: Program, data: Any = None, *, epochs: int | None = None,
 
     inputs = jnp.asarray(ds.inputs, jnp.float32)
     targets = jnp.asarray(ds.labels if classification else ds.targets)
-    run_chunk = make_chunk(prog, st.optimizer, classification=classification, bounds=bounds,
-                           devices=devices, seed=st.seed)
+    run_chunk = make_chunk(prog, st.optimizer, bounds=bounds, devices=devices, seed=st.seed)
     bar = Progress(total, per_epoch, progress, start)
     losses_all: list[np.ndarray] = []
     t0 = time.perf_counter()
