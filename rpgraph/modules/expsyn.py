@@ -60,7 +60,7 @@ class ExpSyn(Kind):
     def step(
         self, params: Params, state: State, x_t: Array, noise_t: Array | None, cfg: Config
     ) -> tuple[State, Array, dict[str, Array]]:
-        beta = params["_beta"] if "_beta" in params else jnp.exp(-cfg["dt"] / params["tau"])
+        beta = _beta(params, cfg)
         isyn = (state["isyn"] + self._input(x_t, noise_t, cfg)) * beta
         return {"isyn": isyn}, isyn, {"isyn": isyn}
 
@@ -69,7 +69,7 @@ class ExpSyn(Kind):
 
     def prepare(self, params: Params, cfg: Config) -> Params:
         # the decay once per evolution, not once per step inside the scan
-        return {**params, "_beta": jnp.exp(-cfg["dt"] / params["tau"])}
+        return {**params, "_beta": _beta(params, cfg)}
 
     def scan(
         self,
@@ -84,6 +84,11 @@ class ExpSyn(Kind):
         associative scan; otherwise the step-by-step ``lax.scan``."""
         if not cfg.get("assoc_scan", False):
             return super().scan(params, state, x, noise, cfg, record)
-        beta = jnp.exp(-cfg["dt"] / params["tau"])
+        beta = _beta(params, cfg)
         ys = linear_recurrence(beta, beta * self._input(x, noise, cfg), state["isyn"])
         return {"isyn": ys[:, -1]}, ys, ({"isyn": ys} if record else {})
+
+
+def _beta(params: Params, cfg: Config) -> Array:
+    """The per-step decay, prepared once per evolution when :meth:`ExpSyn.prepare` ran."""
+    return params["_beta"] if "_beta" in params else jnp.exp(-cfg["dt"] / params["tau"])

@@ -90,7 +90,7 @@ class Rate(Kind):
         act = ACTIVATIONS[cfg.get("activation", "relu")]
         thr = params["threshold"]
         x = state["x"]
-        alpha = params["_alpha"] if "_alpha" in params else cfg["dt"] / params["tau"]
+        alpha = _alpha(params, cfg)
         inp = self._input(x_t, noise_t, cfg)
         rec: dict[str, Array] = {}
         # same summation order as Rockpool, so results agree to the last bit
@@ -108,7 +108,7 @@ class Rate(Kind):
 
     def prepare(self, params: Params, cfg: Config) -> Params:
         # dt / tau once per evolution rather than inside every step (and its gradient)
-        return {**params, "_alpha": cfg["dt"] / params["tau"]}
+        return {**params, "_alpha": _alpha(params, cfg)}
 
     def scan(
         self,
@@ -124,8 +124,13 @@ class Rate(Kind):
         parallel associative scan; otherwise the step-by-step ``lax.scan``."""
         if not cfg.get("assoc_scan", False) or cfg.get("rec", False):
             return super().scan(params, state, x, noise, cfg, record)
-        alpha = cfg["dt"] / params["tau"]
+        alpha = _alpha(params, cfg)
         drive = alpha * (self._input(x, noise, cfg) + params["bias"])
         xs = linear_recurrence(1.0 - alpha, drive, state["x"])
         y: Any = ACTIVATIONS[cfg.get("activation", "relu")](xs, params["threshold"])
         return {"x": xs[:, -1]}, y, ({"x": xs} if record else {})
+
+
+def _alpha(params: Params, cfg: Config) -> Array:
+    """The Euler step ``dt / tau``, prepared once per evolution when ``prepare`` ran."""
+    return params["_alpha"] if "_alpha" in params else cfg["dt"] / params["tau"]
