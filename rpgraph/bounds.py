@@ -125,6 +125,11 @@ def _inside(bound: float, direction: int) -> float:
     b32 = np.float32(bound)
     if (direction > 0 and float(b32) < bound) or (direction < 0 and float(b32) > bound):
         b32 = np.nextafter(b32, np.float32(direction * np.inf))
+    tiny = np.finfo(np.float32).tiny
+    if 0 < abs(b32) < tiny:
+        # XLA on CPU flushes subnormals to zero, so a clip to one lands on 0: use the nearest
+        # value on the allowed side that survives (0 or the smallest normal float32).
+        b32 = np.float32(np.sign(b32) * tiny) if (b32 > 0) == (direction > 0) else np.float32(0)
     return float(b32)
 
 

@@ -100,9 +100,21 @@ def test_penalty_is_continuous_where_cost_jumps() -> None:
         pytest.approx(4.0)
 
 
+TINY = float(np.finfo(np.float32).tiny)
+
+
+@pytest.mark.parametrize("lo, hi", [(1e-41, 1.0), (-1.0, 1e-41), (-1e-41, 1.0), (-1.0, -1e-41)])
+def test_project_handles_subnormal_bounds(lo: float, hi: float) -> None:
+    params = {"n": {"w": jnp.asarray([-5.0, 0.0, 5.0], jnp.float32)}}
+    out = np.asarray(bounds.project(params, {"n": {"w": lo}}, {"n": {"w": hi}})["n"]["w"])
+    assert np.all(out >= np.float32(lo)) and np.all(out <= np.float32(hi)), out
+
+
 @settings(max_examples=30, deadline=None)
 @given(shape=st.lists(st.integers(1, 3), max_size=2),
-       lo=st.one_of(st.just(-INF), st.floats(-10, 10)),
+       # subnormal bounds have no float32 box under XLA's flush-to-zero when lower == upper;
+       # test_project_handles_subnormal_bounds covers them
+       lo=st.one_of(st.just(-INF), st.floats(-10, 10).filter(lambda v: v == 0 or abs(v) > TINY)),
        width=st.one_of(st.just(INF), st.floats(0, 10)),
        seed=st.integers(0, 2**31 - 1), masked=st.booleans())
 def test_project_keeps_values_in_the_box(shape: list[int], lo: float, width: float,

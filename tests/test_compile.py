@@ -221,8 +221,11 @@ def _lif_taus(rock: Tree, path: tuple[str, ...], rng: np.random.Generator) -> No
     randomise(rock, path, rng, tau_mem=(10e-3, 40e-3), tau_syn=(5e-3, 30e-3),
               bias=(0.0, 0.05), threshold=(0.8, 1.2))
     leaves = lookup(rock, path)
-    if "w_rec" in leaves:  # weak recurrence: spiking, but not a runaway
-        leaves["w_rec"] = 0.3 * jnp.asarray(leaves["w_rec"])
+    if "w_rec" in leaves:
+        # Weak recurrence: a few spikes per step, not a runaway. Rockpool's isyn integrates
+        # its input undamped, so a kaiming w_rec drives counts to max_spikes_per_dt (65536),
+        # where float32 rounding of vmem flips single spikes between implementations.
+        leaves["w_rec"] = jnp.asarray(rng.normal(0, 0.03, np.shape(leaves["w_rec"])), jnp.float32)
 
 
 def _rate_params(rock: Tree, path: tuple[str, ...], rng: np.random.Generator) -> None:
@@ -260,7 +263,7 @@ CASES: dict[str, Case] = {
         lambda: Sequential(LinearJax((4, 6)), LIFJax(6, has_rec=True)),
         {("0_LinearJax",): "w_in", ("1_LIFJax",): "h"},
         traces={"h": ("1_LIFJax",)}, states={"h": "1_LIFJax"},
-        tweak=lambda r, g: _lif_taus(r, ("1_LIFJax",), g), scale=4.0,
+        tweak=lambda r, g: _lif_taus(r, ("1_LIFJax",), g),
         moves={("1_LIFJax", "w_rec"): ("w_rec", "weight")}),
     "lif-internal-recurrence": Case(
         """network n (dt = 1 ms) {
@@ -271,7 +274,7 @@ CASES: dict[str, Case] = {
         lambda: Sequential(LinearJax((4, 6)), LIFJax(6, has_rec=True)),
         {("0_LinearJax",): "w_in", ("1_LIFJax",): "h"},
         traces={"h": ("1_LIFJax",)}, states={"h": "1_LIFJax"},
-        tweak=lambda r, g: _lif_taus(r, ("1_LIFJax",), g), scale=4.0),
+        tweak=lambda r, g: _lif_taus(r, ("1_LIFJax",), g)),
     "lif-feedforward-nsyn2": Case(
         """network n (dt = 1 ms) {
             input x : 4
@@ -401,6 +404,7 @@ CASES: dict[str, Case] = {
 def _setup(case: Case, seed: int = 0) -> tuple[rpgraph.Program, Any, Tree, Tree]:
     rng = np.random.default_rng(seed)
     prog = rpgraph.compile(case.spec)
+    np.random.seed(seed)  # Rockpool draws initial weights from numpy's global generator
     net = case.make()
     rock = net.parameters()
     if case.tweak is not None:
@@ -423,6 +427,8 @@ def test_module_network_matches_rockpool(name: str) -> None:
     close(y, yr, msg="output")
     if "lif" in name:
         assert float(jnp.sum(y if "chain" not in name else rec["a"]["spikes"])) > 0
+        # well conditioned: spike counts far from max_spikes_per_dt (see _lif_taus)
+        assert float(jnp.max(y)) < 100
     for node, rname in case.states.items():
         for k, v in state[node].items():
             close(v[0], sr[rname][k], msg=f"state {node}.{k}")
