@@ -19,8 +19,10 @@ import contextlib
 import os
 import sys
 import traceback
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TextIO
 
 from . import __version__
 from .errors import SpecError
@@ -72,11 +74,15 @@ def _time(text: str) -> float:
 
 def _write_text(path: str | Path, text: str, what: str) -> None:
     """Write an output file; a failure is a one-paragraph SpecError, not a traceback."""
+    folder = Path(path).parent
+    if not folder.is_dir():
+        raise SpecError(f"cannot write {what} '{path}': folder '{folder}' does not exist",
+                        hint="create it first, or pick another path")
     try:
         Path(path).write_text(text, encoding="utf-8")
     except OSError as err:
         raise SpecError(f"cannot write {what} '{path}': {err.strerror or type(err).__name__}",
-                        filename=str(path)) from None
+                        hint="check the path and its permissions") from None
 
 
 # --- commands --------------------------------------------------------------------------------
@@ -307,12 +313,20 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: TextIO | None = None, line: str | None = None) -> None:
+    print(f"warning: {message}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``rpgraph`` console script; returns the exit status."""
     parser = build_parser()
     a = parser.parse_args(argv)
     try:
-        return int(a.fn(a) or 0)
+        with warnings.catch_warnings():
+            if not a.debug:  # 'warning: ...', not a file path and a line of our source
+                warnings.showwarning = _show_warning
+            return int(a.fn(a) or 0)
     except SpecError as err:
         if a.debug:
             traceback.print_exc()

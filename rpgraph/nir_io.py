@@ -173,6 +173,12 @@ def read_nir(path: str | Path) -> nir.NIRGraph:
         try:
             graph = nir.read(p, type_check=False)
         except Exception as err:  # noqa: BLE001
+            with p.open("rb") as f:
+                signature = f.read(len(_HDF5_SIGNATURE))
+            if signature != _HDF5_SIGNATURE:  # say so plainly rather than in h5py's words
+                raise SpecError(f"'{p}' is not a NIR file: it does not start with the HDF5 "
+                                "signature", hint="NIR files are HDF5 files written by "
+                                "nir.write") from None
             raise SpecError(f"cannot read NIR file '{p}': {type(err).__name__}: {err}",
                             hint="is it a NIR (HDF5) file written by nir.write?") from None
         warnings.warn(f"NIR file '{p}' does not type-check ({first}); read without the "
@@ -182,6 +188,9 @@ def read_nir(path: str | Path) -> nir.NIRGraph:
     return graph
 
 
+_HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
 def write_nir(graph: nir.NIRGraph, path: str | Path) -> None:
     """Write ``graph`` to ``path`` with :func:`nir.write` (SpecError when that fails).
 
@@ -189,7 +198,8 @@ def write_nir(graph: nir.NIRGraph, path: str | Path) -> None:
     """
     p = Path(path)
     if p.parent and not p.parent.exists():
-        raise SpecError(f"cannot write NIR file '{p}': folder '{p.parent}' does not exist")
+        raise SpecError(f"cannot write NIR file '{p}': folder '{p.parent}' does not exist",
+                        hint="create it first, or pick another path")
     try:
         nir.write(p, graph)
     except Exception as err:  # noqa: BLE001

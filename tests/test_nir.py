@@ -3,6 +3,7 @@ numpy simulation of the NIR equations, error reporting, gradients."""
 
 from __future__ import annotations
 
+import re
 import warnings
 from pathlib import Path
 from typing import Any
@@ -400,9 +401,17 @@ def test_read_and_write_errors(tmp_path: Path) -> None:
         read_nir(tmp_path / "missing.nir")
     bad = tmp_path / "bad.nir"
     bad.write_bytes(b"not an hdf5 file")
-    with pytest.raises(SpecError, match="cannot read NIR file"):
+    with pytest.raises(SpecError) as err:
         read_nir(bad)
+    assert str(err.value) == (
+        f"error: '{bad}' is not a NIR file: it does not start with the HDF5 signature\n"
+        "hint: NIR files are HDF5 files written by nir.write")
     prog = rpgraph.compile(ROUND_TRIP["linear"])
+    good, cut = tmp_path / "good.nir", tmp_path / "cut.nir"
+    write_nir(to_nir(prog, prog.init(0)), good)
+    cut.write_bytes(good.read_bytes()[:600])  # an HDF5 file cut short: the reader's own words
+    with pytest.raises(SpecError, match=f"cannot read NIR file '{re.escape(str(cut))}': "):
+        read_nir(cut)
     with pytest.raises(SpecError, match="does not exist"):
         write_nir(to_nir(prog, prog.init(0)), tmp_path / "no" / "dir" / "x.nir")
 
