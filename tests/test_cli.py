@@ -275,3 +275,28 @@ def test_check_validates_the_train_block_too(tmp_path: Path,
         "        optimizer = adamm(lr = 1e-3)\n"
         "                    ^^^^^\n"
         "hint: did you mean 'adam'?\n")
+
+
+def test_warnings_print_as_one_line_each(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    """Approximation warnings reach the user as 'warning: ...', not as a source path and a
+    line of rpgraph's code; --debug keeps Python's own format."""
+    import nir
+
+    graph = nir.NIRGraph(
+        nodes={"input": nir.Input(input_type=np.array([2])),
+               "lif": nir.LIF(tau=np.full(2, 0.02), r=np.ones(2), v_leak=np.zeros(2),
+                              v_threshold=np.ones(2)),
+               "output": nir.Output(output_type=np.array([2]))},
+        edges=[("input", "lif"), ("lif", "output")])
+    nir.write(tmp_path / "lif.nir", graph)
+    argv = ["nir", "import", str(tmp_path / "lif.nir"), "--dt", "1ms", "-o",
+            str(tmp_path / "lif.rpg")]
+    assert main(argv) == 0
+    err = capsys.readouterr().err
+    lines = err.splitlines()
+    assert lines[-1] == f"wrote {tmp_path / 'lif.rpg'} and {tmp_path / 'lif.params.npz'}"
+    assert lines[:-1] and all(line.startswith("warning: NIR import: ") for line in lines[:-1])
+    assert "UserWarning" not in err and ".py:" not in err
+    with pytest.warns(UserWarning, match="NIR import: "):  # left to Python's warnings
+        assert main(["--debug", *argv]) == 0
