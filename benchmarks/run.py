@@ -1,6 +1,6 @@
 """Run rpgraph's benchmark suite and print a table of results with ratios and targets.
 
-    python -m benchmarks.run [--quick] [--json OUT.json] [--cases mlp,rate,lif,scaling]
+    python -m benchmarks.run [--quick] [--json OUT.json] [--cases mlp,rate,lif,scaling,parse]
 
 Also runnable as ``python benchmarks/run.py``. Writes JSON (default
 ``benchmarks/results/<hostname>-<backend>.json``). See ``benchmarks/README.md``.
@@ -22,10 +22,10 @@ from typing import Any
 if __package__ in (None, ""):  # ``python benchmarks/run.py``: make the package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import lif, scaling, seed  # noqa: E402
+from benchmarks import lif, parse, scaling, seed  # noqa: E402
 from benchmarks.common import Row, Target, machine_info  # noqa: E402
 
-CASES = ("mlp", "rate", "lif", "scaling")
+CASES = ("mlp", "rate", "lif", "scaling", "parse")
 REFERENCES = ("rockpool", "hand-written", "spyx")
 
 
@@ -37,6 +37,7 @@ class Config:
     rate: seed.SeedConfig
     lif: lif.LIFConfig
     scaling: scaling.ScalingConfig
+    parse: parse.ParseConfig = parse.ParseConfig()
     name: str = "full"
 
 
@@ -83,6 +84,7 @@ def run(cases: Sequence[str], cfg: Config, log: Callable[[str], None] = print,
         "rate": lambda: seed.run_case("rate", cfg.rate, log),
         "lif": lambda: lif.run_case(cfg.lif, log),
         "scaling": lambda: scaling.run_case(cfg.scaling, log),
+        "parse": lambda: parse.run_case(cfg.parse, log),
     }
     for case in cases:
         log(f"== {case}")
@@ -151,6 +153,9 @@ def targets(res: Results, cfg: Config) -> list[Target]:
             red = off.value / on.value
         out.append(Target(f"remat={sc.remat} temp-memory reduction, {label}, T={sc.mem_length}",
                           red, 5.0))
+    front = res.find(f"parse {cfg.parse.layers} layers", "rpgraph parse+graph")
+    out.append(Target(f"parse+graph of a {cfg.parse.layers}-layer spec, ms",
+                      front.value if front else None, 1000.0, at_most=True))
     return out
 
 

@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("rockpool")
 
-from benchmarks import lif, run, scaling, seed  # noqa: E402
+from benchmarks import lif, parse, run, scaling, seed  # noqa: E402
 
 TINY = run.Config(
     mlp=seed.SeedConfig(channels_in=16, hidden=4, length=20, steps=6, rockpool_repeats=1,
@@ -22,6 +22,7 @@ TINY = run.Config(
                                   compile_repeats=1,
                                   rate_spec=lif.spec_text(8).replace("lif", "rate"),
                                   rec_size=8, rec_in=4, memory_specs=("recurrent",)),
+    parse=parse.ParseConfig(layers=20, repeats=1),
     name="tiny",
 )
 
@@ -30,7 +31,8 @@ def test_harness_runs_every_case(tmp_path: Path) -> None:
     res = run.run(run.CASES, TINY, log=lambda s: None, keep_going=False)
     assert not res.errors
     cases = {r.case for r in res.rows}
-    assert {"mlp", "rate", "lif N=16", "scaling compile", "scaling memory T=40"} <= cases
+    assert {"mlp", "rate", "lif N=16", "scaling compile", "scaling memory T=40",
+            "parse 20 layers"} <= cases
     for kind in ("mlp", "rate"):
         impls = {r.impl for r in res.rows if r.case == kind}
         assert {"rockpool", "hand-written", "rpgraph"} <= impls
@@ -45,7 +47,7 @@ def test_harness_runs_every_case(tmp_path: Path) -> None:
 
     text = run.report(res, TINY)
     assert "targets:" in text and "x Rockpool" in text
-    assert len(run.targets(res, TINY)) == 9
+    assert len(run.targets(res, TINY)) == 10
     out = tmp_path / "r.json"
     out.write_text(json.dumps(run.to_json(res, TINY), default=str), encoding="utf-8")
     data = json.loads(out.read_text(encoding="utf-8"))

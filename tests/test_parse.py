@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import sys
-import time
 from pathlib import Path
 
 import pytest
@@ -689,26 +688,17 @@ def test_parse_file_errors_name_the_file(tmp_path: Path) -> None:
 # --- limits ----------------------------------------------------------------------------------
 
 
-def test_thousand_layer_chain_is_fast() -> None:
-    parse("network warmup {}")  # builds the parser once
-    text = (
-        "network deep {\n    input x : 4\n    output y : 4\n    x"
-        + "".join(f"\n        -> l{i}: linear(4, bias = true)" for i in range(1000))
-        + "\n        -> y\n}\n"
-    )
-    start = time.perf_counter()
-    spec = parse(text)
-    elapsed = time.perf_counter() - start
-    print(f"\n1,000-layer chain parsed in {elapsed * 1000:.1f} ms")
+def test_thousand_layer_chain() -> None:
+    """The spec `python -m benchmarks.run --cases parse` times (the < 1 s goal lives there)."""
+    from benchmarks.parse import chain_spec
+
+    spec = parse(chain_spec(1000))
     assert len(spec.network.body[2].elements) == 1002  # type: ignore[union-attr]
-    assert elapsed < 5.0
 
 
 def test_ten_thousand_element_chain() -> None:
     text = "network n {\n x" + "".join(f" -> a{i}" for i in range(10_000)) + "\n}"
-    start = time.perf_counter()
-    spec = parse(text)
-    print(f"\n10,000-element chain parsed in {(time.perf_counter() - start) * 1000:.1f} ms")
+    spec = parse(text)  # no recursion error: chains are flat lists
     assert len(spec.network.body[0].elements) == 10_001  # type: ignore[union-attr]
 
 
