@@ -78,15 +78,22 @@ def _check_error(err: SpecError, text: str) -> None:
 
 
 def _run(fn: Callable[[str], Any], text: str, limit: float = PER_INPUT_S) -> str:
-    """``"ok"`` or ``"error"``; any other exception, or a slow input, fails the test."""
-    t0 = time.perf_counter()
-    try:
-        fn(text)
-        outcome = "ok"
-    except SpecError as err:
-        _check_error(err, text)
-        outcome = "error"
-    elapsed = time.perf_counter() - t0
+    """``"ok"`` or ``"error"``; any other exception, or a slow input, fails the test.
+
+    An input over the limit is timed once more and judged by the faster run: a slow input is
+    slow both times, a pause of a loaded CI machine (or a garbage collection) is not."""
+    elapsed = math.inf
+    for _ in range(2):
+        t0 = time.perf_counter()
+        try:
+            fn(text)
+            outcome = "ok"
+        except SpecError as err:
+            _check_error(err, text)
+            outcome = "error"
+        elapsed = min(elapsed, time.perf_counter() - t0)
+        if elapsed < limit:
+            break
     assert elapsed < limit, f"{elapsed:.2f} s for input {text[:200]!r}"
     return outcome
 
@@ -299,10 +306,8 @@ STRESS: dict[str, str] = {
 @pytest.mark.parametrize("name", sorted(STRESS))
 def test_pathological_inputs_finish_quickly(name: str) -> None:
     text = STRESS[name]
-    t0 = time.perf_counter()
     for fn in (parse, rpgraph.loads):
         _run(fn, text, limit=STRESS_S)
-    assert time.perf_counter() - t0 < 2 * STRESS_S
 
 
 def test_numbers_beyond_float_range_are_spec_errors() -> None:

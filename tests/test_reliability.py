@@ -22,7 +22,6 @@ import shutil
 import signal
 import subprocess
 import sys
-import threading
 import time
 from pathlib import Path
 
@@ -1086,32 +1085,21 @@ def test_long_run_memory_flat_and_metrics_appended(tmp_path: Path) -> None:
     steps = 30_000
     prog = rpgraph.compile(TINY)
     samples: list[tuple[int, int, int, int]] = []  # (lines so far, inode, size, rss)
-    stop = threading.Event()
     metrics = tmp_path / "run" / "metrics.jsonl"
 
-    def watch() -> None:
-        while not stop.is_set():
-            try:
-                st = metrics.stat()
-                with open(metrics, "rb") as f:
-                    lines = f.read().count(b"\n")
-                samples.append((lines, st.st_ino, st.st_size, _rss_kib()))
-            except FileNotFoundError:
-                pass
-            time.sleep(0.02)
+    def watch(step: int, params: object) -> None:  # after every chunk, in the training loop
+        st = metrics.stat()
+        with open(metrics, "rb") as f:
+            lines = f.read().count(b"\n")
+        samples.append((lines, st.st_ino, st.st_size, _rss_kib()))
 
-    watcher = threading.Thread(target=watch, daemon=True)
-    watcher.start()
-    try:
-        result = fit(prog, epochs=steps // 2, out_dir=tmp_path / "run", progress=False,
-                     plots=False, checkpoint_every=1000)
-    finally:
-        stop.set()
-        watcher.join()
+    result = fit(prog, epochs=steps // 2, out_dir=tmp_path / "run", progress=False,
+                 plots=False, checkpoint_every=1000, chunk=500, callback=watch)
     assert result.steps == steps
     rows = read_metrics(metrics)
     assert [r["step"] for r in rows] == list(range(steps))
-    assert len(samples) > 10
+    assert len(samples) == steps // 500
+    assert [s[0] for s in samples] == list(range(500, steps + 1, 500))  # appended per chunk
     inodes = {s[1] for s in samples}
     assert len(inodes) == 1, "metrics.jsonl was replaced during the run"
     sizes = [s[2] for s in samples]
