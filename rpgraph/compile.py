@@ -27,7 +27,7 @@ import networkx as nx
 import numpy as np
 
 from . import ast
-from .errors import SpecError, SpecShapeError, SpecValueError
+from .errors import SpecError, SpecShapeError, SpecValueError, did_you_mean
 from .graph import Network, build, param_nodes
 from .modules import KINDS, Kind
 
@@ -48,16 +48,37 @@ class Options:
             runs chunk by chunk with its state carried, and the backward pass recomputes
             each chunk; cuts peak memory of long sequences. (Noise, if any, is drawn per
             chunk, so noisy runs differ from unchunked ones.)
+        unroll: time steps per iteration of every scan over time (``lax.scan(unroll=k)``);
+            ``None`` picks per backend: 8 on GPU, where each loop iteration costs a kernel
+            launch and a device-to-host check (LIF N=1024 fwd+bwd on an H200: 13.2 ms at 1,
+            3.4 ms at 8), and 1 on CPU, where unrolling made the same program slower.
     """
 
     hoist: bool = True
     assoc_scan: bool | None = None
     remat: int | None = None
+    unroll: int | None = None
+
+    def __post_init__(self) -> None:
+        for name in ("remat", "unroll"):
+            v = getattr(self, name)
+            if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
+                raise SpecValueError(f"Expected {name} to be None or an integer >= 1, "
+                                     f"got {v!r}")
 
     def resolved_assoc(self) -> bool:
         if self.assoc_scan is None:
-            return jax.default_backend() in ("gpu", "cuda", "rocm")
+            return _on_gpu()
         return self.assoc_scan
+
+    def resolved_unroll(self) -> int:
+        if self.unroll is None:
+            return 8 if _on_gpu() else 1
+        return self.unroll
+
+
+def _on_gpu() -> bool:
+    return jax.default_backend() in ("gpu", "cuda", "rocm")
 
 
 @dataclass(frozen=True)
@@ -155,6 +176,7 @@ class Program:
     def _node_cfg(self, d: dict[str, Any]) -> dict[str, Any]:
         cfg = dict(d["cfg"])
         cfg["assoc_scan"] = self.options.resolved_assoc()
+        cfg["unroll"] = self.options.resolved_unroll()
         return cfg
 
     @property
@@ -415,7 +437,8 @@ class Program:
         tm = lambda a: jnp.swapaxes(a, 0, 1)  # noqa: E731 - (B, T, ...) <-> (T, B, ...)
         xs = ({n: tm(v) for n, v in ext.items()}, {n: tm(v) for n, v in noises.items()})
         carry0 = (s_init, prev0)
-        (s_fin, _), (outs, recs) = jax.lax.scan(step, carry0, xs)
+        (s_fin, _), (outs, recs) = jax.lax.scan(step, carry0, xs,
+                                                unroll=self.options.resolved_unroll())
         for n in nodes:
             values[n] = tm(outs[n])
         for n in stateful:
@@ -528,6 +551,11 @@ def compile(spec: str | Path | Network | ast.Spec, **options: Any) -> Program:
     >>> prog.init()
     {}
     """
+    unknown = sorted(set(options) - set(Options.__dataclass_fields__))
+    if unknown:
+        hint = did_you_mean(unknown[0], Options.__dataclass_fields__)
+        raise SpecValueError(f"unknown compiler option '{unknown[0]}'",
+                             hint=hint or f"options: {', '.join(Options.__dataclass_fields__)}")
     opts = replace(Options(), **options) if options else Options()
     if isinstance(spec, Network):
         net = spec

@@ -18,7 +18,7 @@ from rockpool.nn.modules import ExpSynJax, InstantJax, LIFJax, LinearJax, RateJa
 from rockpool.training import jax_loss
 
 import rpgraph
-from rpgraph.errors import SpecShapeError
+from rpgraph.errors import SpecShapeError, SpecValueError
 
 jax.config.update("jax_default_matmul_precision", "highest")
 
@@ -187,8 +187,9 @@ def test_seed_rate_full_loss_and_gradients(seed_rate: Any) -> None:
     close(y, prog.evolve(params, x)[0], atol=1e-6)
 
 
-@pytest.mark.parametrize("opts", [{"hoist": False}, {"assoc_scan": True}, {"remat": 10}],
-                         ids=["no-hoist", "assoc-scan", "remat"])
+@pytest.mark.parametrize("opts", [{"hoist": False}, {"assoc_scan": True}, {"remat": 10},
+                                  {"unroll": 8}],
+                         ids=["no-hoist", "assoc-scan", "remat", "unroll"])
 def test_seed_rate_options_identical(seed_rate: Any, opts: dict[str, Any]) -> None:
     prog, _, _, params, x, target = seed_rate
     x, target = x[:1, :30], target[:1, :30]
@@ -467,9 +468,10 @@ def test_unbatched_matches_batched(name: str) -> None:
         close(a, b[0], atol=0)
 
 
-@pytest.mark.parametrize("name", ["lif-graph-recurrence"])
-@pytest.mark.parametrize("opts", [{"hoist": False}, {"assoc_scan": True}, {"remat": 10}],
-                         ids=["no-hoist", "assoc-scan", "remat"])
+@pytest.mark.parametrize("name", ["lif-graph-recurrence", "lif-feedforward-nsyn2"])
+@pytest.mark.parametrize("opts", [{"hoist": False}, {"assoc_scan": True}, {"remat": 10},
+                                  {"unroll": 8}, {"unroll": 7, "remat": 10}],
+                         ids=["no-hoist", "assoc-scan", "remat", "unroll", "unroll-remat"])
 def test_options_identical(name: str, opts: dict[str, Any]) -> None:
     case = CASES[name]
     params, x, target, (y0, s0, r0, g0) = _baseline(name)
@@ -498,6 +500,25 @@ def _baseline(name: str) -> tuple[Tree, Any, Any, tuple[Any, Any, Any, Tree]]:
     target = jnp.asarray(rng.normal(0, 0.5, (2, 30, base.network.shape[1])), jnp.float32)
     y, s, r = base.evolve(params, x, record=True)
     return params, x, target, (y, s, r, jax.grad(base.loss)(params, x, target))
+
+
+@pytest.mark.parametrize(("opts", "message"), [
+    ({"unroll": 0}, "error: Expected unroll to be None or an integer >= 1, got 0"),
+    ({"remat": -3}, "error: Expected remat to be None or an integer >= 1, got -3"),
+    ({"unroll": 2.5}, "error: Expected unroll to be None or an integer >= 1, got 2.5"),
+    ({"unrol": 4}, "error: unknown compiler option 'unrol'\nhint: did you mean 'unroll'?"),
+])
+def test_bad_compiler_options(opts: dict[str, Any], message: str) -> None:
+    with pytest.raises(SpecValueError) as err:
+        rpgraph.compile(f"{SPECS}/tutorial_mlp.rpg", **opts)
+    assert str(err.value) == message
+
+
+def test_unroll_defaults_per_backend() -> None:
+    from rpgraph.compile import Options
+
+    assert Options().resolved_unroll() == (8 if jax.default_backend() == "gpu" else 1)
+    assert Options(unroll=3).resolved_unroll() == 3
 
 
 def test_continuing_from_a_state() -> None:

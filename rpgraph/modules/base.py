@@ -282,7 +282,7 @@ class Kind:
             s, y, rec = self.step(params, s, inp[0], inp[1], cfg)
             return s, (y, rec if record else {})
 
-        state, (y, rec) = jax.lax.scan(body, state, xs)
+        state, (y, rec) = jax.lax.scan(body, state, xs, unroll=int(cfg.get("unroll", 1)))
         rec = {k: jnp.swapaxes(v, 0, 1) for k, v in rec.items()}
         return state, jnp.swapaxes(y, 0, 1), rec
 

@@ -199,7 +199,8 @@ class LIF(Kind):
             return (isyn, vmem - spikes * thr), spikes
 
         nz = None if noise is None else jnp.swapaxes(noise, 0, 1)
-        (isyn, vmem), ys = jax.lax.scan(body, (isyn0, state["vmem"]), (xs, nz))
+        (isyn, vmem), ys = jax.lax.scan(body, (isyn0, state["vmem"]), (xs, nz),
+                                        unroll=int(cfg.get("unroll", 1)))
         if n_syn == 1:
             isyn = isyn[..., None]
         return {"spikes": ys[-1], "isyn": isyn, "vmem": vmem}, jnp.swapaxes(ys, 0, 1), {}
