@@ -9,6 +9,8 @@ The graph is ordered once, at compile time, into a static *plan*:
 * a strongly connected part (a recurrent loop) is evolved step by step in one ``lax.scan``,
   its one-step-delayed edges carried in the scan state.
 
+Every scan over time runs ``Options.unroll`` steps per loop iteration (8 on GPU, 1 on CPU).
+
 Only arrays are traced; topology, sizes and configuration are closed over. See
 :class:`Program` for the public API.
 """
