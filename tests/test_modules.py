@@ -351,13 +351,13 @@ def test_expsyn_noise_identical_draws_and_stats() -> None:
 # --- unrolled scans ---------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("name, cfg", [
-    ("rate", {"activation": "tanh", "rec": True, "noise_std": 0.0}),
-    ("lif", {"rec": False, "n_syn": 1, "noise_std": 0.0}),
-    ("lif", {"rec": True, "n_syn": 2, "noise_std": 0.1}),
-    ("expsyn", {"noise_std": 0.0}),
+@pytest.mark.parametrize("name, cfg, record", [
+    ("rate", {"activation": "tanh", "rec": True, "noise_std": 0.0}, False),
+    ("lif", {"rec": False, "n_syn": 1, "noise_std": 0.0}, False),  # the record-free scan
+    ("lif", {"rec": False, "n_syn": 1, "noise_std": 0.0}, True),  # the generic scan
+    ("lif", {"rec": True, "n_syn": 2, "noise_std": 0.1}, False),
+    ("expsyn", {"noise_std": 0.0}, True),
 ])
-@pytest.mark.parametrize("record", [False, True])
 def test_unrolled_scan_equals_scan(name: str, cfg: dict[str, Any], record: bool) -> None:
     """``unroll`` (Options.unroll; 8 on GPU) changes how many steps one loop iteration runs,
     not the arithmetic: outputs, states, traces and gradients agree, also when T is not a
