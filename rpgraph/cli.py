@@ -209,7 +209,7 @@ def cmd_nir_export(a: argparse.Namespace) -> int:
 
     prog = compile(a.file)
     params = prog.load_params(a.params) if a.params else prog.init(0)
-    write_nir(to_nir(prog, params), a.output)
+    write_nir(to_nir(prog, params, nested=not a.flat), a.output)
     print(f"wrote {a.output}", file=sys.stderr)
     return 0
 
@@ -299,6 +299,8 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("file")
     e.add_argument("--params", help="run directory or params.npz (default: fresh init)")
     e.add_argument("-o", "--output", required=True)
+    e.add_argument("--flat", action="store_true",
+                   help="one flat graph (default: each block instance as a nested subgraph)")
     e.set_defaults(fn=cmd_nir_export)
     i = nsub.add_parser("import", help="read a NIR graph into a .rpg spec and parameters")
     i.add_argument("file")

@@ -442,6 +442,8 @@ class _Builder:
         if inner.in_port is None or inner.out_port is None:
             raise SpecGraphError(f"block '{block.name}' needs one input and one output",
                                  block.span, hint="declare 'input i' and 'output o' in it")
+        # the ports remember their block (NIR export writes each instance as a subgraph)
+        self.g.nodes[inner.in_port]["block"] = self.g.nodes[inner.out_port]["block"] = block.name
         # the instance itself is a name that resolves to its ports, not a graph node
         self.g.add_node(node, type="block", block=block.name, span=span,
                         **{"in": inner.in_port, "out": inner.out_port})

@@ -4,8 +4,10 @@
 a discrete-time program with step ``dt``. This module converts in both directions:
 
 * :func:`to_nir` / :func:`write_nir`: a :class:`~rpgraph.graph.Network` (or compiled
-  :class:`~rpgraph.compile.Program`) plus its parameters -> a flat :class:`nir.NIRGraph`
-  (blocks are flattened, block junctions and ``identity`` nodes are contracted into edges).
+  :class:`~rpgraph.compile.Program`) plus its parameters -> a :class:`nir.NIRGraph` in which
+  each block instance is a nested ``NIRGraph`` (its ports ``Input``/``Output`` nodes, its
+  block's name in the metadata); ``identity`` nodes are contracted into edges. With
+  ``nested=False`` (CLI ``--flat``) blocks are flattened into ``<instance>_<node>`` names.
 * :func:`read_nir` / :func:`nir_to_spec` / :func:`from_nir`: a NIR graph -> readable
   ``.rpg`` spec text (structure and sizes only) plus a parameter dict
   ``{node: {param: array}}`` shaped like :meth:`Program.init`.
@@ -213,14 +215,17 @@ def _f64(a: Any) -> np.ndarray:
     return np.asarray(a, dtype=np.float64)
 
 
-def to_nir(prog_or_network: Program | Network, params: Mapping[str, Mapping[str, Any]]
-           ) -> nir.NIRGraph:
-    """Export a network and its parameters as a flat NIR graph (``"rockpool"`` convention).
+def to_nir(prog_or_network: Program | Network, params: Mapping[str, Mapping[str, Any]],
+           *, nested: bool = True) -> nir.NIRGraph:
+    """Export a network and its parameters as a NIR graph (``"rockpool"`` convention).
 
     ``prog_or_network`` is a :class:`~rpgraph.compile.Program` or a
     :class:`~rpgraph.graph.Network`; ``params`` is ``{node: {param: array}}``
-    (e.g. ``prog.init()`` or trained parameters). Node names are rpgraph node ids with
-    ``.`` replaced by ``_``. Exportable kinds: ``linear``, ``lif`` (``n_syn = 1``),
+    (e.g. ``prog.init()`` or trained parameters). Each block instance becomes a nested
+    ``NIRGraph`` named like the instance, with its ports as ``Input``/``Output`` nodes and
+    the block's name in its metadata (``rpgraph_block``), so an import gives the blocks
+    back; ``nested=False`` writes one flat graph instead, node names being rpgraph node ids
+    with ``.`` replaced by ``_``. Exportable kinds: ``linear``, ``lif`` (``n_syn = 1``),
     ``expsyn`` and ``identity``; every other node is listed in one :class:`SpecError`.
 
     >>> import rpgraph
@@ -235,7 +240,6 @@ def to_nir(prog_or_network: Program | Network, params: Mapping[str, Mapping[str,
     if not isinstance(net, Network):
         raise SpecValueError(f"Expected a Program or Network, got {type(net).__name__}")
     g = net.graph
-    dt = net.dt
     data = [n for n, d in g.nodes(data=True) if d["type"] != "param"]
     bad = []
     for n in data:
@@ -253,6 +257,17 @@ def to_nir(prog_or_network: Program | Network, params: Mapping[str, Mapping[str,
         raise SpecError(f"cannot export to NIR: {len(bad)} unsupported node"
                         f"{'s' if len(bad) != 1 else ''}: {', '.join(bad)}",
                         hint=f"exportable kinds: {', '.join(EXPORTABLE_KINDS)}")
+    meta = {"source": "rpgraph", "network": net.name, "dt": float(net.dt),
+            "convention": "rockpool"}
+    if nested:
+        graph = _export_nested(g, data, params, float(net.dt), meta)
+        if graph is not None:
+            return graph
+    return _export_flat(g, data, params, float(net.dt), meta)
+
+
+def _export_flat(g: nx.DiGraph, data: list[str], params: Mapping[str, Mapping[str, Any]],
+                 dt: float, meta: dict[str, Any]) -> nir.NIRGraph:
     names = _export_names(data)
     contract = {n for n in data if g.nodes[n]["type"] == "junction"
                 or g.nodes[n].get("kind") == "identity"}
@@ -265,17 +280,90 @@ def to_nir(prog_or_network: Program | Network, params: Mapping[str, Mapping[str,
     for n in data:
         if n in contract:
             continue
-        d = g.nodes[n]
-        p = params.get(n, {})
-        nodes[names[n]] = _export_node(n, d, p, dt)
-        if d.get("kind") == "lif" and d["cfg"].get("rec", False):
-            rec_name = _unique(names[n] + "_w_rec", set(names.values()) | set(nodes))
-            nodes[rec_name] = nir.Linear(weight=_f64(p["w_rec"]).T)
-            out_edges += [(names[n], rec_name), (rec_name, names[n])]
+        out_edges += _add_export_node(nodes, names[n], n, g.nodes[n], params, dt,
+                                      set(names.values()))
     out_edges = [(names[u], names[v]) for u, v in edges] + out_edges
-    meta = {"source": "rpgraph", "network": net.name, "dt": float(dt),
-            "convention": "rockpool"}
     return nir.NIRGraph(nodes=nodes, edges=out_edges, metadata=meta)
+
+
+def _add_export_node(nodes: dict[str, nir.NIRNode], name: str, n: str, d: dict[str, Any],
+                     params: Mapping[str, Mapping[str, Any]], dt: float, taken: set[str]
+                     ) -> list[tuple[str, str]]:
+    """Add node ``n`` as ``nodes[name]`` (plus the Linear of a ``lif(rec = true)``); returns
+    the extra edges that recurrence needs."""
+    p = params.get(n, {})
+    nodes[name] = _export_node(n, d, p, dt)
+    if d.get("kind") == "lif" and d["cfg"].get("rec", False):
+        rec_name = _unique(name + "_w_rec", taken | set(nodes))
+        nodes[rec_name] = nir.Linear(weight=_f64(p["w_rec"]).T)
+        return [(name, rec_name), (rec_name, name)]
+    return []
+
+
+def _scope_of(n: str) -> str:
+    """The block instance a node id lives in (``"r1.sub"`` for ``r1.sub.w``; ``""``: top)."""
+    return n.rpartition(".")[0]
+
+
+def _export_nested(g: nx.DiGraph, data: list[str], params: Mapping[str, Mapping[str, Any]],
+                   dt: float, meta: dict[str, Any]) -> nir.NIRGraph | None:
+    """One ``NIRGraph`` per block instance, nested as in the spec; ``None`` when the
+    graph has no blocks or cannot be written nested (then the flat export is used)."""
+    ports = {n for n in data if g.nodes[n]["type"] == "junction"}
+    if not ports:
+        return None
+    contract = {n for n in data if g.nodes[n].get("kind") == "identity"}
+    edges = _contract_edges(g, data, contract)
+    if edges is None:
+        return None
+
+    def where(n: str, role: str) -> tuple[str, str]:
+        """(scope, local name) of an edge end: a block port seen from outside the block
+        (an input port as a sink, an output port as a source) is the instance itself."""
+        d = g.nodes[n]
+        if n in ports and d.get("direction") == role:
+            inst = _scope_of(n)
+            return _scope_of(inst), inst.rpartition(".")[2]
+        return _scope_of(n), n.rpartition(".")[2]
+
+    scoped: dict[str, list[tuple[str, str]]] = {}
+    for u, v in edges:
+        (su, lu), (sv, lv) = where(u, "output"), where(v, "input")
+        if su != sv:  # not expected from the graph builder; keep the export correct
+            return None
+        scoped.setdefault(su, []).append((lu, lv))
+    if any(len(set(es)) != len(es) for es in scoped.values()):
+        return None  # two edges between the same pair once ports are folded into instances
+    members: dict[str, list[str]] = {}
+    for n in data:
+        if n not in contract:
+            members.setdefault(_scope_of(n), []).append(n)
+    children: dict[str, list[str]] = {}
+    for inst in sorted({_scope_of(p) for p in ports}):
+        children.setdefault(_scope_of(inst), []).append(inst)
+
+    def build(scope: str) -> nir.NIRGraph:
+        nodes: dict[str, nir.NIRNode] = {}
+        extra: list[tuple[str, str]] = []
+        taken = {n.rpartition(".")[2] for n in members.get(scope, [])} | {
+            c.rpartition(".")[2] for c in children.get(scope, [])}
+        block = None
+        for n in members.get(scope, []):
+            d, local = g.nodes[n], n.rpartition(".")[2]
+            if n in ports:
+                block = d.get("block", block)
+                size = np.array([d["size_out"] if d["direction"] == "input" else d["size_in"]])
+                nodes[local] = nir.Input(input_type=size) if d["direction"] == "input" \
+                    else nir.Output(output_type=size)
+            else:
+                extra += _add_export_node(nodes, local, n, d, params, dt, taken)
+        for child in children.get(scope, []):
+            nodes[child.rpartition(".")[2]] = build(child)
+        sub_meta = meta if not scope else {"rpgraph_block": block or "block"}
+        return nir.NIRGraph(nodes=nodes, edges=scoped.get(scope, []) + extra,
+                            metadata=sub_meta)
+
+    return build("")
 
 
 def _export_names(nodes: list[str]) -> dict[str, str]:
@@ -602,7 +690,9 @@ def _load(imp: _Import, graph: nir.NIRGraph, prefix: str, scope: str, mode: str,
             n_out = sum(isinstance(v, nir.Output) for v in node.nodes.values())
             if n_in == 1 and n_out == 1:
                 _add(imp, key, scope, raw, "block", node, path)
-                imp.blocks[key] = _unique(_ident(name + "_graph"),
+                # rpgraph writes each block instance's block name into its metadata
+                base = _meta_str(getattr(node, "metadata", {}), "rpgraph_block")
+                imp.blocks[key] = _unique(_ident(base or name + "_graph"),
                                           set(imp.blocks.values()) | _all_names(imp))
                 ends[name] = _load(imp, node, key + "/", key, "block", "")
             else:
@@ -763,6 +853,26 @@ def _emit_body(imp: _Import, scope: str, indent: str) -> list[str]:
     return lines
 
 
+def _dedupe_blocks(imp: _Import) -> list[str]:
+    """Give block instances whose bodies read the same one block (an rpgraph export writes
+    each instance of ``res`` as its own subgraph); returns the keys to define, in order.
+    Innermost first, so a body is compared once its own blocks have their final names."""
+
+    def depth(key: str) -> int:
+        scope = imp.nodes[key].scope
+        return 0 if not scope else 1 + depth(scope)
+
+    keys = list(imp.blocks)
+    first: dict[tuple[str, ...], str] = {}
+    for key in sorted(keys, key=depth, reverse=True):  # stable: insertion order per depth
+        body = tuple(_emit_body(imp, key, ""))
+        if body in first:
+            imp.blocks[key] = imp.blocks[first[body]]
+        else:
+            first[body] = key
+    return [k for k in keys if k in first.values()]
+
+
 def nir_to_spec(graph: nir.NIRGraph, dt: float, convention: str = "auto",
                 name: str | None = None, source: str = "<graph>") -> tuple[str, Params]:
     """The ``.rpg`` spec text and parameter dict equivalent to a NIR graph.
@@ -832,8 +942,8 @@ def nir_to_spec(graph: nir.NIRGraph, dt: float, convention: str = "auto",
         if node.role not in ("block",) and node.nir_type != "(input gain)":
             head.append(f"#   {node.nir_path} ({node.nir_type}) -> {_full_name(imp, key)}")
     out = head
-    for key, bname in imp.blocks.items():
-        out += ["", f"block {bname} {{", *_emit_body(imp, key, "    "), "}"]
+    for key in _dedupe_blocks(imp):
+        out += ["", f"block {imp.blocks[key]} {{", *_emit_body(imp, key, "    "), "}"]
     out += ["", f"network {net_name} (dt = {dt!r}) {{", *_emit_body(imp, "", "    "), "}"]
     if frozen:
         out += ["", "train {", f"    freeze = [{', '.join(frozen)}]", "}"]

@@ -300,3 +300,18 @@ def test_warnings_print_as_one_line_each(tmp_path: Path,
     assert "UserWarning" not in err and ".py:" not in err
     with pytest.warns(UserWarning, match="NIR import: "):  # left to Python's warnings
         assert main(["--debug", *argv]) == 0
+
+
+def test_nir_export_nested_and_flat(tmp_path: Path) -> None:
+    import nir
+
+    spec = tmp_path / "blocks.rpg"
+    spec.write_text("block layer(n) {\n    input i\n    output o\n"
+                    "    i -> w: linear(n) -> l: lif -> o\n}\n\n"
+                    "network blocks (dt = 1 ms) {\n    input x : 3\n    output y : 2\n"
+                    "    x -> a: layer(4) -> b: layer(2) -> y\n}\n", encoding="utf-8")
+    for flag, want in (([], {"a", "b", "x", "y"}),
+                       (["--flat"], {"a_w", "a_l", "b_w", "b_l", "x", "y"})):
+        out = tmp_path / f"blocks{len(flag)}.nir"
+        assert main(["nir", "export", str(spec), "-o", str(out), *flag]) == 0
+        assert set(nir.read(out).nodes) == want
