@@ -360,11 +360,15 @@ class _Builder:
         if arg.type == "init":
             return self._init(v, expr, scope, arg)
         if arg.type == "str":
-            if isinstance(v, Symbol):
-                return v.name
-            if isinstance(v, str):
-                return v
-            raise SpecValueError(f"Expected a name, got {describe(v)}", expr.span)
+            name = v.name if isinstance(v, Symbol) else (v if isinstance(v, str) else None)
+            if name is None:
+                raise SpecValueError(f"Expected a name, got {describe(v)}", expr.span)
+            if arg.choices and name not in arg.choices:
+                raise SpecNameError(
+                    f"unknown {arg.name} '{name}'", expr.span,
+                    hint=did_you_mean(name, arg.choices)
+                    or f"{arg.name} is one of: {', '.join(arg.choices)}")
+            return name
         raise AssertionError(f"unknown argument type {arg.type}")
 
     def _init(self, v: Value, expr: ast.Expr, scope: _Scope, arg: Arg) -> Any:

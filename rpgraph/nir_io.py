@@ -25,7 +25,7 @@ NIR                            rpgraph
                                ``identity`` when all scales are 1
 ``LI``                         ``expsyn`` (``v_leak`` must be 0)
 ``I``                          ``expsyn`` with ``tau = dt * 2**40`` (decay rounds to 1)
-``CubaLIF``                    ``lif(max_spikes_per_dt = 1)``
+``CubaLIF``                    ``lif(reset = v_reset)`` (Rockpool convention: subtractive)
 ``LIF``                        ``lif`` with an (almost) instantaneous synapse (see below)
 ``IF``                         ``lif`` with ``tau_mem = dt * 2**40`` and instant synapse
 ``Threshold``                  ``lif`` with instant membrane and synapse (approximate)
@@ -84,11 +84,12 @@ every ``CubaLIF`` has ``r == tau_mem / dt`` and ``w_in == tau_syn / dt`` (1e-3 r
 
 Approximations (each warned about with :func:`warnings.warn` on import):
 
-* NIR resets ``v`` to ``v_reset``; rpgraph subtracts the threshold (``v -= thr``) right
-  after the spike, before the next decay. ``v_reset`` is ignored. (snnTorch's "subtract"
-  reset is applied one step later without decay; Norse resets to ``v_reset``.)
-* NIR spikes are binary: imported ``lif`` nodes get ``max_spikes_per_dt = 1``; rpgraph
-  fires on ``v >= thr``, NIR on ``v > thr``.
+* Reset: NIR fires on ``v > thr`` and sets ``v`` to ``v_reset``; imported neurons are
+  ``lif(reset = v_reset)``, which does exactly that (one spike per step, the parameter
+  ``v_reset`` from the file). Graphs in the Rockpool convention keep Rockpool's reset
+  (subtract the threshold, fire on ``v >= thr``, ``max_spikes_per_dt = 1``), with a
+  warning, unless a node's ``rpgraph_reset`` metadata says otherwise. (snnTorch's own
+  "subtract" mechanism is not what its NIR files declare: they are read as NIR says.)
 * ``LIF`` / ``IF`` / ``Threshold`` have no synapse: the ``lif`` synapse gets
   ``tau_syn = dt / (20 ln 2)`` (``A_s = 2**-20``, a 1e-6 residual of the previous step's
   current) and its ``1 / A_s = 2**20`` gain is folded into the incoming weights (large
@@ -100,10 +101,12 @@ Approximations (each warned about with :func:`warnings.warn` on import):
 
 Export (``to_nir``) writes the ``"rockpool"`` convention: ``lif`` -> ``CubaLIF(tau_mem,
 tau_syn, r = tau_mem exp(-dt / tau_mem) / dt, w_in = 1, v_leak = bias * r,
-v_threshold = threshold, v_reset = 0)``; ``expsyn`` -> ``LI(tau, r = tau exp(-dt / tau) /
+v_threshold = threshold, v_reset)`` (``v_reset = 0`` for a subtractive ``lif``, with a
+warning: other readers will reset it to 0); ``expsyn`` -> ``LI(tau, r = tau exp(-dt / tau) /
 dt, v_leak = 0)``; ``lif(rec = true)`` -> an extra ``Linear`` ``<node>_w_rec`` in a cycle.
 Graph metadata holds ``source = "rpgraph"``, ``dt`` and ``convention``; each ``CubaLIF``'s
-metadata holds ``rpgraph_max_spikes_per_dt`` so that a round trip is exact.
+metadata holds ``rpgraph_max_spikes_per_dt`` and ``rpgraph_reset`` so that a round trip is
+exact.
 Arrays are written in float64 so the conversions invert to the same float32 values.
 """
 
@@ -429,11 +432,18 @@ def _export_node(n: str, d: dict[str, Any], p: Mapping[str, Any], dt: float) -> 
         return nir.LI(tau=tau, r=tau * np.exp(-dt / tau) / dt, v_leak=np.zeros_like(tau))
     tau_mem = _f64(p["tau_mem"])
     r = tau_mem * np.exp(-dt / tau_mem) / dt
+    reset = cfg.get("reset", "subtract")
+    if reset == "subtract":
+        warnings.warn(f"NIR export: lif '{n}' subtracts its threshold after a spike; NIR "
+                      "readers other than rpgraph and Rockpool set v to v_reset = 0 instead "
+                      "(lif(reset = v_reset) exports exactly)", stacklevel=4)
     return nir.CubaLIF(
         tau_syn=_f64(p["tau_syn"]).reshape(tau_mem.shape), tau_mem=tau_mem, r=r,
         v_leak=_f64(p["bias"]) * r, v_threshold=_f64(p["threshold"]),
-        v_reset=np.zeros_like(tau_mem), w_in=np.ones_like(tau_mem),
-        metadata={"rpgraph_max_spikes_per_dt": float(cfg.get("max_spikes_per_dt", 2.0**16))})
+        v_reset=_f64(p["v_reset"]) if reset == "v_reset" else np.zeros_like(tau_mem),
+        w_in=np.ones_like(tau_mem),
+        metadata={"rpgraph_max_spikes_per_dt": float(cfg.get("max_spikes_per_dt", 2.0**16)),
+                  "rpgraph_reset": reset})
 
 
 # --- import: conventions ---------------------------------------------------------------------
@@ -577,7 +587,7 @@ def _convert_spiking(name: str, node: nir.NIRNode, dt: float, conv: str, notes: 
     if isinstance(node, nir.Threshold):
         a_m, k = np.full(n, _INSTANT), ones
         notes.append(f"'{name}' (Threshold): approximated by a lif with instantaneous "
-                     "membrane and synapse (v >= thr, 2**-20 memory of the last step)")
+                     "membrane and synapse (2**-20 memory of the last step)")
     elif isinstance(node, nir.IF):
         a_m, k = ones, _vec(node.r) * dt * ones
     else:
@@ -590,13 +600,20 @@ def _convert_spiking(name: str, node: nir.NIRNode, dt: float, conv: str, notes: 
             tau_s, w_in = _vec(node.tau_syn) * ones, _vec(node.w_in) * ones
             a_s = _decay(tau_s, dt, conv, f"'{name}'", notes)
             g_s = {"norse": w_in, "snntorch": w_in * dt / tau_s, "rockpool": a_s * w_in}[conv]
-    reset = getattr(node, "v_reset", None)
-    if reset is not None and np.any(_f64(reset) != 0):
-        notes.append(f"'{name}': v_reset != 0 is ignored (rpgraph subtracts the threshold)")
-    max_spikes = _meta_float(getattr(node, "metadata", {}), "rpgraph_max_spikes_per_dt", 1.0)
-    ms = "1" if max_spikes == 1.0 else repr(max_spikes)
     params = {"tau_mem": _tau_of(a_m, dt), "tau_syn": _tau_of(a_s, dt).reshape(n, 1),
               "bias": bias, "threshold": thr.copy()}
+    meta = getattr(node, "metadata", {})
+    # NIR sets v to v_reset after a spike; Rockpool (and rpgraph's default) subtracts the
+    # threshold instead. Rockpool-convention graphs keep Rockpool's reset unless the node
+    # says otherwise (rpgraph writes its reset into each node's metadata).
+    reset = _meta_str(meta, "rpgraph_reset") or ("subtract" if conv == "rockpool"
+                                                  else "v_reset")
+    if reset == "v_reset":
+        v_reset = getattr(node, "v_reset", None)
+        params["v_reset"] = (np.zeros(n) if v_reset is None else _vec(v_reset) * ones).copy()
+        return _Conv("lif", n, n, "lif(reset = v_reset)", params, gain=k * g_s / a_s)
+    max_spikes = _meta_float(meta, "rpgraph_max_spikes_per_dt", 1.0)
+    ms = "1" if max_spikes == 1.0 else repr(max_spikes)
     return _Conv("lif", n, n, f"lif(max_spikes_per_dt = {ms})", params,
                  gain=k * g_s / a_s)
 
@@ -919,10 +936,12 @@ def nir_to_spec(graph: nir.NIRGraph, dt: float, convention: str = "auto",
     if not any(n.role == "input" for n in imp.nodes.values()):
         raise SpecError("the NIR graph has no Input node")
     _fold_gains(imp)
-    spiking = [n for n in imp.nodes.values() if n.conv is not None and n.conv.kind == "lif"]
-    if spiking and _meta_str(meta, "source") != "rpgraph":
-        imp.notes.append("NIR resets v to v_reset after a spike; rpgraph subtracts the "
-                         "threshold (and fires on v >= thr, NIR on v > thr)")
+    subtract = [n.nir_path for n in imp.nodes.values() if n.conv is not None
+                and n.conv.kind == "lif" and "reset" not in n.conv.call]
+    if subtract and _meta_str(meta, "source") != "rpgraph":
+        imp.notes.append(f"{', '.join(repr(p) for p in subtract)}: Rockpool convention, so "
+                         "after a spike the threshold is subtracted (Rockpool's reset, firing "
+                         "on v >= thr), not v set to v_reset (NIR's)")
     for note in imp.notes:
         warnings.warn(f"NIR import: {note}", stacklevel=2)
 

@@ -202,6 +202,18 @@ DIAGNOSTICS: dict[str, tuple[str, type[SpecError], str]] = {
             "        x -> linear(2) -> rate(activation = tanhh) -> y",
             "                                            ^^^^^",
             "hint: did you mean 'tanh'?")),
+    "unknown-reset": (
+        HEAD + "    x -> linear(2) -> lif(reset = vreset) -> y\n}\n", SpecNameError, lines(
+            "<string>:4:35: error: unknown reset 'vreset'",
+            "        x -> linear(2) -> lif(reset = vreset) -> y",
+            "                                      ^^^^^^",
+            "hint: did you mean 'v_reset'?")),
+    "unknown-reset-no-guess": (
+        HEAD + "    x -> linear(2) -> lif(reset = zero) -> y\n}\n", SpecNameError, lines(
+            "<string>:4:35: error: unknown reset 'zero'",
+            "        x -> linear(2) -> lif(reset = zero) -> y",
+            "                                      ^^^^",
+            "hint: reset is one of: subtract, v_reset")),
     "unknown-initialiser": (
         HEAD + "    x -> linear(2, weight = kaimng) -> y\n}\n", SpecNameError, lines(
             "<string>:4:29: error: unknown initialiser 'kaimng'",

@@ -486,3 +486,40 @@ def test_lif_fast_scan_equals_step_by_step(n_syn: int) -> None:
     g2 = jax.grad(lambda p: jnp.sum(run(False, p)[1] * x[..., :n]))(params)
     for k in params:
         np.testing.assert_allclose(g1[k], g2[k], rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("record", [False, True])
+def test_lif_reset_to_v_reset(record: bool) -> None:
+    """``lif(reset = v_reset)``: at most one spike per step, on ``vmem > threshold``
+    (strictly), and the membrane set to ``v_reset``; against a plain numpy loop."""
+    lif = KINDS["lif"]
+    n, b, t = 5, 2, 40
+    cfg = {"dt": DT, "reset": "v_reset", "n_syn": 1}
+    rng = np.random.default_rng(0)
+    params = {"tau_mem": jnp.asarray(rng.uniform(5e-3, 30e-3, n), jnp.float32),
+              "tau_syn": jnp.asarray(rng.uniform(2e-3, 10e-3, (n, 1)), jnp.float32),
+              "bias": jnp.zeros(n), "threshold": jnp.asarray(rng.uniform(0.5, 1.0, n)),
+              "v_reset": jnp.asarray(rng.uniform(-0.3, 0.1, n), jnp.float32)}
+    assert set(lif.params(n, n, cfg)) == set(params)
+    x = jnp.asarray(rng.uniform(0, 3.0, (b, t, n)), jnp.float32)
+    x = x.at[0, 0, 0].set(np.float32(params["threshold"][0]) / np.float32(
+        np.exp(-DT / params["tau_syn"][0, 0])))  # lands (about) on the threshold
+    _, y, _ = run("lif", cfg, lif.prepare(params, cfg), x, record=record)
+    p = {k: np.asarray(v, np.float64) for k, v in params.items()}
+    a, bsyn = np.exp(-DT / p["tau_mem"]), np.exp(-DT / p["tau_syn"][:, 0])
+    v, i = np.zeros((b, n)), np.zeros((b, n))
+    want = []
+    for k in range(t):
+        i = (i + np.asarray(x[:, k], np.float64)) * bsyn
+        v = v * a + i + p["bias"]
+        s = (v > p["threshold"]).astype(np.float64)
+        v = np.where(s > 0, p["v_reset"], v)
+        want.append(s)
+    want_y = np.stack(want, axis=1)
+    assert np.max(want_y) == 1 and 0 < np.mean(want_y) < 1
+    np.testing.assert_array_equal(np.asarray(y), want_y)
+    # the surrogate gradient reaches v_reset (through the membrane after a spike)
+    g = jax.grad(lambda q: jnp.sum(run("lif", cfg, lif.prepare(q, cfg), x, record=record)[1]
+                                   * x))(params)
+    assert float(jnp.max(jnp.abs(g["v_reset"]))) > 0
+    assert all(bool(jnp.all(jnp.isfinite(v))) for v in g.values())  # the reset is detached

@@ -59,7 +59,8 @@ def reference(graph: nir.NIRGraph, x: np.ndarray, dt: float, convention: str
 
     Discretisation (as documented in rpgraph.nir_io), forward Euler for norse/snntorch:
     ``I += dt/tau_syn (-I + w_in S)`` (snntorch) or ``I = (1 - dt/tau_syn) I + w_in S``
-    (norse); ``v += dt/tau (v_leak - v + r I)``; spike ``z = v >= thr``; ``v -= z thr``.
+    (norse); ``v += dt/tau (v_leak - v + r I)``; spike ``z = v > thr``, then ``v = v_reset``
+    (NIR's reset; the Rockpool convention subtracts ``thr`` after ``v >= thr``).
     Rockpool: exponential decays, ``I = e_s (I + w_in S)``,
     ``v = e_m v + r dt / (tau e_m) I``. A cycle's edge leaving a neuron carries the
     previous step's output.
@@ -123,12 +124,13 @@ def reference(graph: nir.NIRGraph, x: np.ndarray, dt: float, convention: str
                 else:
                     st["v"] = st["v"] + dt / tau_m * (f(node.v_leak) - st["v"]
                                                       + f(node.r) * drive)
-                y = st["v"] if isinstance(node, nir.LI) else _fire(st, f(node.v_threshold))
+                y = st["v"] if isinstance(node, nir.LI) else _fire(st, node, convention)
             elif isinstance(node, (nir.IF, nir.I)):
                 st["v"] = st["v"] + dt * f(node.r) * s
-                y = st["v"] if isinstance(node, nir.I) else _fire(st, f(node.v_threshold))
+                y = st["v"] if isinstance(node, nir.I) else _fire(st, node, convention)
             elif isinstance(node, nir.Threshold):
-                y = (s >= f(node.threshold)).astype(np.float64)
+                fires = np.greater_equal if convention == "rockpool" else np.greater
+                y = fires(s, f(node.threshold)).astype(np.float64)
             else:
                 raise AssertionError(type(node))
             cur[n] = np.broadcast_to(y, np.shape(y)).copy()
@@ -137,9 +139,16 @@ def reference(graph: nir.NIRGraph, x: np.ndarray, dt: float, convention: str
     return {n: np.array(v) for n, v in outs.items()}
 
 
-def _fire(st: dict[str, Any], thr: np.ndarray) -> np.ndarray:
-    z = (st["v"] >= thr).astype(np.float64)
-    st["v"] = st["v"] - z * thr
+def _fire(st: dict[str, Any], node: Any, convention: str) -> np.ndarray:
+    """NIR: spike on ``v > v_threshold``, then ``v = v_reset``. Rockpool convention:
+    Rockpool's own reset, spike on ``v >= thr`` and subtract the threshold."""
+    thr = np.asarray(node.v_threshold, np.float64)
+    if convention == "rockpool":
+        z = (st["v"] >= thr).astype(np.float64)
+        st["v"] = st["v"] - z * thr
+    else:
+        z = (st["v"] > thr).astype(np.float64)
+        st["v"] = np.where(z > 0, np.asarray(node.v_reset, np.float64), st["v"])
     return z
 
 
@@ -163,6 +172,9 @@ ROUND_TRIP = {
     "lif_cycle": "network n (dt = 1 ms) { input x : 5\n output y : 2\n"
                  " x -> w_in: linear(8) -> h: lif(threshold = 0.5)\n"
                  " h -> w_rec: linear(8) -> h\n h -> linear(2) -> expsyn -> y }",
+    "lif_v_reset": "network n (dt = 1 ms) { input x : 5\n output y : 4\n"
+                   " x -> linear(4) -> h: lif(reset = v_reset, v_reset = uniform(-0.2, 0.1),"
+                   " threshold = 0.5) -> y }",
     "lif_rec": "network n (dt = 1 ms) { input x : 5\n output y : 2\n"
                " x -> linear(8) -> h: lif(rec = true, threshold = 0.5) -> linear(2) -> y }",
     "nested": "block layer(n) { input i\n output o\n"
@@ -278,6 +290,23 @@ def test_export_node_types_and_metadata() -> None:
     np.testing.assert_array_equal(h.w_in, 1.0)
 
 
+def test_export_reset_and_its_warning() -> None:
+    """``lif(reset = v_reset)`` is NIR's own reset: exported as is, silently. A subtractive
+    ``lif`` is exported with v_reset = 0 and a warning, since other readers will reset it."""
+    prog = rpgraph.compile(ROUND_TRIP["lif_v_reset"])
+    params = prog.init(0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        h = to_nir(prog, params).nodes["h"]
+    np.testing.assert_array_equal(h.v_reset, np.asarray(params["h"]["v_reset"], np.float64))
+    assert h.metadata["rpgraph_reset"] == "v_reset"
+    prog = rpgraph.compile(ROUND_TRIP["lif_ff"])
+    with pytest.warns(UserWarning, match="NIR export: lif 'h' subtracts its threshold"):
+        h = to_nir(prog, prog.init(0)).nodes["h"]
+    np.testing.assert_array_equal(h.v_reset, 0.0)
+    assert h.metadata["rpgraph_reset"] == "subtract"
+
+
 def test_export_lists_every_unsupported_node() -> None:
     prog = rpgraph.compile("network n (dt = 1 ms) { input x : 3\n output y : 3\n"
                            " x -> a: tanh -> b: rate -> c: lif(n_syn = 3) -> linear(3) -> y }")
@@ -313,9 +342,12 @@ def test_import_matches_reference(fname: str) -> None:
     dt, convention, neurons = IMPORTS[fname]
     graph = read_nir(path)
     assert detect_convention(graph, dt) == convention
-    with pytest.warns(UserWarning, match="subtracts the threshold"):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         net, params = from_nir(path, dt=dt)
-    assert "Imported from NIR" in net.source
+    # NIR's reset is reproduced (lif(reset = v_reset)): no reset approximation to warn about
+    assert not [w for w in caught if "reset" in str(w.message)], caught
+    assert "Imported from NIR" in net.source and "reset = v_reset" in net.source
     prog = rpgraph.compile(net)
     prog.check_params(params)
     n_in = prog.network.size(prog.inputs[0])

@@ -167,7 +167,8 @@ def _file_setup(d: Path) -> None:
     (d / "bounds_bad.json").write_text('{"lower": 3}', encoding="utf-8")
     (d / "bounds_syntax.json").write_text("nope", encoding="utf-8")
     (d / "rate.rpg").write_text(HDR + "    x -> linear(2) -> rate() -> y\n}\n", encoding="utf-8")
-    (d / "snn.rpg").write_text(HDR + "    x -> linear(2) -> lif() -> y\n}\n", encoding="utf-8")
+    (d / "snn.rpg").write_text(HDR + "    x -> linear(2) -> lif(reset = v_reset) -> y\n}\n",
+                               encoding="utf-8")
     _nir_files(d)
 
 

@@ -176,13 +176,14 @@ class Arg:
     ``type`` is one of ``"int"`` (a size), ``"float"``, ``"time"`` (needs a time unit or a
     plain number of seconds), ``"bool"``, ``"activation"`` (a name from
     :data:`ACTIVATIONS`), ``"init"`` (an initialiser or a constant, for the parameter of
-    the same name).
+    the same name), ``"str"`` (a name; one of ``choices`` when given).
     """
 
     name: str
     type: str
     default: Any = REQUIRED
     doc: str = ""
+    choices: tuple[str, ...] = ()  # for type "str": the names it accepts (empty: any)
 
 
 @dataclass(frozen=True)

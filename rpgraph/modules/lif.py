@@ -8,6 +8,12 @@ Per time step (``alpha = exp(-dt / tau_mem)``, ``beta = exp(-dt / tau_syn)``)::
     spikes = step_pwl(vmem, threshold)         (surrogate gradient: piece-wise linear)
     vmem -= spikes * threshold                 (subtractive reset)
 
+With ``reset = v_reset`` (NIR's, Norse's and snnTorch's "zero" reset) a neuron fires at most
+once per step, on ``vmem > threshold``, and its membrane is set to the parameter ``v_reset``::
+
+    spikes = vmem > threshold                  (same surrogate gradient)
+    vmem = vmem - spikes * (vmem - v_reset)    (no gradient through this spikes factor)
+
 Input channel ``i`` feeds synapse ``i % n_syn`` of neuron ``i // n_syn``. Noise: the
 compiler passes standard-normal draws ``(B, N)`` per step; this kind scales them by
 ``noise_std * sqrt(dt)`` and adds them to the membrane, as Rockpool does.
@@ -63,6 +69,43 @@ def _step_pwl_jvp(primals: tuple[Any, ...], tangents: tuple[Any, ...]) -> tuple[
     return out, tangent
 
 
+@jax.custom_jvp
+def step_once(x: Array, threshold: Array, window: float = 0.5) -> Array:
+    """One spike where ``x > threshold`` (strictly, as NIR fires), else none; the derivative
+    is :func:`step_pwl`'s surrogate.
+
+    >>> step_once(jnp.array([0.5, 1.0, 2.5]), jnp.ones(3)).tolist()
+    [0.0, 0.0, 1.0]
+    """
+    return (x > threshold).astype(jnp.result_type(x, threshold))
+
+
+@step_once.defjvp
+def _step_once_jvp(primals: tuple[Any, ...], tangents: tuple[Any, ...]) -> tuple[Array, Array]:
+    x, threshold, window = primals
+    x_dot, threshold_dot = tangents[0], tangents[1]
+    tangent = (x >= (threshold - window)) * (
+        x_dot / threshold - threshold_dot * x / (threshold**2)
+    )
+    return step_once(x, threshold, window), tangent
+
+
+RESETS = ("subtract", "v_reset")
+
+
+def _fire(vmem: Array, params: Params, cfg: Config) -> tuple[Array, Array]:
+    """Spikes and the membrane after the reset the node's ``reset`` names."""
+    thr = params["threshold"]
+    if cfg.get("reset", "subtract") == "v_reset":
+        spikes = step_once(vmem, thr)
+        # the reset is detached (as snnTorch does): through it the surrogate would multiply
+        # the gradient by 1 - (vmem - v_reset) / threshold each spike, which explodes
+        reset = jax.lax.stop_gradient(spikes)
+        return spikes, vmem - reset * (vmem - params["v_reset"])
+    spikes = step_pwl(vmem, thr, 0.5, float(cfg.get("max_spikes_per_dt", 2.0**16)))
+    return spikes, vmem - spikes * thr
+
+
 def _n_syn(cfg: Config) -> int:
     return int(cfg.get("n_syn", 1))
 
@@ -70,15 +113,15 @@ def _n_syn(cfg: Config) -> int:
 @register
 class LIF(Kind):
     """``lif(tau_mem = 20 ms, tau_syn = 20 ms, bias = 0, threshold = 1, n_syn = 1,
-    rec = false, w_rec = kaiming, noise_std = 0, max_spikes_per_dt = 65536)``;
-    size in = N * n_syn, size out = N."""
+    rec = false, w_rec = kaiming, noise_std = 0, max_spikes_per_dt = 65536,
+    reset = subtract, v_reset = 0)``; size in = N * n_syn, size out = N."""
 
     name = "lif"
     stateful = True
     rockpool = "LIFJax"
     doc = (
-        "LIF neurons with exponential synapses and subtractive reset; "
-        "outputs spike counts per step. size_in = N * n_syn, size_out = N."
+        "LIF neurons with exponential synapses and subtractive reset (or reset = v_reset: "
+        "NIR's); outputs spike counts per step. size_in = N * n_syn, size_out = N."
     )
     args = (
         Arg("tau_mem", "init", constant(20e-3), doc="membrane time constants (s)"),
@@ -90,6 +133,9 @@ class LIF(Kind):
         Arg("w_rec", "init", Init("kaiming"), doc="initialiser of w_rec"),
         Arg("noise_std", "float", 0.0, doc="membrane noise std. dev. after 1 s"),
         Arg("max_spikes_per_dt", "float", 2.0**16, doc="most spikes one neuron emits per step"),
+        Arg("reset", "str", "subtract", choices=RESETS,
+            doc="subtract the threshold (Rockpool) or set vmem to v_reset (NIR, one spike)"),
+        Arg("v_reset", "init", constant(0.0), doc="membrane after a spike (reset = v_reset)"),
     )
 
     def size_out(self, size_in: int, cfg: Config) -> int:
@@ -116,6 +162,8 @@ class LIF(Kind):
             "bias": ParamSpec(n, "biases", init_of(cfg, "bias", constant(0.0))),
             "threshold": ParamSpec(n, "thresholds", init_of(cfg, "threshold", constant(1.0))),
         }
+        if cfg.get("reset", "subtract") == "v_reset":
+            specs["v_reset"] = ParamSpec(n, "biases", init_of(cfg, "v_reset", constant(0.0)))
         if cfg.get("rec", False):
             specs["w_rec"] = ParamSpec(
                 (size_out, size_in), "weights", init_of(cfg, "w_rec", Init("kaiming"))
@@ -136,7 +184,6 @@ class LIF(Kind):
         self, params: Params, state: State, x_t: Array, noise_t: Array | None, cfg: Config
     ) -> tuple[State, Array, dict[str, Array]]:
         dt = cfg["dt"]
-        thr = params["threshold"]
         spikes, isyn, vmem = state["spikes"], state["isyn"], state["vmem"]
         isyn = isyn + x_t.reshape(isyn.shape)
         rec: dict[str, Array] = {}
@@ -152,8 +199,7 @@ class LIF(Kind):
         if noise_t is not None:
             vmem = vmem + float(cfg.get("noise_std", 0.0)) * math.sqrt(float(dt)) * noise_t
         vmem = vmem + params["bias"]
-        spikes = step_pwl(vmem, thr, 0.5, float(cfg.get("max_spikes_per_dt", 2.0**16)))
-        vmem = vmem - spikes * thr
+        spikes, vmem = _fire(vmem, params, cfg)
         rec.update(vmem=vmem, isyn=isyn, spikes=spikes)
         return {"spikes": spikes, "isyn": isyn, "vmem": vmem}, spikes, rec
 
@@ -175,7 +221,7 @@ class LIF(Kind):
         if record or cfg.get("rec", False) or x.shape[1] == 0:
             return super().scan(params, state, x, noise, cfg, record)
         dt = cfg["dt"]
-        thr, bias = params["threshold"], params["bias"]
+        bias = params["bias"]
         alpha, beta = _decays(params, dt)
         b, t = x.shape[:2]
         n, n_syn = state["isyn"].shape[1:]
@@ -184,7 +230,6 @@ class LIF(Kind):
         if n_syn == 1:
             xs, isyn0, beta = xs[..., 0], isyn0[..., 0], jnp.reshape(beta, (n,))
         scale = float(cfg.get("noise_std", 0.0)) * math.sqrt(float(dt))
-        most = float(cfg.get("max_spikes_per_dt", 2.0**16))
 
         def body(c: tuple[Array, Array], inp: tuple[Array, Array | None]
                  ) -> tuple[tuple[Array, Array], Array]:
@@ -195,8 +240,8 @@ class LIF(Kind):
             if noise_t is not None:
                 vmem = vmem + scale * noise_t
             vmem = vmem + bias
-            spikes = step_pwl(vmem, thr, 0.5, most)
-            return (isyn, vmem - spikes * thr), spikes
+            spikes, vmem = _fire(vmem, params, cfg)
+            return (isyn, vmem), spikes
 
         nz = None if noise is None else jnp.swapaxes(noise, 0, 1)
         (isyn, vmem), ys = jax.lax.scan(body, (isyn0, state["vmem"]), (xs, nz),
