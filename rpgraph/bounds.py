@@ -70,7 +70,12 @@ def penalised(net: Network) -> bool:
 def bounds_cost(params: Tree, lower: Tree, upper: Tree) -> Array:
     """Rockpool's ``bounds_cost``: ``sum(exp(-(p - lower)))`` over elements below their lower
     bound, plus the same above the upper bound. Discontinuous: a parameter just outside
-    its bound costs about 1."""
+    its bound costs about 1.
+
+    >>> p = {"h": {"tau": jnp.array([0.005, 0.02])}}
+    >>> round(float(bounds_cost(p, {"h": {"tau": 0.01}}, {"h": {"tau": math.inf}})), 4)
+    1.005
+    """
     total = jnp.float32(0.0)
     for p, lo, hi in zip(jax.tree_util.tree_leaves(params), jax.tree_util.tree_leaves(lower),
                          jax.tree_util.tree_leaves(upper)):
@@ -91,7 +96,12 @@ def _static_inf(bound: Any, sign: int) -> bool:
 
 def bounds_penalty(params: Tree, lower: Tree, upper: Tree) -> Array:
     """Continuous penalty: ``sum(relu(lower - p)**2 + relu(p - upper)**2)``; zero inside the
-    box and at its edge, so the loss does not jump when a parameter touches a bound."""
+    box and at its edge, so the loss does not jump when a parameter touches a bound.
+
+    >>> p = {"h": {"tau": jnp.array([0.005, 0.02])}}
+    >>> round(float(bounds_penalty(p, {"h": {"tau": 0.01}}, {"h": {"tau": math.inf}})), 8)
+    2.5e-05
+    """
     total = jnp.float32(0.0)
     for p, lo, hi in zip(jax.tree_util.tree_leaves(params), jax.tree_util.tree_leaves(lower),
                          jax.tree_util.tree_leaves(upper)):
@@ -102,7 +112,13 @@ def bounds_penalty(params: Tree, lower: Tree, upper: Tree) -> Array:
 
 
 def project(params: Tree, lower: Tree, upper: Tree, mask: Tree | None = None) -> Tree:
-    """Clip each (masked) parameter into ``[lower, upper]``; others pass through unchanged."""
+    """Clip each (masked) parameter into ``[lower, upper]``; others pass through unchanged.
+
+    >>> p = {"h": {"tau": jnp.array([0.005, 0.02])}}
+    >>> out = project(p, {"h": {"tau": 0.01}}, {"h": {"tau": math.inf}})
+    >>> [round(v, 6) for v in out["h"]["tau"].tolist()]
+    [0.01, 0.02]
+    """
     out: Tree = {}
     for node, leaves in params.items():
         out[node] = {}
@@ -166,14 +182,22 @@ def _enc(v: float) -> float | str:
 
 
 def to_json(lower: Tree, upper: Tree) -> str:
-    """JSON of a template; infinities are written ``"inf"``/``"-inf"`` (JSON has none)."""
+    """JSON of a template; infinities are written ``"inf"``/``"-inf"`` (JSON has none).
+
+    >>> print(to_json({"h": {"tau": 0.01}}, {"h": {"tau": math.inf}}))
+    { "lower": { "h": { "tau": 0.01 } }, "upper": { "h": { "tau": "inf" } } }
+    """
     data = {"lower": {n: {k: _enc(v) for k, v in d.items()} for n, d in lower.items()},
             "upper": {n: {k: _enc(v) for k, v in d.items()} for n, d in upper.items()}}
     return json.dumps(data, indent=2)
 
 
 def from_json(text: str, where: str = "<bounds>") -> tuple[Tree, Tree]:
-    """Read what :func:`to_json` wrote (after a user edited it)."""
+    """Read what :func:`to_json` wrote (after a user edited it).
+
+    >>> from_json('{"lower": {"h": {"tau": 0.01}}, "upper": {"h": {"tau": "inf"}}}')
+    ({'h': {'tau': 0.01}}, {'h': {'tau': inf}})
+    """
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
@@ -203,6 +227,11 @@ def from_json(text: str, where: str = "<bounds>") -> tuple[Tree, Tree]:
 
 
 def read_json(path: str | Path) -> tuple[Tree, Tree]:
+    """Read a bounds file written by ``rpgraph bounds --format json`` (see :func:`from_json`);
+    a missing or unreadable file is a :class:`CheckpointError`.
+
+    >>> lower, upper = read_json("bounds.json")  # doctest: +SKIP
+    """
     try:
         text = Path(path).read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as e:

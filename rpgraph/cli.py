@@ -89,6 +89,7 @@ def _write_text(path: str | Path, text: str, what: str) -> None:
 
 
 def cmd_check(a: argparse.Namespace) -> int:
+    """``rpgraph check FILE...``: parse, build and compile each spec, train block included."""
     from .compile import compile
     from .train import resolve
 
@@ -109,6 +110,7 @@ def cmd_check(a: argparse.Namespace) -> int:
 
 
 def cmd_graph(a: argparse.Namespace) -> int:
+    """``rpgraph graph FILE``: the module graph as text, node-link JSON or DOT."""
     from .graph import load
     from .show import summary, to_dot, to_json
 
@@ -119,6 +121,7 @@ def cmd_graph(a: argparse.Namespace) -> int:
 
 
 def cmd_fmt(a: argparse.Namespace) -> int:
+    """``rpgraph fmt FILE...``: canonical formatting (``--check``, ``--write``)."""
     from .fmt import fmt
     from .parse import parse_file
 
@@ -142,6 +145,7 @@ def cmd_fmt(a: argparse.Namespace) -> int:
 
 
 def cmd_bounds(a: argparse.Namespace) -> int:
+    """``rpgraph bounds FILE``: the make_bounds-style template (json, python, table)."""
     from .bounds import FORMATS
     from .compile import compile
 
@@ -168,6 +172,7 @@ def _load_bounds(prog: object, path: str | None) -> tuple[dict, dict] | None:
 
 
 def cmd_train(a: argparse.Namespace) -> int:
+    """``rpgraph train FILE``: the spec's training run, flags overriding its train block."""
     from .compile import compile
     from .train import default_run_dir, fit
 
@@ -192,6 +197,7 @@ def cmd_train(a: argparse.Namespace) -> int:
 
 
 def cmd_eval(a: argparse.Namespace) -> int:
+    """``rpgraph eval FILE --params DIR``: loss and accuracy of trained parameters."""
     from .compile import compile
     from .train import evaluate, resolve
 
@@ -204,6 +210,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
 
 
 def cmd_nir_export(a: argparse.Namespace) -> int:
+    """``rpgraph nir export FILE -o NET.nir``: the network and parameters as NIR."""
     from .compile import compile
     from .nir_io import to_nir, write_nir
 
@@ -215,6 +222,7 @@ def cmd_nir_export(a: argparse.Namespace) -> int:
 
 
 def cmd_nir_import(a: argparse.Namespace) -> int:
+    """``rpgraph nir import NET.nir --dt DT -o FILE.rpg``: a spec plus parameters."""
     from .checkpoint import save_params, spec_hash
     from .nir_io import from_nir
 
@@ -239,6 +247,7 @@ def _with_debug(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The ``rpgraph`` argument parser (one sub-command per stage users reach)."""
     p = _Parser(prog="rpgraph", description="Declarative rate and spiking networks in JAX.")
     p.add_argument("--debug", action="store_true", help="show tracebacks for errors")
     p.add_argument("--version", action="version", version=f"rpgraph {__version__}")
@@ -321,7 +330,12 @@ def _show_warning(message: Warning | str, category: type[Warning], filename: str
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``rpgraph`` console script; returns the exit status."""
+    """Entry point of the ``rpgraph`` console script; returns the exit status.
+
+    >>> main(["check", "specs/tutorial_mlp.rpg"])
+    specs/tutorial_mlp.rpg: ok
+    0
+    """
     parser = build_parser()
     a = parser.parse_args(argv)
     try:

@@ -54,6 +54,10 @@ class Options:
             ``None`` picks per backend: 8 on GPU, where each loop iteration costs a kernel
             launch and a device-to-host check (LIF N=1024 fwd+bwd on an H200: 13.2 ms at 1,
             3.4 ms at 8), and 1 on CPU, where unrolling made the same program slower.
+
+    >>> prog = compile("specs/tutorial_rate.rpg", remat=100, unroll=4)
+    >>> prog.options.remat, prog.options.resolved_unroll()
+    (100, 4)
     """
 
     hoist: bool = True

@@ -44,6 +44,7 @@ def did_you_mean(name: str, choices: Iterable[str]) -> str | None:
 
 
 def known_list(choices: Iterable[str]) -> str:
+    """Known names for a hint, sorted and without repeats: ``known_list("ba") == "a, b"``."""
     return ", ".join(sorted(set(choices)))
 
 

@@ -44,6 +44,8 @@ Value = Any  # float | int | bool | str | Symbol | Quantity | list | ast.Call
 
 
 def unit_factor(num: ast.Num) -> tuple[float, str | None]:
+    """The SI factor and dimension of a number's unit: ``5 ms`` gives ``(1e-3, "time")``;
+    no unit gives ``(1.0, None)``."""
     if num.unit is None:
         return 1.0, None
     if num.unit not in UNITS:
@@ -196,6 +198,7 @@ def as_float(v: Value, node: ast.Expr, *, time: bool = False, what: str = "a num
 
 
 def as_int(v: Value, node: ast.Expr, what: str = "an integer") -> int:
+    """An integer value, or a :class:`SpecValueError` at ``expr``."""
     if isinstance(v, bool) or isinstance(v, Quantity):
         raise SpecValueError(f"Expected {what}, got {describe(v)}", getattr(node, "span", None))
     if isinstance(v, Symbol):

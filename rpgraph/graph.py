@@ -746,14 +746,24 @@ def loads(text: str, filename: str = "<string>") -> Network:
 
 
 def load(path: str | Path) -> Network:
-    """Read a ``.rpg`` file and build its :class:`Network`."""
+    """Read a ``.rpg`` file and build its :class:`Network`.
+
+    >>> net = load("specs/tutorial_rate.rpg")
+    >>> net.name, net.inputs, net.outputs
+    ('tutorial_rate', ['x'], ['y'])
+    """
     from .parse import parse_file
 
     return build(parse_file(path))
 
 
 def param_nodes(graph: nx.DiGraph) -> Iterator[tuple[str, dict[str, Any]]]:
-    """``(id, attributes)`` of every parameter node, in declaration order."""
+    """``(id, attributes)`` of every parameter node, in declaration order.
+
+    >>> pid, d = next(param_nodes(load("specs/tutorial_rate.rpg").graph))
+    >>> pid, d["shape"], d["family"]
+    ('hidden.tau', (200,), 'taus')
+    """
     for n, d in graph.nodes(data=True):
         if d["type"] == "param":
             yield n, d

@@ -39,6 +39,7 @@ def default_loss(net: Network) -> ast.Expr:
 
 
 def loss_expr(net: Network) -> ast.Expr:
+    """The spec's loss expression, or the default ``mse(y, target)``."""
     if net.spec.train is not None:
         s = net.spec.train.get("loss")
         if s is not None:
@@ -132,7 +133,16 @@ def compile_loss(net: Network) -> Callable[[dict[str, Array], Any, Any], Array]:
 
 
 def compile_terms(net: Network) -> Callable[[dict[str, Array], Any, Any], dict[str, Array]]:
-    """Each top-level term of the loss by its source text, for diagnostics."""
+    """Each top-level term of the loss by its source text, for diagnostics.
+
+    >>> from rpgraph.graph import load
+    >>> import jax.numpy as jnp, rpgraph
+    >>> net = load("specs/tutorial_rate.rpg")
+    >>> params = rpgraph.compile(net).init(0)
+    >>> y = t = jnp.zeros((1, 100, 2))
+    >>> sorted(compile_terms(net)({"y": y}, t, params))
+    ['1e3 * bounds_cost', '1e3 * l2sqr(params)', 'mse(y, target)']
+    """
     from .fmt import format_expr
 
     terms = [(format_expr(t), _compile(t, net)) for t in _terms(loss_expr(net))]

@@ -34,6 +34,7 @@ def _plt() -> Any:
 
 
 def plot_loss(losses: np.ndarray, path: Path) -> None:
+    """Training loss per step on a log scale (``loss.png``)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(8, 3.5))
     ax.plot(np.arange(len(losses)), losses, lw=0.8)
@@ -48,6 +49,7 @@ def plot_loss(losses: np.ndarray, path: Path) -> None:
 
 
 def plot_outputs(y: np.ndarray, targets: np.ndarray, path: Path, max_samples: int = 6) -> None:
+    """Output against target, one panel per class (``outputs.png``)."""
     plt = _plt()
     n = min(len(y), max_samples)
     fig, axes = plt.subplots(1, n, figsize=(4 * n, 3.2), squeeze=False)
@@ -68,6 +70,7 @@ def plot_outputs(y: np.ndarray, targets: np.ndarray, path: Path, max_samples: in
 
 def plot_param(values: np.ndarray, lower: float, upper: float, name: str, family: str,
                path: Path) -> None:
+    """A trained parameter's values with its bounds drawn."""
     plt = _plt()
     scale, unit = (1e3, " (ms)") if family == "taus" else (1.0, "")
     fig, ax = plt.subplots(figsize=(6, 3.5))
@@ -87,6 +90,7 @@ def plot_param(values: np.ndarray, lower: float, upper: float, name: str, family
 
 def plot_accuracy(epochs: np.ndarray, acc: np.ndarray, test_acc: float | None,
                   path: Path) -> None:
+    """Training and test accuracy over epochs (classification)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 3.5))
     ax.plot(epochs, acc, "o-", label="train")
@@ -104,7 +108,11 @@ def plot_accuracy(epochs: np.ndarray, acc: np.ndarray, test_acc: float | None,
 
 def plot_run(prog: Program, params: Tree, ds: Dataset, run_dir: Path,
              bounds: tuple[Tree, Tree] | None = None) -> list[Path]:
-    """Write every plot that applies to this run; returns the files written."""
+    """Write every plot that applies to this run; returns the files written.
+
+    >>> plot_run(prog, result.params, ds, Path("runs/a"))  # doctest: +SKIP
+    [PosixPath('runs/a/loss.png'), PosixPath('runs/a/outputs.png'), ...]
+    """
     from .train import predict, read_metrics
 
     written: list[Path] = []

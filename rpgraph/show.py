@@ -62,7 +62,14 @@ def _jsonable(v: Any) -> Any:
 
 
 def to_json(net: Network) -> str:
-    """Node-link JSON of the graph (networkx ``node_link_data`` layout)."""
+    """Node-link JSON of the graph (networkx ``node_link_data`` layout).
+
+    >>> import json
+    >>> from rpgraph import loads
+    >>> net = loads("network n { input x : 3\\n output y : 2\\n x -> linear(2) -> y }")
+    >>> [n["id"] for n in json.loads(to_json(net))["nodes"]][:3]
+    ['x', 'y', 'linear_0']
+    """
     g = net.graph
     data = {
         "directed": True,
@@ -77,7 +84,13 @@ def to_json(net: Network) -> str:
 
 
 def to_dot(net: Network) -> str:
-    """Graphviz DOT: modules as boxes, ports as ellipses, recurrent edges dashed."""
+    """Graphviz DOT: modules as boxes, ports as ellipses, recurrent edges dashed.
+
+    >>> from rpgraph import loads
+    >>> net = loads("network n { input x : 3\\n output y : 2\\n x -> linear(2) -> y }")
+    >>> to_dot(net).splitlines()[0]
+    'digraph "n" {'
+    """
     g = net.graph
     out = [f'digraph "{net.name}" {{', "    rankdir=LR;"]
     for n, d in g.nodes(data=True):

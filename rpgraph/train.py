@@ -187,7 +187,12 @@ def make_optimizer(expr: ast.Expr | str, env: Mapping[str, Any] | None = None
 def make_data(expr: ast.Expr | str | Dataset | Any, *, base_dir: Path | None = None,
               allow_outside: bool = False, env: Mapping[str, Any] | None = None) -> Dataset:
     """A :class:`Dataset` from a spec expression (``sinusoids(classes = 3)``, ``"f.npz"``),
-    a path, a Dataset, or any object with ``__len__``/``__getitem__``."""
+    a path, a Dataset, or any object with ``__len__``/``__getitem__``.
+
+    >>> ds = make_data("sinusoids(classes = 2, length = 5, channels_in = 3)")
+    >>> len(ds), ds.inputs.shape
+    (2, (2, 5, 3))
+    """
     if isinstance(expr, Dataset):
         return expr
     if isinstance(expr, (str, os.PathLike)) and not isinstance(expr, ast.Str):
@@ -229,7 +234,14 @@ def make_data(expr: ast.Expr | str | Dataset | Any, *, base_dir: Path | None = N
 def resolve(prog: Program, data: Any = None, *, epochs: int | None = None,
             optimizer: Any = None, batch_size: int | None = None, seed: int | None = None,
             checkpoint_every: int | None = None, allow_outside: bool = False) -> Settings:
-    """Merge the spec's ``train { }`` block with overrides and check everything."""
+    """Merge the spec's ``train { }`` block with overrides and check everything.
+
+    >>> import rpgraph
+    >>> prog = rpgraph.compile("specs/tutorial_rate.rpg")
+    >>> st = resolve(prog, epochs=2)
+    >>> st.epochs, st.batch_size, len(st.data)
+    (2, 1, 3)
+    """
     net = prog.network
     env: dict[str, Any] = {k: Quantity(v, "time") if k == "dt" else v for k, v in net.sim.items()}
     base = Path(net.filename).parent if net.filename not in ("<string>", "") else None
@@ -331,8 +343,19 @@ def make_step(prog: Program, opt: optax.GradientTransformation, *,
               bounds: tuple[Tree, Tree] | None = None) -> Callable[..., Any]:
     """One training step ``(params, opt_state, x, target, key=None) -> (params, opt_state,
     loss, terms)``: evolve, loss, gradient, optax update, frozen parameters restored, bounded
-    parameters projected. Pure; jit it or scan it. ``key`` seeds the noise of noisy nodes
-    (fresh each step); without it they use their initial keys."""
+    parameters projected. Pure; jit it or scan it. ``x`` is a ``(B, T, N_in)`` array (or a
+    dict by input name); ``key`` seeds the noise of noisy nodes (fresh each step); without it
+    they use their initial keys.
+
+    >>> import optax, rpgraph
+    >>> prog = rpgraph.compile("network n { input x : 3\\n output y : 2\\n x -> linear(2) -> y }")
+    >>> params, opt = prog.init(0), optax.sgd(0.1)
+    >>> step = jax.jit(make_step(prog, opt))
+    >>> params, opt_state, loss, terms = step(params, opt.init(params), jnp.ones((1, 5, 3)),
+    ...                                       jnp.zeros((1, 5, 2)))
+    >>> sorted(terms)
+    ['mse(y, target)']
+    """
     from .objective import compile_terms
 
     net = with_bounds(prog.network, bounds)
@@ -353,8 +376,12 @@ def make_step(prog: Program, opt: optax.GradientTransformation, *,
         total = sum(jnp.asarray(v, jnp.float32) for v in terms.values())
         return jnp.asarray(total, jnp.float32), terms
 
-    def step(params: Tree, opt_state: Any, x: dict[str, Array], target: Array,
+    def step(params: Tree, opt_state: Any, x: dict[str, Array] | Array, target: Array,
              key: Array | None = None) -> Any:
+        if not isinstance(x, dict):  # one input network: the array is that input
+            if len(prog.inputs) != 1:
+                raise SpecValueError(f"Expected a dict of inputs {prog.inputs}, got an array")
+            x = {prog.inputs[0]: x}
         (loss, terms), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, x, target,
                                                                          key)
         if any_frozen:  # frozen leaves get no gradient, so optimizer state stays clean
@@ -503,6 +530,7 @@ class Progress:
 
 
 def default_run_dir(prog: Program) -> Path:
+    """``runs/<spec file stem>-<date>-<time>`` under the current directory."""
     stem = Path(prog.network.filename).stem if prog.network.filename != "<string>" else \
         prog.name
     return Path("runs") / f"{stem}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
@@ -535,6 +563,7 @@ def _trim_metrics(path: Path, upto: int) -> None:
 
 
 def read_metrics(path: str | Path) -> list[dict[str, Any]]:
+    """The rows of a ``metrics.jsonl`` file (one dict per step)."""
     out = []
     for line in Path(path).read_text(encoding="utf-8").splitlines():
         try:
@@ -685,7 +714,13 @@ def _write_run_files(prog: Program, run_dir: Path, st: Settings, total: int,
 
 def predict(prog: Program, params: Tree, inputs: Array, batch: int = 256) -> np.ndarray:
     """Outputs for a whole ``(N, T, C)`` array, in batches. A short last batch is padded
-    to the full batch size, so a data set costs one compilation, not two."""
+    to the full batch size, so a data set costs one compilation, not two.
+
+    >>> import rpgraph
+    >>> prog = rpgraph.compile("network n { input x : 3\\n output y : 2\\n x -> linear(2) -> y }")
+    >>> predict(prog, prog.init(0), np.ones((10, 5, 3), np.float32), batch=4).shape
+    (10, 5, 2)
+    """
     outs = []
     n = len(inputs)
     for i in range(0, n, batch):
@@ -704,7 +739,13 @@ def evaluate(prog: Program, params: Tree, ds: Dataset, *,
     classification; on the test split too.
 
     The network runs once per split (in batches); the loss is computed from those outputs,
-    so evaluation compiles the network once rather than once per array shape."""
+    so evaluation compiles the network once rather than once per array shape.
+
+    >>> import rpgraph
+    >>> prog = rpgraph.compile("specs/tutorial_mlp.rpg")
+    >>> sorted(evaluate(prog, prog.init(0), make_data("sinusoids(classes = 3)")))
+    ['loss', 'mse']
+    """
     from .objective import compile_loss
 
     out: dict[str, float] = {}
