@@ -24,6 +24,8 @@ NIR                            rpgraph
 ``Scale``                      ``linear(n)`` with a diagonal weight, frozen (``train``);
                                ``identity`` when all scales are 1
 ``LI``                         ``expsyn`` (``v_leak`` must be 0)
+``CubaLI``                     ``expsyn`` (synapse) -> frozen diagonal ``linear`` (gain)
+                               -> ``expsyn`` (membrane); ``v_leak`` must be 0
 ``I``                          ``expsyn`` with ``tau = dt * 2**40`` (decay rounds to 1)
 ``CubaLIF``                    ``lif(reset = v_reset)`` (Rockpool convention: subtractive)
 ``LIF``                        ``lif`` with an (almost) instantaneous synapse (see below)
@@ -36,8 +38,8 @@ cycles                         graph cycles; the edge leaving the stateful node 
 =============================  =========================================================
 
 Unsupported (one :class:`SpecError` lists them all): ``Conv1d``, ``Conv2d``,
-``SumPool2d``, ``AvgPool2d``, ``Delay``, ``Flatten``, ``CubaLI``, multi-dimensional
-neuron shapes, ``LI`` with ``v_leak != 0``, thresholds <= 0, unknown node types.
+``SumPool2d``, ``AvgPool2d``, ``Delay``, ``Flatten``, multi-dimensional neuron shapes,
+``LI`` / ``CubaLI`` with ``v_leak != 0``, thresholds <= 0, unknown node types.
 
 Discretisation (import)
 -----------------------
@@ -150,7 +152,7 @@ _TAU_INFINITE_STEPS = 2.0**40  # tau / dt whose float32 decay rounds to exactly 
 _KEYWORDS = {"network", "block", "input", "output", "bounds", "train", "in", "enforce",
              "true", "false", "dt"}
 _SUPPORTED = (nir.Input, nir.Output, nir.NIRGraph, nir.Affine, nir.Linear, nir.Scale, nir.LI,
-              nir.I, nir.LIF, nir.CubaLIF, nir.IF, nir.Threshold)
+              nir.I, nir.LIF, nir.CubaLIF, nir.CubaLI, nir.IF, nir.Threshold)
 
 
 # --- files -----------------------------------------------------------------------------------
@@ -567,9 +569,31 @@ def _convert(name: str, node: nir.NIRNode, dt: float, conv: str, notes: list[str
                      gain=r * dt / (tau * a))
     if isinstance(node, (nir.LIF, nir.CubaLIF, nir.IF, nir.Threshold)):
         return _convert_spiking(name, node, dt, conv, notes)
-    if isinstance(node, nir.CubaLI):
-        return "CubaLI (no rpgraph equivalent yet)"
     return "no rpgraph equivalent"
+
+
+def _convert_cuba_li(name: str, node: nir.CubaLI, dt: float, conv: str, notes: list[str]
+                     ) -> tuple[_Conv, _Conv] | str:
+    """``CubaLI`` as two ``expsyn`` nodes: the synaptic current ``I`` (``tau_syn``) and the
+    membrane ``v`` (``tau_mem``) it drives; the discretisation of ``CubaLIF`` without the
+    spike. The membrane's input gain ``K / A_m`` becomes a frozen diagonal ``linear``."""
+    tau_m = _vec(node.tau_mem)
+    if tau_m.ndim != 1:
+        return f"shape {tau_m.shape} (only 1-D neuron layers)"
+    n = tau_m.size
+    ones = np.ones(n)
+    tau_m = tau_m * ones
+    r, v_leak = _vec(node.r) * ones, _vec(node.v_leak) * ones
+    if np.any(v_leak != 0):
+        return "CubaLI with v_leak != 0 (expsyn has no bias)"
+    a_m = _decay(tau_m, dt, conv, f"'{name}'", notes)
+    k = r * (dt / (tau_m * a_m) if conv == "rockpool" else dt / tau_m)
+    tau_s, w_in = _vec(node.tau_syn) * ones, _vec(node.w_in) * ones
+    a_s = _decay(tau_s, dt, conv, f"'{name}'", notes)
+    g_s = {"norse": w_in, "snntorch": w_in * dt / tau_s, "rockpool": a_s * w_in}[conv]
+    syn = _Conv("expsyn", n, n, "expsyn", {"tau": _tau_of(a_s, dt)}, gain=g_s / a_s)
+    mem = _Conv("expsyn", n, n, "expsyn", {"tau": _tau_of(a_m, dt)}, gain=k / a_m)
+    return syn, mem
 
 
 def _convert_spiking(name: str, node: nir.NIRNode, dt: float, conv: str, notes: list[str]
@@ -716,6 +740,18 @@ def _load(imp: _Import, graph: nir.NIRGraph, prefix: str, scope: str, mode: str,
                 imp.notes.append(f"subgraph '{path}' has {n_in} inputs and {n_out} outputs: "
                                  "flattened (a block has exactly one of each)")
                 ends[name] = _load(imp, node, key + "/", scope, "flat", raw + "__")
+        elif isinstance(node, nir.CubaLI):  # two nodes: edges in reach the synapse
+            pair = _convert_cuba_li(path, node, imp.dt, imp.convention, imp.notes)
+            if isinstance(pair, str):
+                imp.bad.append(f"'{path}' (CubaLI: {pair})")
+                continue
+            syn = key + "#syn"
+            imp.nodes[syn] = _Node(syn, scope, _claim(imp, scope, raw + "_syn"), "module",
+                                   "CubaLI synapse", path, pair[0])
+            imp.nodes[key] = _Node(key, scope, _claim(imp, scope, raw), "module",
+                                   "CubaLI membrane", path, pair[1])
+            imp.edges.append((syn, key, scope))
+            ends[name] = ({"input": syn}, {"output": key})
         else:
             res = _convert(path, node, imp.dt, imp.convention, imp.notes)
             if isinstance(res, str):
@@ -926,8 +962,7 @@ def nir_to_spec(graph: nir.NIRGraph, dt: float, convention: str = "auto",
     if imp.bad:
         raise SpecError(f"cannot import NIR graph: {len(imp.bad)} unsupported node"
                         f"{'s' if len(imp.bad) != 1 else ''}: {', '.join(imp.bad)}",
-                        hint="supported: Input, Output, NIRGraph, Affine, Linear, Scale, LI, "
-                        "I, LIF, CubaLIF, IF, Threshold")
+                        hint="supported: " + ", ".join(t.__name__ for t in _SUPPORTED))
     for key, node in imp.nodes.items():
         if node.role == "block":
             sub = [n for n in imp.nodes.values() if n.scope == key]

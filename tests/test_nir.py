@@ -104,9 +104,10 @@ def reference(graph: nir.NIRGraph, x: np.ndarray, dt: float, convention: str
                 y = f(node.weight) @ s
             elif isinstance(node, nir.Scale):
                 y = f(node.scale) * s
-            elif isinstance(node, (nir.LIF, nir.CubaLIF, nir.LI)):
-                tau_m = f(node.tau_mem if isinstance(node, nir.CubaLIF) else node.tau)
-                if isinstance(node, nir.CubaLIF):
+            elif isinstance(node, (nir.LIF, nir.CubaLIF, nir.LI, nir.CubaLI)):
+                cuba = isinstance(node, (nir.CubaLIF, nir.CubaLI))
+                tau_m = f(node.tau_mem if cuba else node.tau)
+                if cuba:
                     tau_s = f(node.tau_syn)
                     if convention == "snntorch":
                         st["i"] = st["i"] + dt / tau_s * (-st["i"] + f(node.w_in) * s)
@@ -124,7 +125,8 @@ def reference(graph: nir.NIRGraph, x: np.ndarray, dt: float, convention: str
                 else:
                     st["v"] = st["v"] + dt / tau_m * (f(node.v_leak) - st["v"]
                                                       + f(node.r) * drive)
-                y = st["v"] if isinstance(node, nir.LI) else _fire(st, node, convention)
+                leaky = isinstance(node, (nir.LI, nir.CubaLI))  # no spikes: v is the output
+                y = st["v"] if leaky else _fire(st, node, convention)
             elif isinstance(node, (nir.IF, nir.I)):
                 st["v"] = st["v"] + dt * f(node.r) * s
                 y = st["v"] if isinstance(node, nir.I) else _fire(st, node, convention)
@@ -447,6 +449,34 @@ def test_zoo_of_node_types_matches_reference() -> None:
         assert ref[name].sum() > 0, name
     np.testing.assert_allclose(np.asarray(rec["li"]["isyn"]), ref["li"], rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(np.asarray(y), ref["out"], rtol=1e-4, atol=1e-4)
+
+
+@pytest.mark.parametrize("convention", ["norse", "snntorch", "rockpool"])
+def test_cuba_li_matches_reference(convention: str) -> None:
+    """``CubaLI`` (synaptic current driving a leaky membrane, no spikes) becomes two
+    ``expsyn`` nodes; behind a linear layer and straight from the input."""
+    rng = np.random.default_rng(7)
+    n = 3
+    cuba = lambda: nir.CubaLI(tau_syn=rng.uniform(3e-3, 8e-3, n),  # noqa: E731
+                              tau_mem=rng.uniform(1e-2, 3e-2, n), r=rng.uniform(0.5, 2, n),
+                              v_leak=np.zeros(n), w_in=rng.uniform(0.5, 1.5, n))
+    nodes = {"inp": nir.Input(input_type=np.array([n])),
+             "w": nir.Affine(weight=rng.normal(0, 1, (n, n)), bias=rng.normal(0, 0.1, n)),
+             "a": cuba(), "b": cuba(), "out": nir.Output(output_type=np.array([n]))}
+    edges = [("inp", "w"), ("w", "a"), ("inp", "b"), ("a", "out"), ("b", "out")]
+    graph = nir.NIRGraph(nodes=nodes, edges=edges)
+    dt = 1e-3
+    text, params = _quiet(nir_to_spec, graph, dt=dt, convention=convention)
+    assert "a_syn: expsyn -> a_in: linear(3) -> a: expsyn" in text.replace("\n", " ")
+    prog = rpgraph.compile(text)
+    x = rng.uniform(0, 1.5, (150, n)).astype(np.float32)
+    y, _, rec = prog.evolve(params, x, record=True)
+    ref = reference(graph, x, dt, convention)
+    for name in ("a", "b"):
+        np.testing.assert_allclose(np.asarray(rec[name]["isyn"]), ref[name], rtol=1e-4,
+                                   atol=1e-5, err_msg=name)
+    np.testing.assert_allclose(np.asarray(y), ref["out"], rtol=1e-4, atol=1e-5)
+    assert float(np.max(np.abs(ref["out"]))) > 0.1
 
 
 def test_import_lists_every_unsupported_node() -> None:

@@ -700,7 +700,7 @@ EXPECTED: dict[str, tuple[int, str]] = {
         "error: cannot import NIR graph: 2 unsupported nodes: 'delay' (Delay: no rpgraph equi"
         "valent), 'flat' (Flatten: no rpgraph equivalent)\n"
         'hint: supported: Input, Output, NIRGraph, Affine, Linear, Scale, LI, I, LIF, CubaLIF'
-        ', IF, Threshold\n'
+        ', CubaLI, IF, Threshold\n'
     )),
     'nir:zero_dt': (1, (
         'error: Expected a positive time step dt in seconds, got 0.0\n'
