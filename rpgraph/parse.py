@@ -285,8 +285,18 @@ class _Builder:
     def ref(self, meta: Meta, ch: list[Token]) -> ast.Ref:
         return self._expr(ast.Ref(tuple(str(t) for t in ch), _span(meta)))
 
-    def target(self, meta: Meta, ch: list[Token]) -> ast.Ref:
-        return ast.Ref(tuple(str(t) for t in ch), _span(meta))
+    def target(self, meta: Meta, ch: list[str]) -> ast.Ref:
+        return ast.Ref(tuple(ch), _span(meta))
+
+    def segment(self, meta: Meta, ch: list[Token]) -> str:
+        # one segment of a bound target, written without spaces: 'tau*' is a glob,
+        # 'tau *' (or 'tau mem') is a mistake
+        for a, b in zip(ch, ch[1:]):
+            if (b.line, b.column) != (a.end_line, a.end_column):
+                raise SpecSyntaxError(
+                    f"unexpected {_describe(b)} in a bound target",
+                    _tspan(b), hint="write a glob without spaces: 'tau*', 'w_*'")
+        return "".join(str(t) for t in ch)
 
     def list_expr(self, meta: Meta, ch: list[Any]) -> ast.ListExpr:
         return self._expr(ast.ListExpr(tuple(ch), _span(meta)), *ch)

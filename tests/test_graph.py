@@ -129,6 +129,17 @@ def test_bounds_wildcards_and_enforce() -> None:
     assert net.enforce == "project"
 
 
+def test_bounds_globs_inside_a_segment() -> None:
+    """``tau*`` and ``w_*``: fnmatch globs inside one segment of a bound target."""
+    net = loads(HEAD + "    x -> w_in: linear(4) -> h: lif -> w_out: linear(2) -> y\n}\n"
+                "bounds {\n    *.tau* >= 2 ms\n    w_*.weight in [-1, 1]\n"
+                "    h.thr* <= 3\n}\n")
+    assert {p: param(net, p)["lower"] for p in ("h.tau_mem", "h.tau_syn", "h.bias")} == \
+        pytest.approx({"h.tau_mem": 2e-3, "h.tau_syn": 2e-3, "h.bias": -math.inf})
+    assert [param(net, p)["upper"] for p in ("w_in.weight", "w_out.weight")] == [1.0, 1.0]
+    assert param(net, "h.threshold")["upper"] == 3.0
+
+
 def test_freeze_list() -> None:
     net = loads(HEAD + "    x -> h: rate -> out: linear(2) -> y\n}\n"
                 "train {\n    freeze = [h.tau, *.threshold]\n}\n")

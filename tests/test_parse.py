@@ -607,6 +607,14 @@ hint: merge both into one 'bounds { ... }'""",
                 ^
 hint: names may only use ASCII letters, digits and '_'""",
     ),
+    (
+        "network n {}\nbounds {\n    h.tau * >= 1 ms\n}\n",
+        """\
+<string>:3:11: error: unexpected '*' in a bound target
+        h.tau * >= 1 ms
+              ^
+hint: write a glob without spaces: 'tau*', 'w_*'""",
+    ),
 ]
 
 
