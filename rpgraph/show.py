@@ -34,6 +34,8 @@ def summary(net: Network) -> str:
     for n in net.modules():
         d = g.nodes[n]
         rp = KINDS[d["kind"]].rockpool
+        if d["cfg"].get("reset", "subtract") != "subtract":  # not what LIFJax does
+            rp = f"like {rp}; reset = {d['cfg']['reset']}"
         lines.append(f"    {d['kind']} '{n}' with shape {_shape(d)}" + (f"  [{rp}]" if rp else ""))
     rec = [(u, v) for u, v, e in g.edges(data=True) if e.get("recurrent")]
     for u, v in rec:

@@ -178,6 +178,13 @@ def test_json_and_dot_export() -> None:
         "}"])
 
 
+def test_summary_marks_a_reset_rockpool_lacks() -> None:
+    net = loads(HEAD + "    x -> a: lif -> b: lif(reset = v_reset) -> linear(2) -> y\n}\n")
+    lines = net.summary().splitlines()
+    assert "    lif 'a' with shape (4,)  [LIFJax]" in lines
+    assert "    lif 'b' with shape (4,)  [like LIFJax; reset = v_reset]" in lines
+
+
 def test_summary() -> None:
     net = rpgraph.load("specs/srnn.rpg")
     assert str(net) == "\n".join([
