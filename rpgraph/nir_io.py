@@ -39,7 +39,8 @@ cycles                         graph cycles; the edge leaving the stateful node 
 
 Unsupported (one :class:`SpecError` lists them all): ``Conv1d``, ``Conv2d``,
 ``SumPool2d``, ``AvgPool2d``, ``Delay``, ``Flatten``, multi-dimensional neuron shapes,
-``LI`` / ``CubaLI`` with ``v_leak != 0``, thresholds <= 0, unknown node types.
+``LI`` / ``CubaLI`` with ``v_leak != 0``, thresholds or time constants <= 0,
+NaN or infinite parameters, unknown node types.
 
 Discretisation (import)
 -----------------------
@@ -533,9 +534,29 @@ def _vec(a: Any) -> np.ndarray:
     return np.atleast_1d(_f64(a))
 
 
+def _bad_values(node: nir.NIRNode) -> str | None:
+    """Why a node's numbers cannot be imported: NaN or infinite entries anywhere, or a time
+    constant that is not positive (it would silently become a growing, not leaky, state)."""
+    for field_name, value in vars(node).items():
+        if field_name in ("metadata", "input_type", "output_type"):
+            continue
+        try:
+            a = np.asarray(value, dtype=np.float64)
+        except (TypeError, ValueError):
+            continue
+        if not np.all(np.isfinite(a)):
+            return f"non-finite values in {field_name}"
+        if field_name.startswith("tau") and np.any(a <= 0):
+            return f"{field_name} <= 0 (time constants must be positive)"
+    return None
+
+
 def _convert(name: str, node: nir.NIRNode, dt: float, conv: str, notes: list[str]
              ) -> _Conv | str:
     """A :class:`_Conv` for a supported node, else the reason it is not supported."""
+    bad = _bad_values(node)
+    if bad:
+        return bad
     if isinstance(node, (nir.Affine, nir.Linear)):
         w = _f64(node.weight)
         if w.ndim != 2:
@@ -577,6 +598,9 @@ def _convert_cuba_li(name: str, node: nir.CubaLI, dt: float, conv: str, notes: l
     """``CubaLI`` as two ``expsyn`` nodes: the synaptic current ``I`` (``tau_syn``) and the
     membrane ``v`` (``tau_mem``) it drives; the discretisation of ``CubaLIF`` without the
     spike. The membrane's input gain ``K / A_m`` becomes a frozen diagonal ``linear``."""
+    bad = _bad_values(node)
+    if bad:
+        return bad
     tau_m = _vec(node.tau_mem)
     if tau_m.ndim != 1:
         return f"shape {tau_m.shape} (only 1-D neuron layers)"

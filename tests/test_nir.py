@@ -504,6 +504,26 @@ def test_import_lists_every_unsupported_node() -> None:
     assert "lif" not in msg.split("hint")[0]
 
 
+def test_import_rejects_bad_numbers() -> None:
+    """NaN weights or a non-positive time constant are listed like unsupported nodes (a
+    negative tau would otherwise become a state that grows instead of leaking)."""
+    n = 2
+    nodes = {"inp": nir.Input(input_type=np.array([n])),
+             "w": nir.Linear(weight=np.array([[1.0, np.nan], [0.0, 1.0]])),
+             "li": nir.LI(tau=np.array([0.01, -0.01]), r=np.ones(n), v_leak=np.zeros(n)),
+             "syn": nir.CubaLI(tau_syn=np.zeros(n), tau_mem=np.ones(n), r=np.ones(n),
+                               v_leak=np.zeros(n)),
+             "out": nir.Output(output_type=np.array([n]))}
+    graph = nir.NIRGraph(nodes=nodes, edges=[("inp", "w"), ("w", "li"), ("li", "syn"),
+                                             ("syn", "out")])
+    with pytest.raises(SpecError) as err:
+        nir_to_spec(graph, dt=1e-3)
+    assert str(err.value).split("\n")[0] == (
+        "error: cannot import NIR graph: 3 unsupported nodes: 'w' (Linear: non-finite values "
+        "in weight), 'li' (LI: tau <= 0 (time constants must be positive)), 'syn' (CubaLI: "
+        "tau_syn <= 0 (time constants must be positive))")
+
+
 def test_read_and_write_errors(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="does not exist"):
         read_nir(tmp_path / "missing.nir")
