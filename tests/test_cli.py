@@ -315,3 +315,11 @@ def test_nir_export_nested_and_flat(tmp_path: Path) -> None:
         out = tmp_path / f"blocks{len(flag)}.nir"
         assert main(["nir", "export", str(spec), "-o", str(out), *flag]) == 0
         assert set(nir.read(out).nodes) == want
+
+
+def test_python_dash_m_and_version() -> None:
+    """``python -m rpgraph`` is the same command, for installs without the script on PATH."""
+    proc = subprocess.run([sys.executable, "-m", "rpgraph", "--version"], capture_output=True,
+                          text=True, timeout=120, cwd=Path(__file__).resolve().parents[1])
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == f"rpgraph {rpgraph.__version__}"
