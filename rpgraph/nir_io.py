@@ -554,9 +554,6 @@ def _bad_values(node: nir.NIRNode) -> str | None:
 def _convert(name: str, node: nir.NIRNode, dt: float, conv: str, notes: list[str]
              ) -> _Conv | str:
     """A :class:`_Conv` for a supported node, else the reason it is not supported."""
-    bad = _bad_values(node)
-    if bad:
-        return bad
     if isinstance(node, (nir.Affine, nir.Linear)):
         w = _f64(node.weight)
         if w.ndim != 2:
@@ -593,28 +590,39 @@ def _convert(name: str, node: nir.NIRNode, dt: float, conv: str, notes: list[str
     return "no rpgraph equivalent"
 
 
+def _membrane(node: Any, tau_m: np.ndarray, dt: float, conv: str, what: str,
+              notes: list[str]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``(A_m, K, B)`` of ``v[t] = A_m v[t-1] + K I[t] + B`` for a node with ``r`` and
+    ``v_leak`` (see the module docstring for each convention)."""
+    a_m = _decay(tau_m, dt, conv, what, notes)
+    scale = dt / (tau_m * a_m) if conv == "rockpool" else dt / tau_m
+    return a_m, _vec(node.r) * scale, _vec(node.v_leak) * scale
+
+
+def _synapse(node: Any, ones: np.ndarray, dt: float, conv: str, what: str,
+             notes: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """``(A_s, G_s)`` of ``I[t] = A_s I[t-1] + G_s S[t]`` for a node with ``tau_syn``, ``w_in``."""
+    tau_s, w_in = _vec(node.tau_syn) * ones, _vec(node.w_in) * ones
+    a_s = _decay(tau_s, dt, conv, what, notes)
+    g_s = {"norse": w_in, "snntorch": w_in * dt / tau_s, "rockpool": a_s * w_in}[conv]
+    return a_s, g_s
+
+
 def _convert_cuba_li(name: str, node: nir.CubaLI, dt: float, conv: str, notes: list[str]
                      ) -> tuple[_Conv, _Conv] | str:
     """``CubaLI`` as two ``expsyn`` nodes: the synaptic current ``I`` (``tau_syn``) and the
     membrane ``v`` (``tau_mem``) it drives; the discretisation of ``CubaLIF`` without the
     spike. The membrane's input gain ``K / A_m`` becomes a frozen diagonal ``linear``."""
-    bad = _bad_values(node)
-    if bad:
-        return bad
     tau_m = _vec(node.tau_mem)
     if tau_m.ndim != 1:
         return f"shape {tau_m.shape} (only 1-D neuron layers)"
     n = tau_m.size
     ones = np.ones(n)
     tau_m = tau_m * ones
-    r, v_leak = _vec(node.r) * ones, _vec(node.v_leak) * ones
-    if np.any(v_leak != 0):
+    if np.any(_vec(node.v_leak) != 0):
         return "CubaLI with v_leak != 0 (expsyn has no bias)"
-    a_m = _decay(tau_m, dt, conv, f"'{name}'", notes)
-    k = r * (dt / (tau_m * a_m) if conv == "rockpool" else dt / tau_m)
-    tau_s, w_in = _vec(node.tau_syn) * ones, _vec(node.w_in) * ones
-    a_s = _decay(tau_s, dt, conv, f"'{name}'", notes)
-    g_s = {"norse": w_in, "snntorch": w_in * dt / tau_s, "rockpool": a_s * w_in}[conv]
+    a_m, k, _ = _membrane(node, tau_m, dt, conv, f"'{name}'", notes)
+    a_s, g_s = _synapse(node, ones, dt, conv, f"'{name}'", notes)
     syn = _Conv("expsyn", n, n, "expsyn", {"tau": _tau_of(a_s, dt)}, gain=g_s / a_s)
     mem = _Conv("expsyn", n, n, "expsyn", {"tau": _tau_of(a_m, dt)}, gain=k / a_m)
     return syn, mem
@@ -640,14 +648,9 @@ def _convert_spiking(name: str, node: nir.NIRNode, dt: float, conv: str, notes: 
         a_m, k = ones, _vec(node.r) * dt * ones
     else:
         tau_m = _vec(node.tau_mem if isinstance(node, nir.CubaLIF) else node.tau) * ones
-        r, v_leak = _vec(node.r) * ones, _vec(node.v_leak) * ones
-        a_m = _decay(tau_m, dt, conv, f"'{name}'", notes)
-        scale = dt / (tau_m * a_m) if conv == "rockpool" else dt / tau_m
-        k, bias = r * scale, v_leak * scale
+        a_m, k, bias = _membrane(node, tau_m, dt, conv, f"'{name}'", notes)
         if isinstance(node, nir.CubaLIF):
-            tau_s, w_in = _vec(node.tau_syn) * ones, _vec(node.w_in) * ones
-            a_s = _decay(tau_s, dt, conv, f"'{name}'", notes)
-            g_s = {"norse": w_in, "snntorch": w_in * dt / tau_s, "rockpool": a_s * w_in}[conv]
+            a_s, g_s = _synapse(node, ones, dt, conv, f"'{name}'", notes)
     params = {"tau_mem": _tau_of(a_m, dt), "tau_syn": _tau_of(a_s, dt).reshape(n, 1),
               "bias": bias, "threshold": thr.copy()}
     meta = getattr(node, "metadata", {})
@@ -764,6 +767,8 @@ def _load(imp: _Import, graph: nir.NIRGraph, prefix: str, scope: str, mode: str,
                 imp.notes.append(f"subgraph '{path}' has {n_in} inputs and {n_out} outputs: "
                                  "flattened (a block has exactly one of each)")
                 ends[name] = _load(imp, node, key + "/", scope, "flat", raw + "__")
+        elif (bad := _bad_values(node)) is not None:
+            imp.bad.append(f"'{path}' ({type(node).__name__}: {bad})")
         elif isinstance(node, nir.CubaLI):  # two nodes: edges in reach the synapse
             pair = _convert_cuba_li(path, node, imp.dt, imp.convention, imp.notes)
             if isinstance(pair, str):

@@ -60,13 +60,15 @@ def step_pwl(
 @step_pwl.defjvp
 def _step_pwl_jvp(primals: tuple[Any, ...], tangents: tuple[Any, ...]) -> tuple[Array, Array]:
     x, threshold, window, max_spikes_per_dt = primals
-    x_dot, threshold_dot = tangents[0], tangents[1]
     out = step_pwl(x, threshold, window, max_spikes_per_dt)
-    # d(x / threshold) inside the window below threshold and everywhere above it
-    tangent = (x >= (threshold - window)) * (
-        x_dot / threshold - threshold_dot * x / (threshold**2)
-    )
-    return out, tangent
+    return out, _surrogate(x, threshold, window, tangents[0], tangents[1])
+
+
+def _surrogate(x: Array, threshold: Array, window: float, x_dot: Array, threshold_dot: Array
+               ) -> Array:
+    """Rockpool's piece-wise linear surrogate: d(x / threshold) inside the window below the
+    threshold and everywhere above it."""
+    return (x >= (threshold - window)) * (x_dot / threshold - threshold_dot * x / threshold**2)
 
 
 @jax.custom_jvp
@@ -83,11 +85,8 @@ def step_once(x: Array, threshold: Array, window: float = 0.5) -> Array:
 @step_once.defjvp
 def _step_once_jvp(primals: tuple[Any, ...], tangents: tuple[Any, ...]) -> tuple[Array, Array]:
     x, threshold, window = primals
-    x_dot, threshold_dot = tangents[0], tangents[1]
-    tangent = (x >= (threshold - window)) * (
-        x_dot / threshold - threshold_dot * x / (threshold**2)
-    )
-    return step_once(x, threshold, window), tangent
+    return step_once(x, threshold, window), _surrogate(x, threshold, window, tangents[0],
+                                                       tangents[1])
 
 
 RESETS = ("subtract", "v_reset")
