@@ -935,10 +935,11 @@ def _emit_body(imp: _Import, scope: str, indent: str) -> list[str]:
     return lines
 
 
-def _dedupe_blocks(imp: _Import) -> list[str]:
+def _dedupe_blocks(imp: _Import) -> list[tuple[str, tuple[str, ...]]]:
     """Give block instances whose bodies read the same one block (an rpgraph export writes
-    each instance of ``res`` as its own subgraph); returns the keys to define, in order.
-    Innermost first, so a body is compared once its own blocks have their final names."""
+    each instance of ``res`` as its own subgraph); returns ``(key, body lines)`` of the
+    blocks to define, in order. Innermost first, so a body is compared once its own blocks
+    have their final names (which also makes each body final when it is computed)."""
 
     def depth(key: str) -> int:
         scope = imp.nodes[key].scope
@@ -947,12 +948,13 @@ def _dedupe_blocks(imp: _Import) -> list[str]:
     keys = list(imp.blocks)
     first: dict[tuple[str, ...], str] = {}
     for key in sorted(keys, key=depth, reverse=True):  # stable: insertion order per depth
-        body = tuple(_emit_body(imp, key, ""))
+        body = tuple(_emit_body(imp, key, "    "))
         if body in first:
             imp.blocks[key] = imp.blocks[first[body]]
         else:
             first[body] = key
-    return [k for k in keys if k in first.values()]
+    bodies = {k: b for b, k in first.items()}
+    return [(k, bodies[k]) for k in keys if k in bodies]
 
 
 def nir_to_spec(graph: nir.NIRGraph, dt: float, convention: str = "auto",
@@ -1025,8 +1027,8 @@ def nir_to_spec(graph: nir.NIRGraph, dt: float, convention: str = "auto",
         if node.role not in ("block",) and node.nir_type != "(input gain)":
             head.append(f"#   {node.nir_path} ({node.nir_type}) -> {_full_name(imp, key)}")
     out = head
-    for key in _dedupe_blocks(imp):
-        out += ["", f"block {imp.blocks[key]} {{", *_emit_body(imp, key, "    "), "}"]
+    for key, body in _dedupe_blocks(imp):
+        out += ["", f"block {imp.blocks[key]} {{", *body, "}"]
     out += ["", f"network {net_name} (dt = {dt!r}) {{", *_emit_body(imp, "", "    "), "}"]
     if frozen:
         out += ["", "train {", f"    freeze = [{', '.join(frozen)}]", "}"]
