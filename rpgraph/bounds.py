@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .errors import CheckpointError, SpecValueError
-from .graph import Network, param_nodes
+from .graph import Network
 
 if TYPE_CHECKING:
     from .compile import Program
@@ -44,27 +44,27 @@ def template(net: Network) -> tuple[Tree, Tree]:
     upper: Tree = {}
     # Rockpool's layout: modules in data-flow order, parameters by name (JAX's leaf order)
     order = {n: i for i, n in enumerate(net.modules())}
-    params = sorted(param_nodes(net.graph), key=lambda p: (order[p[1]["module"]], p[1]["name"]))
-    for _, d in params:
-        lower.setdefault(d["module"], {})[d["name"]] = float(d["lower"])
-        upper.setdefault(d["module"], {})[d["name"]] = float(d["upper"])
+    params = sorted(net.params(), key=lambda p: (order[p.module], p.name))
+    for d in params:
+        lower.setdefault(d.module, {})[d.name] = float(d.lower)
+        upper.setdefault(d.module, {})[d.name] = float(d.upper)
     return lower, upper
 
 
 def projection_mask(net: Network) -> Tree:
     """``True`` for parameters that are clipped into their box after each update."""
     mask: Tree = {}
-    for _, d in param_nodes(net.graph):
-        bounded = d["lower"] > -math.inf or d["upper"] < math.inf
-        mask.setdefault(d["module"], {})[d["name"]] = bounded and d["enforce"] in (
+    for d in net.params():
+        bounded = d.lower > -math.inf or d.upper < math.inf
+        mask.setdefault(d.module, {})[d.name] = bounded and d.enforce in (
             "project", "both")
     return mask
 
 
 def penalised(net: Network) -> bool:
     """Whether any bounded parameter uses a penalty (``penalty`` or ``both``)."""
-    return any((d["lower"] > -math.inf or d["upper"] < math.inf)
-               and d["enforce"] in ("penalty", "both") for _, d in param_nodes(net.graph))
+    return any((d.lower > -math.inf or d.upper < math.inf)
+               and d.enforce in ("penalty", "both") for d in net.params())
 
 
 def bounds_cost(params: Tree, lower: Tree, upper: Tree) -> Array:
@@ -153,23 +153,24 @@ def check_initial(prog: Program, seed: int = 0) -> None:
     """Raise a :class:`SpecValueError` when an initial value lies outside its bounds,
     pointing at the bound and at the initialiser."""
     params = None
-    for pid, d in param_nodes(prog.graph):
-        lo, hi = d["lower"], d["upper"]
+    for d in prog.network.params():
+        pid = d.id
+        lo, hi = d.lower, d.upper
         if lo == -math.inf and hi == math.inf:
             continue
-        rng = d["init"].bounds()
+        rng = d.init.bounds()
         if rng is None:
             if params is None:
                 params = prog.init(seed)
-            a = np.asarray(params[d["module"]][d["name"]])
+            a = np.asarray(params[d.module][d.name])
             rng = (float(a.min()), float(a.max())) if a.size else (lo, hi)
         if rng[0] < lo or rng[1] > hi:
             bad = rng[0] if rng[0] < lo else rng[1]
             side = f">= {lo:g}" if rng[0] < lo else f"<= {hi:g}"
-            span = d["bound_spans"][-1] if d["bound_spans"] else None
+            span = d.bound_spans[-1] if d.bound_spans else None
             raise SpecValueError(
                 f"initial value {bad:g} of '{pid}' violates its bound ({side})", span,
-                notes=[(d["span"], f"'{pid}' is initialised by {d['init'].describe()}")],
+                notes=[(d.span, f"'{pid}' is initialised by {d.init.describe()}")],
                 hint="change the initialiser or the bound so that they agree",
             ).located(prog.network.source, prog.network.filename)
 
@@ -273,14 +274,14 @@ def to_python(lower: Tree, upper: Tree) -> str:
 
 def to_table(lower: Tree, upper: Tree, net: Network | None = None) -> str:
     """A fixed-width table: parameter, family, lower, upper, enforcement."""
-    info = {pid: d for pid, d in param_nodes(net.graph)} if net is not None else {}
+    info = {p.id: p for p in net.params()} if net is not None else {}
     rows = [("parameter", "family", "lower", "upper", "enforce")]
     for n, d in lower.items():
         for k, lo in d.items():
-            pd = info.get(f"{n}.{k}", {})
-            rows.append((f"{n}.{k}", str(pd.get("family", "")), f"{lo:g}", f"{upper[n][k]:g}",
-                         str(pd.get("enforce", "")) if (lo > -math.inf or upper[n][k] < math.inf)
-                         else ""))
+            pd = info.get(f"{n}.{k}")
+            rows.append((f"{n}.{k}", pd.family if pd else "", f"{lo:g}", f"{upper[n][k]:g}",
+                         str(pd.enforce if pd else "")
+                         if (lo > -math.inf or upper[n][k] < math.inf) else ""))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
 

@@ -112,7 +112,7 @@ def cmd_check(a: argparse.Namespace) -> int:
 def cmd_graph(a: argparse.Namespace) -> int:
     """``rpgraph graph FILE``: the module graph as text, node-link JSON or DOT."""
     from .graph import load
-    from .show import summary, to_dot, to_json
+    from .graph.show import summary, to_dot, to_json
 
     net = load(a.file)
     views: dict[str, Callable[..., str]] = {"text": summary, "json": to_json, "dot": to_dot}

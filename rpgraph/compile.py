@@ -30,7 +30,7 @@ import numpy as np
 
 from . import ast
 from .errors import SpecError, SpecShapeError, SpecValueError, did_you_mean
-from .graph import Network, build, param_nodes
+from .graph import ModuleNode, Network, PortNode, build
 from .modules import KINDS, Kind
 
 Array = Any
@@ -122,7 +122,8 @@ def plan(net: Network, options: Options = Options()) -> tuple[Stage, ...]:
             if d["type"] == "input":
                 continue
             if not g.has_edge(n, n):
-                stages.append(Stage("scan" if d.get("stateful") else "apply", (n,)))
+                stateful = isinstance(d["node"], ModuleNode) and d["node"].stateful
+                stages.append(Stage("scan" if stateful else "apply", (n,)))
                 continue
         stages.append(Stage("loop", tuple(_intra_order(g, members))))
     return tuple(stages)
@@ -167,20 +168,21 @@ class Program:
         self.options = options
         self.stages = plan(network, options)
         self._g = _data_graph(network)
-        self._nodes = {n: d for n, d in self._g.nodes(data=True)}
+        self._nodes: dict[str, PortNode | ModuleNode] = {
+            n: d["node"] for n, d in self._g.nodes(data=True)}
         self._cfg = {n: self._node_cfg(d) for n, d in self._nodes.items()
-                     if d["type"] == "module"}
+                     if isinstance(d, ModuleNode)}
         self.inputs = list(network.inputs)
         self.outputs = list(network.outputs)
-        self._param_specs = {pid: d for pid, d in param_nodes(self.graph)}
+        self._param_specs = {p.id: p for p in network.params()}
         self.evolve = self._wrap_evolve()
         self._loss_fn = self._build_loss()
         self._jit_eal = jax.jit(self._evolve_and_loss)
         self._jit_loss = jax.jit(lambda p, x, t: self._evolve_and_loss(p, x, t, None)[0])
 
     # -- structure --
-    def _node_cfg(self, d: dict[str, Any]) -> dict[str, Any]:
-        cfg = dict(d["cfg"])
+    def _node_cfg(self, d: ModuleNode) -> dict[str, Any]:
+        cfg = dict(d.cfg)
         cfg["assoc_scan"] = self.options.resolved_assoc()
         cfg["unroll"] = self.options.resolved_unroll()
         return cfg
@@ -195,7 +197,7 @@ class Program:
     __str__ = __repr__
 
     def _kind(self, n: str) -> Kind:
-        return KINDS[self._nodes[n]["kind"]]
+        return KINDS[self.network.module(n).kind]
 
     # -- parameters and state --
     def init(self, seed: int = 0) -> Tree:
@@ -207,8 +209,8 @@ class Program:
         key = jax.random.PRNGKey(seed)
         params: Tree = {}
         for i, d in enumerate(self._param_specs.values()):
-            value = d["init"](jax.random.fold_in(key, i), d["shape"])
-            params.setdefault(d["module"], {})[d["name"]] = jnp.asarray(value, jnp.float32)
+            value = d.init(jax.random.fold_in(key, i), d.shape)
+            params.setdefault(d.module, {})[d.name] = jnp.asarray(value, jnp.float32)
         return params
 
     def initial_state(self, batch_size: int | None = None) -> Tree:
@@ -216,11 +218,11 @@ class Program:
         state: Tree = {}
         b = 1 if batch_size is None else batch_size
         for n, d in self._nodes.items():
-            if d["type"] != "module" or not d.get("stateful"):
+            if not isinstance(d, ModuleNode) or not d.stateful:
                 continue
             kind = self._kind(n)
-            s = kind.init_state(d["size_in"], d["size_out"], self._cfg[n], b)
-            if kind.noise_shape(d["size_in"], d["size_out"], self._cfg[n]) is not None:
+            s = kind.init_state(d.size_in, d.size_out, self._cfg[n], b)
+            if kind.noise_shape(d.size_in, d.size_out, self._cfg[n]) is not None:
                 s["rng_key"] = jax.random.fold_in(jax.random.PRNGKey(0), _decl_hash(n))
             if batch_size is None:
                 s = {k: (v if k == "rng_key" else v[0]) for k, v in s.items()}
@@ -229,8 +231,8 @@ class Program:
 
     def parameter_info(self) -> dict[str, dict[str, Any]]:
         """Static facts about each parameter node (shape, family, bounds, trainable)."""
-        return {pid: {k: d[k] for k in ("module", "name", "shape", "family", "init",
-                                         "trainable", "lower", "upper", "enforce")}
+        return {pid: {k: getattr(d, k) for k in ("module", "name", "shape", "family", "init",
+                                                 "trainable", "lower", "upper", "enforce")}
                 for pid, d in self._param_specs.items()}
 
     # -- checks before tracing --
@@ -241,7 +243,7 @@ class Program:
                                  f"{type(params).__name__}")
         want: dict[str, dict[str, tuple[int, ...]]] = {}
         for d in self._param_specs.values():
-            want.setdefault(d["module"], {})[d["name"]] = d["shape"]
+            want.setdefault(d.module, {})[d.name] = d.shape
         for node in params:
             if node not in want and params[node]:
                 raise SpecShapeError(f"params has an extra entry '{node}'",
@@ -276,7 +278,7 @@ class Program:
             a = xs[name]
             if not hasattr(a, "shape"):
                 a = np.asarray(a, np.float32)
-            n = self._nodes[name]["size"]
+            n = self.network.size(name)
             if a.ndim not in (2, 3):
                 raise SpecShapeError(f"input '{name}' has shape {tuple(a.shape)}; expected "
                                      f"(T, {n}) or (B, T, {n})")
@@ -369,19 +371,18 @@ class Program:
                 continue
             total = values[p] if total is None else total + values[p]
         if total is None:
-            return jnp.zeros((B, T, self._nodes[n]["size_in"]), jnp.float32)
+            return jnp.zeros((B, T, self._nodes[n].size_in), jnp.float32)
         return total
 
     def _apply(self, n: str, params: Tree, x: Array) -> Array:
-        d = self._nodes[n]
-        if d["type"] != "module":
+        if not isinstance(self._nodes[n], ModuleNode):
             return x  # outputs and junctions pass their summed input through
         return self._kind(n).apply(params.get(n, {}), x, self._cfg[n])
 
     def _noise(self, n: str, s: dict[str, Array], B: int, T: int
                ) -> tuple[Array | None, dict[str, Array]]:
         d = self._nodes[n]
-        shape = self._kind(n).noise_shape(d["size_in"], d["size_out"], self._cfg[n])
+        shape = self._kind(n).noise_shape(d.size_in, d.size_out, self._cfg[n])
         if shape is None:
             return None, s
         key, sub = jax.random.split(s["rng_key"])
@@ -396,7 +397,7 @@ class Program:
         # inputs from outside the loop are computed for the whole series up front
         ext = {n: self._sum_inputs(n, values, B, T, skip=members)
                for n in nodes if any(p not in members for p in g.predecessors(n))}
-        stateful = [n for n in nodes if self._nodes[n].get("stateful")]
+        stateful = [n for n in nodes if n in self._cfg and self.network.module(n).stateful]
         delayed = sorted({u for u, v, e in g.subgraph(members).edges(data=True)
                           if e.get("recurrent")})
         noises: dict[str, Array] = {}
@@ -425,7 +426,7 @@ class Program:
                     v = prev[p] if g.edges[p, n].get("recurrent") else cur[p]
                     total = v if total is None else total + v
                 if total is None:
-                    total = jnp.zeros((B, self._nodes[n]["size_in"]), jnp.float32)
+                    total = jnp.zeros((B, self._nodes[n].size_in), jnp.float32)
                 if n in states:
                     st = {k: v for k, v in states[n].items() if k != "rng_key"}
                     st2, y, r = self._kind(n).step(prepared[n], st, total,

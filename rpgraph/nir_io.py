@@ -129,7 +129,7 @@ import numpy as np
 
 from .compile import Program
 from .errors import SpecError, SpecValueError
-from .graph import Network
+from .graph import ModuleNode, Network, PortNode
 from .modules import ACTIVATIONS, INITIALISERS, KINDS
 
 __all__ = [
@@ -249,15 +249,15 @@ def to_nir(prog_or_network: Program | Network, params: Mapping[str, Mapping[str,
     data = [n for n, d in g.nodes(data=True) if d["type"] != "param"]
     bad = []
     for n in data:
-        d = g.nodes[n]
-        if d["type"] != "module":
+        d = g.nodes[n]["node"]
+        if not isinstance(d, ModuleNode):
             continue
-        kind = d["kind"]
+        kind = d.kind
         if kind not in EXPORTABLE_KINDS:
             why = "no NIR equivalent" if kind != "rate" else "NIR has no rate neuron"
             bad.append(f"'{n}' ({kind}: {why})")
-        elif kind == "lif" and int(d["cfg"].get("n_syn", 1)) != 1:
-            bad.append(f"'{n}' (lif with n_syn = {d['cfg']['n_syn']}: NIR CubaLIF has one "
+        elif kind == "lif" and int(d.cfg.get("n_syn", 1)) != 1:
+            bad.append(f"'{n}' (lif with n_syn = {d.cfg['n_syn']}: NIR CubaLIF has one "
                        "synapse per neuron)")
     if bad:
         raise SpecError(f"cannot export to NIR: {len(bad)} unsupported node"
@@ -276,7 +276,7 @@ def _export_flat(g: nx.DiGraph, data: list[str], params: Mapping[str, Mapping[st
                  dt: float, meta: dict[str, Any]) -> nir.NIRGraph:
     names = _export_names(data)
     contract = {n for n in data if g.nodes[n]["type"] == "junction"
-                or g.nodes[n].get("kind") == "identity"}
+                or _kind(g, n) == "identity"}
     edges = _contract_edges(g, data, contract)
     if edges is None:  # two paths between the same pair: keep the identities as Scale(1)
         contract = set()
@@ -286,24 +286,31 @@ def _export_flat(g: nx.DiGraph, data: list[str], params: Mapping[str, Mapping[st
     for n in data:
         if n in contract:
             continue
-        out_edges += _add_export_node(nodes, names[n], n, g.nodes[n], params, dt,
+        out_edges += _add_export_node(nodes, names[n], n, g.nodes[n]["node"], params, dt,
                                       set(names.values()))
     out_edges = [(names[u], names[v]) for u, v in edges] + out_edges
     return nir.NIRGraph(nodes=nodes, edges=out_edges, metadata=meta)
 
 
-def _add_export_node(nodes: dict[str, nir.NIRNode], name: str, n: str, d: dict[str, Any],
+def _add_export_node(nodes: dict[str, nir.NIRNode], name: str, n: str,
+                     d: PortNode | ModuleNode,
                      params: Mapping[str, Mapping[str, Any]], dt: float, taken: set[str]
                      ) -> list[tuple[str, str]]:
     """Add node ``n`` as ``nodes[name]`` (plus the Linear of a ``lif(rec = true)``); returns
     the extra edges that recurrence needs."""
     p = params.get(n, {})
     nodes[name] = _export_node(n, d, p, dt)
-    if d.get("kind") == "lif" and d["cfg"].get("rec", False):
+    if isinstance(d, ModuleNode) and d.kind == "lif" and d.cfg.get("rec", False):
         rec_name = _unique(name + "_w_rec", taken | set(nodes))
         nodes[rec_name] = nir.Linear(weight=_f64(p["w_rec"]).T)
         return [(name, rec_name), (rec_name, name)]
     return []
+
+
+def _kind(g: nx.DiGraph, n: str) -> str | None:
+    """The module kind of node ``n`` (``None`` for a port)."""
+    rec = g.nodes[n]["node"]
+    return rec.kind if isinstance(rec, ModuleNode) else None
 
 
 def _scope_of(n: str) -> str:
@@ -318,7 +325,7 @@ def _export_nested(g: nx.DiGraph, data: list[str], params: Mapping[str, Mapping[
     ports = {n for n in data if g.nodes[n]["type"] == "junction"}
     if not ports:
         return None
-    contract = {n for n in data if g.nodes[n].get("kind") == "identity"}
+    contract = {n for n in data if _kind(g, n) == "identity"}
     edges = _contract_edges(g, data, contract)
     if edges is None:
         return None
@@ -326,8 +333,8 @@ def _export_nested(g: nx.DiGraph, data: list[str], params: Mapping[str, Mapping[
     def where(n: str, role: str) -> tuple[str, str]:
         """(scope, local name) of an edge end: a block port seen from outside the block
         (an input port as a sink, an output port as a source) is the instance itself."""
-        d = g.nodes[n]
-        if n in ports and d.get("direction") == role:
+        d = g.nodes[n]["node"]
+        if n in ports and d.direction == role:
             inst = _scope_of(n)
             return _scope_of(inst), inst.rpartition(".")[2]
         return _scope_of(n), n.rpartition(".")[2]
@@ -355,11 +362,11 @@ def _export_nested(g: nx.DiGraph, data: list[str], params: Mapping[str, Mapping[
             c.rpartition(".")[2] for c in children.get(scope, [])}
         block = None
         for n in members.get(scope, []):
-            d, local = g.nodes[n], n.rpartition(".")[2]
+            d, local = g.nodes[n]["node"], n.rpartition(".")[2]
             if n in ports:
-                block = d.get("block", block)
-                size = np.array([d["size_out"] if d["direction"] == "input" else d["size_in"]])
-                nodes[local] = nir.Input(input_type=size) if d["direction"] == "input" \
+                block = d.block or block
+                size = np.array([d.size_out if d.direction == "input" else d.size_in])
+                nodes[local] = nir.Input(input_type=size) if d.direction == "input" \
                     else nir.Output(output_type=size)
             else:
                 extra += _add_export_node(nodes, local, n, d, params, dt, taken)
@@ -413,15 +420,15 @@ def _contract_edges(g: nx.DiGraph, data: list[str], contract: set[str]
     return edges
 
 
-def _export_node(n: str, d: dict[str, Any], p: Mapping[str, Any], dt: float) -> nir.NIRNode:
-    t = d["type"]
-    if t == "input":
-        return nir.Input(input_type=np.array([d["size"]]))
-    if t == "output":
-        return nir.Output(output_type=np.array([d["size"]]))
-    if t == "junction" or d["kind"] == "identity":
-        return nir.Scale(scale=np.ones(d["size_out"]))
-    kind, cfg = d["kind"], d["cfg"]
+def _export_node(n: str, d: PortNode | ModuleNode, p: Mapping[str, Any], dt: float
+                 ) -> nir.NIRNode:
+    if isinstance(d, PortNode) and d.role == "input":
+        return nir.Input(input_type=np.array([d.size]))
+    if isinstance(d, PortNode) and d.role == "output":
+        return nir.Output(output_type=np.array([d.size]))
+    if isinstance(d, PortNode) or d.kind == "identity":
+        return nir.Scale(scale=np.ones(d.size_out))
+    kind, cfg = d.kind, d.cfg
     if float(cfg.get("noise_std", 0.0) or 0.0) > 0:
         warnings.warn(f"'{n}': noise_std = {cfg['noise_std']} is not exported (NIR has no "
                       "noise)", stacklevel=3)

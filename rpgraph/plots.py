@@ -15,8 +15,6 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .graph import param_nodes
-
 if TYPE_CHECKING:
     from .compile import Program
     from .data import Dataset
@@ -138,13 +136,13 @@ def plot_run(prog: Program, params: Tree, ds: Dataset, run_dir: Path,
         plot_accuracy(np.array([epochs[-1] + 1]), np.array([acc]), test_acc,
                       run_dir / "accuracy.png")
         written.append(run_dir / "accuracy.png")
-    for pid, d in param_nodes(prog.graph):
-        lo, hi = d["lower"], d["upper"]
+    for d in prog.network.params():
+        pid, lo, hi = d.id, d.lower, d.upper
         if bounds is not None:
-            lo, hi = bounds[0][d["module"]][d["name"]], bounds[1][d["module"]][d["name"]]
+            lo, hi = bounds[0][d.module][d.name], bounds[1][d.module][d.name]
         if math.isfinite(lo) or math.isfinite(hi):
             path = run_dir / f"param_{pid}.png"
-            plot_param(np.asarray(params[d["module"]][d["name"]]), lo, hi, pid, d["family"],
+            plot_param(np.asarray(params[d.module][d.name]), lo, hi, pid, d.family,
                        path)
             written.append(path)
     return written

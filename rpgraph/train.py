@@ -45,7 +45,7 @@ from .data import Dataset, check_against_spec, from_dataset_protocol, load_npz, 
 from .errors import DataError, SpecError, SpecNameError, SpecValueError, TrainingError, did_you_mean
 from .expr import Quantity, Symbol, as_int, describe
 from .expr import evaluate as value_of
-from .graph import Network, param_nodes
+from .graph import Network
 
 Array = Any
 Tree = dict[str, dict[str, Array]]
@@ -324,9 +324,9 @@ def with_bounds(net: Network, bounds: tuple[Tree, Tree] | None) -> Network:
         return net
     lower, upper = bounds
     g = net.graph.copy()  # fresh attribute dicts: the compiled network is not touched
-    for _, d in param_nodes(g):
-        d["lower"] = float(lower[d["module"]][d["name"]])
-        d["upper"] = float(upper[d["module"]][d["name"]])
+    for d in net.params():
+        g.nodes[d.id]["node"] = replace(d, lower=float(lower[d.module][d.name]),
+                                        upper=float(upper[d.module][d.name]))
     return replace(net, graph=g)
 
 
@@ -334,8 +334,8 @@ def _masks(net: Network) -> tuple[Tree, Tree, Tree, Tree]:
     lower, upper = template(net)
     proj = projection_mask(net)
     frozen: Tree = {}
-    for _, d in param_nodes(net.graph):
-        frozen.setdefault(d["module"], {})[d["name"]] = not d["trainable"]
+    for d in net.params():
+        frozen.setdefault(d.module, {})[d.name] = not d.trainable
     return lower, upper, proj, frozen
 
 

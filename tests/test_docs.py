@@ -11,8 +11,9 @@ import pytest
 
 import rpgraph
 
+# with the prefix, walk_packages imports subpackages under their real names and recurses
 MODULES = ["rpgraph"] + sorted(
-    f"rpgraph.{m.name}" for m in pkgutil.walk_packages(rpgraph.__path__))
+    m.name for m in pkgutil.walk_packages(rpgraph.__path__, prefix="rpgraph."))
 
 
 @pytest.mark.parametrize("name", MODULES)

@@ -326,8 +326,7 @@ MAX_PARAMS = 2_000_000  # fresh parameters are only drawn for networks below thi
 
 
 def _param_count(net: rpgraph.Network) -> int:
-    return sum(math.prod(d["shape"]) for _, d in net.graph.nodes(data=True)
-               if d["type"] == "param")
+    return sum(math.prod(p.shape) for p in net.params())
 
 
 def test_compile_mutated_specs_that_build() -> None:

@@ -18,8 +18,8 @@ from rpgraph.errors import (
     SpecValueError,
 )
 from rpgraph.graph import Network, loads
+from rpgraph.graph.show import to_dot, to_json
 from rpgraph.modules import Init
-from rpgraph.show import to_dot, to_json
 
 HEAD = "network n (dt = 1 ms) {\n    input x : 4\n    output y : 2\n"
 BLOCK = "block b(n) {\n    input i\n    output o\n    i -> linear(n) -> o\n}\n"
@@ -31,14 +31,13 @@ def data_edges(net: Network) -> set[tuple[str, str, bool]]:
 
 
 def modules(net: Network) -> dict[str, tuple[str, int, int]]:
-    return {n: (d["kind"], d["size_in"], d["size_out"]) for n, d in net.graph.nodes(data=True)
-            if d["type"] == "module"}
+    return {m.name: (m.kind, m.size_in, m.size_out) for m in map(net.module, net.modules())}
 
 
 def param(net: Network, pid: str) -> dict[str, Any]:
-    d = net.graph.nodes[pid]
-    return {k: d[k] for k in ("module", "name", "shape", "family", "init", "trainable",
-                              "lower", "upper", "enforce")}
+    d = net.param(pid)
+    return {k: getattr(d, k) for k in ("module", "name", "shape", "family", "init",
+                                       "trainable", "lower", "upper", "enforce")}
 
 
 # --- structure --------------------------------------------------------------------------------
@@ -58,8 +57,8 @@ def test_inline_naming_and_sizes() -> None:
 def test_labels_and_use_before_declaration() -> None:
     net = loads(HEAD + "    h -> out: linear(2) -> y\n    x -> h: rate(tau = 30 ms)\n}\n")
     assert modules(net) == {"h": ("rate", 4, 4), "out": ("linear", 4, 2)}
-    assert net.graph.nodes["h"]["cfg"]["tau"] == Init("constant", (0.03,))
-    assert net.graph.nodes["h"]["stateful"] is True
+    assert net.module("h").cfg["tau"] == Init("constant", (0.03,))
+    assert net.module("h").stateful is True
 
 
 def test_block_expansion_namespacing_and_residual_sum() -> None:
@@ -105,7 +104,7 @@ def test_parameter_nodes() -> None:
     assert "h.w_rec" not in net.graph.nodes
     assert net.parameters() == ["w.weight", "w.bias", "h.tau_mem", "h.tau_syn", "h.bias",
                                 "h.threshold", "linear_0.weight"]
-    assert all(net.graph.edges[p, net.graph.nodes[p]["module"]]["type"] == "param"
+    assert all(net.graph.edges[p, net.param(p).module]["type"] == "param"
                for p in net.parameters())
 
 
@@ -143,7 +142,7 @@ def test_bounds_globs_inside_a_segment() -> None:
 def test_freeze_list() -> None:
     net = loads(HEAD + "    x -> h: rate -> out: linear(2) -> y\n}\n"
                 "train {\n    freeze = [h.tau, *.threshold]\n}\n")
-    frozen = {p for p in net.parameters() if not net.graph.nodes[p]["trainable"]}
+    frozen = {p.id for p in net.params() if not p.trainable}
     assert frozen == {"h.tau", "h.threshold"}
 
 
@@ -400,7 +399,7 @@ def test_diagnostic(name: str) -> None:
 
 def test_initial_value_is_checked_at_compile_not_build() -> None:
     text = DIAGNOSTICS["initial-value-outside-bound"][0]
-    assert loads(text).graph.nodes["h.tau"]["lower"] == pytest.approx(0.01)
+    assert loads(text).param("h.tau").lower == pytest.approx(0.01)
 
 
 def test_diagnostic_names_the_file(tmp_path: Any) -> None:

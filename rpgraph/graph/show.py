@@ -5,19 +5,21 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .errors import Span
-from .modules import KINDS, Init
+from ..errors import Span
+from ..modules import KINDS, Init
+from .records import ModuleNode, ParamNode, PortNode
 
 if TYPE_CHECKING:
-    from .graph import Network
+    from .network import Network
 
 
-def _shape(d: dict[str, Any]) -> str:
-    if d["size_in"] == d["size_out"] and d["kind"] != "linear":
-        return f"({d['size_out']},)"
-    return f"({d['size_in']}, {d['size_out']})"
+def _shape(m: ModuleNode) -> str:
+    if m.size_in == m.size_out and m.kind != "linear":
+        return f"({m.size_out},)"
+    return f"({m.size_in}, {m.size_out})"
 
 
 def summary(net: Network) -> str:
@@ -32,19 +34,19 @@ def summary(net: Network) -> str:
     g = net.graph
     lines = [f"Network '{net.name}' with shape {net.shape} {{"]
     for n in net.modules():
-        d = g.nodes[n]
-        rp = KINDS[d["kind"]].rockpool
-        if d["cfg"].get("reset", "subtract") != "subtract":  # not what LIFJax does
-            rp = f"like {rp}; reset = {d['cfg']['reset']}"
-        lines.append(f"    {d['kind']} '{n}' with shape {_shape(d)}" + (f"  [{rp}]" if rp else ""))
+        m = net.module(n)
+        rp = KINDS[m.kind].rockpool
+        if m.cfg.get("reset", "subtract") != "subtract":  # not what LIFJax does
+            rp = f"like {rp}; reset = {m.cfg['reset']}"
+        lines.append(f"    {m.kind} '{n}' with shape {_shape(m)}" + (f"  [{rp}]" if rp else ""))
     rec = [(u, v) for u, v, e in g.edges(data=True) if e.get("recurrent")]
     for u, v in rec:
         lines.append(f"    recurrent {u} -> {v} (one step delay)")
-    for pid, d in g.nodes(data=True):
-        if d["type"] == "param" and (d["lower"] > -math.inf or d["upper"] < math.inf):
-            lines.append(f"    bound {pid} in [{d['lower']:g}, {d['upper']:g}] ({d['enforce']})")
-        if d["type"] == "param" and not d["trainable"]:
-            lines.append(f"    frozen {pid}")
+    for p in net.params():
+        if p.bounded:
+            lines.append(f"    bound {p.id} in [{p.lower:g}, {p.upper:g}] ({p.enforce})")
+        if not p.trainable:
+            lines.append(f"    frozen {p.id}")
     lines.append("}")
     return "\n".join(lines)
 
@@ -63,6 +65,39 @@ def _jsonable(v: Any) -> Any:
     return v
 
 
+def _port_fields(p: PortNode) -> dict[str, Any]:
+    if p.role == "input":
+        return {"type": "input", "size": p.declared, "span": p.span, "size_out": p.size}
+    if p.role == "output":
+        return {"type": "output", "size": p.declared, "span": p.span, "size_in": p.size,
+                "size_out": p.size}
+    return {"type": "junction", "size": p.declared, "size_in": p.size, "size_out": p.size,
+            "span": p.span, "stateful": False, "direction": p.direction, "block": p.block}
+
+
+def _module_fields(m: ModuleNode) -> dict[str, Any]:
+    return {"type": "module", "kind": m.kind, "cfg": m.cfg, "stateful": m.stateful,
+            "span": m.span, "call_span": m.call_span, "size_in": m.size_in,
+            "size_out": m.size_out}
+
+
+def _param_fields(p: ParamNode) -> dict[str, Any]:
+    return {"type": "param", "module": p.module, "name": p.name, "shape": p.shape,
+            "family": p.family, "init": p.init, "trainable": p.trainable, "lower": p.lower,
+            "upper": p.upper, "enforce": p.enforce, "span": p.span,
+            "bound_spans": list(p.bound_spans)}
+
+
+#: The JSON attributes of each kind of record (the layout ``rpgraph graph --format json``
+#: has always written: one flat object per node).
+_FIELDS: dict[type, Callable[[Any], dict[str, Any]]] = {
+    PortNode: _port_fields, ModuleNode: _module_fields, ParamNode: _param_fields}
+
+
+def _fields(rec: PortNode | ModuleNode | ParamNode) -> dict[str, Any]:
+    return _FIELDS[type(rec)](rec)
+
+
 def to_json(net: Network) -> str:
     """Node-link JSON of the graph (networkx ``node_link_data`` layout).
 
@@ -77,7 +112,7 @@ def to_json(net: Network) -> str:
         "directed": True,
         "name": net.name,
         "dt": net.dt,
-        "nodes": [{"id": n, **{k: _jsonable(v) for k, v in d.items() if k != "arg_spans"}}
+        "nodes": [{"id": n, **{k: _jsonable(v) for k, v in _fields(d["node"]).items()}}
                   for n, d in g.nodes(data=True)],
         "edges": [{"source": u, "target": v, **{k: _jsonable(x) for k, x in e.items()}}
                   for u, v, e in g.edges(data=True)],
@@ -96,13 +131,12 @@ def to_dot(net: Network) -> str:
     g = net.graph
     out = [f'digraph "{net.name}" {{', "    rankdir=LR;"]
     for n, d in g.nodes(data=True):
-        if d["type"] == "param":
-            continue
-        if d["type"] == "module":
-            label = f"{n}\\n{d['kind']} {_shape(d)}"
+        rec = d["node"]
+        if isinstance(rec, ModuleNode):
+            label = f"{n}\\n{rec.kind} {_shape(rec)}"
             out.append(f'    "{n}" [shape=box, label="{label}"];')
-        else:
-            out.append(f'    "{n}" [shape=ellipse, label="{n} ({d.get("size_out")})"];')
+        elif isinstance(rec, PortNode):
+            out.append(f'    "{n}" [shape=ellipse, label="{n} ({rec.size})"];')
     for u, v, e in g.edges(data=True):
         if e.get("type") == "data":
             style = ' [style=dashed, label="z^-1"]' if e.get("recurrent") else ""

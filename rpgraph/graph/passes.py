@@ -1,0 +1,361 @@
+"""The passes that turn an elaborated graph into a checked module graph, in order.
+
+Each pass is a plain function ``(graph, context) -> None | graph`` (``None``: it changed the
+graph in place); :data:`PASSES` lists them in the order :func:`rpgraph.graph.build` runs them,
+the way an optimizer lists its rules. Records are frozen: a pass replaces the record of a
+node it changes (:func:`~rpgraph.graph.records.put`). Every problem is a located
+:class:`~rpgraph.errors.SpecError`.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import heapq
+import math
+from collections.abc import Callable, Iterable
+from dataclasses import replace
+
+import networkx as nx
+
+from .. import ast
+from ..errors import SpecGraphError, SpecNameError, SpecShapeError, SpecValueError, did_you_mean
+from ..expr import as_float, describe, evaluate
+from ..modules import KINDS
+from .elaborate import Context
+from .records import ModuleNode, ParamNode, PortNode, put, record
+
+Pass = Callable[[nx.DiGraph, Context], "nx.DiGraph | None"]
+
+
+def _data(g: nx.DiGraph, n: str) -> PortNode | ModuleNode:
+    rec = record(g, n)
+    assert not isinstance(rec, ParamNode)
+    return rec
+
+
+def _stateful(g: nx.DiGraph, n: str) -> bool:
+    rec = record(g, n)
+    return isinstance(rec, ModuleNode) and rec.stateful
+
+
+def _reachable(g: nx.DiGraph, sources: Iterable[str]) -> set[str]:
+    """Every node a path from ``sources`` reaches (the sources included), in linear time."""
+    seen = set(sources)
+    stack = list(seen)
+    while stack:
+        for v in g.successors(stack.pop()):
+            if v not in seen:
+                seen.add(v)
+                stack.append(v)
+    return seen
+
+
+# --- sizes -----------------------------------------------------------------------------------
+
+
+def infer_sizes(g: nx.DiGraph, ctx: Context) -> None:
+    """Give every port and module its sizes, from the inputs forward.
+
+    A node takes its input size from its first predecessor (in edge order) that is sized
+    when the node's turn comes, turns being visits in node order, round after round. That
+    order is the one earlier versions computed by repeated full sweeps; here it is found
+    once with a priority queue on (round, position), so the pass is O(E log V).
+
+    >>> from rpgraph.parse import parse
+    >>> from rpgraph.graph.elaborate import elaborate
+    >>> g, ctx = elaborate(parse("network n { input x : 4\\n output y : 2\\n"
+    ...                          " x -> linear(2) -> y }"))
+    >>> infer_sizes(g, ctx)
+    >>> g.nodes["linear_0"]["node"].size_in, g.nodes["linear_0"]["node"].size_out
+    (4, 2)
+    """
+    pos = {n: i for i, n in enumerate(g)}
+    # inputs, and block ports declared with a size, are sized from the start
+    sources = [n for n, d in g.nodes(data=True) if d["type"] == "input" or (
+        d["type"] == "junction" and d["node"].declared is not None)]
+    sized: dict[str, tuple[int, int]] = {n: (0, -1) for n in sources}  # node -> turn sized
+    best: dict[str, tuple[int, int]] = {}
+    heap: list[tuple[int, int, str]] = []
+    origin: dict[str, str] = {}
+
+    def reach_from(p: str) -> None:
+        k, i = sized[p]
+        for n in g.successors(p):
+            if n not in sized:
+                turn = (k, pos[n]) if pos[n] > i else (k + 1, pos[n])
+                if n not in best or turn < best[n]:
+                    best[n] = turn
+                    heapq.heappush(heap, (*turn, n))
+
+    for s in sources:
+        reach_from(s)
+    while heap:
+        k, i, n = heapq.heappop(heap)
+        if n in sized or best[n] != (k, i):
+            continue
+        first = next(p for p in g.predecessors(n) if p in sized)
+        _set_size_in(g, n, _data(g, first).size_out)
+        origin[n] = first
+        sized[n] = (k, i)
+        reach_from(n)
+    _check_unsized(g, ctx, [n for n in g if n not in sized])
+    _check_edge_sizes(g, origin)
+
+
+def _set_size_in(g: nx.DiGraph, n: str, size: int) -> None:
+    rec = _data(g, n)
+    if isinstance(rec, PortNode):
+        if rec.role == "output" and rec.size != size:
+            pred = next(iter(g.predecessors(n)))
+            raise SpecShapeError(
+                f"size mismatch into output '{n}': declared {rec.size}, got {size}",
+                g.edges[pred, n]["span"],
+                notes=[(rec.span, f"'{n}' is declared with size {rec.size}")],
+                hint=f"end the chain with 'linear({rec.size})' before '{n}'")
+        put(g, n, replace(rec, size=size))  # a junction without a declared size
+        return
+    kind = KINDS[rec.kind]
+    msg = kind.size_in_rule(size, rec.cfg)
+    if msg:
+        raise SpecShapeError(f"'{n}': {msg}", rec.span)
+    put(g, n, replace(rec, size_in=size, size_out=kind.size_out(size, rec.cfg)))
+
+
+def _check_unsized(g: nx.DiGraph, ctx: Context, unsized: list[str]) -> None:
+    inputs = ctx.inputs
+    reach = _reachable(g, inputs)
+    # report the root cause first: a node fed by nothing, then one no input reaches
+    for n in sorted(unsized, key=lambda n: g.in_degree(n) != 0):
+        span = _data(g, n).span
+        if g.nodes[n]["type"] == "output" and n not in reach:
+            raise SpecGraphError(f"output '{n}' is not reachable from any input", span,
+                                 hint=f"connect it, e.g. '{inputs[0]} -> ... -> {n}'")
+        if g.in_degree(n) == 0:
+            raise SpecGraphError(f"'{n}' has no input", span,
+                                 hint=f"connect something to it: '{inputs[0]} -> {n}'")
+    for n in unsized:
+        span = _data(g, n).span
+        if n not in reach:
+            raise SpecGraphError(f"'{n}' is not reachable from any input", span,
+                                 hint=f"connect it, e.g. '{inputs[0]} -> {n}'")
+        raise SpecShapeError(f"cannot infer the size of '{n}'", span,
+                             hint="give a size to a node in its loop")
+
+
+def _check_edge_sizes(g: nx.DiGraph, origin: dict[str, str]) -> None:
+    """Every edge must agree with its target's size."""
+    for u, v, e in g.edges(data=True):
+        su, sv = _data(g, u).size_out, _data(g, v).size_in
+        if su != sv:
+            first = origin.get(v, u)
+            raise SpecShapeError(
+                f"size mismatch into '{v}': '{u}' gives {su} but '{first}' gives {sv}",
+                e["span"],
+                notes=[(_data(g, u).span, f"'{u}' has output size {su}"),
+                       (_data(g, first).span, f"'{first}' has output size {sv}")],
+                hint=f"make the sizes agree, e.g. insert 'linear({sv})' after '{u}'")
+
+
+# --- topology --------------------------------------------------------------------------------
+
+
+def check_topology(g: nx.DiGraph, ctx: Context) -> None:
+    """Every output and node is reachable from an input; every input feeds something.
+
+    >>> from rpgraph.parse import parse
+    >>> from rpgraph.graph.elaborate import elaborate
+    >>> g, ctx = elaborate(parse("network n { input x : 2\\n input u : 2\\n output y : 2\\n"
+    ...                          " x -> y }"))
+    >>> check_topology(g, ctx)
+    Traceback (most recent call last):
+    rpgraph.errors.SpecGraphError: <string>:2:2: error: input 'u' is not connected to anything...
+    """
+    inputs = ctx.inputs
+    reach = _reachable(g, inputs)
+    for o in ctx.outputs:
+        if o not in reach:
+            raise SpecGraphError(f"output '{o}' is not reachable from any input",
+                                 _data(g, o).span,
+                                 hint=f"connect it, e.g. '{inputs[0]} -> ... -> {o}'")
+    for n, d in g.nodes(data=True):
+        if n not in reach and d["type"] != "input":
+            raise SpecGraphError(f"'{n}' is not reachable from any input", d["node"].span)
+    for i in inputs:
+        if g.out_degree(i) == 0:
+            raise SpecGraphError(f"input '{i}' is not connected to anything",
+                                 _data(g, i).span, hint=f"use it: '{i} -> ...'")
+
+
+def mark_recurrent(g: nx.DiGraph, ctx: Context) -> None:
+    """Choose the one-step-delayed edges: in each strongly connected component, cut edges
+    leaving stateful nodes until the rest is acyclic, keeping as many undelayed (in
+    declaration order) as possible so feed-forward stateful chains stay same-step like
+    Rockpool's Sequential.
+
+    >>> from rpgraph.parse import parse
+    >>> from rpgraph.graph.elaborate import elaborate
+    >>> g, ctx = elaborate(parse("network n { input x : 2\\n output y : 2\\n"
+    ...                          " x -> h: rate -> h\\n h -> y }"))
+    >>> mark_recurrent(g, ctx)
+    >>> [(u, v) for u, v, e in g.edges(data=True) if e["recurrent"]]
+    [('h', 'h')]
+    """
+    pos = {n: i for i, n in enumerate(g.nodes)}
+    # declaration order throughout (not set order), so messages do not vary per run
+    comps = sorted(nx.strongly_connected_components(g), key=lambda c: min(pos[n] for n in c))
+    for comp in comps:
+        if len(comp) == 1:
+            n = next(iter(comp))
+            if not g.has_edge(n, n):
+                continue
+        members = sorted(comp, key=pos.__getitem__)
+        edges = sorted(g.subgraph(members).edges, key=lambda e: (pos[e[0]], pos[e[1]]))
+        stateful_out = [(u, v) for u, v in edges if _stateful(g, u)]
+        rest = nx.DiGraph()
+        rest.add_nodes_from(members)
+        rest.add_edges_from(e for e in edges if e not in set(stateful_out))
+        try:
+            cycle = nx.find_cycle(rest)
+        except nx.NetworkXNoCycle:
+            cycle = None
+        if cycle is not None:
+            names = " -> ".join([u for u, _ in cycle] + [cycle[0][0]])
+            span = g.edges[cycle[-1][0], cycle[-1][1]]["span"]
+            raise SpecGraphError(
+                f"algebraic loop {names}: no stateful node delays it", span,
+                hint="put a stateful node (rate, lif, expsyn) in the loop")
+        order = sorted(stateful_out, key=lambda e: g.edges[e]["span"].line * 10**6
+                       + g.edges[e]["span"].column)
+        for u, v in order:
+            rest.add_edge(u, v)
+            if not nx.is_directed_acyclic_graph(rest):
+                rest.remove_edge(u, v)
+                g.edges[u, v]["recurrent"] = True
+
+
+# --- parameters, bounds, freezing ------------------------------------------------------------
+
+
+def add_params(g: nx.DiGraph, ctx: Context) -> None:
+    """A parameter node ``"<module>.<param>"`` per parameter of each module, with an edge
+    ``param -> module`` (``type="param"``), in module declaration order.
+
+    >>> from rpgraph.parse import parse
+    >>> from rpgraph.graph.elaborate import elaborate
+    >>> g, ctx = elaborate(parse("network n { input x : 4\\n output y : 2\\n"
+    ...                          " x -> linear(2) -> y }"))
+    >>> infer_sizes(g, ctx); add_params(g, ctx)
+    >>> g.nodes["linear_0.weight"]["node"].shape
+    (4, 2)
+    """
+    modules = [n for n, d in g.nodes(data=True) if d["type"] == "module"]
+    for n in modules:
+        m = record(g, n)
+        assert isinstance(m, ModuleNode)
+        for pname, ps in KINDS[m.kind].params(m.size_in, m.size_out, m.cfg).items():
+            pid = f"{n}.{pname}"
+            if pid in g:
+                raise SpecNameError(f"name '{pid}' is both a node and a parameter", m.span)
+            put(g, pid, ParamNode(pid, n, pname, tuple(ps.shape), ps.family, ps.init,
+                                  span=m.arg_spans.get(pname, m.call_span or m.span)))
+            g.add_edge(pid, n, type="param")
+
+
+def _params(g: nx.DiGraph) -> list[ParamNode]:
+    return [d["node"] for _, d in g.nodes(data=True) if d["type"] == "param"]
+
+
+def _match(params: list[ParamNode], ref: ast.Ref) -> list[str]:
+    """Ids of the parameters a (globbed) ``node.param`` reference names."""
+    node_pat, param_pat = ".".join(ref.parts[:-1]), ref.parts[-1]
+    out = [p.id for p in params if fnmatch.fnmatchcase(p.module, node_pat)
+           and fnmatch.fnmatchcase(p.name, param_pat)]
+    if not out:
+        ids = [p.id for p in params]
+        raise SpecNameError(f"'{ref.text}' matches no parameter", ref.span,
+                            hint=did_you_mean(ref.text, ids)
+                            or f"parameters: {', '.join(ids[:12])}"
+                            + (", ..." if len(ids) > 12 else ""))
+    return out
+
+
+def apply_bounds(g: nx.DiGraph, ctx: Context) -> None:
+    """The ``bounds`` block: each parameter's box (intersected over the bounds that match
+    it) and enforcement mode; the block's default mode goes to ``ctx.enforce``. The parser
+    has already checked every enforce mode, so it is taken as written.
+
+    >>> from rpgraph.parse import parse
+    >>> from rpgraph.graph.elaborate import elaborate
+    >>> g, ctx = elaborate(parse("network n { input x : 4\\n output y : 2\\n"
+    ...                          " x -> linear(2) -> y }\\nbounds { *.weight <= 1 }"))
+    >>> infer_sizes(g, ctx); add_params(g, ctx); apply_bounds(g, ctx)
+    >>> p = g.nodes["linear_0.weight"]["node"]
+    >>> p.upper, p.enforce, ctx.enforce
+    (1.0, 'penalty', 'penalty')
+    """
+    bounds = ctx.spec.bounds
+    if bounds is None:
+        return
+    for s in bounds.settings:
+        if s.key != "enforce":
+            raise SpecNameError(f"unknown bounds setting '{s.key}'", s.span,
+                                hint=did_you_mean(s.key, ["enforce"])
+                                or "the only setting is 'enforce'")
+        assert isinstance(s.value, ast.Name)  # a mode the parser checked
+        ctx.enforce = s.value.id
+    params = _params(g)
+    for b in bounds.bounds:
+        lo = -math.inf if b.lower is None else as_float(evaluate(b.lower, ctx.consts), b.lower,
+                                                         time=True)
+        hi = math.inf if b.upper is None else as_float(evaluate(b.upper, ctx.consts), b.upper,
+                                                        time=True)
+        if lo > hi:
+            raise SpecValueError(f"lower bound {lo:g} is above upper bound {hi:g}", b.span)
+        for pid in _match(params, b.target):
+            p = record(g, pid)
+            assert isinstance(p, ParamNode)
+            p = replace(p, lower=max(p.lower, lo), upper=min(p.upper, hi),
+                        bound_spans=(*p.bound_spans, b.span),
+                        enforce=b.enforce if b.enforce is not None else p.enforce)
+            if p.lower > p.upper:
+                raise SpecValueError(
+                    f"bounds on '{pid}' contradict: lower {p.lower:g} is above upper "
+                    f"{p.upper:g}", b.span,
+                    notes=[(s, "another bound on it") for s in p.bound_spans[:-1]])
+            put(g, pid, p)
+    for p in _params(g):
+        if p.enforce is None:
+            put(g, p.id, replace(p, enforce=ctx.enforce))
+
+
+def freeze(g: nx.DiGraph, ctx: Context) -> None:
+    """``freeze = [...]`` in the train block: the parameters it names are not trained.
+
+    >>> from rpgraph.parse import parse
+    >>> from rpgraph.graph.elaborate import elaborate
+    >>> g, ctx = elaborate(parse("network n { input x : 4\\n output y : 2\\n"
+    ...                          " x -> linear(2) -> y }\\ntrain { freeze = *.weight }"))
+    >>> infer_sizes(g, ctx); add_params(g, ctx); freeze(g, ctx)
+    >>> g.nodes["linear_0.weight"]["node"].trainable
+    False
+    """
+    train = ctx.spec.train
+    s = train.get("freeze") if train is not None else None
+    if s is None:
+        return
+    items = s.value.items if isinstance(s.value, ast.ListExpr) else (s.value,)
+    params = _params(g)
+    for item in items:
+        if not isinstance(item, ast.Ref):
+            raise SpecValueError(
+                "Expected parameter names like hidden.tau or *.threshold, got "
+                f"{describe(evaluate(item, {}, calls=True))}", item.span)
+        for pid in _match(params, item):
+            p = record(g, pid)
+            assert isinstance(p, ParamNode)
+            put(g, pid, replace(p, trainable=False))
+
+
+#: The passes :func:`rpgraph.graph.build` runs after elaboration, in order.
+PASSES: tuple[Pass, ...] = (infer_sizes, check_topology, mark_recurrent, add_params,
+                            apply_bounds, freeze)
