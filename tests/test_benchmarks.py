@@ -22,7 +22,7 @@ TINY = run.Config(
                                   compile_repeats=1,
                                   rate_spec=lif.spec_text(8).replace("lif", "rate"),
                                   rec_size=8, rec_in=4, memory_specs=("recurrent",)),
-    parse=parse.ParseConfig(layers=20, repeats=1),
+    parse=parse.ParseConfig(layers=20, repeats=1, chain_nodes=30),
     name="tiny",
 )
 
@@ -32,7 +32,7 @@ def test_harness_runs_every_case(tmp_path: Path) -> None:
     assert not res.errors
     cases = {r.case for r in res.rows}
     assert {"mlp", "rate", "lif N=16", "scaling compile", "scaling memory T=40",
-            "parse 20 layers"} <= cases
+            "parse 20 layers", "graph 30-node chain bottom-up"} <= cases
     for kind in ("mlp", "rate"):
         impls = {r.impl for r in res.rows if r.case == kind}
         assert {"rockpool", "hand-written", "rpgraph"} <= impls
@@ -47,7 +47,7 @@ def test_harness_runs_every_case(tmp_path: Path) -> None:
 
     text = run.report(res, TINY)
     assert "targets:" in text and "x Rockpool" in text
-    assert len(run.targets(res, TINY)) == 10
+    assert len(run.targets(res, TINY)) == 11
     out = tmp_path / "r.json"
     out.write_text(json.dumps(run.to_json(res, TINY), default=str), encoding="utf-8")
     data = json.loads(out.read_text(encoding="utf-8"))

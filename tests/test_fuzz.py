@@ -287,6 +287,15 @@ STRESS: dict[str, str] = {
                              for i in range(1, 1000))
     + "block b0 { input i\n output o\n i -> tanh -> o }\n" + _HDR + "b999 -> y\n}\n",
     "recursive_block": "block b { input i\n output o\n i -> b -> o }\n" + _HDR + "b -> y\n}\n",
+    # each block uses the one before it twice: 2**30 modules unless the node budget stops it
+    "doubling_blocks": "block b0 { input i\n output o\n i -> tanh -> o }\n"
+    + "".join(f"block b{i} {{ input i\n output o\n i -> b{i - 1} -> b{i - 1} -> o }}\n"
+              for i in range(1, 31)) + _HDR + "b30 -> y\n}\n",
+    # a 12,000-node chain declared bottom-up (each line feeds the one above it): the order
+    # that made size inference quadratic (52 s); its time is tracked in benchmarks/parse.py
+    "reversed_chain": "network n {\n input x : 2\n output y : 2\n h11999 -> y\n"
+    + "\n".join(f"{'x' if i == 0 else f'h{i - 1}'} -> h{i}: tanh"
+                for i in reversed(range(12_000))) + "\n}\n",
     "bounds": "network n {\n input x : 2\n output y : 2\n x -> h: rate(activation = tanh)"
     " -> y\n}\nbounds {\n" + "\n".join("h.tau >= 1 ms" for _ in range(N)) + "\n}\n",
     "huge_integer": _in_arg("9" * 5000),

@@ -417,3 +417,74 @@ def test_absurd_sizes_are_spec_errors() -> None:
         "<string>:1:23: error: Expected a size of at most 16777216, got 1e+300\n"
         "    network n { input x : 1e300\n"
         "                          ^^^^^")
+
+
+# --- the node budget --------------------------------------------------------------------------
+
+
+def doubling_blocks(depth: int) -> str:
+    """Block b<i> uses b<i-1> twice: 2**depth tanh modules if nothing stops it."""
+    return ("block b0 {\n    input i\n    output o\n    i -> tanh -> o\n}\n"
+            + "".join(f"block b{i} {{\n    input i\n    output o\n    i -> b{i - 1} -> b{i - 1}"
+                      " -> o\n}\n" for i in range(1, depth + 1))
+            + HEAD + f"    x -> b{depth} -> linear(2) -> y\n}}\n")
+
+
+def test_block_expansion_stops_at_the_node_budget() -> None:
+    """A 2 KB spec that would expand to 5 * 2**30 nodes is refused before expanding."""
+    with pytest.raises(SpecGraphError) as err:
+        loads(doubling_blocks(30))
+    assert str(err.value) == lines(
+        "<string>:159:10: error: expanding block 'b30' takes the network past its budget of "
+        "100000 nodes",
+        "        x -> b30 -> linear(2) -> y",
+        "             ^^^",
+        "hint: a block that uses another twice doubles the network; raise the budget with "
+        "max_nodes = N in rpgraph.load, loads or build")
+
+
+def test_node_budget_is_a_keyword_of_build_load_and_loads(tmp_path: Any) -> None:
+    from rpgraph.graph import build, load
+    from rpgraph.parse import parse
+
+    text = doubling_blocks(3)  # x, y, linear_0 and 38 nodes of b3
+    assert len(loads(text).graph) == 41 + 1  # and the linear's weight
+    assert len(loads(text, max_nodes=41).graph) == 42
+    with pytest.raises(SpecGraphError, match="the network has more than 40 nodes"):
+        loads(text, max_nodes=40)  # b3 fits, linear_0 after it does not
+    with pytest.raises(SpecGraphError, match="'b3' takes the network past its budget of 39"):
+        loads(text, max_nodes=39)
+    with pytest.raises(SpecGraphError, match="budget of 39 nodes"):
+        build(parse(text), max_nodes=39)
+    path = tmp_path / "d.rpg"
+    path.write_text(text)
+    with pytest.raises(SpecGraphError, match="budget of 39 nodes"):
+        load(path, max_nodes=39)
+    # plain modules count too
+    with pytest.raises(SpecGraphError) as err:
+        loads(HEAD + "    x -> tanh -> tanh -> linear(2) -> y\n}\n", max_nodes=4)
+    assert str(err.value) == lines(
+        "<string>:4:26: error: the network has more than 4 nodes",
+        "        x -> tanh -> tanh -> linear(2) -> y",
+        "                             ^^^^^^^^^",
+        "hint: raise the budget with max_nodes = N in rpgraph.load, loads or build")
+
+
+def test_node_budget_error_inside_a_block_names_the_instance_that_uses_it() -> None:
+    # 'f' is a block argument naming a block: only the expansion itself knows its size
+    text = ("block b0 {\n    input i\n    output o\n    i -> tanh -> tanh -> tanh -> o\n}\n"
+            "block w(f) {\n    input i\n    output o\n    i -> f -> o\n}\n"
+            + HEAD + "    x -> w(f = b0) -> linear(2) -> y\n}\n")
+    assert len(loads(text, max_nodes=10).graph) == 11
+    with pytest.raises(SpecGraphError) as err:
+        loads(text, max_nodes=8)
+    assert str(err.value) == lines(
+        "<string>:9:10: error: expanding block 'b0' takes the network past its budget of 8 "
+        "nodes",
+        "        i -> f -> o",
+        "             ^",
+        "<string>:14:10: note: inside block 'w', used here",
+        "        x -> w(f = b0) -> linear(2) -> y",
+        "             ^^^^^^^^^",
+        "hint: a block that uses another twice doubles the network; raise the budget with "
+        "max_nodes = N in rpgraph.load, loads or build")

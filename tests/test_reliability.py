@@ -100,6 +100,10 @@ SPEC_ROWS: dict[str, str] = {
     "no_output": "network n {\n    input x : 4\n    x -> tanh\n}\n",
     "recursive_block": "block b { input i\n output o\n i -> b -> o }\n"
     + HDR + "    x -> b -> linear(2) -> y\n}\n",
+    # each block uses the one before it twice: 2**30 modules from 2 KB of spec
+    "block_budget": "block b0 { input i\n output o\n i -> tanh -> o }\n"
+    + "".join(f"block b{i} {{ input i\n output o\n i -> b{i - 1} -> b{i - 1} -> o }}\n"
+              for i in range(1, 31)) + HDR + "    x -> b30 -> linear(2) -> y\n}\n",
     "bad_bound": OK_NET + "bounds {\n    linear_0.wieght >= 0\n}\n",
     "bound_target": OK_NET + "bounds {\n    linear_0 >= 0\n}\n",
     "lower_above_upper": OK_NET + "bounds {\n    linear_0.weight in [1, -1]\n}\n",
@@ -243,6 +247,7 @@ def _rows() -> list[tuple[str, str, list[str]]]:
         "size_mismatch": "SpecShapeError", "negative_size": "SpecShapeError",
         "algebraic_loop": "SpecGraphError", "unreachable_output": "SpecGraphError",
         "no_output": "SpecGraphError", "recursive_block": "SpecGraphError",
+        "block_budget": "SpecGraphError",
         "bad_bound": "SpecNameError", "bound_target": "SpecValueError",
         "lower_above_upper": "SpecValueError", "bad_enforce": "SpecValueError",
         "init_outside_bounds": "SpecValueError", "bad_unit": "SpecValueError",
@@ -446,6 +451,14 @@ EXPECTED: dict[str, tuple[int, str]] = {
         '     i -> b -> o }\n'
         '          ^\n'
         'hint: blocks may not be recursive\n'
+    )),
+    'spec:block_budget': (1, (
+        "block_budget.rpg:97:10: error: expanding block 'b30' takes the network past its budget"
+        " of 100000 nodes\n"
+        '        x -> b30 -> linear(2) -> y\n'
+        '             ^^^\n'
+        'hint: a block that uses another twice doubles the network; raise the budget with '
+        'max_nodes = N in rpgraph.load, loads or build\n'
     )),
     'spec:bad_bound': (1, (
         "bad_bound.rpg:7:5: error: 'linear_0.wieght' matches no parameter\n"
@@ -892,6 +905,7 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
         "unreachable output": ["spec:unreachable_output"],
         "no input / output": ["spec:no_output"],
         "recursive block": ["spec:recursive_block"],
+        "node budget": ["spec:block_budget"],
     },
     "SpecValueError": {
         "bad bound target / lower above upper / enforce mode": [

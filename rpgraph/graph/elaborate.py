@@ -345,19 +345,17 @@ def _sim_constants(net: ast.Network) -> tuple[dict[str, Value], float]:
 
 
 def _over_budget(max_nodes: int, scope: _Scope, span: Span) -> SpecGraphError:
-    hint = ("pass a larger max_nodes to rpgraph.load, loads or build to allow a bigger "
-            "network")
+    """The error for a node past the budget, at the innermost block instance being expanded
+    (with a note at the network's statement that uses it)."""
+    hint = "raise the budget with max_nodes = N in rpgraph.load, loads or build"
     if not scope.within:
         return SpecGraphError(f"the network has more than {max_nodes} nodes", span, hint=hint)
     block, where = scope.within[-1]
-    notes = []
-    if len(scope.within) > 1:
-        top, top_span = scope.within[0]
-        notes.append((top_span, f"inside block '{top}', used here"))
+    top, top_span = scope.within[0]
     return SpecGraphError(
         f"expanding block '{block}' takes the network past its budget of {max_nodes} nodes",
-        where, notes=notes, hint="a block that uses another block twice doubles the network "
-        f"at each level; {hint}")
+        where, notes=[(top_span, f"inside block '{top}', used here")] if top_span != where
+        else (), hint=f"a block that uses another twice doubles the network; {hint}")
 
 
 # --- arguments -------------------------------------------------------------------------------
