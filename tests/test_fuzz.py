@@ -6,7 +6,8 @@ escapes (no Lark error, ``ValueError``, ``RecursionError``...), and no input tak
 a second. Strategies: random text (printable, unicode, control characters), random
 sequences of the grammar's tokens, and mutations (deletions, duplications, swaps,
 truncations, insertions) of every spec in ``specs/``. Pathological sizes (10,000-deep
-nesting, 10,000-term sums, 10,000-node chains) are checked explicitly.
+nesting, 10,000-term sums, 10,000-node chains, a 12,000-node chain declared bottom-up, blocks
+that double at each of 30 levels) are checked explicitly.
 
 Budget: the whole file runs in well under 40 s (``max_examples`` below are explicit and the
 examples are derandomized, so CI sees the same inputs every time).

@@ -83,7 +83,15 @@ class _Instance:
 
 
 class Elaborator:
-    """Builds the unsized module graph of one spec (see :func:`elaborate`)."""
+    """Builds the unsized module graph of one spec (see :func:`elaborate`).
+
+    >>> from rpgraph.parse import parse
+    >>> el = Elaborator(parse("block b { input i\\n output o\\n i -> tanh -> o }\\n"
+    ...                       "network n { input x : 2\\n output y : 2\\n x -> b -> y }"))
+    >>> g, _ = el.run()
+    >>> list(g), el.instances["b_0"].out_port
+    (['x', 'y', 'b_0.i', 'b_0.o', 'b_0.tanh_0'], 'b_0.o')
+    """
 
     def __init__(self, spec: ast.Spec, max_nodes: int = MAX_NODES) -> None:
         self.spec = spec
@@ -354,7 +362,7 @@ def _over_budget(max_nodes: int, scope: _Scope, span: Span) -> SpecGraphError:
     top, top_span = scope.within[0]
     return SpecGraphError(
         f"expanding block '{block}' takes the network past its budget of {max_nodes} nodes",
-        where, notes=[(top_span, f"inside block '{top}', used here")] if top_span != where
+        where, notes=[(top_span, f"inside block '{top}', used here")] if len(scope.within) > 1
         else (), hint=f"a block that uses another twice doubles the network; {hint}")
 
 

@@ -62,7 +62,13 @@ class Network:
         return rec
 
     def port(self, n: str) -> PortNode:
-        """The record of an input, output or block junction ``n``."""
+        """The record of an input, output or block junction ``n``.
+
+        >>> from rpgraph.graph import load
+        >>> p = load("specs/residual.rpg").port("r1.o")
+        >>> p.role, p.direction, p.block, p.size
+        ('junction', 'output', 'res', 64)
+        """
         rec = self.node(n)
         if not isinstance(rec, PortNode):
             raise KeyError(f"'{n}' is not a port")
@@ -82,7 +88,12 @@ class Network:
         return rec
 
     def params(self) -> list[ParamNode]:
-        """Every parameter's record, in declaration order."""
+        """Every parameter's record, in declaration order.
+
+        >>> from rpgraph.graph import load
+        >>> [(p.id, p.lower) for p in load("specs/tutorial_rate.rpg").params() if p.bounded]
+        [('hidden.tau', 0.01)]
+        """
         return [d["node"] for _, d in self.graph.nodes(data=True) if d["type"] == "param"]
 
     def parameters(self) -> list[str]:
