@@ -208,6 +208,15 @@ class Bounds:
     settings: tuple[Setting, ...] = ()
     span: Span = field(default=NOWHERE, compare=False)
 
+    @property
+    def enforce(self) -> str | None:
+        """The block's default mode, from ``enforce = MODE`` (the parser checked MODE is one
+        of :data:`rpgraph.vocab.ENFORCE_MODES`), or ``None`` when not given."""
+        for s in self.settings:
+            if s.key == "enforce" and isinstance(s.value, Name):
+                return s.value.id
+        return None
+
 
 @dataclass(frozen=True)
 class Train:

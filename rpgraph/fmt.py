@@ -38,26 +38,23 @@ from dataclasses import dataclass, field
 from . import ast
 from .errors import Span
 from .parse import parse
+from .vocab import ATOM, BINARY, NEG
 
 __all__ = ["Comment", "comments", "fmt", "format_spec", "format_expr"]
 
 _INDENT = "    "
 
-# Binding strength: a child printed inside a parent needs at least the given level, or
-# parentheses. sum < product < unary minus < power < atom.
-_SUM, _PRODUCT, _UNARY, _POWER, _ATOM = 1, 2, 3, 4, 5
-_BINARY = {"+": _SUM, "-": _SUM, "*": _PRODUCT, "/": _PRODUCT, "**": _POWER}
-
 
 def _level(e: ast.Expr) -> int:
     if isinstance(e, ast.BinOp):
-        return _BINARY[e.op]
+        return BINARY[e.op].level
     if isinstance(e, ast.Neg):
-        return _UNARY
-    return _ATOM
+        return NEG.level
+    return ATOM
 
 
 def _wrap(e: ast.Expr, need: int) -> str:
+    """``e`` as an operand that must bind at least as strongly as ``need``."""
     text = format_expr(e)
     return f"({text})" if _level(e) < need else text
 
@@ -126,16 +123,11 @@ def format_expr(e: ast.Expr) -> str:
     if isinstance(e, ast.ListExpr):
         return "[" + ", ".join(format_expr(i) for i in e.items) + "]"
     if isinstance(e, ast.Neg):
-        return "-" + _wrap(e.operand, _UNARY)
+        return NEG.symbol + _wrap(e.operand, NEG.operand)
     if isinstance(e, ast.BinOp):
-        level = _BINARY[e.op]
-        if e.op == "**":
-            # right associative, and the base is an atom: (-2) ** 2, 2 ** -1, 2 ** 3 ** 2
-            left, right = _wrap(e.left, _ATOM), _wrap(e.right, _UNARY)
-        else:
-            # left associative: a - b - c, but a - (b - c)
-            left, right = _wrap(e.left, level), _wrap(e.right, level + 1)
-        return f"{left} {e.op} {right}"
+        # the fewest brackets: a - b - c but a - (b - c); 2 ** 3 ** 2 but (-2) ** 2
+        op = BINARY[e.op]
+        return f"{_wrap(e.left, op.left)} {e.op} {_wrap(e.right, op.right)}"
     raise TypeError(f"not an rpgraph expression: {e!r}")
 
 

@@ -131,6 +131,7 @@ from .compile import Program
 from .errors import SpecError, SpecValueError
 from .graph import Network
 from .modules import ACTIVATIONS, INITIALISERS, KINDS
+from .vocab import KEYWORDS
 
 __all__ = [
     "CONVENTIONS",
@@ -150,8 +151,7 @@ EXPORTABLE_KINDS = ("linear", "lif", "expsyn", "identity")
 _INSTANT = 2.0**-20  # decay factor of an "instantaneous" synapse / membrane
 _TAU_INSTANT_STEPS = 1.0 / (20.0 * math.log(2.0))  # tau / dt giving exp(-dt / tau) = 2**-20
 _TAU_INFINITE_STEPS = 2.0**40  # tau / dt whose float32 decay rounds to exactly 1
-_KEYWORDS = {"network", "block", "input", "output", "bounds", "train", "in", "enforce",
-             "true", "false", "dt"}
+_RESERVED = KEYWORDS | {"dt"}  # keywords, and the time step every expression may name
 _SUPPORTED = (nir.Input, nir.Output, nir.NIRGraph, nir.Affine, nir.Linear, nir.Scale, nir.LI,
               nir.I, nir.LIF, nir.CubaLIF, nir.CubaLI, nir.IF, nir.Threshold)
 
@@ -708,7 +708,7 @@ def _ident(raw: str) -> str:
     s = re.sub(r"[^A-Za-z0-9_]", "_", raw) or "node"
     if s[0].isdigit():
         s = "n" + s
-    if s in _KEYWORDS or s in KINDS or s in INITIALISERS or s in ACTIVATIONS:
+    if s in _RESERVED or s in KINDS or s in INITIALISERS or s in ACTIVATIONS:
         s += "_"
     return s
 

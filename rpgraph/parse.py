@@ -31,30 +31,12 @@ from lark.tree import Meta
 
 from . import ast
 from .errors import Span, SpecError, SpecNameError, SpecSyntaxError, SpecValueError, did_you_mean
+from .vocab import BINARY, ENFORCE_MODES, KEYWORDS, UNITS
 
-__all__ = ["UNITS", "MAX_DEPTH", "KEYWORDS", "ENFORCE_MODES", "parse", "parse_file"]
-
-#: Unit name -> factor to SI (seconds or hertz). Values are kept unscaled in the AST; the
-#: graph builder applies these factors. The Greek small mu is accepted as well as the micro
-#: sign because both look identical in most fonts.
-UNITS: dict[str, float] = {
-    "s": 1.0,
-    "ms": 1e-3,
-    "us": 1e-6,
-    "\u00b5s": 1e-6,  # micro sign
-    "\u03bcs": 1e-6,  # Greek small letter mu
-    "ns": 1e-9,
-    "Hz": 1.0,
-    "kHz": 1e3,
-}
+__all__ = ["MAX_DEPTH", "parse", "parse_expr", "parse_file"]
 
 #: How deep an expression may nest (``-(-(-x))``, ``[[[x]]]``, ``a + b + c + ...``).
 MAX_DEPTH = 100
-
-KEYWORDS = frozenset(
-    {"network", "block", "input", "output", "bounds", "train", "in", "enforce", "true", "false"}
-)
-ENFORCE_MODES = ("penalty", "project", "both")
 
 # --- grammar loading -------------------------------------------------------------------------
 
@@ -205,6 +187,10 @@ def _check_enforce(name: str, span: Span) -> None:
         raise SpecValueError(f"unknown enforce mode '{name}'", span, hint=hint)
 
 
+#: Grammar alias of each binary operator (``add``) -> its symbol (``+``).
+_OPERATOR_RULES = {op.rule: op.symbol for op in BINARY.values()}
+
+
 class _Builder:
     """Lark tree -> :mod:`rpgraph.ast`, one method per rule or alias.
 
@@ -230,7 +216,10 @@ class _Builder:
                 n = len(node.children)
                 args = done[len(done) - n :] if n else []
                 del done[len(done) - n :]
-                done.append(getattr(self, node.data)(node.meta, args))
+                if node.data in _OPERATOR_RULES:  # add, sub, ...: one method for all
+                    done.append(self._binop(_OPERATOR_RULES[node.data], node.meta, args))
+                else:
+                    done.append(getattr(self, node.data)(node.meta, args))
             else:
                 todo.append((node, True))
                 todo.extend((child, False) for child in reversed(node.children))
@@ -306,21 +295,6 @@ class _Builder:
 
     def _binop(self, op: str, meta: Meta, ch: list[Any]) -> ast.BinOp:
         return self._expr(ast.BinOp(op, ch[0], ch[1], _span(meta)), ch[0], ch[1])
-
-    def add(self, meta: Meta, ch: list[Any]) -> ast.BinOp:
-        return self._binop("+", meta, ch)
-
-    def sub(self, meta: Meta, ch: list[Any]) -> ast.BinOp:
-        return self._binop("-", meta, ch)
-
-    def mul(self, meta: Meta, ch: list[Any]) -> ast.BinOp:
-        return self._binop("*", meta, ch)
-
-    def div(self, meta: Meta, ch: list[Any]) -> ast.BinOp:
-        return self._binop("/", meta, ch)
-
-    def pow(self, meta: Meta, ch: list[Any]) -> ast.BinOp:
-        return self._binop("**", meta, ch)
 
     def kwarg(self, meta: Meta, ch: list[Any]) -> tuple[Token, ast.Expr]:
         return (ch[0], ch[1])

@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from rpgraph import ast
 from rpgraph.fmt import comments, fmt, format_expr, format_spec
-from rpgraph.parse import KEYWORDS, UNITS, parse
+from rpgraph.parse import parse
+from rpgraph.vocab import KEYWORDS, UNITS
 
 TUTORIAL = """\
 # comments start with '#', anywhere

@@ -29,7 +29,8 @@ from hypothesis import strategies as st
 
 import rpgraph
 from rpgraph.errors import SpecError
-from rpgraph.parse import KEYWORDS, parse
+from rpgraph.parse import parse
+from rpgraph.vocab import KEYWORDS
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = sorted((ROOT / "specs").glob("*.rpg"))

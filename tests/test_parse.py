@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import sys
 from pathlib import Path
 
@@ -32,7 +33,8 @@ from rpgraph.ast import (
     Train,
 )
 from rpgraph.errors import Span, SpecError, SpecNameError, SpecSyntaxError, SpecValueError
-from rpgraph.parse import UNITS, grammar_path, parse, parse_file
+from rpgraph.parse import grammar_path, parse, parse_file
+from rpgraph.vocab import ATOM, BINARY, KEYWORDS, NEG, POWER, PRODUCT, SUM, UNARY, UNITS
 
 
 def n(value: float, unit: str | None = None) -> Num:
@@ -78,9 +80,26 @@ def test_grammar_builds_strict_without_anonymous_terminals() -> None:
 
 
 def test_units_table() -> None:
-    assert UNITS["s"] == 1 and UNITS["ms"] == 1e-3 and UNITS["us"] == 1e-6
-    assert UNITS["\u00b5s"] == 1e-6 and UNITS["ns"] == 1e-9
-    assert UNITS["Hz"] == 1 and UNITS["kHz"] == 1e3
+    assert UNITS["s"] == (1, "time") and UNITS["ms"] == (1e-3, "time")
+    assert UNITS["us"] == UNITS["\u00b5s"] == UNITS["\u03bcs"] == (1e-6, "time")
+    assert UNITS["ns"] == (1e-9, "time")
+    assert UNITS["Hz"] == (1, "frequency") and UNITS["kHz"] == (1e3, "frequency")
+
+
+def test_vocabulary_matches_the_grammar() -> None:
+    """The keywords and operators of rpgraph.vocab are those the grammar spells."""
+    grammar = grammar_path().read_text(encoding="utf-8")
+    words = set(re.findall(r'^([A-Z]+): "([a-z]+)"$', grammar, re.MULTILINE))
+    assert {word for _, word in words} == KEYWORDS
+    assert all(name == word.upper() for name, word in words)
+    # each operator rule, 'left "op" right -> alias', with its operands at the levels that
+    # vocab states (the formatter brackets by them)
+    level = {"sum": SUM, "product": PRODUCT, "unary": UNARY, "power": POWER, "atom": ATOM}
+    rules = {op: (alias, level[left], level[right]) for left, op, right, alias in
+             re.findall(r'(\w+) "([-+*/]+)" (\w+)\s+-> (\w+)', grammar)}
+    assert rules == {op.symbol: (op.rule, op.left, op.right) for op in BINARY.values()}
+    assert re.search(rf'"\{NEG.symbol}" unary\s+-> {NEG.rule}\n', grammar)
+    assert NEG.operand == UNARY
 
 
 # --- whole specs -----------------------------------------------------------------------------
@@ -375,6 +394,29 @@ bounds {
         ),
         (Setting("enforce", Name("penalty")), Setting("margin", f(0.5))),
     )
+    assert parse(text).bounds.enforce == "penalty"
+    assert parse("network n {}\nbounds {\n    a.b >= 1\n}").bounds.enforce is None
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("a.b >= 1 enforce clip", "unknown enforce mode 'clip'"),
+        ("a.b in [0, 1] enforce Project", "unknown enforce mode 'Project'"),
+        ("enforce = projct", "unknown enforce mode 'projct'"),
+        ("enforce = dt", "unknown enforce mode 'dt'"),
+        ('enforce = "project"', "'enforce' must be one of: penalty, project, both"),
+        ("enforce = 1", "'enforce' must be one of: penalty, project, both"),
+        ("enforce = project + 1", "'enforce' must be one of: penalty, project, both"),
+        ("enforce = project()", "'enforce' must be one of: penalty, project, both"),
+        ("enforce = a.b", "'enforce' must be one of: penalty, project, both"),
+    ],
+)
+def test_every_enforce_form_is_checked_by_the_parser(line: str, message: str) -> None:
+    """The one stage that checks enforce modes: later stages read them as given."""
+    with pytest.raises(SpecValueError) as info:
+        parse(f"network n (dt = 1 ms) {{}}\nbounds {{\n    {line}\n}}")
+    assert info.value.message == message
 
 
 # --- UTF-8 -----------------------------------------------------------------------------------
