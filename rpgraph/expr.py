@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import ast
-from .errors import SpecNameError, SpecValueError
+from .errors import SpecNameError, SpecValueError, clip
 from .vocab import BINARY, NEG, UNITS
 
 
@@ -155,9 +155,9 @@ def describe(v: Value) -> str:
     if isinstance(v, (int, float)):
         return f"the number {v:g}"
     if isinstance(v, str):
-        return f'the string "{v}"'
+        return f'the string "{clip(v)}"'
     if isinstance(v, Symbol):
-        return f"the name '{v.name}'"
+        return f"the name '{clip(v.name)}'"
     if isinstance(v, list):
         return "a list"
     if isinstance(v, ast.Call):
