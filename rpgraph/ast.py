@@ -21,12 +21,17 @@ NOWHERE = Span(0, 0, 0, 0)
 
 @dataclass(frozen=True)
 class Num:
-    """A number with an optional unit: ``20 ms`` is ``Num(20.0, "ms")``."""
+    """A number with an optional unit: ``20 ms`` is ``Num(20.0, "ms")``.
+
+    ``text`` is the number as written (``1e-3``), which the formatter keeps; it is empty
+    for numbers built in code, and, like the span, not part of equality.
+    """
 
     value: float
     unit: str | None = None
     is_int: bool = False
     span: Span = field(default=NOWHERE, compare=False)
+    text: str = field(default="", compare=False, repr=False)
 
 
 @dataclass(frozen=True)

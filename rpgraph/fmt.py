@@ -3,10 +3,11 @@
 The output re-parses to an equal :class:`~rpgraph.ast.Spec` and formatting is idempotent.
 Layout is fixed: 4-space indentation, one statement per line, ``a -> b -> c`` chains (broken
 before ``->`` only where the source breaks them), spaces around operators and ``=``, the
-fewest parentheses that keep the tree, numbers printed so they read back to the same value
-(``20 ms``, ``1e-05``, ``1000``), and the sections in the order blocks, network, bounds,
-train, separated by blank lines. Settings inside ``bounds { }`` are printed before the
-bounds themselves.
+fewest parentheses that keep the tree, numbers as written (``1e-3`` stays ``1e-3``; those
+built in code get the shortest spelling that reads back to the same value: ``20 ms``,
+``1e-5``, ``1000``), and the sections in the order blocks, network, bounds, train,
+separated by blank lines. Settings inside ``bounds { }`` are printed before the bounds
+themselves.
 
 Comments are kept. The syntax tree has none, so :func:`format_spec` finds them in the text
 the spec was parsed from (``Spec.source``, see :func:`comments`) and places them by the
@@ -60,8 +61,11 @@ def _wrap(e: ast.Expr, need: int) -> str:
 
 
 def _number(n: ast.Num) -> str:
+    """As written, if it was (and still reads back to its value), else canonical."""
     value = float(n.value)
-    if n.is_int and value.is_integer():
+    if n.text and n.text.isdigit() == n.is_int and float(n.text) == value:
+        text = n.text
+    elif n.is_int and value.is_integer():
         text = str(int(value))
     else:
         text = _float(value)

@@ -266,7 +266,7 @@ class _Builder:
             if unit not in UNITS:
                 hint = did_you_mean(unit, UNITS) or "known units: " + ", ".join(UNITS)
                 raise SpecValueError(f"unknown unit '{clip(unit)}'", _tspan(ch[1]), hint=hint)
-        return self._expr(ast.Num(value, unit, is_int, _span(meta)))
+        return self._expr(ast.Num(value, unit, is_int, _span(meta), str(text)))
 
     def string(self, meta: Meta, ch: list[Token]) -> ast.Str:
         return self._expr(ast.Str(_unescape(ch[0]), _span(meta)))
