@@ -17,7 +17,7 @@ import pytest
 
 import rpgraph
 from rpgraph import SpecError
-from rpgraph.nir_io import detect_convention, from_nir, nir_to_spec, read_nir, to_nir, write_nir
+from rpgraph.nir import detect_convention, from_nir, nir_to_spec, read_nir, to_nir, write_nir
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "nir"
 NIR_FILES = sorted(SHARED.glob("*.nir")) if SHARED.is_dir() else []
@@ -57,7 +57,7 @@ def reference(graph: nir.NIRGraph, x: np.ndarray, dt: float, convention: str
               ) -> dict[str, np.ndarray]:
     """Simulate ``graph`` on ``x`` (T, N) and return every node's output (T, N).
 
-    Discretisation (as documented in rpgraph.nir_io), forward Euler for norse/snntorch:
+    Discretisation (as documented in rpgraph.nir.conventions), forward Euler for norse/snntorch:
     ``I += dt/tau_syn (-I + w_in S)`` (snntorch) or ``I = (1 - dt/tau_syn) I + w_in S``
     (norse); ``v += dt/tau (v_leak - v + r I)``; spike ``z = v > thr``, then ``v = v_reset``
     (NIR's reset; the Rockpool convention subtracts ``thr`` after ``v >= thr``).
