@@ -25,6 +25,8 @@ MAX_NESTING = 32
 #: Objects (groups and datasets) a file may hold: bounds the check of a file whose hard
 #: links make the same group reachable along many paths.
 MAX_OBJECTS = 1_000_000
+NESTING_HINT = (f"rpgraph imports subgraphs nested at most {MAX_NESTING} levels deep; "
+                "flatten the outer ones")
 
 # groups per subgraph level (its node group and that node's "nodes"), plus room for the
 # top groups and nested metadata
@@ -98,7 +100,7 @@ def _check(root: h5py.File) -> tuple[str, str] | None:
         group, path, level = stack.pop()
         if path.count("/") > _MAX_GROUP_DEPTH:  # a hard-link cycle outside the node tree
             return (f"nests HDF5 groups more than {_MAX_GROUP_DEPTH} deep (at '{path}')",
-                    _SELF_CONTAINED)
+                    "is it a NIR file written by nir.write?")
         for name in group:
             seen += 1
             if seen > MAX_OBJECTS:
@@ -119,8 +121,8 @@ def _check(root: h5py.File) -> tuple[str, str] | None:
             depth = level + (name == "nodes")
             if depth - 1 > MAX_NESTING:
                 sub = ".".join(p for p in where.split("/")[3:-1] if p != "nodes")
-                return (f"nests subgraphs {depth - 1} levels deep (at '{sub}'); rpgraph reads "
-                        f"at most {MAX_NESTING} levels", "flatten the outer subgraphs")
+                return (f"nests subgraphs deeper than {MAX_NESTING} levels (at '{sub}')",
+                        NESTING_HINT)
             stack.append((obj, where, depth))
     return None
 

@@ -21,7 +21,7 @@ import numpy as np
 from ..ast import Bool, Call, Expr, Name, Num
 from ..errors import SpecError
 from .conventions import INSTANT, TAU_INFINITE_STEPS, leaky, membrane, synapse, tau_of
-from .files import MAX_NESTING
+from .files import MAX_NESTING, NESTING_HINT
 from .metadata import meta_float, meta_str
 from .names import ident, unique
 
@@ -390,9 +390,8 @@ def _subgraph(imp: Import, node: nir.NIRGraph, name: str, key: str, at: _Where, 
     """A subgraph with one Input and one Output becomes a block instance, any other is
     flattened into ``<sub>__<node>`` names."""
     if at.level + 1 > MAX_NESTING:
-        raise SpecError(f"NIR subgraph '{path}' is nested {at.level + 1} levels deep; rpgraph "
-                        f"imports at most {MAX_NESTING} levels",
-                        hint="flatten the outer subgraphs")
+        raise SpecError(f"NIR subgraph '{path}' is nested deeper than {MAX_NESTING} levels",
+                        hint=NESTING_HINT)
     n_in = sum(isinstance(v, nir.Input) for v in node.nodes.values())
     n_out = sum(isinstance(v, nir.Output) for v in node.nodes.values())
     if n_in == 1 and n_out == 1:
