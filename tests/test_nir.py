@@ -618,6 +618,33 @@ def test_nesting_depth_limit(tmp_path: Path) -> None:
     assert "recursive" not in str(err.value)
 
 
+
+def test_bad_edges_and_bias_shapes_are_spec_errors() -> None:
+    """An edge to a node that does not exist, or a bias that does not fit its weight, is a
+    SpecError naming it (not a KeyError or a failed reshape)."""
+    two = np.array([2])
+
+    def graph(**nodes: Any) -> Any:
+        return lambda *edges: nir.NIRGraph(nodes={"x": nir.Input(two), "y": nir.Output(two),
+                                                  **nodes}, edges=list(edges), type_check=False)
+
+    sub = nir.NIRGraph(nodes={"i": nir.Input(two), "o": nir.Output(two)},
+                       edges=[("i", "o"), ("i", "q")], type_check=False)
+    cases = [
+        (graph(w=nir.Linear(np.eye(2)))(("x", "w"), ("w", "y"), ("w", "yy")),
+         "error: NIR edge names 'yy', which is not a node of the graph\n"
+         "hint: did you mean 'y'?"),
+        (graph(s=sub)(("x", "s"), ("s", "y")),
+         "error: NIR edge names 's.q', which is not a node of subgraph 's'"),
+        (graph(w=nir.Affine(np.eye(2), np.ones(3)))(("x", "w"), ("w", "y")),
+         "error: cannot import NIR graph: 1 unsupported node: 'w' (Affine: bias of shape (3,) "
+         "for a weight of shape (2, 2))"),
+    ]
+    for g, want in cases:
+        with pytest.raises(SpecError) as err:
+            _quiet(nir_to_spec, g, dt=1e-3)
+        assert str(err.value).startswith(want), str(err.value)
+
 def test_neurons_without_synapse_are_warned_about() -> None:
     """LIF and IF get a near-instant synapse (Threshold an instant membrane too): each says
     so; CubaLIF has its own synapse and is imported silently."""

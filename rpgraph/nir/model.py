@@ -19,7 +19,7 @@ import nir
 import numpy as np
 
 from ..ast import Bool, Call, Expr, Name, Num
-from ..errors import SpecError
+from ..errors import SpecError, did_you_mean
 from .conventions import INSTANT, TAU_INFINITE_STEPS, leaky, membrane, synapse, tau_of
 from .files import MAX_NESTING, NESTING_HINT
 from .metadata import meta_float, meta_str
@@ -111,7 +111,10 @@ def _affine(name: str, node: Any, dt: float, conv: str, notes: list[str]) -> Res
     params = {"weight": w.T.copy()}
     call = _call("linear", _int(w.shape[0]))
     if isinstance(node, nir.Affine):
-        params["bias"] = _vec(node.bias).reshape(w.shape[0]).copy()
+        bias = _vec(node.bias)
+        if bias.size != w.shape[0]:
+            return f"bias of shape {bias.shape} for a weight of shape {w.shape}"
+        params["bias"] = bias.reshape(w.shape[0]).copy()
         call = _call("linear", _int(w.shape[0]), bias=Bool(True))
     return Conv("linear", w.shape[1], w.shape[0], call, params)
 
@@ -367,9 +370,10 @@ def _load(imp: Import, graph: nir.NIRGraph, at: _Where) -> tuple[dict[str, str],
                 ends[name] = ({"input": syn}, {"output": key})
             else:
                 _add(imp, key, at.scope, raw, "module", node, path, res)
+    names = set(graph.nodes)
     for u, v in graph.edges:
-        imp.edges.append((_endpoint(at.prefix, u, ends, 1), _endpoint(at.prefix, v, ends, 0),
-                          at.scope))
+        imp.edges.append((_endpoint(at.prefix, u, ends, 1, names),
+                          _endpoint(at.prefix, v, ends, 0, names), at.scope))
     return ins, outs
 
 
@@ -406,18 +410,25 @@ def _subgraph(imp: Import, node: nir.NIRGraph, name: str, key: str, at: _Where, 
     return _load(imp, node, _Where(key + "/", at.scope, "flat", raw + "__", at.level + 1))
 
 
-def _endpoint(prefix: str, name: str, ends: Ends, side: int) -> str:
+def _endpoint(prefix: str, name: str, ends: Ends, side: int, names: set[str]) -> str:
     """Key of an edge end: a subgraph name resolves to its single Output (``side = 1``) or
-    Input (``side = 0``); ``sub.port`` to that port."""
+    Input (``side = 0``); ``sub.port`` to that port; any other name must be a node of the
+    graph (``names``)."""
     head, _, port = name.partition(".")
-    if head in ends:
+    if head in ends and not (port and name in names):  # "a.b" may be a node's own name
         ports = ends[head][side]
-        if port:
-            return ports.get(port, prefix + name)
-        if len(ports) == 1:
+        if port in ports:
+            return ports[port]
+        if not port and len(ports) == 1:
             return next(iter(ports.values()))
-        raise SpecError(f"NIR edge names subgraph '{name}' which has {len(ports)} "
-                        f"{'outputs' if side else 'inputs'}; name one as '{name}.<port>'")
+        if not port:
+            raise SpecError(f"NIR edge names subgraph '{name}' which has {len(ports)} "
+                            f"{'outputs' if side else 'inputs'}; name one as '{name}.<port>'")
+    if name not in names:
+        where = prefix.replace("/", ".")
+        raise SpecError(f"NIR edge names '{where}{name}', which is not a node of "
+                        f"{'the graph' if not where else 'subgraph ' + repr(where[:-1])}",
+                        hint=did_you_mean(name, names))
     return prefix + name
 
 
