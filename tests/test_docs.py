@@ -11,7 +11,8 @@ import pytest
 
 import rpgraph
 
-# with the prefix, walk_packages imports subpackages under their real names and recurses
+# with the prefix, subpackages are walked as rpgraph's (without it, rpgraph/nir would be
+# taken for the external ``nir`` package and rpgraph/modules skipped)
 MODULES = ["rpgraph"] + sorted(
     m.name for m in pkgutil.walk_packages(rpgraph.__path__, prefix="rpgraph."))
 

@@ -301,8 +301,7 @@ def apply_bounds(g: nx.DiGraph, ctx: Context) -> None:
             raise SpecNameError(f"unknown bounds setting '{s.key}'", s.span,
                                 hint=did_you_mean(s.key, ["enforce"])
                                 or "the only setting is 'enforce'")
-        assert isinstance(s.value, ast.Name)  # a mode the parser checked
-        ctx.enforce = s.value.id
+    ctx.enforce = bounds.enforce or ctx.enforce  # a mode the parser checked
     params = _params(g)
     for b in bounds.bounds:
         lo = -math.inf if b.lower is None else as_float(evaluate(b.lower, ctx.consts), b.lower,
