@@ -253,7 +253,7 @@ def run_rpgraph(kind: str, cfg: SeedConfig, ds: Dataset, prog: rpgraph.Program,
         epochs = cfg.steps // cfg.classes
         data = ds
         t0 = time.perf_counter()
-        res = prog.fit(data, epochs=epochs, progress=False, plots=False)
+        res = rpgraph.fit(prog, data, epochs=epochs, progress=False)
         wall = time.perf_counter() - t0
         rows.append(Row(kind, "rpgraph fit()", cfg.steps / wall, "steps/s", True, None,
                         note=f"end to end incl. compile: {wall:.2f} s wall "

@@ -9,6 +9,8 @@
 from .compile import Options, Program, compile
 from .errors import SpecError
 from .graph import Network, load, loads
+from .train import FitOptions, FitResult, fit
 
-__all__ = ["Network", "Options", "Program", "SpecError", "compile", "load", "loads"]
+__all__ = ["FitOptions", "FitResult", "Network", "Options", "Program", "SpecError", "compile",
+           "fit", "load", "loads"]
 __version__ = "0.1.0"
