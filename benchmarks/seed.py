@@ -10,7 +10,7 @@ optimiser, one sample per step in data set order):
 * ``hand-written``: the same maths written directly in JAX + optax, the whole run one
   ``lax.scan`` over steps in one jitted call (the ceiling rpgraph aims for).
 * ``rpgraph``: ``rpgraph.compile(spec)`` and the fused chunk of
-  :func:`rpgraph.train.make_chunk`; also ``prog.fit`` end to end (compile included).
+  :func:`rpgraph.train.make_chunk`; also ``rpgraph.fit`` end to end (compile included).
 """
 
 from __future__ import annotations

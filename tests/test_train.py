@@ -30,7 +30,7 @@ from rockpool.training import jax_loss
 from rockpool.training.jax_loss import bounds_cost, make_bounds
 
 import rpgraph
-from rpgraph.bounds import from_json, to_json
+from rpgraph.bounds import from_json, project, to_json
 from rpgraph.checkpoint import load_checkpoint
 from rpgraph.data import Dataset, sinusoids
 from rpgraph.errors import CheckpointError, DataError, SpecError, TrainingError
@@ -216,12 +216,34 @@ def test_frozen_parameters_keep_their_value_bit_for_bit() -> None:
     prog = rpgraph.compile(spec)
     p0 = prog.init(0)
     # weight decay changes parameters even where the gradient is zero: still frozen
-    for opt in ("adamw(lr = 1e-2, weight_decay = 0.5)", "sgd(lr = 0.1, momentum = 0.9)"):
+    for opt, moments in (("adamw(lr = 1e-2, weight_decay = 0.5)", 2),
+                         ("sgd(lr = 0.1, momentum = 0.9)", 1)):
         r = fit(prog, optimizer=opt, progress=False, chunk=9)
         assert np.array_equal(r.params["linear_0"]["weight"], p0["linear_0"]["weight"])
         assert np.array_equal(r.params["hidden"]["tau"], p0["hidden"]["tau"])
         assert not np.array_equal(r.params["linear_1"]["weight"], p0["linear_1"]["weight"])
         assert not np.array_equal(r.params["hidden"]["bias"], p0["hidden"]["bias"])
+        # and no optimizer state: moments for the trained leaves only
+        state = [a for a in jax.tree_util.tree_leaves(r.opt_state) if np.ndim(a) > 0]
+        assert len(state) == (len(jax.tree_util.tree_leaves(p0)) - 2) * moments
+
+
+def test_projection_lands_exactly_on_a_bound_far_from_the_old_value() -> None:
+    """The step clips the updated parameters, not the updates: from weights of 1.0 it lands
+    exactly on a lower bound of 1e-8, which no float32 update added to 1.0 can reach."""
+    prog = rpgraph.compile("network n { input x : 3\n output y : 2\n x -> linear(2) -> y }\n"
+                           "bounds {\n    enforce = project\n}\n")
+    lower, upper = prog.bounds_template()
+    lower["linear_0"]["weight"] = 1e-8
+    p = jax.tree_util.tree_map(jnp.ones_like, prog.init(0))
+    opt = optax.sgd(1e3)
+    step = jax.jit(make_step(prog, opt, objective=make_objective(prog.network, (lower, upper))))
+    new, _, _, _ = step(p, opt.init(p), jnp.ones((1, 5, 3)), jnp.full((1, 5, 2), -100.0))
+    bound = np.asarray(project({"w": {"w": jnp.float32(-1.0)}}, {"w": {"w": 1e-8}},
+                               {"w": {"w": math.inf}})["w"]["w"])
+    assert bound >= 1e-8 and np.all(np.asarray(new["linear_0"]["weight"]) == bound)
+    one = np.float32(1.0)
+    assert one + (bound - one) != bound  # 'params + (projected - params)' would miss it
 
 
 def test_user_bounds_are_projected_including_newly_bounded_params() -> None:

@@ -25,7 +25,7 @@ from ..errors import SpecValueError, TrainingError
 from ._objective import Objective, make_objective
 from .evaluate import evaluate
 from .progress import Progress
-from .run_dir import RunDir, resume
+from .run_dir import RunDir, nothing_to_resume
 from .settings import Settings, resolve
 from .step import freeze, indices, make_chunk, step_plan
 
@@ -115,15 +115,7 @@ def fit(prog: Program, data: Any = None, *, options: FitOptions | None = None,
     ck_every = max(k, (ck_every // k) * k)  # checkpoints fall on chunk boundaries
     run = RunDir(Path(o.out_dir), spec_hash(prog.network.source), per_epoch) \
         if o.out_dir is not None else None
-
-    params0 = o.params if o.params is not None else prog.init(st.seed)
-    prog.check_params(params0)
-    params = jax.tree_util.tree_map(lambda a: jnp.array(a, jnp.float32), params0)
-    opt_state = freeze(st.optimizer, obj.frozen).init(params)
-    start = 0
-    if o.resume:
-        params, opt_state, start = resume(run.path if run else None, params, opt_state,
-                                          spec_hash(prog.network.source), total)
+    params, opt_state, start = _initial(prog, o, st, obj, run, total)
     if run is not None:
         run.start(prog, st, obj, total, start)
 
@@ -156,23 +148,30 @@ def fit(prog: Program, data: Any = None, *, options: FitOptions | None = None,
                 o.callback(step, params)
     finally:
         bar.close()
-    return _finish(prog, o, st, obj, run, params, opt_state, losses_all,
-                   time.perf_counter() - t0, total)
-
-
-def _finish(prog: Program, o: FitOptions, st: Settings, obj: Objective, run: RunDir | None,
-            params: Tree, opt_state: Any, losses: list[np.ndarray], seconds: float,
-            total: int) -> FitResult:
-    """Evaluate, write the run's final files and call ``on_end``."""
-    all_losses = np.concatenate(losses) if losses else np.zeros(0, np.float32)
-    result = FitResult(params, opt_state, all_losses, total, run.path if run else None,
-                       seconds=seconds, data=st.data, objective=obj)
+    result = FitResult(params, opt_state, np.concatenate(losses_all) if losses_all else
+                       np.zeros(0, np.float32), total, run.path if run else None,
+                       seconds=time.perf_counter() - t0, data=st.data, objective=obj)
     result.metrics = evaluate(prog, params, st.data, objective=obj)
     if run is not None:
-        run.finish(params, {"steps": total, "seconds": seconds, **result.metrics})
+        run.finish(params, {"steps": total, "seconds": result.seconds, **result.metrics})
     if o.on_end is not None:
         o.on_end(prog, result)
     return result
+
+
+def _initial(prog: Program, o: FitOptions, st: Settings, obj: Objective, run: RunDir | None,
+             total: int) -> tuple[Tree, Any, int]:
+    """``(params, opt_state, first step)``: fresh (or given) parameters and a fresh optimizer
+    state, or, when resuming, the run's checkpoint restored against them."""
+    params0 = o.params if o.params is not None else prog.init(st.seed)
+    prog.check_params(params0)
+    params = jax.tree_util.tree_map(lambda a: jnp.array(a, jnp.float32), params0)
+    opt_state = freeze(st.optimizer, obj.frozen).init(params)
+    if not o.resume:
+        return params, opt_state, 0
+    if run is None:
+        raise nothing_to_resume(None)
+    return run.resume(params, opt_state, total)
 
 
 def _non_finite(losses: np.ndarray, terms: dict[str, Array], step: int, per_epoch: int,

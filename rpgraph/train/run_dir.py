@@ -38,22 +38,6 @@ def default_run_dir(prog: Program) -> Path:
     return Path("runs") / f"{stem}-{datetime.now().strftime('%Y%m%d-%H%M%S')}"
 
 
-def resume(path: Path | None, params: Tree, opt_state: Any, spec_hash: str, total: int
-           ) -> tuple[Tree, Any, int]:
-    """``(params, opt_state, step)`` of the run in ``path``, restored against the given
-    templates; the run must be of this spec and of ``total`` steps."""
-    if path is None or latest_checkpoint(path) is None:
-        raise TrainingError(f"nothing to resume in '{path}'",
-                            hint="start the run without --resume first")
-    ck = load_checkpoint(path, params_like=params, opt_state_like=opt_state,
-                         spec_hash=spec_hash)
-    if ck.extra.get("total_steps") not in (None, total):
-        raise TrainingError(
-            f"the run in '{path}' was started with {ck.extra['total_steps']} steps; "
-            f"this one has {total}", hint="resume with the same --epochs and data")
-    return ck.params, ck.opt_state, int(ck.step)
-
-
 @dataclass(frozen=True)
 class RunDir:
     """An open run directory (see the module docstring for its files).
@@ -69,6 +53,19 @@ class RunDir:
     @property
     def metrics(self) -> Path:
         return self.path / "metrics.jsonl"
+
+    def resume(self, params: Tree, opt_state: Any, total: int) -> tuple[Tree, Any, int]:
+        """``(params, opt_state, step)`` of the run's checkpoint, restored against the given
+        templates; the run must be of this spec and of ``total`` steps."""
+        if latest_checkpoint(self.path) is None:
+            raise nothing_to_resume(self.path)
+        ck = load_checkpoint(self.path, params_like=params, opt_state_like=opt_state,
+                             spec_hash=self.spec_hash)
+        if ck.extra.get("total_steps") not in (None, total):
+            raise TrainingError(
+                f"the run in '{self.path}' was started with {ck.extra['total_steps']} "
+                f"steps; this one has {total}", hint="resume with the same --epochs and data")
+        return ck.params, ck.opt_state, int(ck.step)
 
     def start(self, prog: Program, st: Settings, obj: Objective, total: int,
               step: int) -> None:
@@ -111,6 +108,12 @@ class RunDir:
         save_params(self.path, params, spec_hash=self.spec_hash)
         (self.path / "summary.json").write_text(json.dumps(summary, indent=2),
                                                 encoding="utf-8")
+
+
+def nothing_to_resume(path: Path | None) -> TrainingError:
+    """The error for resuming a run that has no checkpoint (or no run directory at all)."""
+    return TrainingError(f"nothing to resume in '{path}'",
+                         hint="start the run without --resume first")
 
 
 def trim_metrics(path: Path, upto: int) -> None:
