@@ -7,11 +7,14 @@ module goes.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import replace
 from typing import TYPE_CHECKING, Any, NamedTuple
 
-from ..bounds import check_like, penalised, projection_mask, template
+import jax.numpy as jnp
+
+from ..bounds import check_like, projection_mask, template
 from ..graph import Network, param_nodes
 from ..objective import compile_loss, compile_terms
 
@@ -27,10 +30,11 @@ class Objective(NamedTuple):
 
     terms: Callable[[dict[str, Array], Any, Any], dict[str, Array]]
     loss: Callable[[dict[str, Array], Any, Any], Array]
+    loss_and_terms: Callable[[dict[str, Array], Any, Any], tuple[Array, dict[str, Array]]]
     lower: Tree
     upper: Tree
     project: Tree  # True where a parameter is clipped into its box after each update
-    penalised: bool
+    penalised: Tree  # True where a bounded parameter's bound is meant as a penalty
     frozen: Tree  # True where a parameter is not trained
 
 
@@ -49,10 +53,22 @@ def make_objective(net: Network, bounds: tuple[Tree, Tree] | None = None) -> Obj
         net = _with_bounds(net, bounds)
     lower, upper = template(net)
     frozen: Tree = {}
+    penalised: Tree = {}
     for _, d in param_nodes(net.graph):
         frozen.setdefault(d["module"], {})[d["name"]] = not d["trainable"]
-    return Objective(compile_terms(net), compile_loss(net), lower, upper, projection_mask(net),
-                     penalised(net), frozen)
+        bounded = d["lower"] > -math.inf or d["upper"] < math.inf
+        penalised.setdefault(d["module"], {})[d["name"]] = bounded and d["enforce"] in (
+            "penalty", "both")
+    terms = compile_terms(net)
+
+    def loss_and_terms(outs: dict[str, Array], target: Any, params: Any
+                       ) -> tuple[Array, dict[str, Array]]:
+        values = terms(outs, target, params)
+        total = sum(jnp.asarray(v, jnp.float32) for v in values.values())
+        return jnp.asarray(total, jnp.float32), values
+
+    return Objective(terms, compile_loss(net), loss_and_terms, lower, upper,
+                     projection_mask(net), penalised, frozen)
 
 
 def _with_bounds(net: Network, bounds: tuple[Tree, Tree]) -> Network:

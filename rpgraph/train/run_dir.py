@@ -79,7 +79,8 @@ class RunDir:
         (self.path / "config.json").write_text(json.dumps({
             "spec": prog.network.filename, "data": st.data_desc,
             "optimizer": st.optimizer_desc, "epochs": st.epochs, "batch_size": st.batch_size,
-            "seed": st.seed, "total_steps": total, "penalised_bounds": obj.penalised,
+            "seed": st.seed, "total_steps": total, "penalised_bounds": any(
+                jax.tree_util.tree_leaves(obj.penalised)),
         }, indent=2), encoding="utf-8")
         if step:
             trim_metrics(self.metrics, step)

@@ -79,9 +79,7 @@ def make_step(prog: Program, opt: optax.GradientTransformation, *,
         if key is not None and noisy:
             state = {n: {"rng_key": jax.random.fold_in(key, i)} for i, n in enumerate(noisy)}
         outs, _, _ = prog.run(params, x, state, False)
-        terms = obj.terms(outs, target, params)
-        total = sum(jnp.asarray(v, jnp.float32) for v in terms.values())
-        return jnp.asarray(total, jnp.float32), terms
+        return obj.loss_and_terms(outs, target, params)
 
     def step(params: Tree, opt_state: Any, x: dict[str, Array] | Array, target: Array,
              key: Array | None = None) -> Any:
