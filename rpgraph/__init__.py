@@ -22,6 +22,8 @@ program and its parameters, :func:`from_nir` imports a NIR graph or ``.nir`` fil
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from .compile import Options, Program, compile
@@ -37,16 +39,29 @@ __all__ = ["FitOptions", "FitResult", "Network", "Options", "Program", "SpecErro
 __version__ = "0.1.0"
 
 # NIR (and h5py behind it) costs ~0.4 s to import, the trainer (optax) ~0.2 s: only programs
-# that use them pay for them.
-_LAZY = {"from_nir": "nir", "to_nir": "nir", "fit": "train", "FitOptions": "train",
-         "FitResult": "train"}
+# that use them pay for them. Plain relative imports, not importlib: no module is ever named
+# by a string here.
+
+
+def _nir() -> ModuleType:
+    from . import nir
+
+    return nir
+
+
+def _train() -> ModuleType:
+    from . import train
+
+    return train
+
+
+_LAZY: dict[str, Callable[[], ModuleType]] = {
+    "from_nir": _nir, "to_nir": _nir, "fit": _train, "FitOptions": _train, "FitResult": _train}
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        from importlib import import_module
-
-        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+        return getattr(_LAZY[name](), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -107,6 +107,13 @@ def small() -> rpgraph.Program:
     return rpgraph.compile(SMALL)
 
 
+def test_top_level_fit_is_the_trainer_loaded_on_first_use() -> None:
+    assert rpgraph.fit is fit and {"fit", "FitOptions", "FitResult"} <= set(rpgraph.__all__)
+    code = "import sys, rpgraph; print('rpgraph.train' in sys.modules, 'optax' in sys.modules)"
+    out = subprocess.run([PY, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.split() == ["False", "False"]
+
+
 # --- the seed tutorial's loop ----------------------------------------------------------------
 
 
