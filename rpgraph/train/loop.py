@@ -93,8 +93,10 @@ class FitOptions:
 
 def fit(prog: Program, data: Any = None, *, options: FitOptions | None = None,
         **overrides: Any) -> FitResult:
-    """Train ``prog``: ``options`` (a :class:`FitOptions`) with ``overrides`` (its fields by
-    name) replacing some; the spec's ``train { }`` block supplies the rest.
+    """Train ``prog`` on ``data`` (a spec expression such as ``"sinusoids(classes = 3)"``, a
+    ``.npz`` path, a :class:`~rpgraph.data.Dataset` or any sequence of ``(input, target)``
+    samples; default: the train block's). ``options`` (a :class:`FitOptions`) with
+    ``overrides`` (its fields by name) replacing some; the train block supplies the rest.
 
     >>> import rpgraph
     >>> prog = rpgraph.compile("specs/tutorial_mlp.rpg")
