@@ -50,7 +50,8 @@ def default_loss(net: Network) -> ast.Expr:
 
 
 def loss_expr(net: Network) -> ast.Expr:
-    """The spec's loss expression, or the default ``mse(y, target)``."""
+    """The spec's loss expression, or the default ``mse(y, target)``; read from the
+    elaborated train block, so a mistake anywhere in that block is reported here."""
     config = elaborate_train(net)
     if config is not None and config.loss is not None:
         return config.loss
