@@ -80,7 +80,7 @@ class OptimizerSpec:
 
     >>> spec = optimizer_spec("adam(lr = 1e-3)")
     >>> spec.kwargs, spec.text
-    ((('learning_rate', 0.001),), 'adam(lr = 0.001)')
+    ((('learning_rate', 0.001),), 'adam(lr = 1e-3)')
     """
 
     name: str
@@ -121,7 +121,7 @@ class DataSpec:
 
 
 def _default_optimizer() -> OptimizerSpec:
-    return OptimizerSpec("adam", (("learning_rate", 1e-3),), "adam(lr = 0.001)")
+    return OptimizerSpec("adam", (("learning_rate", 1e-3),), "adam(lr = 1e-3)")
 
 
 @dataclass(frozen=True)

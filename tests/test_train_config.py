@@ -40,7 +40,7 @@ def test_no_train_block_is_none_and_defaults_are_the_trainers() -> None:
     assert (empty.data, empty.loss, empty.epochs, empty.batch_size, empty.seed,
             empty.checkpoint_every, empty.freeze) == (None, None, 100, 1, 0, None, ())
     assert empty.optimizer == optimizer_spec("adam(lr = 1e-3)")
-    assert empty.optimizer.text == "adam(lr = 0.001)"
+    assert empty.optimizer.text == "adam(lr = 1e-3)"
 
 
 def test_a_full_block_is_typed() -> None:
@@ -59,7 +59,7 @@ def test_a_full_block_is_typed() -> None:
     assert c.optimizer == OptimizerSpec(
         "adamw", (("learning_rate", ScheduleSpec("cosine_decay_schedule", (
             ("init_value", 0.001), ("decay_steps", 20)))), ("weight_decay", 0.0001)),
-        "adamw(lr = cosine_decay_schedule(init_value = 0.001, decay_steps = 20), "
+        "adamw(lr = cosine_decay_schedule(init_value = 1e-3, decay_steps = 20), "
         "weight_decay = 1e-4)")
     assert (c.epochs, c.batch_size, c.seed, c.checkpoint_every) == (6, 4, 7, 5)
     assert [r.text for r in c.freeze] == ["h.tau", "*.bias"]
