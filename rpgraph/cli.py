@@ -90,15 +90,17 @@ def _write_text(path: str | Path, text: str, what: str) -> None:
 def cmd_check(a: argparse.Namespace) -> int:
     """``rpgraph check FILE...``: parse, build and compile each spec, train block included."""
     from .compile import compile
-    from .train import resolve
+    from .train_config import elaborate_train, open_data
 
     bad = 0
     for f in a.files:
         try:
             prog = compile(f)
-            if prog.network.spec.train is not None:
-                # the train block too: data, optimizer, loss and settings, as training would
-                resolve(prog, allow_outside=a.allow_outside)
+            config = elaborate_train(prog.network)
+            if config is not None:
+                # the train block too: its settings, and its data read and checked against
+                # the network, as training would
+                open_data(prog.network, config, allow_outside=a.allow_outside)
             print(f"{f}: ok")
         except SpecError as err:
             if getattr(a, "debug", False):

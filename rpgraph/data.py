@@ -43,6 +43,7 @@ __all__ = [
     "Dataset",
     "DatasetProtocol",
     "check_against_spec",
+    "check_dataset",
     "digits",
     "from_arrays",
     "from_dataset_protocol",
@@ -426,6 +427,18 @@ def make_dataset(name: str, kwargs: Mapping[str, object] | None = None) -> Datas
     rpgraph.errors.DataError: unknown data set 'sinusoid'
     """
     kwargs = dict(kwargs or {})
+    check_dataset(name, kwargs)
+    return DATASETS[name](**kwargs)
+
+
+def check_dataset(name: str, kwargs: Mapping[str, object]) -> None:
+    """Check a built-in data set's name and keyword arguments without generating it (what
+    ``rpgraph check`` needs: the digits set, for one, reads scikit-learn's files).
+
+    >>> check_dataset("sinusoids", {"classes": 2.5})  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    rpgraph.errors.DataError: dataset 'sinusoids': argument 'classes' expects int, got float 2.5
+    """
     if name not in DATASETS:
         raise DataError(
             f"unknown data set '{name}'; known data sets: {known_list(DATASETS)}",
@@ -441,7 +454,6 @@ def make_dataset(name: str, kwargs: Mapping[str, object] | None = None) -> Datas
                 hint=did_you_mean(arg, params),
             )
         _check_kwarg_type(name, arg, value, params[arg].default)
-    return factory(**kwargs)
 
 
 # --------------------------------------------------------------------------------------------

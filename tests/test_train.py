@@ -34,8 +34,8 @@ from rpgraph.bounds import from_json, project, to_json
 from rpgraph.checkpoint import load_checkpoint
 from rpgraph.data import Dataset, sinusoids
 from rpgraph.errors import CheckpointError, DataError, SpecError, TrainingError
+from rpgraph.objective import make_objective
 from rpgraph.train import Progress, evaluate, fit, make_step, read_metrics, resolve
-from rpgraph.train._objective import make_objective
 from rpgraph.train.plots import write_plots
 
 ROOT = Path(__file__).resolve().parents[1]

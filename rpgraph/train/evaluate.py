@@ -9,7 +9,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..data import Dataset
-from ._objective import Objective, objective_of
+from ..objective import Objective
 
 if TYPE_CHECKING:
     from ..compile import Program
@@ -54,7 +54,7 @@ def evaluate(prog: Program, params: Tree, ds: Dataset, *,
     ['loss', 'mse']
     """
     out: dict[str, float] = {}
-    loss_fn = objective_of(prog, objective).loss
+    loss_fn = (objective if objective is not None else prog.objective).loss
     name = prog.outputs[0]
     loss = jax.jit(lambda p, y, t: loss_fn({name: y}, t, p))
     for prefix, part in (("", ds), ("test_", ds.test)):

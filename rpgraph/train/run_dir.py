@@ -25,7 +25,7 @@ from ..errors import TrainingError
 
 if TYPE_CHECKING:
     from ..compile import Program
-    from ._objective import Objective
+    from ..objective import Objective
     from .settings import Settings
 
 Tree = dict[str, dict[str, Any]]
