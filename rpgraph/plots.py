@@ -19,7 +19,7 @@ from .graph import param_nodes
 
 if TYPE_CHECKING:
     from .compile import Program
-    from .data import Dataset
+    from .io.data import Dataset
 
 Tree = dict[str, dict[str, Any]]
 

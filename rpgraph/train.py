@@ -33,19 +33,20 @@ import optax
 
 from . import ast
 from .bounds import penalised, project, projection_mask, template
-from .checkpoint import (
-    latest_checkpoint,
-    load_checkpoint,
-    save_checkpoint,
-    save_params,
-    spec_hash,
-)
 from .compile import Program
-from .data import Dataset, check_against_spec, from_dataset_protocol, load_npz, make_dataset
 from .errors import DataError, SpecError, SpecNameError, SpecValueError, TrainingError, did_you_mean
 from .expr import Quantity, Symbol, as_int, describe
 from .expr import evaluate as value_of
 from .graph import Network, param_nodes
+from .io.checkpoint import (
+    latest_checkpoint,
+    load_checkpoint,
+    remove_stale_run_temps,
+    save_checkpoint,
+    save_params,
+    spec_hash,
+)
+from .io.data import Dataset, check_against_spec, from_dataset_protocol, load_npz, make_dataset
 
 Array = Any
 Tree = dict[str, dict[str, Array]]
@@ -626,10 +627,13 @@ def fit(prog: Program, data: Any = None, *, epochs: int | None = None,
             raise TrainingError(
                 f"the run in '{run_dir}' was started with {ck.extra['total_steps']} steps; "
                 f"this one has {total}", hint="resume with the same --epochs and data")
+        if start > total:
+            raise TrainingError(
+                f"the checkpoint in '{run_dir}' is at step {start}, past the run's {total} steps",
+                hint="the file was damaged or edited; start a new run")
     if run_dir is not None:
         run_dir.mkdir(parents=True, exist_ok=True)
-        for stale in run_dir.glob(".*.npz.*.tmp"):  # half-written files of a killed run
-            stale.unlink(missing_ok=True)
+        remove_stale_run_temps(run_dir)  # half-written files of a killed run
         _write_run_files(prog, run_dir, st, total, bounds)
         if resume:
             _trim_metrics(run_dir / "metrics.jsonl", start)
@@ -660,8 +664,7 @@ def fit(prog: Program, data: Any = None, *, epochs: int | None = None,
             step = end
             if run_dir is not None and (step % ck_every == 0 or step == total):
                 save_checkpoint(run_dir, params=params, opt_state=opt_state, step=step,
-                                rng_key=jax.random.PRNGKey(st.seed), spec_hash=shash,
-                                extra={"total_steps": total, "epochs": st.epochs})
+                                spec_hash=shash, extra={"total_steps": total, "epochs": st.epochs})
             bar.update(step, float(losses[-1]) if len(losses) else float("nan"))
             if callback is not None:
                 callback(step, params)
