@@ -621,16 +621,12 @@ def fit(prog: Program, data: Any = None, *, epochs: int | None = None,
             raise TrainingError(f"nothing to resume in '{run_dir}'",
                                 hint="start the run without --resume first")
         ck = load_checkpoint(run_dir, params_like=params, opt_state_like=opt_state,
-                             spec_hash=shash)
+                             spec_hash=shash, max_step=total)
         params, opt_state, start = ck.params, ck.opt_state, int(ck.step)
         if ck.extra.get("total_steps") not in (None, total):
             raise TrainingError(
                 f"the run in '{run_dir}' was started with {ck.extra['total_steps']} steps; "
                 f"this one has {total}", hint="resume with the same --epochs and data")
-        if start > total:
-            raise TrainingError(
-                f"the checkpoint in '{run_dir}' is at step {start}, past the run's {total} steps",
-                hint="the file was damaged or edited; start a new run")
     if run_dir is not None:
         run_dir.mkdir(parents=True, exist_ok=True)
         remove_stale_run_temps(run_dir)  # half-written files of a killed run

@@ -362,6 +362,15 @@ def test_inconsistent_metadata_is_corruption(tmp_path, meta, arrays, detail):
     assert err.value.message == f"checkpoint '{path}' is corrupted or truncated ({detail})"
 
 
+def test_a_path_that_is_not_a_path(tmp_path):
+    with pytest.raises(CheckpointError) as err:
+        load_params(123, W)  # type: ignore[arg-type]
+    assert err.value.message == (
+        "expected the path of a params.npz or checkpoint.npz or of a run directory, got int 123")
+    with pytest.raises(CheckpointError, match="got NoneType None"):
+        load_checkpoint(None, params_like=W)  # type: ignore[arg-type]
+
+
 def test_missing_checkpoint(tmp_path):
     with pytest.raises(CheckpointError) as err:
         load_checkpoint(tmp_path / "nope.npz", params_like=W)
@@ -521,6 +530,12 @@ def test_steps_are_64_bit(tmp_path):
     assert load_checkpoint(path, params_like=W).step == 2**63 - 1
     save_checkpoint(path, params=W, step=np.int64(2**40), spec_hash=HASH)
     assert load_checkpoint(path, params_like=W).step == 2**40
+    assert load_checkpoint(path, params_like=W, max_step=2**40).step == 2**40
+    with pytest.raises(CheckpointError) as err:  # the run has fewer steps than the file says
+        load_checkpoint(path, params_like=W, max_step=60)
+    assert (err.value.message, err.value.hint) == (
+        f"checkpoint '{path}' is at step 1099511627776, past the 60 steps of this run",
+        "resume with the --epochs and data the run was started with, or start a new run")
 
 
 def test_deeply_nested_metadata_is_unreadable_not_a_crash(tmp_path):

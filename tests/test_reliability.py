@@ -311,7 +311,7 @@ def _rows() -> list[tuple[str, str, list[str]]]:
            ["train", "tiny.rpg", "--out", name, "--resume", *TRAIN])
           for name in ("nan_ck", "negative_count", "negative_step", "huge_step", "bomb_ck",
                        "deep_meta")],
-        ("file:step_past_end", "TrainingError",
+        ("file:step_past_end", "CheckpointError",
          ["train", "tiny.rpg", "--out", "past_end", "--resume", *TRAIN]),
         ("file:params_fifo", "CheckpointError", ["eval", "tiny.rpg", "--params", "pipe.npz"]),
         ("file:checkpoint_of_other_spec", "CheckpointError",
@@ -728,8 +728,9 @@ EXPECTED: dict[str, tuple[int, str]] = {
         "metadata)\n"
     )),
     'file:step_past_end': (1, (
-        "error: the checkpoint in 'past_end' is at step 1000, past the run's 4 steps\n"
-        "hint: the file was damaged or edited; start a new run\n"
+        "error: checkpoint 'past_end/checkpoint.npz' is at step 1000, past the 4 steps of this "
+        "run\n"
+        "hint: resume with the --epochs and data the run was started with, or start a new run\n"
     )),
     'file:params_fifo': (1, (
         "error: parameter file 'pipe.npz' is a named pipe (FIFO), not a .npz file\n"
@@ -1006,7 +1007,8 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
             "file:truncated_checkpoint", "file:corrupted_checkpoint", "file:empty_checkpoint"],
         "parameter file used as a checkpoint": ["file:params_as_checkpoint"],
         "tampered values: NaN parameters, negative optimiser count, step out of range": [
-            "file:nan_ck", "file:negative_count", "file:negative_step", "file:huge_step"],
+            "file:nan_ck", "file:negative_count", "file:negative_step", "file:huge_step",
+            "file:step_past_end"],
         "array larger than its metadata, refused unpacked (zip bomb); unreadable metadata": [
             "file:bomb_ck", "file:deep_meta"],
         "parameter file that is not a regular file (FIFO)": ["file:params_fifo"],
@@ -1019,7 +1021,6 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
     },
     "TrainingError": {
         "nothing to resume": ["file:nothing_to_resume"],
-        "checkpoint past the run's last step": ["file:step_past_end"],
         "non-finite loss": ["spec:non_finite_loss"],
     },
     "OSError": {"a run folder that cannot be created (cli)": ["file:out_is_a_file"]},

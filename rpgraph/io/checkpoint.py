@@ -198,6 +198,16 @@ def _file_in(path: str | os.PathLike[str], default_name: str) -> Path:
     return p / default_name if p.is_dir() or p.suffix != ".npz" else p
 
 
+def _write(target: Path, what: str, meta: dict[str, Any], trees: dict[str, PyTree]) -> None:
+    arrays: dict[str, np.ndarray] = {}
+    for name, tree in trees.items():
+        if tree is not None:
+            part, meta[name] = _flatten(tree, name)
+            arrays.update(part)
+    arrays[_META] = _meta_array({"version": FORMAT_VERSION, **meta})
+    atomic_savez(target, arrays, what=what)
+
+
 def save_checkpoint(
     path: str | os.PathLike[str],
     *,
@@ -214,24 +224,12 @@ def save_checkpoint(
     >>> save_checkpoint("runs/a", params={"w": np.ones(3)}, step=10,
     ...                 spec_hash=spec_hash("..."))  # doctest: +SKIP
     """
-    target = _file_in(path, CHECKPOINT_NAME)
     if not 0 <= int(step) <= MAX_STEP:
         raise CheckpointError(f"cannot save checkpoint: step {step} is outside 0..{MAX_STEP}")
-    arrays, params_meta = _flatten(params, "params")
-    meta: dict[str, Any] = {
-        "format": _CHECKPOINT,
-        "version": FORMAT_VERSION,
-        "step": int(step),
-        "spec_hash": str(spec_hash),
-        "extra": _check_extra(extra),
-        "params": params_meta,
-        "opt_state": None,
-    }
-    if opt_state is not None:
-        opt_arrays, meta["opt_state"] = _flatten(opt_state, "opt_state")
-        arrays.update(opt_arrays)
-    arrays[_META] = _meta_array(meta)
-    atomic_savez(target, arrays, what="checkpoint")
+    meta = {"format": _CHECKPOINT, "step": int(step), "spec_hash": str(spec_hash),
+            "extra": _check_extra(extra), "opt_state": None}
+    _write(_file_in(path, CHECKPOINT_NAME), "checkpoint", meta,
+           {"params": params, "opt_state": opt_state})
 
 
 def save_params(
@@ -241,16 +239,8 @@ def save_params(
 
     >>> save_params("runs/a", {"w": np.ones((2, 3))})  # doctest: +SKIP
     """
-    target = _file_in(path, PARAMS_NAME)
-    arrays, params_meta = _flatten(params, "params")
-    meta = {
-        "format": _PARAMS,
-        "version": FORMAT_VERSION,
-        "spec_hash": spec_hash,
-        "params": params_meta,
-    }
-    arrays[_META] = _meta_array(meta)
-    atomic_savez(target, arrays, what="parameter file")
+    meta = {"format": _PARAMS, "spec_hash": spec_hash}
+    _write(_file_in(path, PARAMS_NAME), "parameter file", meta, {"params": params})
 
 
 # --------------------------------------------------------------------------------------------
@@ -362,6 +352,9 @@ def _check_hash(shown: str, saved: str | None, wanted: str | None) -> None:
 
 def _resolve_existing(path: str | os.PathLike[str], *names: str) -> Path:
     """A file path as given, or the first of ``names`` inside a run directory."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise CheckpointError(f"expected the path of a {' or '.join(names)} or of a run "
+                              f"directory, got {type(path).__name__} {path!r:.40}")
     p = Path(path)
     if not p.is_dir():
         return p
@@ -487,19 +480,34 @@ def _restore(npz: NpzReader, saved: Mapping[str, _Leaf], like: PyTree, prefix: s
     return jax.tree_util.tree_unflatten(treedef, leaves)
 
 
+def _check_step(step: int, max_step: int, shown: str) -> None:
+    if not 0 <= step <= MAX_STEP:
+        text = str(step)
+        text = text if len(text) <= 32 else f"{text[:29]}..."  # a short message
+        raise CheckpointError(
+            f"{shown} is corrupted or truncated (step {text} is outside 0..{MAX_STEP})")
+    if step > max_step:  # an edited file, or a run resumed with fewer epochs
+        raise CheckpointError(
+            f"{shown} is at step {step}, past the {max_step} steps of this run",
+            hint="resume with the --epochs and data the run was started with, or start a new run",
+        )
+
+
 def load_checkpoint(
     path: str | os.PathLike[str],
     *,
     params_like: PyTree,
     opt_state_like: PyTree | None = None,
     spec_hash: str | None = None,
+    max_step: int = MAX_STEP,
 ) -> Checkpoint:
     """Read a checkpoint written by :func:`save_checkpoint` (a file or a run directory).
 
     The trees come back with the templates' structure and dtypes (``params_like`` from
     ``prog.init``, ``opt_state_like`` from ``opt.init``; without the latter no optimiser
     state is read), after every leaf path, shape and value is checked; with ``spec_hash``
-    the checkpoint must belong to that spec.
+    the checkpoint must belong to that spec, and its step is at most ``max_step`` (the run's
+    length).
 
     >>> ck = load_checkpoint("runs/a", params_like=params, opt_state_like=opt.init(params),
     ...                      spec_hash=spec_hash(text))  # doctest: +SKIP
@@ -515,11 +523,7 @@ def load_checkpoint(
                 hint="load it with load_params, or resume from the run's checkpoint.npz",
             )
         _check_hash(shown, meta.spec_hash, spec_hash)
-        if not 0 <= meta.step <= MAX_STEP:
-            step = str(meta.step)
-            step = step if len(step) <= 32 else f"{step[:29]}..."  # a short message
-            raise CheckpointError(
-                f"{shown} is corrupted or truncated (step {step} is outside 0..{MAX_STEP})")
+        _check_step(meta.step, max_step, shown)
         params = _restore(npz, meta.trees["params"] or {}, params_like, "params")
         opt_state = None
         if opt_state_like is not None:
