@@ -349,9 +349,14 @@ def _meta(**changes: object) -> dict[str, object]:
         (_meta(params=[{"path": "['w']", "dtype": "float32", "shape": [-3]}]), {},
          "unreadable metadata"),
         (_meta(extra=[1]), {}, "unreadable metadata"),
+        (
+            _meta(params=[{"path": "['w']", "dtype": "<U1", "shape": [3]}]),
+            {"params.000000": np.array(["a", "b", "c"])},
+            "array 'params.000000' has dtype <U1; checkpoints hold numeric arrays only",
+        ),
     ],
     ids=["no-params", "bad-step", "bad-leaf", "missing-array", "shape", "dtype", "bool-step",
-         "negative-step", "huge-step", "enormous-step", "negative-dim", "bad-extra"],
+         "negative-step", "huge-step", "enormous-step", "negative-dim", "bad-extra", "string"],
 )
 def test_inconsistent_metadata_is_corruption(tmp_path, meta, arrays, detail):
     path = tmp_path / "c.npz"
@@ -596,6 +601,19 @@ def test_an_8_gib_array_in_a_small_checkpoint_is_refused_before_unpacking(tmp_pa
     err, peak = _refused(lambda: load_checkpoint(path, params_like=like))
     assert err.message == (
         f"checkpoint '{path}': params leaf params['w'] has shape (1073741824,); expected (8,)")
+    assert peak < 32 * 2**20
+    # The right shape, but each element a 1 GiB string (the metadata edited to agree).
+    wide = "<U268435456"
+    members = _with_meta_shape(path, [8])
+    meta = json.loads(bytes(members["__rpgraph__"]))
+    meta["params"][0]["dtype"] = wide
+    members["__rpgraph__"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    write_npz(path, {**members, "params.000000": Zeros((8,), wide)})
+    err, peak = _refused(lambda: load_checkpoint(path, params_like=like))
+    assert err.message == (
+        f"checkpoint '{path}' is corrupted or truncated (array 'params.000000' has dtype {wide}; "
+        "checkpoints hold numeric arrays only)"
+    )
     assert peak < 32 * 2**20
 
 

@@ -33,6 +33,7 @@ import contextlib
 import hashlib
 import json
 import os
+import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -337,7 +338,9 @@ def _read_meta(npz: NpzReader, what: str) -> _Meta:
 
 @contextlib.contextmanager
 def _open(path: Path, what: str) -> Iterator[tuple[NpzReader, _Meta]]:
-    with open_npz(path, what=what, error=CheckpointError) as npz:
+    # No file-wide size limit: every array is checked against its template leaf (shape and a
+    # numeric dtype) before it is unpacked, so the program's own parameters bound the memory.
+    with open_npz(path, what=what, error=CheckpointError, limit=sys.maxsize) as npz:
         yield npz, _read_meta(npz, what)
 
 
@@ -447,6 +450,11 @@ def _load_leaf(npz: NpzReader, leaf: _Leaf, ref: Any, prefix: str, path: str) ->
         raise CheckpointError(
             f"{shown} is corrupted or truncated (array '{leaf.member}' has shape "
             f"{head.shape}; its metadata says {leaf.shape})"
+        )
+    if head.dtype.kind not in "biufc":  # e.g. a 1 GiB-wide string dtype
+        raise CheckpointError(
+            f"{shown} is corrupted or truncated (array '{leaf.member}' has dtype {head.dtype}; "
+            "checkpoints hold numeric arrays only)"
         )
     view = _stored_dtype(npz, leaf, head.dtype)
     impl = _key_impl(ref)
