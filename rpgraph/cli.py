@@ -212,7 +212,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
 def cmd_nir_export(a: argparse.Namespace) -> int:
     """``rpgraph nir export FILE -o NET.nir``: the network and parameters as NIR."""
     from .compile import compile
-    from .nir_io import to_nir, write_nir
+    from .nir import to_nir, write_nir
 
     prog = compile(a.file)
     params = prog.load_params(a.params) if a.params else prog.init(0)
@@ -224,7 +224,7 @@ def cmd_nir_export(a: argparse.Namespace) -> int:
 def cmd_nir_import(a: argparse.Namespace) -> int:
     """``rpgraph nir import NET.nir --dt DT -o FILE.rpg``: a spec plus parameters."""
     from .io.checkpoint import save_params, spec_hash
-    from .nir_io import from_nir
+    from .nir import from_nir
 
     net, params = from_nir(a.file, dt=a.dt, convention=a.convention)
     spec_path = Path(a.output)

@@ -361,7 +361,9 @@ def format_spec(spec: ast.Spec, keep_comments: bool = True) -> str:
     notes, braces = _scan(source) if source else ([], [])
     sections: list[list[_Slot]] = []
     for block in spec.blocks:
-        head = f"block {block.name}(" + ", ".join(_param(p) for p in block.params) + ")"
+        head = f"block {block.name}"
+        if block.params:  # like a network without settings: no empty parentheses
+            head += "(" + ", ".join(_param(p) for p in block.params) + ")"
         items: list[tuple[_Lines, Span]] = [(_stmt(s), s.span) for s in block.body]
         sections.append(_section(head, block.span, items, braces))
     net = spec.network

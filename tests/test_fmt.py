@@ -249,6 +249,23 @@ def test_format_spec_can_drop_comments() -> None:
     assert format_spec(spec, keep_comments=False) == "network n {\n    x -> y\n}\n"
 
 
+
+def test_format_spec_prints_a_spec_built_in_code() -> None:
+    """A tree with no source spans (as the NIR import builds) prints on one line per
+    statement; a block without parameters, like a network without settings, has no ``()``."""
+    body = (ast.Port("input", "i", None), ast.Port("output", "o", None),
+            ast.Chain((ast.Element(None, ast.Name("i")),
+                       ast.Element("w", ast.Call("linear", (ast.Num(2, is_int=True),))),
+                       ast.Element(None, ast.Name("o")))))
+    net = ast.Network("n", (("dt", ast.Num(1e-4)),), (
+        ast.Port("input", "x", ast.Num(2, is_int=True)),
+        ast.Chain((ast.Element(None, ast.Name("x")), ast.Element("b", ast.Name("blk")))),))
+    spec = ast.Spec(net, (ast.Block("blk", (), body),))
+    assert format_spec(spec, keep_comments=False) == (
+        "block blk {\n    input i\n    output o\n    i -> w: linear(2) -> o\n}\n\n"
+        "network n (dt = 1e-4) {\n    input x : 2\n    x -> b: blk\n}\n")
+    assert parse(format_spec(spec, keep_comments=False)) == spec
+
 # --- shipped specs ---------------------------------------------------------------------------
 
 SHIPPED = sorted((Path(__file__).resolve().parent.parent / "specs").glob("*.rpg"))
