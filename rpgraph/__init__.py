@@ -32,14 +32,14 @@ __all__ = ["Network", "Options", "Program", "SpecError", "compile", "from_nir", 
 __version__ = "0.1.0"
 
 # NIR (and h5py behind it) costs ~0.4 s to import: only programs that use it pay for it.
-_LAZY = {"from_nir": "nir", "to_nir": "nir"}
+_LAZY = ("from_nir", "to_nir")
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        from importlib import import_module
+        from . import nir
 
-        return getattr(import_module(f".{_LAZY[name]}", __name__), name)
+        return getattr(nir, name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

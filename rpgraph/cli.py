@@ -26,6 +26,7 @@ from typing import TextIO
 
 from . import __version__
 from .errors import SpecError
+from .vocab import UNITS
 
 EXIT_SPEC = 1
 EXIT_USAGE = 2
@@ -57,8 +58,6 @@ def _positive(text: str) -> int:
 
 
 def _time(text: str) -> float:
-    from .expr import UNITS
-
     t = text.strip()
     for unit in sorted(UNITS, key=len, reverse=True):
         if t.endswith(unit) and UNITS[unit][1] == "time":
