@@ -575,10 +575,10 @@ def _members(path: Path) -> dict[str, object]:
         return {k: npz[k] for k in npz.files}
 
 
-def _with_meta_shape(path: Path, shape: list[int]) -> dict[str, object]:
-    members = _members(path)
+def _with_meta(members: dict[str, object], **changes: object) -> dict[str, object]:
+    """``members`` with the first params leaf's metadata changed."""
     meta = json.loads(bytes(members["__rpgraph__"]))
-    meta["params"][0]["shape"] = shape
+    meta["params"][0].update(changes)
     return {**members, "__rpgraph__": np.frombuffer(json.dumps(meta).encode(), np.uint8)}
 
 
@@ -588,7 +588,8 @@ def test_an_8_gib_array_in_a_small_checkpoint_is_refused_before_unpacking(tmp_pa
     path = tmp_path / "c.npz"
     like = {"w": np.zeros(8)}
     save_checkpoint(path, params=like, step=1, spec_hash=HASH)
-    write_npz(path, {**_members(path), "params.000000": Zeros((2**30,))})
+    members = _members(path)
+    write_npz(path, {**members, "params.000000": Zeros((2**30,))})
     assert path.stat().st_size < 9 * 2**20
     err, peak = _refused(lambda: load_checkpoint(path, params_like=like))
     assert err.message == (
@@ -597,18 +598,14 @@ def test_an_8_gib_array_in_a_small_checkpoint_is_refused_before_unpacking(tmp_pa
     )
     assert peak < 32 * 2**20
     # The metadata agrees with the header, the template does not: refused all the same.
-    write_npz(path, {**_with_meta_shape(path, [2**30]), "params.000000": Zeros((2**30,))})
+    write_npz(path, {**_with_meta(members, shape=[2**30]), "params.000000": Zeros((2**30,))})
     err, peak = _refused(lambda: load_checkpoint(path, params_like=like))
     assert err.message == (
         f"checkpoint '{path}': params leaf params['w'] has shape (1073741824,); expected (8,)")
     assert peak < 32 * 2**20
     # The right shape, but each element a 1 GiB string (the metadata edited to agree).
     wide = "<U268435456"
-    members = _with_meta_shape(path, [8])
-    meta = json.loads(bytes(members["__rpgraph__"]))
-    meta["params"][0]["dtype"] = wide
-    members["__rpgraph__"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
-    write_npz(path, {**members, "params.000000": Zeros((8,), wide)})
+    write_npz(path, {**_with_meta(members, dtype=wide), "params.000000": Zeros((8,), wide)})
     err, peak = _refused(lambda: load_checkpoint(path, params_like=like))
     assert err.message == (
         f"checkpoint '{path}' is corrupted or truncated (array 'params.000000' has dtype {wide}; "
