@@ -664,6 +664,21 @@ def test_unbounded_compression_methods_are_refused(tmp_path):
     assert load_npz(path).inputs.shape == (3, 4, 2)
 
 
+def test_encrypted_members_are_refused(tmp_path):
+    path = tmp_path / "enc.npz"
+    np.savez(path, **_good())
+    data = bytearray(path.read_bytes())
+    central = data.index(b"PK\x01\x02")  # the first member's central directory entry
+    data[central + 8] |= 0x1  # its "encrypted" flag, which zipfile would meet with a password
+    path.write_bytes(bytes(data))
+    with pytest.raises(DataError) as err:
+        load_npz(path)
+    assert err.value.message == (
+        f"data file '{path}': array 'inputs' is encrypted; rpgraph reads arrays stored by "
+        "np.savez or np.savez_compressed"
+    )
+
+
 def _within(fn: Callable[[], object], seconds: float = 60) -> object:
     """``fn()``'s result, or a test failure if it blocks (as opening a FIFO used to)."""
     result: list[object] = []

@@ -128,16 +128,16 @@ class NpzReader:
         return key in self._members
 
     @contextlib.contextmanager
-    def corruption(self) -> Iterator[None]:
+    def _corruption(self) -> Iterator[None]:
         """Report what a damaged archive raises as this file being corrupted."""
         try:
             yield
         except SpecError:
             raise
         except _CORRUPT as exc:
-            raise self.corrupted(f"while reading: {_brief(exc)}") from None
+            raise self._corrupted(f"while reading: {_brief(exc)}") from None
 
-    def corrupted(self, note: str | None = None) -> SpecError:
+    def _corrupted(self, note: str | None = None) -> SpecError:
         """The "corrupted or truncated" error, with the low-level reason as a note."""
         # The reason varies with Python/numpy versions: a note, not the message.
         return self.error(f"{self.shown} is corrupted or truncated",
@@ -148,14 +148,13 @@ class NpzReader:
         if key in self._headers:
             return self._headers[key]
         info = self._members[key]
-        how = ("encrypted" if info.flag_bits & 0x1 else None) or (
-            None if info.compress_type in _METHODS
-            else f"compressed with method {info.compress_type}")
-        if how:
+        if info.flag_bits & 0x1 or info.compress_type not in _METHODS:
+            how = ("encrypted" if info.flag_bits & 0x1
+                   else f"compressed with method {info.compress_type}")
             raise self.error(
                 f"{self.shown}: array '{key}' is {how}; rpgraph reads arrays stored by "
                 "np.savez or np.savez_compressed")
-        with self.corruption(), self._zip.open(info) as f:
+        with self._corruption(), self._zip.open(info) as f:
             read = _HEADER_READERS.get(np.lib.format.read_magic(f))
             if read is None:
                 raise ValueError("unknown .npy format version")
@@ -182,12 +181,12 @@ class NpzReader:
                                   hint="to read more, raise rpgraph.io.npz.MAX_NPZ_BYTES")
         declared = self._members[key].file_size
         if declared != head.offset + head.nbytes:
-            raise self.corrupted(f"member '{key}.npy' declares {declared} bytes; its header "
+            raise self._corrupted(f"member '{key}.npy' declares {declared} bytes; its header "
                                  f"describes {head.offset + head.nbytes}")
-        with self.corruption(), self._zip.open(self._members[key]) as f:
+        with self._corruption(), self._zip.open(self._members[key]) as f:
             array = np.lib.format.read_array(f, allow_pickle=False)
         if array.shape != head.shape or array.dtype != head.dtype:  # the file changed meanwhile
-            raise self.corrupted(f"array '{key}' changed while it was read")
+            raise self._corrupted(f"array '{key}' changed while it was read")
         self._used += head.nbytes
         return array
 
