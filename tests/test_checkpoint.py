@@ -132,6 +132,20 @@ def test_typed_prng_keys_keep_their_implementation(tmp_path):
         f"checkpoint '{tmp_path / 'c.npz'}': opt_state leaf opt_state['k'] is a rbg PRNG key; "
         "expected an array"
     )
+    # Key data of the wrong size for the implementation (the metadata edited to agree).
+    _rewrite(tmp_path / "c.npz", **{"opt_state.000000": np.ones(5, np.uint32)})
+    members = _members(tmp_path / "c.npz")
+    meta = json.loads(bytes(members["__rpgraph__"]))
+    meta["opt_state"][0]["shape"] = [5]
+    members["__rpgraph__"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    np.savez(tmp_path / "c.npz", **members)
+    with pytest.raises(CheckpointError) as err:
+        load_checkpoint(tmp_path / "c.npz", params_like={},
+                        opt_state_like={"k": jax.random.key(0, impl="rbg")})
+    assert err.value.message == (
+        f"checkpoint '{tmp_path / 'c.npz'}': opt_state leaf opt_state['k'] has shape (5,); "
+        "expected (4,)"
+    )
 
 
 def test_params_file_round_trip_and_layout(tmp_path):
