@@ -225,7 +225,7 @@ def cmd_nir_export(a: argparse.Namespace) -> int:
 
 def cmd_nir_import(a: argparse.Namespace) -> int:
     """``rpgraph nir import NET.nir --dt DT -o FILE.rpg``: a spec plus parameters."""
-    from .checkpoint import save_params, spec_hash
+    from .io.checkpoint import save_params, spec_hash
     from .nir import from_nir
 
     net, params = from_nir(a.file, dt=a.dt, convention=a.convention)

@@ -532,7 +532,7 @@ class Program:
 
     def load_params(self, path: str | Path) -> Tree:
         """Parameters from a run directory or ``params.npz``, checked against this program."""
-        from .checkpoint import load_params
+        from .io.checkpoint import load_params
 
         params = load_params(path, like=self.init(0))
         self.check_params(params)

@@ -19,11 +19,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from . import ast
-from .data import Dataset, check_against_spec, check_dataset, load_npz, make_dataset
 from .errors import DataError, Span, SpecError, SpecNameError, SpecValueError, did_you_mean
 from .expr import Quantity, Symbol, as_int, describe
 from .expr import evaluate as value_of
 from .fmt import format_expr
+from .io.data import Dataset, check_against_spec, check_dataset, load_npz, make_dataset
 
 if TYPE_CHECKING:
     import optax

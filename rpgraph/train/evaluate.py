@@ -8,7 +8,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..data import Dataset
+from ..io.data import Dataset
 from ..objective import Objective
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ def evaluate(prog: Program, params: Tree, ds: Dataset, *,
     so evaluation compiles the network once rather than once per array shape.
 
     >>> import rpgraph
-    >>> from rpgraph.data import sinusoids
+    >>> from rpgraph.io.data import sinusoids
     >>> prog = rpgraph.compile("specs/tutorial_mlp.rpg")
     >>> sorted(evaluate(prog, prog.init(0), sinusoids(classes=3)))
     ['loss', 'mse']

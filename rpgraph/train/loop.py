@@ -19,9 +19,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..checkpoint import spec_hash
-from ..data import Dataset
 from ..errors import SpecValueError, TrainingError
+from ..io.checkpoint import spec_hash
+from ..io.data import Dataset
 from ..objective import Objective, make_objective
 from .evaluate import evaluate
 from .progress import Progress
@@ -94,7 +94,7 @@ class FitOptions:
 def fit(prog: Program, data: Any = None, *, options: FitOptions | None = None,
         **overrides: Any) -> FitResult:
     """Train ``prog`` on ``data`` (a spec expression such as ``"sinusoids(classes = 3)"``, a
-    ``.npz`` path, a :class:`~rpgraph.data.Dataset` or any sequence of ``(input, target)``
+    ``.npz`` path, a :class:`~rpgraph.io.data.Dataset` or any sequence of ``(input, target)``
     samples; default: the train block's). ``options`` (a :class:`FitOptions`) with
     ``overrides`` (its fields by name) replacing some; the train block supplies the rest.
 

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any
 import optax
 
 from .. import ast
-from ..data import Dataset, from_dataset_protocol, load_npz
 from ..errors import DataError, SpecError
 from ..expr import describe
+from ..io.data import Dataset, from_dataset_protocol, load_npz
 from ..train_config import (
     TrainConfig,
     check_data,
