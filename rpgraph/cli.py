@@ -216,7 +216,8 @@ def cmd_nir_export(a: argparse.Namespace) -> int:
 
     prog = compile(a.file)
     params = prog.load_params(a.params) if a.params else prog.init(0)
-    write_nir(to_nir(prog, params, nested=not a.flat), a.output)
+    write_nir(to_nir(prog, params, convention=a.convention, nested=False if a.flat else None),
+              a.output)
     print(f"wrote {a.output}", file=sys.stderr)
     return 0
 
@@ -308,14 +309,20 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("file")
     e.add_argument("--params", help="run directory or params.npz (default: fresh init)")
     e.add_argument("-o", "--output", required=True)
+    # conventions are checked by to_nir / from_nir (one list, in rpgraph.nir.conventions),
+    # so that this parser does not import NIR
+    e.add_argument("--convention", default="nir",
+                   help="the reader the file is written for: nir (default), norse, snntorch "
+                        "or rockpool")
     e.add_argument("--flat", action="store_true",
-                   help="one flat graph (default: each block instance as a nested subgraph)")
+                   help="one flat graph (default for nir: each block instance as a nested "
+                        "subgraph)")
     e.set_defaults(fn=cmd_nir_export)
     i = nsub.add_parser("import", help="read a NIR graph into a .rpg spec and parameters")
     i.add_argument("file")
     i.add_argument("--dt", type=_time, required=True, help="solver time step, e.g. 1ms")
     i.add_argument("--convention", default="auto",
-                   choices=("auto", "norse", "snntorch", "rockpool"))
+                   help="auto (default), nir, norse, snntorch or rockpool")
     i.add_argument("-o", "--output", required=True, help="the .rpg file to write")
     i.set_defaults(fn=cmd_nir_import)
     for choices in (sub.choices, nsub.choices):

@@ -22,7 +22,7 @@ from rpgraph.nir.conventions import (
 )
 
 DT = 1e-3
-STEPPED = ("norse", "snntorch", "rockpool")  # "auto" resolves to one of these
+STEPPED = ("nir", "norse", "snntorch", "rockpool")  # "auto" resolves to one of these
 
 
 def _neurons(seed: int, n: int = 5) -> dict[str, np.ndarray]:
@@ -33,7 +33,7 @@ def _neurons(seed: int, n: int = 5) -> dict[str, np.ndarray]:
 
 
 def test_conventions_listed() -> None:
-    assert CONVENTIONS == ("auto", "norse", "snntorch", "rockpool")
+    assert CONVENTIONS == ("auto", "nir", "norse", "snntorch", "rockpool")
 
 
 @pytest.mark.parametrize("convention", STEPPED)
@@ -71,21 +71,20 @@ def test_membrane_and_synapse_coefficients(convention: str) -> None:
     p = _neurons(1)
     a_m, k, b, _ = membrane(p["tau_mem"], p["r"], p["v_leak"], DT, convention)
     a_s, g_s, _ = synapse(p["tau_syn"], p["w_in"], DT, convention)
-    if convention == "rockpool":
+    if convention == "rockpool":  # Rockpool's LIFTorch: r is no gain, v_leak the bias
         e_m, e_s = np.exp(-DT / p["tau_mem"]), np.exp(-DT / p["tau_syn"])
-        want = (e_m, p["r"] * DT / (p["tau_mem"] * e_m), p["v_leak"] * DT / (p["tau_mem"] * e_m),
-                e_s, e_s * p["w_in"])
-    else:
+        want = (e_m, np.ones(5), p["v_leak"], e_s, e_s * p["w_in"])
+    else:  # forward Euler of NIR's ODEs
         want = (1 - DT / p["tau_mem"], p["r"] * DT / p["tau_mem"],
                 p["v_leak"] * DT / p["tau_mem"], 1 - DT / p["tau_syn"],
-                p["w_in"] if convention == "norse" else p["w_in"] * DT / p["tau_syn"])
+                p["w_in"] * DT / p["tau_syn"])
     for got, w in zip((a_m, k, b, a_s, g_s), want):
         np.testing.assert_allclose(got, w, rtol=1e-14)
 
 
 def test_each_exporters_parameters_give_unit_gains() -> None:
     """snnTorch writes r = tau_mem / dt and w_in = tau_syn / dt (K = G_s = 1); Rockpool
-    (and rpgraph) write r = tau exp(-dt / tau) / dt, w_in = 1 (K = 1, G_s = A_s)."""
+    writes r = tau exp(-dt / tau) / dt, w_in = 1 (K = 1, G_s = A_s)."""
     p = _neurons(2)
     _, k, _, _ = membrane(p["tau_mem"], p["tau_mem"] / DT, 0 * p["r"], DT, "snntorch")
     _, g_s, _ = synapse(p["tau_syn"], p["tau_syn"] / DT, DT, "snntorch")
@@ -104,16 +103,13 @@ def _reader(convention: str, p: dict[str, np.ndarray], s: np.ndarray) -> np.ndar
     v = np.zeros_like(p["r"])
     out = []
     for st in s:
-        if convention == "snntorch":  # forward Euler of NIR's ODEs
-            i = i + DT / p["tau_syn"] * (-i + p["w_in"] * st)
-            v = v + DT / p["tau_mem"] * (p["v_leak"] - v + p["r"] * i)
-        elif convention == "norse":  # synaptic jump, then forward Euler of the membrane
-            i = (1 - DT / p["tau_syn"]) * i + p["w_in"] * st
-            v = v + DT / p["tau_mem"] * (p["v_leak"] - v + p["r"] * i)
-        else:  # Rockpool: exact exponentials, input added before the decay
+        if convention == "rockpool":  # Rockpool: exact exponentials, input before the decay
             e_s, e_m = np.exp(-DT / p["tau_syn"]), np.exp(-DT / p["tau_mem"])
             i = e_s * (i + p["w_in"] * st)
-            v = e_m * v + DT / (p["tau_mem"] * e_m) * (p["v_leak"] + p["r"] * i)
+            v = e_m * v + i + p["v_leak"]
+        else:  # forward Euler of NIR's ODEs, the membrane driven by the new current
+            i = i + DT / p["tau_syn"] * (-i + p["w_in"] * st)
+            v = v + DT / p["tau_mem"] * (p["v_leak"] - v + p["r"] * i)
         out.append(v)
     return np.array(out)
 
@@ -146,8 +142,8 @@ def test_rpgraph_lif_with_the_mapped_parameters_steps_like_the_reader(convention
 
 @pytest.mark.parametrize("convention", STEPPED)
 def test_leaky_integrator(convention: str) -> None:
-    """LI: ``v[t] = A v[t-1] + (r dt / tau) S[t]`` is an ``expsyn`` (``v = A (v + x)``) fed
-    ``x = gain S``."""
+    """LI: ``v[t] = A v[t-1] + (r dt / tau) S[t]`` (Rockpool: ``A (v + S)``) is an ``expsyn``
+    (``v = A (v + x)``) fed ``x = gain S``."""
     p = _neurons(5)
     s = np.random.default_rng(6).uniform(0, 2, (100, 5))
     a, gain, clamped = leaky(p["tau_mem"], p["r"], DT, convention)
@@ -155,7 +151,10 @@ def test_leaky_integrator(convention: str) -> None:
     v_li = np.zeros(5)
     v_rp = np.zeros(5)
     for st in s:
-        v_li = a * v_li + p["r"] * DT / p["tau_mem"] * st
+        if convention == "rockpool":  # Rockpool's ExpSyn: v = A (v + S)
+            v_li = a * (v_li + st)
+        else:
+            v_li = a * v_li + p["r"] * DT / p["tau_mem"] * st
         v_rp = np.exp(-DT / tau_of(a, DT)) * (v_rp + gain * st)
         np.testing.assert_allclose(v_rp, v_li, rtol=1e-9)
 

@@ -20,7 +20,15 @@ import numpy as np
 
 from ..ast import Bool, Call, Expr, Name, Num
 from ..errors import SpecError, did_you_mean
-from .conventions import INSTANT, TAU_INFINITE_STEPS, leaky, membrane, synapse, tau_of
+from .conventions import (
+    DISCRETISATIONS,
+    INSTANT,
+    TAU_INFINITE_STEPS,
+    leaky,
+    membrane,
+    synapse,
+    tau_of,
+)
 from .files import MAX_NESTING, NESTING_HINT
 from .metadata import meta_float, meta_str
 from .names import ident, unique
@@ -245,8 +253,7 @@ def _lif(node: Any, d: _Dynamics, thr: np.ndarray, dt: float, conv: str) -> Conv
     # NIR sets v to v_reset after a spike; Rockpool (and rpgraph's default) subtracts the
     # threshold instead. Rockpool-convention graphs keep Rockpool's reset unless the node
     # says otherwise (rpgraph writes its reset into each node's metadata).
-    reset = meta_str(meta, "rpgraph_reset") or ("subtract" if conv == "rockpool"
-                                                 else "v_reset")
+    reset = meta_str(meta, "rpgraph_reset") or DISCRETISATIONS[conv].reset
     if reset == "v_reset":
         v_reset = getattr(node, "v_reset", None)
         params["v_reset"] = (np.zeros(n) if v_reset is None else _vec(v_reset) * np.ones(n)
