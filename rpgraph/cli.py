@@ -247,6 +247,14 @@ def _with_debug(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
+# Conventions are checked by to_nir / from_nir (one list, in rpgraph.nir.conventions), so
+# that building this parser does not import NIR.
+_CONVENTION_HELP = {
+    "export": "the reader the file is written for: nir (default), norse, snntorch, rockpool",
+    "import": "how to discretise: auto (default), nir, norse, snntorch, rockpool",
+}
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``rpgraph`` argument parser (one sub-command per stage users reach)."""
     p = _Parser(prog="rpgraph", description="Declarative rate and spiking networks in JAX.")
@@ -309,20 +317,14 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("file")
     e.add_argument("--params", help="run directory or params.npz (default: fresh init)")
     e.add_argument("-o", "--output", required=True)
-    # conventions are checked by to_nir / from_nir (one list, in rpgraph.nir.conventions),
-    # so that this parser does not import NIR
-    e.add_argument("--convention", default="nir",
-                   help="the reader the file is written for: nir (default), norse, snntorch "
-                        "or rockpool")
+    e.add_argument("--convention", default="nir", help=_CONVENTION_HELP["export"])
     e.add_argument("--flat", action="store_true",
-                   help="one flat graph (default for nir: each block instance as a nested "
-                        "subgraph)")
+                   help="one flat graph (nir's default: block instances as subgraphs)")
     e.set_defaults(fn=cmd_nir_export)
     i = nsub.add_parser("import", help="read a NIR graph into a .rpg spec and parameters")
     i.add_argument("file")
     i.add_argument("--dt", type=_time, required=True, help="solver time step, e.g. 1ms")
-    i.add_argument("--convention", default="auto",
-                   help="auto (default), nir, norse, snntorch or rockpool")
+    i.add_argument("--convention", default="auto", help=_CONVENTION_HELP["import"])
     i.add_argument("-o", "--output", required=True, help="the .rpg file to write")
     i.set_defaults(fn=cmd_nir_import)
     for choices in (sub.choices, nsub.choices):

@@ -147,8 +147,9 @@ STEPS: dict[str, dict[type, Step]] = {
 #: Readers without a ``Scale`` node.
 NO_SCALE = {"norse", "snntorch", "rockpool"}
 #: What a reader reads but does not run as the file says, by NIR node type.
-MISREAD = {("rockpool", nir.LI): "Rockpool 3.1 casts LI time constants to integers",
-           ("norse", nir.LI): "Norse 1.1.0 has no LI import (Norse's main branch reads it)"}
+MISREAD = {("rockpool", nir.LI): "Rockpool 3.1 casts LI time constants to integers"}
+#: Which release of a reader a model follows, where that is not the latest release.
+RELEASE = {("norse", nir.LI): "Norse's main branch; Norse 1.1.0 has no LI import"}
 
 
 # --- the graph -------------------------------------------------------------------------------
@@ -248,11 +249,13 @@ def simulate(graph: nir.NIRGraph, x: np.ndarray, reader: str) -> dict[str, np.nd
     return {n: np.array(v) for n, v in outs.items()}
 
 
-def misread(graph: nir.NIRGraph, reader: str) -> dict[str, str]:
-    """Nodes ``reader`` loads but does not run as the file says: ``{path: why}``."""
+def caveats(graph: nir.NIRGraph, reader: str, table: dict[tuple[str, type], str]
+            ) -> dict[str, str]:
+    """Nodes of ``graph`` that ``table`` (:data:`MISREAD` or :data:`RELEASE`) says something
+    about for ``reader``: ``{path: what}``."""
     nodes, _ = flatten(graph)
-    return {n: MISREAD[(reader, type(v))] for n, v in nodes.items()
-            if (reader, type(v)) in MISREAD}
+    return {n: table[(reader, type(v))] for n, v in nodes.items()
+            if (reader, type(v)) in table}
 
 
 # --- what rpgraph's import claims: NIR's equations in each convention ------------------------

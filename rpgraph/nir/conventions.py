@@ -39,8 +39,10 @@ them as parameters, and each approximation in words. What each reader cannot run
 * ``"nir"`` (a literal forward-Euler reader; rpgraph's discretisation is in the metadata):
   exact for ``lif(reset = v_reset)``; a subtractive ``lif`` (several spikes per step,
   ``v -= n threshold``) is read as one spike and ``v = v_reset = 0``.
-* ``"norse"`` (Norse 1.1): as ``"nir"``, and Norse also feeds ``v_leak`` to the synapse and
-  resets to 0 whatever ``v_reset`` says; ``LI`` ignores ``r`` (its gain goes to the weights).
+* ``"norse"`` (Norse 1.1): as ``"nir"``, but Norse also feeds ``v_leak`` to the synapse (so
+  a bias becomes a constant input, which the synapse delays) and resets to 0 whatever
+  ``v_reset`` says; ``LI`` (Norse's main branch; 1.1.0 has none) ignores ``r`` (its gain goes
+  to the weights).
 * ``"snntorch"`` (snnTorch ``import_from_nir``): reads every file at ``dt = 0.1 ms``
   (:data:`SNNTORCH_DT`; time constants are written for that step), needs
   ``r = tau_mem / dt``, ``v_leak = 0`` and one threshold per layer (so gains and thresholds
@@ -246,11 +248,16 @@ _SUBTRACT = ("subtracts its threshold after a spike and may emit several spikes 
              "{reader} emits one and sets v to {to}")
 
 
+_BIAS = ("has a bias: {reader}, so it enters as a constant input through the synapse and "
+         "reaches the bias once the synapse has settled (a few tau_syn); the first steps get "
+         "less")
+
+
 def _reset_approx(p: LifParams, reader: str, honours_v_reset: bool) -> tuple[str, ...]:
     if p.reset == "subtract":
         return (_SUBTRACT.format(reader=reader, to="v_reset = 0" if honours_v_reset else "0"),)
     if not honours_v_reset and np.any(p.v_reset != 0):
-        return (f"{reader} resets v to 0, not to its v_reset",)
+        return (f"has v_reset != 0: {reader} resets v to 0",)
     return ()
 
 
@@ -266,17 +273,18 @@ def _lif_nir(p: LifParams, dt: float) -> Written:
 
 
 def _lif_norse(p: LifParams, dt: float) -> Written:
-    """As ``"nir"``; Norse's synapse also relaxes to ``v_leak`` (its ``LIBoxCell`` gets the
-    neuron's ``v_leak``), so the settled drive is ``(2 - a_m) v_leak``."""
+    """As ``"nir"``, but Norse's synapse also relaxes to the neuron's ``v_leak`` (its
+    ``LIBoxCell`` gets it too), so ``v_leak = 0`` and the bias enters as a constant input
+    ``bias (1 - a_s) / a_s`` (the synapse scales its input by ``a_s``)."""
     w = _lif_nir(p, dt)
-    a_m = np.exp(-dt / p.tau_mem)
-    fields = {**w.fields, "v_leak": p.bias / (2.0 - a_m)}
+    fields = {**w.fields, "v_leak": np.zeros_like(p.bias)}
     approx = _reset_approx(p, "Norse 1.1", False)
+    shift = None
     if np.any(p.bias != 0):
-        approx += ("has a bias: Norse 1.1 feeds v_leak to the synapse as well, so v_leak = "
-                   "bias / (2 - a_m) reaches the bias once the synapse has settled (after a "
-                   "few tau_syn); the first steps get less",)
-    return Written(fields, approx=approx)
+        a_s = np.exp(-dt / p.tau_syn)
+        shift = p.bias * _one_minus(p.tau_syn, dt) / a_s
+        approx += (_BIAS.format(reader="Norse 1.1 would also feed v_leak to the synapse"),)
+    return Written(fields, shift=shift, approx=approx)
 
 
 def _lif_snntorch(p: LifParams, dt: float) -> Written:
@@ -295,9 +303,7 @@ def _lif_snntorch(p: LifParams, dt: float) -> Written:
     approx = _reset_approx(p, "snnTorch", False)
     if np.any(p.bias != 0):
         shift = p.bias * _one_minus(p.tau_syn, dt) / p.threshold
-        approx += ("has a bias: snnTorch has no v_leak, so the bias enters as a constant "
-                   "input, which reaches it once the synapse has settled (after a few "
-                   "tau_syn); the first steps get less",)
+        approx += (_BIAS.format(reader="snnTorch has no v_leak"),)
     return Written(fields, gain=a_s / p.threshold, shift=shift, approx=approx)
 
 

@@ -265,7 +265,7 @@ def _fold(nodes: dict[str, nir.NIRNode], edges: list[tuple[str, str]], out: _Out
             for i, u in enumerate(preds):  # the constant input once, on the first
                 nodes[u] = _scaled(nodes[u], gain, shift if i == 0 else None)
             continue
-        size = int(np.size(gain if gain is not None else shift))
+        size = next(int(np.size(a)) for a in (gain, shift) if a is not None)
         front = unique(name + "_in", set(nodes))
         nodes[front] = _scaled(nir.Linear(weight=np.eye(size)), gain, shift)
         edges = [(u, front if v == name else v) for u, v in edges] + [(front, name)]
@@ -310,7 +310,7 @@ def to_nir(prog_or_network: Program | Network, params: Mapping[str, Params], *,
     >>> g = to_nir(prog, prog.init(0))
     >>> sorted(type(n).__name__ for n in g.nodes.values())
     ['CubaLIF', 'Input', 'Linear', 'Output']
-    >>> g.metadata["convention"], g.nodes["lif"].metadata["rpgraph_reset"]
+    >>> g.metadata["convention"], g.nodes["lif_0"].metadata["rpgraph_reset"]
     ('nir', 'v_reset')
     """
     net = prog_or_network.network if isinstance(prog_or_network, Program) \
