@@ -161,6 +161,12 @@ def export_quiet(net: Any, params: Any, convention: str) -> tuple[nir.NIRGraph, 
     return graph, [str(w.message) for w in caught]
 
 
+def node_out(out: dict[str, Any], key: str) -> Any:
+    """``key``'s entry, or its own inside the subgraph named like it (Rockpool's form of a
+    recurrent neuron)."""
+    return out[key] if key in out else out[f"{key}.{key}"]
+
+
 def agreement(a: np.ndarray, b: np.ndarray) -> float:
     """Fraction of (step, neuron) entries with the same spike count."""
     return float(np.mean(np.asarray(a) == np.asarray(b)))
@@ -208,7 +214,7 @@ def export_cell(run: Run, row: Row, convention: str) -> Cell:
     if row.key in wrong:
         return Cell("misread", why=wrong[row.key])
     note = caveats(graph, convention, RELEASE).get(row.key, "")
-    got = out[row.key] if row.spiking else out[f"y_{row.key}"]
+    got = node_out(out, row.key) if row.spiking else out[f"y_{row.key}"]
     want = run.rec[row.key]["spikes" if row.spiking else "output"]
     agree = agreement(got, want) if row.spiking else float(
         np.allclose(got, want, rtol=1e-4, atol=1e-5))
@@ -350,14 +356,16 @@ def spec_agreement(name: str, run: Run, convention: str) -> tuple[float | None, 
     when there is one)."""
     try:
         graph, _ = export_quiet(run.prog, run.params, convention)
-        return agreement(simulate(graph, run.x, convention)["h"], run.rec["h"]["spikes"]), ""
+        got = node_out(simulate(graph, run.x, convention), "h")
+        return agreement(got, run.rec["h"]["spikes"]), ""
     except SpecError as err:
         why = re.sub(r".*'(\w+)' \((\w+): .*", r"`\2` \1", str(err).splitlines()[0])
     core = SPECS[name][1].replace(" -> readout: expsyn(tau = 10 ms)", "")
     net = rpgraph.loads(core)
     graph, _ = export_quiet(net, {k: v for k, v in run.params.items() if k in net.graph},
                             convention)
-    return agreement(simulate(graph, run.x, convention)["h"], run.rec["h"]["spikes"]), why
+    return agreement(node_out(simulate(graph, run.x, convention), "h"),
+                     run.rec["h"]["spikes"]), why
 
 
 # --- rendering -------------------------------------------------------------------------------

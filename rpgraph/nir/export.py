@@ -19,7 +19,9 @@ Each module kind that NIR can express has an entry in :data:`EXPORTERS`:
 
 A gain or constant input that a reader cannot take as a neuron parameter is folded into the
 ``Linear``/``Affine`` nodes that feed only that neuron, else written as a diagonal ``Linear``
-``<node>_in`` in front of it.
+``<node>_in`` in front of it. For Rockpool, a ``CubaLIF`` in a cycle with a ``Linear`` used
+only there is written as a subgraph of the two (plus ``input`` and ``output``): the only
+recurrence Rockpool's reader takes.
 
 Each block instance becomes a nested ``NIRGraph`` named like the instance, with its ports
 as ``Input``/``Output`` nodes and the block's name in its metadata (``rpgraph_block``);
@@ -272,6 +274,38 @@ def _fold(nodes: dict[str, nir.NIRNode], edges: list[tuple[str, str]], out: _Out
     return edges
 
 
+def _wrap_recurrent(nodes: dict[str, nir.NIRNode], edges: list[tuple[str, str]]
+                    ) -> list[tuple[str, str]]:
+    """Put each ``CubaLIF`` in a two-node cycle with a ``Linear``/``Affine`` used only there
+    into a subgraph of four nodes (``input``, the neuron, the weights, ``output``): the
+    only form of recurrence Rockpool 3.1's ``from_nir`` reads (as ``LIFTorch(has_rec)``)."""
+    for name, node in list(nodes.items()):
+        if not isinstance(node, nir.CubaLIF):
+            continue
+        loops = [u for u, v in edges if v == name and (name, u) in edges
+                 and isinstance(nodes[u], (nir.Linear, nir.Affine))
+                 and [b for a, b in edges if a == u] == [name]
+                 and [a for a, b in edges if b == u] == [name]]
+        if len(loops) != 1:
+            continue
+        w = loops[0]
+        size = np.array([np.size(node.v_threshold)])
+        nodes[name] = nir.NIRGraph(
+            nodes={"input": nir.Input(input_type=size), name: node, w: nodes.pop(w),
+                   "output": nir.Output(output_type=size)},
+            edges=[("input", name), (name, w), (w, name), (name, "output")])
+        edges = [e for e in edges if e not in ((name, w), (w, name))]
+    return edges
+
+
+def _finish(nodes: dict[str, nir.NIRNode], edges: list[tuple[str, str]], out: _Out
+            ) -> list[tuple[str, str]]:
+    """The last touches of one graph level before it becomes a ``NIRGraph``: pending gains
+    folded in, and (Rockpool) recurrent neurons as the subgraphs their reader takes."""
+    edges = _fold(nodes, edges, out)
+    return _wrap_recurrent(nodes, edges) if out.convention == "rockpool" else edges
+
+
 # --- whole graphs ----------------------------------------------------------------------------
 
 
@@ -357,7 +391,7 @@ def _export_flat(g: nx.DiGraph, data: dict[str, DataNode], params: Mapping[str, 
     for n, m in data.items():
         if n not in contract:
             out_edges += _add_node(nodes, names[n], m, params, out, set(names.values()))
-    out_edges = _fold(nodes, [(names[u], names[v]) for u, v in edges] + out_edges, out)
+    out_edges = _finish(nodes, [(names[u], names[v]) for u, v in edges] + out_edges, out)
     return nir.NIRGraph(nodes=nodes, edges=out_edges, metadata=meta)
 
 
@@ -406,7 +440,7 @@ def _export_nested(g: nx.DiGraph, data: dict[str, DataNode], params: Mapping[str
         for child in children.get(scope, []):
             nodes[_local(child)] = build(child)
         sub_meta = meta if not scope else {"rpgraph_block": block or "block"}
-        edges = _fold(nodes, scoped.get(scope, []) + extra, out)
+        edges = _finish(nodes, scoped.get(scope, []) + extra, out)
         return nir.NIRGraph(nodes=nodes, edges=edges, metadata=sub_meta)
 
     return build("")
