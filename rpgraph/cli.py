@@ -26,6 +26,7 @@ from typing import TextIO
 
 from . import __version__
 from .errors import SpecError
+from .vocab import UNITS
 
 EXIT_SPEC = 1
 EXIT_USAGE = 2
@@ -57,8 +58,6 @@ def _positive(text: str) -> int:
 
 
 def _time(text: str) -> float:
-    from .expr import UNITS
-
     t = text.strip()
     for unit in sorted(UNITS, key=len, reverse=True):
         if t.endswith(unit) and UNITS[unit][1] == "time":
@@ -174,7 +173,8 @@ def _load_bounds(prog: object, path: str | None) -> tuple[dict, dict] | None:
 def cmd_train(a: argparse.Namespace) -> int:
     """``rpgraph train FILE``: the spec's training run, flags overriding its train block."""
     from .compile import compile
-    from .train import default_run_dir, fit
+    from .train import FitOptions, default_run_dir, fit
+    from .train.plots import write_plots
 
     prog = compile(a.file)
     out = Path(a.out) if a.out else None
@@ -183,11 +183,11 @@ def cmd_train(a: argparse.Namespace) -> int:
                         hint="rpgraph train SPEC --out runs/NAME --resume")
     out = out or default_run_dir(prog)
     params = prog.load_params(a.init_params) if a.init_params else None
-    result = fit(prog, a.data, epochs=a.epochs, seed=a.seed, batch_size=a.batch_size,
-                 out_dir=out, resume=a.resume, progress=not a.quiet, params=params,
-                 checkpoint_every=a.checkpoint_every, devices=a.devices,
-                 bounds=_load_bounds(prog, a.bounds), plots=not a.no_plots,
-                 allow_outside=a.allow_outside)
+    result = fit(prog, a.data, options=FitOptions(
+        epochs=a.epochs, seed=a.seed, batch_size=a.batch_size, out_dir=out, resume=a.resume,
+        progress=not a.quiet, params=params, checkpoint_every=a.checkpoint_every,
+        devices=a.devices, bounds=_load_bounds(prog, a.bounds),
+        on_end=None if a.no_plots else write_plots, allow_outside=a.allow_outside))
     if not a.quiet:
         metrics = "  ".join(f"{k} {v:.4g}" for k, v in result.metrics.items())
         print(f"trained {result.steps} steps in {result.seconds:.1f} s "

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from ..modules import ACTIVATIONS, INITIALISERS, KINDS
-from ..parse import KEYWORDS
+from ..vocab import KEYWORDS
 
 __all__ = ["ident", "unique"]
 
