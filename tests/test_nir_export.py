@@ -127,7 +127,7 @@ def test_v_leak_is_where_the_neuron_rests() -> None:
     and a forward-Euler reader's membrane settles there."""
     prog = rpgraph.compile("network n (dt = 1 ms) { input x : 1\n output y : 1\n"
                            " x -> h: lif(tau_mem = 20 ms, bias = 0.02, reset = v_reset) -> y }")
-    params = prog.init(0)
+    params = conf.init_numpy(prog, 0)
     _, _, rec = prog.evolve(params, np.zeros((400, 1), np.float32), record=True)
     rest = 0.02 / (1 - np.exp(-0.05))
     assert round(rest, 5) == 0.41008
