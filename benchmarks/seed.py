@@ -29,7 +29,7 @@ import numpy as np
 import optax
 
 import rpgraph
-from rpgraph.data import Dataset, sinusoids
+from rpgraph.io.data import Dataset, sinusoids
 from rpgraph.train import make_chunk
 
 from .common import Row, Timing, block, time_calls

@@ -7,15 +7,17 @@
   continuous alternative (squared distance outside the box).
 * :func:`project` clips parameters back into the box after an optimizer update; the
   trainer applies it inside the jitted step to the parameters whose bound says
-  ``enforce project`` (or ``both``).
+  ``enforce project`` (or ``both``): the masks are built by :mod:`rpgraph.objective`.
+* :func:`check_initial` refuses initial values outside their bounds.
 """
 
 from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -23,9 +25,6 @@ import numpy as np
 
 from .errors import CheckpointError, SpecValueError
 from .graph import Network
-
-if TYPE_CHECKING:
-    from .compile import Program
 
 Array = Any
 Tree = dict[str, dict[str, Any]]
@@ -49,22 +48,6 @@ def template(net: Network) -> tuple[Tree, Tree]:
         lower.setdefault(d.module, {})[d.name] = float(d.lower)
         upper.setdefault(d.module, {})[d.name] = float(d.upper)
     return lower, upper
-
-
-def projection_mask(net: Network) -> Tree:
-    """``True`` for parameters that are clipped into their box after each update."""
-    mask: Tree = {}
-    for d in net.params():
-        bounded = d.lower > -math.inf or d.upper < math.inf
-        mask.setdefault(d.module, {})[d.name] = bounded and d.enforce in (
-            "project", "both")
-    return mask
-
-
-def penalised(net: Network) -> bool:
-    """Whether any bounded parameter uses a penalty (``penalty`` or ``both``)."""
-    return any((d.lower > -math.inf or d.upper < math.inf)
-               and d.enforce in ("penalty", "both") for d in net.params())
 
 
 def bounds_cost(params: Tree, lower: Tree, upper: Tree) -> Array:
@@ -149,11 +132,17 @@ def _inside(bound: float, direction: int) -> float:
     return float(b32)
 
 
-def check_initial(prog: Program, seed: int = 0) -> None:
+def check_initial(net: Network, init: Callable[[int], Tree], seed: int = 0) -> None:
     """Raise a :class:`SpecValueError` when an initial value lies outside its bounds,
-    pointing at the bound and at the initialiser."""
+    pointing at the bound and at the initialiser. ``init(seed)`` gives the initial
+    parameters; it is called only when an initialiser's range is not known statically.
+
+    >>> import rpgraph
+    >>> prog = rpgraph.compile("specs/tutorial_rate.rpg")
+    >>> check_initial(prog.network, prog.init)
+    """
     params = None
-    for d in prog.network.params():
+    for d in net.params():
         pid = d.id
         lo, hi = d.lower, d.upper
         if lo == -math.inf and hi == math.inf:
@@ -161,7 +150,7 @@ def check_initial(prog: Program, seed: int = 0) -> None:
         rng = d.init.bounds()
         if rng is None:
             if params is None:
-                params = prog.init(seed)
+                params = init(seed)
             a = np.asarray(params[d.module][d.name])
             rng = (float(a.min()), float(a.max())) if a.size else (lo, hi)
         if rng[0] < lo or rng[1] > hi:
@@ -172,7 +161,7 @@ def check_initial(prog: Program, seed: int = 0) -> None:
                 f"initial value {bad:g} of '{pid}' violates its bound ({side})", span,
                 notes=[(d.span, f"'{pid}' is initialised by {d.init.describe()}")],
                 hint="change the initialiser or the bound so that they agree",
-            ).located(prog.network.source, prog.network.filename)
+            ).located(net.source, net.filename)
 
 
 # --- emitting and reading templates ----------------------------------------------------------

@@ -90,15 +90,17 @@ def _write_text(path: str | Path, text: str, what: str) -> None:
 def cmd_check(a: argparse.Namespace) -> int:
     """``rpgraph check FILE...``: parse, build and compile each spec, train block included."""
     from .compile import compile
-    from .train import resolve
+    from .train_config import elaborate_train, open_data
 
     bad = 0
     for f in a.files:
         try:
             prog = compile(f)
-            if prog.network.spec.train is not None:
-                # the train block too: data, optimizer, loss and settings, as training would
-                resolve(prog, allow_outside=a.allow_outside)
+            config = elaborate_train(prog.network)
+            if config is not None:
+                # the train block too: its settings, and its data read and checked against
+                # the network, as training would
+                open_data(prog.network, config, allow_outside=a.allow_outside)
             print(f"{f}: ok")
         except SpecError as err:
             if getattr(a, "debug", False):
@@ -216,14 +218,15 @@ def cmd_nir_export(a: argparse.Namespace) -> int:
 
     prog = compile(a.file)
     params = prog.load_params(a.params) if a.params else prog.init(0)
-    write_nir(to_nir(prog, params, nested=not a.flat), a.output)
+    write_nir(to_nir(prog, params, convention=a.convention, nested=False if a.flat else None),
+              a.output)
     print(f"wrote {a.output}", file=sys.stderr)
     return 0
 
 
 def cmd_nir_import(a: argparse.Namespace) -> int:
     """``rpgraph nir import NET.nir --dt DT -o FILE.rpg``: a spec plus parameters."""
-    from .checkpoint import save_params, spec_hash
+    from .io.checkpoint import save_params, spec_hash
     from .nir import from_nir
 
     net, params = from_nir(a.file, dt=a.dt, convention=a.convention)
@@ -244,6 +247,14 @@ def _with_debug(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show tracebacks for errors")
     return parser
+
+
+# Conventions are checked by to_nir / from_nir (one list, in rpgraph.nir.conventions), so
+# that building this parser does not import NIR.
+_CONVENTION_HELP = {
+    "export": "the reader the file is written for: nir (default), norse, snntorch, rockpool",
+    "import": "how to discretise: auto (default), nir, norse, snntorch, rockpool",
+}
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -308,14 +319,14 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("file")
     e.add_argument("--params", help="run directory or params.npz (default: fresh init)")
     e.add_argument("-o", "--output", required=True)
+    e.add_argument("--convention", default="nir", help=_CONVENTION_HELP["export"])
     e.add_argument("--flat", action="store_true",
-                   help="one flat graph (default: each block instance as a nested subgraph)")
+                   help="one flat graph (nir's default: block instances as subgraphs)")
     e.set_defaults(fn=cmd_nir_export)
     i = nsub.add_parser("import", help="read a NIR graph into a .rpg spec and parameters")
     i.add_argument("file")
     i.add_argument("--dt", type=_time, required=True, help="solver time step, e.g. 1ms")
-    i.add_argument("--convention", default="auto",
-                   choices=("auto", "norse", "snntorch", "rockpool"))
+    i.add_argument("--convention", default="auto", help=_CONVENTION_HELP["import"])
     i.add_argument("-o", "--output", required=True, help="the .rpg file to write")
     i.set_defaults(fn=cmd_nir_import)
     for choices in (sub.choices, nsub.choices):

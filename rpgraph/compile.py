@@ -29,9 +29,11 @@ import networkx as nx
 import numpy as np
 
 from . import ast
+from .bounds import check_initial, template
 from .errors import SpecError, SpecShapeError, SpecValueError, did_you_mean
 from .graph import ModuleNode, Network, PortNode, build
 from .modules import KINDS, Kind
+from .objective import make_objective
 
 Array = Any
 Tree = dict[str, dict[str, Array]]
@@ -176,7 +178,7 @@ class Program:
         self.outputs = list(network.outputs)
         self._param_specs = {p.id: p for p in network.params()}
         self.evolve = self._wrap_evolve()
-        self._loss_fn = self._build_loss()
+        self.objective = make_objective(network)
         self._jit_eal = jax.jit(self._evolve_and_loss)
         self._jit_loss = jax.jit(lambda p, x, t: self._evolve_and_loss(p, x, t, None)[0])
 
@@ -485,15 +487,10 @@ class Program:
         y = outs[self.outputs[0]] if len(self.outputs) == 1 else outs
         return y, new_state, rec
 
-    def _build_loss(self) -> Callable[..., Array]:
-        from .objective import compile_loss
-
-        return compile_loss(self.network)
-
     def _evolve_and_loss(self, params: Tree, xs: dict[str, Array], target: Any,
                          state: Tree | None) -> tuple[Array, tuple[dict[str, Array], Tree]]:
         outs, new_state, _ = self._run(params, xs, state, False)
-        return self._loss_fn(outs, target, params), (outs, new_state)
+        return self.objective.loss(outs, target, params), (outs, new_state)
 
     def _prepare_target(self, target: Any, batched: bool) -> Any:
         if isinstance(target, Mapping):
@@ -525,22 +522,18 @@ class Program:
 
     def loss_terms(self, params: Tree, x: Any, target: Any) -> dict[str, Array]:
         """Each top-level term of the loss separately (for diagnosing non-finite losses)."""
-        from .objective import compile_terms
-
         xs, batched = self._prepare_x(x)
         outs, _, _ = self._run(params, xs, None, False)
-        return compile_terms(self.network)(outs, self._prepare_target(target, batched), params)
+        return self.objective.terms(outs, self._prepare_target(target, batched), params)
 
     # -- conveniences --
     def bounds_template(self) -> tuple[Tree, Tree]:
         """``(lower, upper)`` shaped like the parameters (Rockpool ``make_bounds`` layout)."""
-        from .bounds import template
-
         return template(self.network)
 
     def load_params(self, path: str | Path) -> Tree:
         """Parameters from a run directory or ``params.npz``, checked against this program."""
-        from .checkpoint import load_params
+        from .io.checkpoint import load_params
 
         params = load_params(path, like=self.init(0))
         self.check_params(params)
@@ -583,9 +576,7 @@ def compile(spec: str | Path | Network | ast.Spec, **options: Any) -> Program:
         prog = Program(net, opts)
     except SpecError as err:
         raise net.error(err) from None
-    from .bounds import check_initial
-
-    check_initial(prog)
+    check_initial(net, prog.init)
     return prog
 
 

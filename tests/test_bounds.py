@@ -17,7 +17,7 @@ from rockpool.nn.modules import LinearJax, RateJax
 from rockpool.training import jax_loss
 
 import rpgraph
-import rpgraph.data
+import rpgraph.io.data
 from rpgraph import bounds
 from rpgraph.errors import CheckpointError
 
@@ -227,7 +227,7 @@ def test_projection_keeps_every_bounded_parameter_inside_during_training(
     prog = rpgraph.compile(text)
     lower, upper = prog.bounds_template()
     rng = np.random.RandomState(seed)
-    data = rpgraph.data.Dataset(rng.randn(3, 15, 4).astype(np.float32) * 5,
+    data = rpgraph.io.data.Dataset(rng.randn(3, 15, 4).astype(np.float32) * 5,
                                 targets=rng.randn(3, 15, width).astype(np.float32) * 10)
     seen: list[int] = []
 

@@ -16,7 +16,7 @@ import pytest
 import rpgraph
 from rpgraph.bounds import from_json, read_json
 from rpgraph.cli import main
-from rpgraph.data import sinusoids
+from rpgraph.io.data import sinusoids
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "specs"

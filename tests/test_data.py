@@ -3,17 +3,23 @@
 from __future__ import annotations
 
 import os
+import threading
+import tracemalloc
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import npzcraft
 import numpy as np
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from npzcraft import Zeros, write_npz
 
-from rpgraph.data import (
+from rpgraph.errors import DataError, SpecError
+from rpgraph.io import npz
+from rpgraph.io.data import (
     DATASETS,
     Dataset,
     check_against_spec,
@@ -24,7 +30,6 @@ from rpgraph.data import (
     make_dataset,
     sinusoids,
 )
-from rpgraph.errors import DataError, SpecError
 
 
 class MultiClassRandomSinMapping:
@@ -578,6 +583,132 @@ def test_zip_with_foreign_members_is_fine(tmp_path):
     with zipfile.ZipFile(path, "a") as archive:
         archive.writestr("README.txt", "not an array")
     assert load_npz(path).inputs.shape == (3, 4, 2)
+
+
+# --------------------------------------------------------------------------------------------
+# Files that would unpack to more than they look like, or never end
+
+
+def _refused(fn: Callable[[], object]) -> tuple[DataError, int]:
+    """The DataError ``fn`` raises, and the peak memory traced while it ran (numpy reports
+    its array buffers to tracemalloc)."""
+    tracemalloc.start()
+    try:
+        with pytest.raises(DataError) as err:
+            fn()
+        return err.value, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+
+def test_zip_bomb_is_refused_before_unpacking(tmp_path):
+    """A 6 MB file whose 'inputs' unpacks to 6 GiB of zeros: refused from its header."""
+    path = tmp_path / "bomb.npz"
+    write_npz(path, {"inputs": Zeros((6, 2**20, 128)), "targets": np.zeros((6, 2, 1))})
+    assert path.stat().st_size < 8 * 2**20
+    err, peak = _refused(lambda: load_npz(path))
+    assert str(err) == (
+        f"error: data file '{path}': array 'inputs' of shape (6, 1048576, 128) and dtype "
+        "float64 would unpack to 6.0 GiB, over the 4.0 GiB limit per file\n"
+        "hint: to read more, raise rpgraph.io.npz.MAX_NPZ_BYTES"
+    )
+    assert peak < 32 * 2**20
+
+
+def test_the_size_limit_counts_every_array_and_can_be_raised(tmp_path, monkeypatch):
+    path = tmp_path / "d.npz"
+    np.savez(path, inputs=np.zeros((4, 10, 2)), targets=np.zeros((4, 10, 1)))  # 640 + 320 B
+    monkeypatch.setattr(npz, "MAX_NPZ_BYTES", 900)
+    with pytest.raises(DataError) as err:
+        load_npz(path)
+    assert err.value.message == (
+        f"data file '{path}': array 'targets' of shape (4, 10, 1) and dtype float64 would "
+        "unpack to 320 bytes, over the 900 bytes limit per file (640 bytes already read)"
+    )
+    monkeypatch.setattr(npz, "MAX_NPZ_BYTES", 960)
+    assert len(load_npz(path)) == 4
+
+
+def test_a_member_declaring_another_size_than_its_header_is_corrupt(tmp_path):
+    """The zip entry is checked against the .npy header before any data is unpacked."""
+    path = tmp_path / "liar.npz"
+    inputs = np.zeros((2, 3, 2))
+    header = len(npzcraft.npy_header(inputs.shape, inputs.dtype))
+    for size in (8 * 2**30, header + inputs.nbytes + 8):
+        write_npz(path, {"inputs": inputs, "labels": np.array([0, 1])},
+                  declared={"inputs": size})
+        with pytest.raises(DataError) as err:
+            load_npz(path)
+        assert str(err.value) == (
+            f"error: data file '{path}' is corrupted or truncated\n"
+            f"note: member 'inputs.npy' declares {size} bytes; its header describes "
+            f"{header + inputs.nbytes}"
+        )
+
+
+def test_unbounded_compression_methods_are_refused(tmp_path):
+    """bzip2 and lzma members decompress without an output bound: never opened."""
+    path = tmp_path / "bz.npz"
+    np.savez(path, **_good())
+    with zipfile.ZipFile(path) as src, zipfile.ZipFile(tmp_path / "b.npz", "w",
+                                                       zipfile.ZIP_BZIP2) as dst:
+        for name in src.namelist():
+            dst.writestr(name, src.read(name))
+    with pytest.raises(DataError) as err:
+        load_npz(tmp_path / "b.npz")
+    assert err.value.message == (
+        f"data file '{tmp_path / 'b.npz'}': array 'inputs' is compressed with method 12; "
+        "rpgraph reads arrays stored by np.savez or np.savez_compressed"
+    )
+    np.savez_compressed(path, **_good())  # deflate is read with a bound: fine
+    assert load_npz(path).inputs.shape == (3, 4, 2)
+
+
+def test_encrypted_members_are_refused(tmp_path):
+    path = tmp_path / "enc.npz"
+    np.savez(path, **_good())
+    data = bytearray(path.read_bytes())
+    central = data.index(b"PK\x01\x02")  # the first member's central directory entry
+    data[central + 8] |= 0x1  # its "encrypted" flag, which zipfile would meet with a password
+    path.write_bytes(bytes(data))
+    with pytest.raises(DataError) as err:
+        load_npz(path)
+    assert err.value.message == (
+        f"data file '{path}': array 'inputs' is encrypted; rpgraph reads arrays stored by "
+        "np.savez or np.savez_compressed"
+    )
+
+
+def _within(fn: Callable[[], object], seconds: float = 60) -> object:
+    """``fn()``'s result, or a test failure if it blocks (as opening a FIFO used to)."""
+    result: list[object] = []
+    worker = threading.Thread(target=lambda: result.append(_outcome(fn)), daemon=True)
+    worker.start()
+    worker.join(seconds)
+    assert not worker.is_alive(), "blocked"
+    return result[0]
+
+
+def _outcome(fn: Callable[[], object]) -> object:
+    try:
+        return fn()
+    except Exception as exc:  # handed to the test thread to assert on
+        return exc
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes")
+def test_fifo_and_devices_are_refused_without_blocking(tmp_path):
+    os.mkfifo(tmp_path / "pipe.npz")
+    err = _within(lambda: load_npz("pipe.npz", base_dir=tmp_path))
+    assert isinstance(err, DataError)
+    assert str(err) == (
+        "error: data file 'pipe.npz' is a named pipe (FIFO), not a .npz file\n"
+        "hint: rpgraph reads .npz archives from regular files only"
+    )
+    if Path("/dev/zero").exists():
+        err = _within(lambda: load_npz("/dev/zero"))
+        assert isinstance(err, DataError)
+        assert err.message == "data file '/dev/zero' is a character device, not a .npz file"
 
 
 # --------------------------------------------------------------------------------------------

@@ -10,10 +10,10 @@ from typing import Any
 
 import jax
 import jax.numpy as jnp
-import networkx as nx
 import nir
 import numpy as np
 import pytest
+from nir_readers import equations as reference
 
 import rpgraph
 from rpgraph import SpecError
@@ -21,137 +21,6 @@ from rpgraph.nir import detect_convention, from_nir, nir_to_spec, read_nir, to_n
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "nir"
 NIR_FILES = sorted(SHARED.glob("*.nir")) if SHARED.is_dir() else []
-
-
-# --- an independent reference: the NIR equations stepped in numpy ---------------------------
-
-
-def _flatten(graph: nir.NIRGraph, prefix: str = "") -> tuple[dict[str, Any], list[tuple[str, str]]]:
-    """Flat ``{name: node}`` and edges; a subgraph's Input/Output become pass-throughs."""
-    nodes: dict[str, Any] = {}
-    edges: list[tuple[str, str]] = []
-    subs: dict[str, nir.NIRGraph] = {}
-    for name, node in graph.nodes.items():
-        if isinstance(node, nir.NIRGraph):
-            subs[name] = node
-            n2, e2 = _flatten(node, prefix + name + ".")
-            nodes.update(n2)
-            edges += e2
-        else:
-            nodes[prefix + name] = node
-
-    def port(name: str, cls: type) -> str:
-        if name in subs:
-            return prefix + name + "." + next(
-                k for k, v in subs[name].nodes.items() if isinstance(v, cls))
-        return prefix + name
-
-    edges += [(port(u, nir.Output), port(v, nir.Input)) for u, v in graph.edges]
-    return nodes, edges
-
-
-NEURONS = (nir.LIF, nir.CubaLIF, nir.LI, nir.IF, nir.I, nir.Threshold)
-
-
-def reference(graph: nir.NIRGraph, x: np.ndarray, dt: float, convention: str
-              ) -> dict[str, np.ndarray]:
-    """Simulate ``graph`` on ``x`` (T, N) and return every node's output (T, N).
-
-    Discretisation (as documented in rpgraph.nir.conventions), forward Euler for norse/snntorch:
-    ``I += dt/tau_syn (-I + w_in S)`` (snntorch) or ``I = (1 - dt/tau_syn) I + w_in S``
-    (norse); ``v += dt/tau (v_leak - v + r I)``; spike ``z = v > thr``, then ``v = v_reset``
-    (NIR's reset; the Rockpool convention subtracts ``thr`` after ``v >= thr``).
-    Rockpool: exponential decays, ``I = e_s (I + w_in S)``,
-    ``v = e_m v + r dt / (tau e_m) I``. A cycle's edge leaving a neuron carries the
-    previous step's output.
-    """
-    nodes, edges = _flatten(graph)
-    g = nx.DiGraph()
-    g.add_nodes_from(nodes)
-    g.add_edges_from(edges)
-    delayed = set()
-    for comp in nx.strongly_connected_components(g):
-        if len(comp) > 1:
-            delayed |= {(u, v) for u, v in g.subgraph(comp).edges
-                        if isinstance(nodes[u], NEURONS)}
-    flow = nx.DiGraph()
-    flow.add_nodes_from(nodes)
-    flow.add_edges_from(e for e in edges if e not in delayed)
-    order = list(nx.topological_sort(flow))
-    inputs = [n for n, v in nodes.items() if isinstance(v, nir.Input) and "." not in n]
-    T = x.shape[0]
-    f = lambda a: np.atleast_1d(np.asarray(a, np.float64))  # noqa: E731
-    state: dict[str, dict[str, np.ndarray]] = {}
-    prev = {n: np.zeros(int(np.prod(v.output_type["output"]))) for n, v in nodes.items()
-            if isinstance(v, NEURONS)}
-    outs: dict[str, list[np.ndarray]] = {n: [] for n in nodes}
-    for t in range(T):
-        cur: dict[str, np.ndarray] = {}
-        for n in order:
-            node = nodes[n]
-            if n in inputs:
-                cur[n] = x[t].astype(np.float64)
-                outs[n].append(cur[n])
-                continue
-            terms = [prev[u] if (u, n) in delayed else cur[u] for u in g.predecessors(n)]
-            s = np.sum(terms, axis=0)
-            st = state.setdefault(n, {"v": np.zeros(1), "i": np.zeros(1)})
-            if isinstance(node, (nir.Input, nir.Output)):
-                y = s
-            elif isinstance(node, nir.Affine):
-                y = f(node.weight) @ s + f(node.bias)
-            elif isinstance(node, nir.Linear):
-                y = f(node.weight) @ s
-            elif isinstance(node, nir.Scale):
-                y = f(node.scale) * s
-            elif isinstance(node, (nir.LIF, nir.CubaLIF, nir.LI, nir.CubaLI)):
-                cuba = isinstance(node, (nir.CubaLIF, nir.CubaLI))
-                tau_m = f(node.tau_mem if cuba else node.tau)
-                if cuba:
-                    tau_s = f(node.tau_syn)
-                    if convention == "snntorch":
-                        st["i"] = st["i"] + dt / tau_s * (-st["i"] + f(node.w_in) * s)
-                    elif convention == "norse":
-                        st["i"] = (1 - dt / tau_s) * st["i"] + f(node.w_in) * s
-                    else:
-                        st["i"] = np.exp(-dt / tau_s) * (st["i"] + f(node.w_in) * s)
-                    drive = st["i"]
-                else:
-                    drive = s
-                if convention == "rockpool":
-                    e_m = np.exp(-dt / tau_m)
-                    gain = dt / (tau_m * e_m) if not isinstance(node, nir.LI) else dt / tau_m
-                    st["v"] = e_m * st["v"] + gain * (f(node.v_leak) + f(node.r) * drive)
-                else:
-                    st["v"] = st["v"] + dt / tau_m * (f(node.v_leak) - st["v"]
-                                                      + f(node.r) * drive)
-                leaky = isinstance(node, (nir.LI, nir.CubaLI))  # no spikes: v is the output
-                y = st["v"] if leaky else _fire(st, node, convention)
-            elif isinstance(node, (nir.IF, nir.I)):
-                st["v"] = st["v"] + dt * f(node.r) * s
-                y = st["v"] if isinstance(node, nir.I) else _fire(st, node, convention)
-            elif isinstance(node, nir.Threshold):
-                fires = np.greater_equal if convention == "rockpool" else np.greater
-                y = fires(s, f(node.threshold)).astype(np.float64)
-            else:
-                raise AssertionError(type(node))
-            cur[n] = np.broadcast_to(y, np.shape(y)).copy()
-            outs[n].append(cur[n])
-        prev = cur
-    return {n: np.array(v) for n, v in outs.items()}
-
-
-def _fire(st: dict[str, Any], node: Any, convention: str) -> np.ndarray:
-    """NIR: spike on ``v > v_threshold``, then ``v = v_reset``. Rockpool convention:
-    Rockpool's own reset, spike on ``v >= thr`` and subtract the threshold."""
-    thr = np.asarray(node.v_threshold, np.float64)
-    if convention == "rockpool":
-        z = (st["v"] >= thr).astype(np.float64)
-        st["v"] = st["v"] - z * thr
-    else:
-        z = (st["v"] > thr).astype(np.float64)
-        st["v"] = np.where(z > 0, np.asarray(node.v_reset, np.float64), st["v"])
-    return z
 
 
 def _quiet(fn: Any, *args: Any, **kwargs: Any) -> Any:
@@ -221,7 +90,7 @@ def test_round_trip_identical_outputs(case: str, tmp_path: Path) -> None:
     back = nir.read(path)
     assert set(back.nodes) == set(graph.nodes)
     assert sorted(map(tuple, back.edges)) == sorted(graph.edges)
-    assert detect_convention(back, prog.network.dt) == "rockpool"
+    assert detect_convention(back, prog.network.dt) == "nir"
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # an exact round trip needs no approximation
         net2, params2 = from_nir(path, dt=prog.network.dt)
@@ -281,15 +150,28 @@ def test_blocks_export_as_nested_subgraphs(tmp_path: Path) -> None:
 
 
 def test_export_node_types_and_metadata() -> None:
+    """The default convention ("nir"): forward Euler at dt, so tau_nir = dt / (1 - a) for
+    rpgraph's decay a = exp(-dt / tau); r = tau_mem_nir / dt and w_in = a_s tau_syn_nir / dt
+    make the forward-Euler gains 1 and a_s (rpgraph's isyn = a_s (isyn + x))."""
     prog = rpgraph.compile(ROUND_TRIP["lif_rec"])
-    graph = to_nir(prog, prog.init(0))
+    params = prog.init(0)
+    graph = _quiet(to_nir, prog, params)
     types = {k: type(v).__name__ for k, v in graph.nodes.items()}
     assert types["h"] == "CubaLIF" and types["h_w_rec"] == "Linear"
     assert ("h", "h_w_rec") in graph.edges and ("h_w_rec", "h") in graph.edges
     assert graph.metadata["dt"] == pytest.approx(1e-3)
+    assert graph.metadata["convention"] == "nir" and "forward Euler" in \
+        graph.metadata["discretisation"]
     h = graph.nodes["h"]
-    np.testing.assert_allclose(h.r, h.tau_mem * np.exp(-1e-3 / h.tau_mem) / 1e-3)
-    np.testing.assert_array_equal(h.w_in, 1.0)
+    tau_mem = np.asarray(params["h"]["tau_mem"], np.float64)
+    tau_syn = np.asarray(params["h"]["tau_syn"], np.float64).ravel()
+    a_m, a_s = np.exp(-1e-3 / tau_mem), np.exp(-1e-3 / tau_syn)
+    np.testing.assert_allclose(1 - 1e-3 / h.tau_mem, a_m, rtol=1e-12)
+    np.testing.assert_allclose(1 - 1e-3 / h.tau_syn, a_s, rtol=1e-12)
+    np.testing.assert_allclose(h.r * 1e-3 / h.tau_mem, 1.0, rtol=1e-12)
+    np.testing.assert_allclose(h.w_in * 1e-3 / h.tau_syn, a_s, rtol=1e-12)
+    assert h.metadata["rpgraph_reset"] == "subtract"
+    assert h.metadata["rpgraph_spikes"].startswith("floor(v / v_threshold)")
 
 
 def test_export_reset_and_its_warning() -> None:
@@ -303,7 +185,9 @@ def test_export_reset_and_its_warning() -> None:
     np.testing.assert_array_equal(h.v_reset, np.asarray(params["h"]["v_reset"], np.float64))
     assert h.metadata["rpgraph_reset"] == "v_reset"
     prog = rpgraph.compile(ROUND_TRIP["lif_ff"])
-    with pytest.warns(UserWarning, match="NIR export: lif 'h' subtracts its threshold"):
+    with pytest.warns(UserWarning, match="NIR export \\(nir\\): lif 'h': subtracts its "
+                      "threshold after a spike and may emit several spikes per step; a NIR "
+                      "reader emits one and sets v to v_reset = 0"):
         h = to_nir(prog, prog.init(0)).nodes["h"]
     np.testing.assert_array_equal(h.v_reset, 0.0)
     assert h.metadata["rpgraph_reset"] == "subtract"

@@ -10,8 +10,11 @@ import pytest
 
 from rpgraph.nir.conventions import (
     CONVENTIONS,
+    EXPORT_CONVENTIONS,
     INSTANT,
+    LI_WRITERS,
     TAU_INFINITE_STEPS,
+    LifParams,
     decay,
     detect_convention,
     leaky,
@@ -19,10 +22,12 @@ from rpgraph.nir.conventions import (
     rockpool_r,
     synapse,
     tau_of,
+    write_li,
+    write_lif,
 )
 
 DT = 1e-3
-STEPPED = ("norse", "snntorch", "rockpool")  # "auto" resolves to one of these
+STEPPED = ("nir", "norse", "snntorch", "rockpool")  # "auto" resolves to one of these
 
 
 def _neurons(seed: int, n: int = 5) -> dict[str, np.ndarray]:
@@ -33,7 +38,7 @@ def _neurons(seed: int, n: int = 5) -> dict[str, np.ndarray]:
 
 
 def test_conventions_listed() -> None:
-    assert CONVENTIONS == ("auto", "norse", "snntorch", "rockpool")
+    assert CONVENTIONS == ("auto", "nir", "norse", "snntorch", "rockpool")
 
 
 @pytest.mark.parametrize("convention", STEPPED)
@@ -71,21 +76,20 @@ def test_membrane_and_synapse_coefficients(convention: str) -> None:
     p = _neurons(1)
     a_m, k, b, _ = membrane(p["tau_mem"], p["r"], p["v_leak"], DT, convention)
     a_s, g_s, _ = synapse(p["tau_syn"], p["w_in"], DT, convention)
-    if convention == "rockpool":
+    if convention == "rockpool":  # Rockpool's LIFTorch: r is no gain, v_leak the bias
         e_m, e_s = np.exp(-DT / p["tau_mem"]), np.exp(-DT / p["tau_syn"])
-        want = (e_m, p["r"] * DT / (p["tau_mem"] * e_m), p["v_leak"] * DT / (p["tau_mem"] * e_m),
-                e_s, e_s * p["w_in"])
-    else:
+        want = (e_m, np.ones(5), p["v_leak"], e_s, e_s * p["w_in"])
+    else:  # forward Euler of NIR's ODEs
         want = (1 - DT / p["tau_mem"], p["r"] * DT / p["tau_mem"],
                 p["v_leak"] * DT / p["tau_mem"], 1 - DT / p["tau_syn"],
-                p["w_in"] if convention == "norse" else p["w_in"] * DT / p["tau_syn"])
+                p["w_in"] * DT / p["tau_syn"])
     for got, w in zip((a_m, k, b, a_s, g_s), want):
         np.testing.assert_allclose(got, w, rtol=1e-14)
 
 
 def test_each_exporters_parameters_give_unit_gains() -> None:
     """snnTorch writes r = tau_mem / dt and w_in = tau_syn / dt (K = G_s = 1); Rockpool
-    (and rpgraph) write r = tau exp(-dt / tau) / dt, w_in = 1 (K = 1, G_s = A_s)."""
+    writes r = tau exp(-dt / tau) / dt, w_in = 1 (K = 1, G_s = A_s)."""
     p = _neurons(2)
     _, k, _, _ = membrane(p["tau_mem"], p["tau_mem"] / DT, 0 * p["r"], DT, "snntorch")
     _, g_s, _ = synapse(p["tau_syn"], p["tau_syn"] / DT, DT, "snntorch")
@@ -104,16 +108,13 @@ def _reader(convention: str, p: dict[str, np.ndarray], s: np.ndarray) -> np.ndar
     v = np.zeros_like(p["r"])
     out = []
     for st in s:
-        if convention == "snntorch":  # forward Euler of NIR's ODEs
-            i = i + DT / p["tau_syn"] * (-i + p["w_in"] * st)
-            v = v + DT / p["tau_mem"] * (p["v_leak"] - v + p["r"] * i)
-        elif convention == "norse":  # synaptic jump, then forward Euler of the membrane
-            i = (1 - DT / p["tau_syn"]) * i + p["w_in"] * st
-            v = v + DT / p["tau_mem"] * (p["v_leak"] - v + p["r"] * i)
-        else:  # Rockpool: exact exponentials, input added before the decay
+        if convention == "rockpool":  # Rockpool: exact exponentials, input before the decay
             e_s, e_m = np.exp(-DT / p["tau_syn"]), np.exp(-DT / p["tau_mem"])
             i = e_s * (i + p["w_in"] * st)
-            v = e_m * v + DT / (p["tau_mem"] * e_m) * (p["v_leak"] + p["r"] * i)
+            v = e_m * v + i + p["v_leak"]
+        else:  # forward Euler of NIR's ODEs, the membrane driven by the new current
+            i = i + DT / p["tau_syn"] * (-i + p["w_in"] * st)
+            v = v + DT / p["tau_mem"] * (p["v_leak"] - v + p["r"] * i)
         out.append(v)
     return np.array(out)
 
@@ -146,8 +147,8 @@ def test_rpgraph_lif_with_the_mapped_parameters_steps_like_the_reader(convention
 
 @pytest.mark.parametrize("convention", STEPPED)
 def test_leaky_integrator(convention: str) -> None:
-    """LI: ``v[t] = A v[t-1] + (r dt / tau) S[t]`` is an ``expsyn`` (``v = A (v + x)``) fed
-    ``x = gain S``."""
+    """LI: ``v[t] = A v[t-1] + (r dt / tau) S[t]`` (Rockpool: ``A (v + S)``) is an ``expsyn``
+    (``v = A (v + x)``) fed ``x = gain S``."""
     p = _neurons(5)
     s = np.random.default_rng(6).uniform(0, 2, (100, 5))
     a, gain, clamped = leaky(p["tau_mem"], p["r"], DT, convention)
@@ -155,7 +156,10 @@ def test_leaky_integrator(convention: str) -> None:
     v_li = np.zeros(5)
     v_rp = np.zeros(5)
     for st in s:
-        v_li = a * v_li + p["r"] * DT / p["tau_mem"] * st
+        if convention == "rockpool":  # Rockpool's ExpSyn: v = A (v + S)
+            v_li = a * (v_li + st)
+        else:
+            v_li = a * v_li + p["r"] * DT / p["tau_mem"] * st
         v_rp = np.exp(-DT / tau_of(a, DT)) * (v_rp + gain * st)
         np.testing.assert_allclose(v_rp, v_li, rtol=1e-9)
 
@@ -202,3 +206,87 @@ def test_detect_convention() -> None:
                                     "y": nir.Output(np.array([2]))},
                              edges=[("x", "s"), ("s", "y")])
     assert detect_convention(inner_snn, DT) == "snntorch"
+
+
+# --- export: each writer's file, stepped by its reader, steps rpgraph's neuron ---------------
+
+
+def _layer(seed: int, reset: str, bias: float = 0.0, v_reset: float = 0.0) -> LifParams:
+    rng = np.random.default_rng(seed)
+    n = 5
+    return LifParams(rng.uniform(3e-3, 8e-3, n), rng.uniform(1e-2, 3e-2, n),
+                     np.full(n, bias), rng.uniform(0.3, 0.6, n), np.full(n, v_reset), reset)
+
+
+def _rpgraph_spikes(p: LifParams, x: np.ndarray) -> np.ndarray:
+    """rpgraph's lif in numpy: ``isyn = a_s (isyn + x); v = a_m v + isyn + bias``, then its
+    reset (NIR's, or subtracting the threshold per spike)."""
+    a_s, a_m = np.exp(-DT / p.tau_syn), np.exp(-DT / p.tau_mem)
+    i = np.zeros_like(p.bias)
+    v = np.zeros_like(p.bias)
+    out = []
+    for xt in x:
+        i = a_s * (i + xt)
+        v = a_m * v + i + p.bias
+        if p.reset == "v_reset":
+            z = (v > p.threshold).astype(float)
+            v = np.where(z > 0, p.v_reset, v)
+        else:
+            z = (v >= p.threshold) * np.floor(v / p.threshold)
+            v = v - z * p.threshold
+        out.append(z)
+    return np.array(out)
+
+
+@pytest.mark.parametrize("convention", STEPPED)
+def test_written_lif_steps_like_rpgraph_in_its_reader(convention: str) -> None:
+    """``write_lif``'s fields, with its gain on the input, run by the reader's own step
+    (tests/nir_readers.py) give rpgraph's spikes: exactly for the neuron each reader has
+    (NIR's reset; Rockpool's subtractive one), and nothing is said to be approximate."""
+    from nir_readers import STEPS
+
+    p = _layer(7, "subtract" if convention == "rockpool" else "v_reset")
+    w = write_lif(p, DT, convention)
+    assert w.approx == () and w.shift is None
+    node = nir.CubaLIF(**w.fields)
+    gain = np.ones(5) if w.gain is None else w.gain
+    x = np.random.default_rng(8).uniform(0, 0.6, (300, 5))
+    state = {"v": np.zeros(5), "i": np.zeros(5)}
+    step = STEPS[convention][nir.CubaLIF]
+    got = np.array([step(node, state, gain * xt, DT) for xt in x])
+    want = _rpgraph_spikes(p, x)
+    assert want.sum() > 20
+    np.testing.assert_array_equal(got, want)
+
+
+def test_what_each_writer_cannot_do_is_said() -> None:
+    sub, vr = _layer(1, "subtract"), _layer(1, "v_reset")
+    biased, low = _layer(1, "v_reset", bias=0.02), _layer(1, "v_reset", v_reset=-0.1)
+    said = {c: [len(write_lif(p, DT, c).approx) for p in (sub, vr, biased, low)]
+            for c in EXPORT_CONVENTIONS}
+    assert said == {"nir": [1, 0, 0, 0], "norse": [1, 0, 1, 1], "snntorch": [1, 0, 1, 1],
+                    "rockpool": [0, 1, 1, 1]}
+    assert write_lif(sub, DT, "nir").approx[0].startswith("subtracts its threshold")
+    # a bias becomes a constant input where the reader has no (usable) v_leak
+    for c in ("norse", "snntorch"):
+        w = write_lif(biased, DT, c)
+        assert np.all(w.fields["v_leak"] == 0) and w.shift is not None
+    assert write_li(np.array([0.01]), DT, "rockpool").approx  # Rockpool casts tau to int
+    assert "snntorch" not in LI_WRITERS
+
+
+@pytest.mark.parametrize("convention", ["nir", "norse"])
+def test_written_li_steps_like_expsyn(convention: str) -> None:
+    from nir_readers import STEPS
+
+    tau = np.random.default_rng(9).uniform(5e-3, 2e-2, 4)
+    w = write_li(tau, DT, convention)
+    node = nir.LI(**w.fields)
+    gain = np.ones(4) if w.gain is None else w.gain
+    state = {"v": np.zeros(4), "i": np.zeros(4)}
+    y = np.zeros(4)
+    a = np.exp(-DT / tau)
+    for xt in np.random.default_rng(10).uniform(-1, 1, (100, 4)):
+        y = a * (y + xt)  # rpgraph's expsyn
+        got = STEPS[convention][nir.LI](node, state, gain * xt, DT)
+        np.testing.assert_allclose(got, y, rtol=1e-9, atol=1e-12)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import json
 import os
 import random
 import re
@@ -27,13 +28,14 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from npzcraft import Zeros, write_npz
 
 import rpgraph
 import rpgraph.parse
 import rpgraph.train
 from rpgraph import errors
-from rpgraph.checkpoint import load_checkpoint, load_params
 from rpgraph.cli import main
+from rpgraph.io.checkpoint import load_checkpoint, load_params
 
 ROOT = Path(__file__).resolve().parent.parent
 _SCRIPT = Path(sys.executable).parent / "rpgraph"  # the installed console script
@@ -227,7 +229,38 @@ def build_matrix_dir(d: Path) -> Path:
     shutil.copytree(d / "run", d / "params_as_ck")
     shutil.copy(d / "run" / "params.npz", d / "params_as_ck" / "checkpoint.npz")
     (d / "empty_run").mkdir()
+    _tampered_runs(d)
     return d
+
+
+def _tampered_runs(d: Path) -> None:
+    """Copies of the finished run with an edited checkpoint, and files that would blow up."""
+    with np.load(d / "run" / "checkpoint.npz", allow_pickle=False) as npz:
+        arrays = {k: npz[k] for k in npz.files}
+    meta = json.loads(arrays.pop("__rpgraph__").tobytes())
+    nan = np.full_like(arrays["params.000000"], np.nan)
+    edits: dict[str, tuple[dict[str, np.ndarray], dict[str, object]]] = {
+        "nan_ck": ({"params.000000": nan}, {}),
+        "negative_count": ({"opt_state.000000": np.array(-3, np.int32)}, {}),
+        "negative_step": ({}, {"step": -5}),
+        "huge_step": ({}, {"step": 10**30}),
+        "past_end": ({}, {"step": 1000}),
+    }
+    for name, (new_arrays, new_meta) in edits.items():
+        shutil.copytree(d / "run", d / name)
+        raw = np.frombuffer(json.dumps({**meta, **new_meta}).encode(), np.uint8)
+        _npz(d / name / "checkpoint.npz", **{**arrays, **new_arrays}, __rpgraph__=raw)
+    shutil.copytree(d / "run", d / "bomb_ck")  # an 8 GiB array in an 8 MB checkpoint
+    raw = np.frombuffer(json.dumps(meta).encode(), np.uint8)
+    write_npz(d / "bomb_ck" / "checkpoint.npz",
+              {**arrays, "params.000000": Zeros((2**30,)), "__rpgraph__": raw})
+    shutil.copytree(d / "run", d / "deep_meta")
+    deep = '{"format": "rpgraph-checkpoint", "version": 1, "extra": ' + "[" * 100_000
+    _npz(d / "deep_meta" / "checkpoint.npz",
+         __rpgraph__=np.frombuffer((deep + "]" * 100_000 + "}").encode(), np.uint8))
+    # a 6 MB data file whose inputs unpack to 6 GiB of zeros
+    write_npz(d / "bomb.npz", {"inputs": Zeros((6, 2**20, 128)), "targets": np.zeros((6, 20, 2))})
+    os.mkfifo(d / "pipe.npz")
 
 
 def _flip(data: bytes) -> bytes:
@@ -270,7 +303,7 @@ def _rows() -> list[tuple[str, str, list[str]]]:
              for k in TRAIN_SPEC_ROWS]
     for f in ("rank", "width", "out_width", "nan", "inf", "empty", "labels", "neg_labels",
               "float_labels", "dtype", "object", "no_inputs", "text", "zero", "cut",
-              "missing"):
+              "missing", "bomb", "pipe"):
         rows.append((f"data:{f}", "DataError",
                      ["train", "tiny.rpg", "--data", f"{f}.npz", "--out", "o", *TRAIN]))
     rows += [
@@ -289,6 +322,13 @@ def _rows() -> list[tuple[str, str, list[str]]]:
          ["train", "tiny.rpg", "--out", "empty_ck", "--resume", *TRAIN]),
         ("file:params_as_checkpoint", "CheckpointError",
          ["train", "tiny.rpg", "--out", "params_as_ck", "--resume", *TRAIN]),
+        *[(f"file:{name}", "CheckpointError",
+           ["train", "tiny.rpg", "--out", name, "--resume", *TRAIN])
+          for name in ("nan_ck", "negative_count", "negative_step", "huge_step", "bomb_ck",
+                       "deep_meta")],
+        ("file:step_past_end", "CheckpointError",
+         ["train", "tiny.rpg", "--out", "past_end", "--resume", *TRAIN]),
+        ("file:params_fifo", "CheckpointError", ["eval", "tiny.rpg", "--params", "pipe.npz"]),
         ("file:checkpoint_of_other_spec", "CheckpointError",
          ["train", "other.rpg", "--out", "run", "--resume", *TRAIN]),
         ("file:nothing_to_resume", "TrainingError",
@@ -657,6 +697,15 @@ EXPECTED: dict[str, tuple[int, str]] = {
         "tiny.rpg: error: data file 'missing.npz' does not exist\n"
         "hint: did you mean 'inf.npz'?\n"
     )),
+    'data:bomb': (1, (
+        "tiny.rpg: error: data file 'bomb.npz': array 'inputs' of shape (6, 1048576, 128) and "
+        "dtype float64 would unpack to 6.0 GiB, over the 4.0 GiB limit per file\n"
+        "hint: to read more, raise rpgraph.io.npz.MAX_NPZ_BYTES\n"
+    )),
+    'data:pipe': (1, (
+        "tiny.rpg: error: data file 'pipe.npz' is a named pipe (FIFO), not a .npz file\n"
+        "hint: rpgraph reads .npz archives from regular files only\n"
+    )),
     'file:missing_spec': (1, (
         "missing.rpg: error: spec file 'missing.rpg' does not exist\n"
     )),
@@ -688,7 +737,7 @@ EXPECTED: dict[str, tuple[int, str]] = {
     )),
     'file:corrupted_checkpoint': (1, (
         "error: checkpoint 'corrupted/checkpoint.npz' is corrupted or truncated\n"
-        "note: while reading: Bad CRC-32 for file 'params.000000.npy'\n"
+        'note: while reading: zip file version 11.9\n'
     )),
     'file:empty_checkpoint': (1, (
         "error: checkpoint 'empty_ck/checkpoint.npz' is empty (0 bytes); expected a .npz archive\n"
@@ -697,6 +746,42 @@ EXPECTED: dict[str, tuple[int, str]] = {
         "error: checkpoint 'params_as_ck/checkpoint.npz' is a parameter file, not a training check"
         'point\n'
         "hint: load it with load_params, or resume from the run's checkpoint.npz\n"
+    )),
+    'file:nan_ck': (1, (
+        "error: checkpoint 'nan_ck/checkpoint.npz': params leaf params['linear_0']['weight'] "
+        "holds 32 non-finite values (NaN or inf)\n"
+        "hint: rpgraph never saves non-finite values: the file was damaged or edited; start a "
+        "new run\n"
+    )),
+    'file:negative_count': (1, (
+        "error: checkpoint 'negative_count/checkpoint.npz': opt_state leaf opt_state[0].count "
+        "holds -3; optimiser counters are never negative\n"
+        "hint: the file was damaged or edited; start a new run\n"
+    )),
+    'file:negative_step': (1, (
+        "error: checkpoint 'negative_step/checkpoint.npz' is corrupted or truncated (step -5 is "
+        "outside 0..9223372036854775807)\n"
+    )),
+    'file:huge_step': (1, (
+        "error: checkpoint 'huge_step/checkpoint.npz' is corrupted or truncated (step "
+        "1000000000000000000000000000000 is outside 0..9223372036854775807)\n"
+    )),
+    'file:bomb_ck': (1, (
+        "error: checkpoint 'bomb_ck/checkpoint.npz' is corrupted or truncated (array "
+        "'params.000000' has shape (1073741824,); its metadata says (8, 4))\n"
+    )),
+    'file:deep_meta': (1, (
+        "error: checkpoint 'deep_meta/checkpoint.npz' is corrupted or truncated (unreadable "
+        "metadata)\n"
+    )),
+    'file:step_past_end': (1, (
+        "error: checkpoint 'past_end/checkpoint.npz' is at step 1000, past the 4 steps of this "
+        "run\n"
+        "hint: resume with the --epochs and data the run was started with, or start a new run\n"
+    )),
+    'file:params_fifo': (1, (
+        "error: parameter file 'pipe.npz' is a named pipe (FIFO), not a .npz file\n"
+        "hint: rpgraph reads .npz archives from regular files only\n"
     )),
     'file:checkpoint_of_other_spec': (1, (
         "error: checkpoint 'run/checkpoint.npz' was written for a different spec (hash 0153675f7c6"
@@ -964,12 +1049,20 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
         "missing arrays": ["data:no_inputs"],
         "not a zip / empty / truncated / missing file": [
             "data:text", "data:zero", "data:cut", "data:missing"],
+        "over the size limit before unpacking (zip bomb) / not a regular file (FIFO)": [
+            "data:bomb", "data:pipe"],
         "unknown data set / no data": ["spec:unknown_dataset", "spec:no_data"],
     },
     "CheckpointError": {
         "truncated / corrupted / empty checkpoint": [
             "file:truncated_checkpoint", "file:corrupted_checkpoint", "file:empty_checkpoint"],
         "parameter file used as a checkpoint": ["file:params_as_checkpoint"],
+        "tampered values: NaN parameters, negative optimiser count, step out of range": [
+            "file:nan_ck", "file:negative_count", "file:negative_step", "file:huge_step",
+            "file:step_past_end"],
+        "array larger than its metadata, refused unpacked (zip bomb); unreadable metadata": [
+            "file:bomb_ck", "file:deep_meta"],
+        "parameter file that is not a regular file (FIFO)": ["file:params_fifo"],
         "checkpoint or parameters of another spec": ["file:checkpoint_of_other_spec",
                                                      "file:params_of_other_spec"],
         "missing / non-npz parameter file": ["file:missing_params",
@@ -1043,8 +1136,8 @@ def _env() -> dict[str, str]:
     return {**os.environ, "JAX_PLATFORMS": "cpu", "PYTHONPATH": str(ROOT)}
 
 
-def _params(run: Path) -> dict[str, np.ndarray]:
-    tree = load_params(run / "params.npz")
+def _params(run: Path, like: object) -> dict[str, np.ndarray]:
+    tree = load_params(run / "params.npz", like)
     return {f"{n}.{k}": np.asarray(v) for n, d in tree.items() for k, v in d.items()}
 
 
@@ -1082,6 +1175,9 @@ def _kill_when(proc: subprocess.Popen, run: Path, mode: str, rng: random.Random)
 def test_kill_9_then_resume_matches_uninterrupted(tmp_path: Path) -> None:
     (tmp_path / "kill.rpg").write_text(KILL_SPEC, encoding="utf-8")
     rng = random.Random(int(os.environ.get("RPGRAPH_KILL_SEED", "7")))
+    prog = rpgraph.compile(KILL_SPEC)  # files are read against its templates
+    like = prog.init(0)
+    opt_like = rpgraph.train.resolve(prog).optimizer.init(like)
     reference = subprocess.Popen(_train_cmd(tmp_path / "reference"), cwd=tmp_path, env=_env(),
                                  stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     survived: list[str] = []
@@ -1095,7 +1191,7 @@ def test_kill_9_then_resume_matches_uninterrupted(tmp_path: Path) -> None:
         # the run directory is readable: a complete checkpoint or none at all
         resume = False
         if (run / "checkpoint.npz").exists():
-            ck = load_checkpoint(run)
+            ck = load_checkpoint(run, params_like=like, opt_state_like=opt_like)
             assert 0 < ck.step <= 300 and ck.extra["total_steps"] == 300
             resume = True
         if (run / "metrics.jsonl").exists():
@@ -1106,9 +1202,9 @@ def test_kill_9_then_resume_matches_uninterrupted(tmp_path: Path) -> None:
         survived.append(f"{what}:{'resumed' if resume else 'restarted'}")
     out, err = reference.communicate(timeout=300)
     assert reference.returncode == 0, err
-    want = _params(tmp_path / "reference")
+    want = _params(tmp_path / "reference", like)
     for i in range(KILL_ROUNDS):
-        got = _params(tmp_path / f"run{i}")
+        got = _params(tmp_path / f"run{i}", like)
         assert got.keys() == want.keys()
         for key in want:
             assert got[key].dtype == want[key].dtype

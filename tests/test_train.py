@@ -31,11 +31,11 @@ from rockpool.training.jax_loss import bounds_cost, make_bounds
 
 import rpgraph
 from rpgraph.bounds import from_json, project, to_json
-from rpgraph.checkpoint import load_checkpoint
-from rpgraph.data import Dataset, sinusoids
 from rpgraph.errors import CheckpointError, DataError, SpecError, TrainingError
+from rpgraph.io.checkpoint import load_checkpoint
+from rpgraph.io.data import Dataset, sinusoids
+from rpgraph.objective import make_objective
 from rpgraph.train import Progress, evaluate, fit, make_step, read_metrics, resolve
-from rpgraph.train._objective import make_objective
 from rpgraph.train.plots import write_plots
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -491,6 +491,24 @@ def test_resume_after_interruption_in_process(tmp_path: Path) -> None:
         fit(prog, out_dir=run, progress=False, chunk=2, batch_size=2, epochs=6, callback=stop)
     resumed = fit(prog, out_dir=run, resume=True, progress=False, chunk=2, batch_size=2,
                   epochs=6)
+    assert_same(resumed.params, full.params)
+
+
+def test_noisy_sgd_state_is_checkpointed_and_resumed_exactly(tmp_path: Path) -> None:
+    """noisy_sgd's optimiser state carries a typed PRNG key (it used to fail at the first
+    checkpoint): it is saved, restored with its key implementation, and resumes exactly."""
+    prog = rpgraph.compile(SMALL.replace("adam(lr = 1e-2)", "noisy_sgd(lr = 1e-2)"))
+    full = fit(prog, progress=False, chunk=2, epochs=4)
+
+    def stop(step: int, params: Tree) -> None:
+        if step == 4:
+            raise KeyboardInterrupt
+
+    run = tmp_path / "run"
+    with pytest.raises(KeyboardInterrupt):
+        fit(prog, out_dir=run, progress=False, chunk=2, epochs=4,
+            checkpoint_every=2, callback=stop)
+    resumed = fit(prog, out_dir=run, resume=True, progress=False, chunk=2, epochs=4)
     assert_same(resumed.params, full.params)
 
 

@@ -12,10 +12,11 @@ a discrete-time program with step ``dt``. This package converts in both directio
   ``{node: {param: array}}`` shaped like :meth:`Program.init`
   (:mod:`~rpgraph.nir.model` reads the graph, :mod:`~rpgraph.nir.importer` builds the
   syntax tree and prints it with :mod:`rpgraph.fmt`).
-* :mod:`~rpgraph.nir.conventions`: how NIR's ``tau``, ``r``, ``w_in`` and ``v_leak``
-  become per-step decays and gains in the Norse, snnTorch and Rockpool conventions, and
-  :func:`detect_convention`. :mod:`~rpgraph.nir.files`: reading and writing ``.nir``
-  (HDF5) files.
+* :mod:`~rpgraph.nir.conventions`: how each reader (a literal forward-Euler NIR reader,
+  Norse, snnTorch, Rockpool: the *conventions*) turns NIR's ``tau``, ``r``, ``w_in`` and
+  ``v_leak`` into per-step decays and gains, both ways (import, and the parameters an
+  export writes for that reader), and :func:`detect_convention`.
+  :mod:`~rpgraph.nir.files`: reading and writing ``.nir`` (HDF5) files.
 
 Node mapping (import)
 ---------------------
@@ -32,7 +33,8 @@ NIR                            rpgraph
 ``CubaLI``                     ``expsyn`` (synapse) -> frozen diagonal ``linear`` (gain)
                                -> ``expsyn`` (membrane); ``v_leak`` must be 0
 ``I``                          ``expsyn`` with ``tau = dt * 2**40`` (decay rounds to 1)
-``CubaLIF``                    ``lif(reset = v_reset)`` (Rockpool convention: subtractive)
+``CubaLIF``                    ``lif(reset = v_reset)`` (Rockpool convention: subtractive,
+                               ``max_spikes_per_dt = 1``)
 ``LIF``                        ``lif`` with a near-instantaneous synapse (see below)
 ``IF``                         ``lif`` with ``tau_mem = dt * 2**40`` and instant synapse
 ``Threshold``                  ``lif`` with instant membrane and synapse (approximate)
@@ -66,16 +68,25 @@ Approximations (each warned about with :func:`warnings.warn` on import, as
 * An input gain that cannot be folded into ``linear`` nodes used only by the neuron is
   kept as a frozen diagonal ``linear`` named ``<node>_in``.
 * Forward-Euler decays need ``dt < tau``; ``A <= 0`` is clamped to ``2**-20``.
+* Rockpool convention: ``r`` is no gain (Rockpool reads it only as its step,
+  ``tau / (1 + r)``); an ``r`` that is neither Rockpool's ``tau exp(-dt / tau) / dt`` nor
+  rpgraph's ``tau / dt - 1`` is said to be ignored.
 * A subgraph with other than one ``Input`` and one ``Output`` is flattened.
 
-Norse's ``CubaLIF`` is imported in step with Norse: checked against Norse 1.1's
-``LIFCell``, the traces match with no offset.
+The ``nir``, ``norse`` and ``snntorch`` conventions import alike (NIR's equations by
+forward Euler, as Norse 1.1's ``from_nir`` and snnTorch's ``import_from_nir`` run them);
+what Norse does besides (its synapse also relaxes to ``v_leak``, it resets to 0) is not
+imported. Files that rpgraph wrote carry their convention and each neuron's reset in the
+metadata, so rpgraph reads them back as they ran.
 
-Export (:func:`to_nir`) writes the ``"rockpool"`` convention; see
-:mod:`rpgraph.nir.export` for the mapping of each kind.
+Export (:func:`to_nir`) writes the file for the reader of a convention (``"nir"`` by
+default); see :mod:`rpgraph.nir.export` for the mapping of each kind and
+:mod:`rpgraph.nir.conventions` for what each reader cannot run exactly (each such case is
+warned about on export, as ``NIR export (<convention>): ...``). The README's conformance
+tables give the measured spike agreement of every case.
 """
 
-from .conventions import CONVENTIONS, detect_convention
+from .conventions import CONVENTIONS, EXPORT_CONVENTIONS, detect_convention
 from .export import EXPORTABLE_KINDS, to_nir
 from .files import MAX_NESTING, read_nir, write_nir
 from .importer import from_nir, nir_to_spec
@@ -83,6 +94,7 @@ from .importer import from_nir, nir_to_spec
 __all__ = [
     "CONVENTIONS",
     "EXPORTABLE_KINDS",
+    "EXPORT_CONVENTIONS",
     "MAX_NESTING",
     "detect_convention",
     "from_nir",

@@ -207,8 +207,9 @@ def from_nir(graph_or_path: nir.NIRGraph | str | Path, dt: float, convention: st
     """Import a NIR graph (or ``.nir`` file) as a checked :class:`Network` and parameters.
 
     ``dt`` (seconds) is required: NIR is continuous-time. ``convention`` says how NIR's
-    ``tau``, ``r``, ``w_in`` and ``v_leak`` become discrete-time parameters: ``"norse"``,
-    ``"snntorch"``, ``"rockpool"`` or ``"auto"`` (see :mod:`rpgraph.nir.conventions`). The
+    ``tau``, ``r``, ``w_in`` and ``v_leak`` become discrete-time parameters: ``"nir"``,
+    ``"norse"``, ``"snntorch"`` (these three: forward Euler), ``"rockpool"`` or ``"auto"``
+    (see :mod:`rpgraph.nir.conventions`). The
     returned params fit ``rpgraph.compile(net)`` (checked here); ``net.source`` is the
     spec text.
 

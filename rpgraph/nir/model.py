@@ -20,7 +20,16 @@ import numpy as np
 
 from ..ast import Bool, Call, Expr, Name, Num
 from ..errors import SpecError, did_you_mean
-from .conventions import INSTANT, TAU_INFINITE_STEPS, leaky, membrane, synapse, tau_of
+from .conventions import (
+    DISCRETISATIONS,
+    INSTANT,
+    TAU_INFINITE_STEPS,
+    leaky,
+    membrane,
+    rockpool_r,
+    synapse,
+    tau_of,
+)
 from .files import MAX_NESTING, NESTING_HINT
 from .metadata import meta_float, meta_str
 from .names import ident, unique
@@ -100,6 +109,18 @@ def _clamped(notes: list[str], name: str, *flags: bool) -> None:
                          "to 2**-20")
 
 
+def _r_unused(notes: list[str], name: str, r: np.ndarray, tau: np.ndarray, dt: float,
+              conv: str) -> None:
+    """Rockpool reads ``r`` only as its step ``tau / (1 + r)``: say so when ``r`` is neither
+    Rockpool's exported value nor rpgraph's (which both mean that step)."""
+    if not DISCRETISATIONS[conv].exponential or np.allclose(
+            r, rockpool_r(tau, dt), rtol=1e-3, atol=0) or np.allclose(
+            r, tau / dt - 1, rtol=1e-3, atol=0):
+        return
+    notes.append(f"'{name}': Rockpool convention: r is no gain (Rockpool reads it only as "
+                 "its step, tau / (1 + r)), so this r is ignored")
+
+
 Result = Conv | tuple[Conv, Conv] | str  # a node, a (synapse, membrane) pair, or why not
 Converter = Callable[[str, Any, float, str, list[str]], Result]
 
@@ -135,8 +156,10 @@ def _li(name: str, node: Any, dt: float, conv: str, notes: list[str]) -> Result:
         return f"shape {r.shape} (only 1-D neuron layers)"
     if np.any(_f64(node.v_leak) != 0):
         return "LI with v_leak != 0 (expsyn has no bias)"
-    a, gain, clamped = leaky(_vec(node.tau) * np.ones(r.size), r, dt, conv)
+    tau = _vec(node.tau) * np.ones(r.size)
+    a, gain, clamped = leaky(tau, r, dt, conv)
     _clamped(notes, name, clamped)
+    _r_unused(notes, name, r, tau, dt, conv)
     return Conv("expsyn", r.size, r.size, _call("expsyn"), {"tau": tau_of(a, dt)}, gain=gain)
 
 
@@ -161,6 +184,7 @@ def _cuba_li(name: str, node: Any, dt: float, conv: str, notes: list[str]) -> Re
     a_m, k, _, clamped_m = membrane(tau_m * ones, _vec(node.r), _vec(node.v_leak), dt, conv)
     a_s, g_s, clamped_s = synapse(_vec(node.tau_syn) * ones, _vec(node.w_in) * ones, dt, conv)
     _clamped(notes, name, clamped_m, clamped_s)
+    _r_unused(notes, name, _vec(node.r) * ones, tau_m * ones, dt, conv)
     n = tau_m.size
     syn = Conv("expsyn", n, n, _call("expsyn"), {"tau": tau_of(a_s, dt)}, gain=g_s / a_s)
     mem = Conv("expsyn", n, n, _call("expsyn"), {"tau": tau_of(a_m, dt)}, gain=k / a_m)
@@ -193,6 +217,7 @@ def _lif_dynamics(name: str, node: Any, dt: float, conv: str, notes: list[str]
     a_m, k, bias, clamped = membrane(_vec(node.tau) * ones, _vec(node.r) * ones,
                                      _vec(node.v_leak) * ones, dt, conv)
     _clamped(notes, name, clamped)
+    _r_unused(notes, name, _vec(node.r) * ones, _vec(node.tau) * ones, dt, conv)
     _no_synapse(name, node, notes)
     return _Dynamics(a_m, k, bias, np.full(n, INSTANT), ones)
 
@@ -204,6 +229,7 @@ def _cuba_lif_dynamics(name: str, node: Any, dt: float, conv: str, notes: list[s
                                        _vec(node.v_leak) * ones, dt, conv)
     a_s, g_s, clamped_s = synapse(_vec(node.tau_syn) * ones, _vec(node.w_in) * ones, dt, conv)
     _clamped(notes, name, clamped_m, clamped_s)
+    _r_unused(notes, name, _vec(node.r) * ones, _vec(node.tau_mem) * ones, dt, conv)
     return _Dynamics(a_m, k, bias, a_s, g_s)
 
 
@@ -245,8 +271,7 @@ def _lif(node: Any, d: _Dynamics, thr: np.ndarray, dt: float, conv: str) -> Conv
     # NIR sets v to v_reset after a spike; Rockpool (and rpgraph's default) subtracts the
     # threshold instead. Rockpool-convention graphs keep Rockpool's reset unless the node
     # says otherwise (rpgraph writes its reset into each node's metadata).
-    reset = meta_str(meta, "rpgraph_reset") or ("subtract" if conv == "rockpool"
-                                                 else "v_reset")
+    reset = meta_str(meta, "rpgraph_reset") or DISCRETISATIONS[conv].reset
     if reset == "v_reset":
         v_reset = getattr(node, "v_reset", None)
         params["v_reset"] = (np.zeros(n) if v_reset is None else _vec(v_reset) * np.ones(n)

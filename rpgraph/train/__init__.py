@@ -14,9 +14,9 @@ from .evaluate import evaluate, predict
 from .loop import FitOptions, FitResult, fit
 from .progress import Progress
 from .run_dir import RunDir, default_run_dir, read_metrics
-from .settings import Settings, check_data, make_data, make_optimizer, resolve
+from .settings import Settings, make_data, resolve
 from .step import freeze, make_chunk, make_step
 
-__all__ = ["FitOptions", "FitResult", "Progress", "RunDir", "Settings", "check_data",
-           "default_run_dir", "evaluate", "fit", "freeze", "make_chunk", "make_data",
-           "make_optimizer", "make_step", "predict", "read_metrics", "resolve"]
+__all__ = ["FitOptions", "FitResult", "Progress", "RunDir", "Settings", "default_run_dir",
+           "evaluate", "fit", "freeze", "make_chunk", "make_data", "make_step", "predict",
+           "read_metrics", "resolve"]

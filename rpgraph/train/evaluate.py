@@ -8,8 +8,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..data import Dataset
-from ._objective import Objective, objective_of
+from ..io.data import Dataset
+from ..objective import Objective
 
 if TYPE_CHECKING:
     from ..compile import Program
@@ -48,13 +48,13 @@ def evaluate(prog: Program, params: Tree, ds: Dataset, *,
     so evaluation compiles the network once rather than once per array shape.
 
     >>> import rpgraph
-    >>> from rpgraph.data import sinusoids
+    >>> from rpgraph.io.data import sinusoids
     >>> prog = rpgraph.compile("specs/tutorial_mlp.rpg")
     >>> sorted(evaluate(prog, prog.init(0), sinusoids(classes=3)))
     ['loss', 'mse']
     """
     out: dict[str, float] = {}
-    loss_fn = objective_of(prog, objective).loss
+    loss_fn = (objective if objective is not None else prog.objective).loss
     name = prog.outputs[0]
     loss = jax.jit(lambda p, y, t: loss_fn({name: y}, t, p))
     for prefix, part in (("", ds), ("test_", ds.test)):

@@ -19,10 +19,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..checkpoint import spec_hash
-from ..data import Dataset
 from ..errors import SpecValueError, TrainingError
-from ._objective import Objective, make_objective, objective_of
+from ..io.checkpoint import spec_hash
+from ..io.data import Dataset
+from ..objective import Objective, make_objective
 from .evaluate import evaluate
 from .progress import Progress
 from .run_dir import RunDir, nothing_to_resume
@@ -94,7 +94,7 @@ class FitOptions:
 def fit(prog: Program, data: Any = None, *, options: FitOptions | None = None,
         **overrides: Any) -> FitResult:
     """Train ``prog`` on ``data`` (a spec expression such as ``"sinusoids(classes = 3)"``, a
-    ``.npz`` path, a :class:`~rpgraph.data.Dataset` or any sequence of ``(input, target)``
+    ``.npz`` path, a :class:`~rpgraph.io.data.Dataset` or any sequence of ``(input, target)``
     samples; default: the train block's). ``options`` (a :class:`FitOptions`) with
     ``overrides`` (its fields by name) replacing some; the train block supplies the rest.
 
@@ -110,7 +110,7 @@ def fit(prog: Program, data: Any = None, *, options: FitOptions | None = None,
                  allow_outside=o.allow_outside)
     if o.chunk is not None and o.chunk < 1:
         raise SpecValueError(f"Expected chunk >= 1, got {o.chunk}")
-    obj = objective_of(prog) if o.bounds is None else make_objective(prog.network, o.bounds)
+    obj = prog.objective if o.bounds is None else make_objective(prog.network, o.bounds)
     per_epoch, total = step_plan(len(st.data), st.batch_size, st.epochs)
     k = o.chunk or max(1, min(1000, math.ceil(total / 50)))
     ck_every = st.checkpoint_every or k * 5

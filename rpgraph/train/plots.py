@@ -23,7 +23,7 @@ from .run_dir import read_metrics
 
 if TYPE_CHECKING:
     from ..compile import Program
-    from ..data import Dataset
+    from ..io.data import Dataset
     from .loop import FitResult
 
 Tree = dict[str, dict[str, Any]]

@@ -20,12 +20,18 @@ import jax
 import numpy as np
 
 from ..bounds import to_json
-from ..checkpoint import latest_checkpoint, load_checkpoint, save_checkpoint, save_params
 from ..errors import TrainingError
+from ..io.checkpoint import (
+    latest_checkpoint,
+    load_checkpoint,
+    remove_stale_run_temps,
+    save_checkpoint,
+    save_params,
+)
 
 if TYPE_CHECKING:
     from ..compile import Program
-    from ._objective import Objective
+    from ..objective import Objective
     from .settings import Settings
 
 Tree = dict[str, dict[str, Any]]
@@ -60,7 +66,7 @@ class RunDir:
         if latest_checkpoint(self.path) is None:
             raise nothing_to_resume(self.path)
         ck = load_checkpoint(self.path, params_like=params, opt_state_like=opt_state,
-                             spec_hash=self.spec_hash)
+                             spec_hash=self.spec_hash, max_step=total)
         if ck.extra.get("total_steps") not in (None, total):
             raise TrainingError(
                 f"the run in '{self.path}' was started with {ck.extra['total_steps']} "
@@ -72,8 +78,7 @@ class RunDir:
         """Create the directory and write the run files; metrics start empty, or (when
         resuming from ``step``) keep the lines of the steps before it."""
         self.path.mkdir(parents=True, exist_ok=True)
-        for stale in self.path.glob(".*.npz.*.tmp"):  # half-written files of a killed run
-            stale.unlink(missing_ok=True)
+        remove_stale_run_temps(self.path)  # half-written files of a killed run
         (self.path / "spec.rpg").write_text(prog.network.source, encoding="utf-8")
         (self.path / "bounds.json").write_text(to_json(obj.lower, obj.upper), encoding="utf-8")
         (self.path / "config.json").write_text(json.dumps({
@@ -101,8 +106,7 @@ class RunDir:
                    total: int) -> None:
         """Replace ``checkpoint.npz`` (atomically) with the state after ``step`` steps."""
         save_checkpoint(self.path, params=params, opt_state=opt_state, step=step,
-                        rng_key=jax.random.PRNGKey(st.seed), spec_hash=self.spec_hash,
-                        extra={"total_steps": total, "epochs": st.epochs})
+                        spec_hash=self.spec_hash, extra={"total_steps": total, "epochs": st.epochs})
 
     def finish(self, params: Tree, summary: dict[str, Any]) -> None:
         """``params.npz`` and ``summary.json``."""

@@ -24,7 +24,7 @@ import optax
 
 from ..bounds import project
 from ..errors import SpecValueError
-from ._objective import Objective, objective_of
+from ..objective import Objective
 
 if TYPE_CHECKING:
     from ..compile import Program
@@ -71,7 +71,7 @@ def make_step(prog: Program, opt: optax.GradientTransformation, *,
     >>> sorted(terms)
     ['mse(y, target)']
     """
-    obj = objective_of(prog, objective)
+    obj = objective if objective is not None else prog.objective
     tx = freeze(opt, obj.frozen)
     any_proj = any(jax.tree_util.tree_leaves(obj.project))
     noisy = [n for n, st in prog.initial_state().items() if "rng_key" in st]

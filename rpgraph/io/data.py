@@ -12,7 +12,7 @@ Sources:
   ``digits`` (scikit-learn's bundled 8x8 digits, spike- or rate-encoded).
 * :func:`load_npz` -- a ``.npz`` file with ``inputs`` and ``targets`` or ``labels`` (and
   optionally ``test_inputs`` with ``test_targets`` or ``test_labels`` for a held-out split).
-  Files are always read without pickle.
+  Files are read by :mod:`rpgraph.io.npz`: never with pickle, and checked before unpacking.
 * :func:`from_dataset_protocol` -- any object with ``__len__``/``__getitem__`` returning
   ``(input (T, C_in), target (T, C_out) or int label)``, like the Rockpool tutorial's data set.
 
@@ -27,29 +27,26 @@ import difflib
 import inspect
 import math
 import os
-import zipfile
-import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
 
-from .errors import DataError, SpecError, did_you_mean, known_list
+from ..errors import DataError, did_you_mean, known_list
+from .npz import read_npz, resolve_data_path
 
 __all__ = [
     "DATASETS",
     "Dataset",
     "DatasetProtocol",
     "check_against_spec",
+    "check_dataset",
     "digits",
     "from_arrays",
     "from_dataset_protocol",
     "load_npz",
     "make_dataset",
-    "read_npz",
-    "resolve_data_path",
     "sinusoids",
     "validate_labels",
 ]
@@ -426,6 +423,18 @@ def make_dataset(name: str, kwargs: Mapping[str, object] | None = None) -> Datas
     rpgraph.errors.DataError: unknown data set 'sinusoid'
     """
     kwargs = dict(kwargs or {})
+    check_dataset(name, kwargs)
+    return DATASETS[name](**kwargs)
+
+
+def check_dataset(name: str, kwargs: Mapping[str, object]) -> None:
+    """Check a built-in data set's name and keyword arguments without generating it (what
+    ``rpgraph check`` needs: the digits set, for one, reads scikit-learn's files).
+
+    >>> check_dataset("sinusoids", {"classes": 2.5})  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    rpgraph.errors.DataError: dataset 'sinusoids': argument 'classes' expects int, got float 2.5
+    """
     if name not in DATASETS:
         raise DataError(
             f"unknown data set '{name}'; known data sets: {known_list(DATASETS)}",
@@ -441,137 +450,10 @@ def make_dataset(name: str, kwargs: Mapping[str, object] | None = None) -> Datas
                 hint=did_you_mean(arg, params),
             )
         _check_kwarg_type(name, arg, value, params[arg].default)
-    return factory(**kwargs)
 
 
 # --------------------------------------------------------------------------------------------
-# Reading .npz files safely.
-
-_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # a local file header, or an empty archive
-_NPY_MAGIC = b"\x93NUMPY"
-# What a damaged archive or .npy member can raise while being read.
-_CORRUPT = (zipfile.BadZipFile, zlib.error, EOFError, ValueError, OSError, NotImplementedError)
-
-
-def _member_is_object(archive: zipfile.ZipFile, member: str) -> bool:
-    """Whether a ``.npy`` member's header declares an object dtype (needs pickle to load)."""
-    with archive.open(member) as f:
-        version = np.lib.format.read_magic(f)
-        if version == (1, 0):
-            _, _, dtype = np.lib.format.read_array_header_1_0(f)
-        elif version == (2, 0):
-            _, _, dtype = np.lib.format.read_array_header_2_0(f)
-        else:  # format 3.0 only adds utf-8 field names; read_array rejects objects itself
-            return False
-    return bool(dtype.hasobject)
-
-
-def read_npz(
-    path: str | os.PathLike[str],
-    *,
-    what: str = "data file",
-    error: type[SpecError] = DataError,
-    display: str | None = None,
-) -> dict[str, np.ndarray]:
-    """Read every array of a ``.npz`` file without pickle; any problem becomes ``error``.
-
-    ``what`` and ``display`` name the file in messages (``data file 'x.npz' ...``).
-
-    >>> read_npz("missing.npz")  # doctest: +IGNORE_EXCEPTION_DETAIL
-    Traceback (most recent call last):
-    rpgraph.errors.DataError: data file 'missing.npz' does not exist
-    """
-    shown = f"{what} '{display if display is not None else os.fspath(path)}'"
-    if "\x00" in os.fspath(path):
-        raise error(f"{shown} is not a valid path (it contains a NUL character)")
-    path = Path(path)
-    try:
-        with path.open("rb") as f:
-            head = f.read(8)
-    except FileNotFoundError:
-        raise error(f"{shown} does not exist", hint=_missing_hint(path)) from None
-    except IsADirectoryError:
-        raise error(f"{shown} is a directory; expected a .npz file") from None
-    except OSError as exc:
-        raise error(f"{shown} cannot be read: {exc.strerror or exc}") from None
-    if not head:
-        raise error(f"{shown} is empty (0 bytes); expected a .npz archive")
-    if head.startswith(_NPY_MAGIC):
-        raise error(
-            f"{shown} is a .npy file holding a single array; expected a .npz archive",
-            hint="save named arrays with np.savez(path, inputs=..., targets=...)",
-        )
-    if not head.startswith(_ZIP_MAGIC):
-        raise error(f"{shown} is not a .npz archive (it does not start with a zip header)")
-
-    arrays: dict[str, np.ndarray] = {}
-    try:
-        with zipfile.ZipFile(path) as archive:
-            for member in archive.namelist():
-                if not member.endswith(".npy"):
-                    continue  # np.savez only writes .npy members; ignore anything else
-                key = member[: -len(".npy")]
-                if _member_is_object(archive, member):
-                    raise error(
-                        f"{shown} holds an object array ('{key}'); "
-                        "rpgraph loads .npz files without pickle",
-                        hint="save plain numeric arrays, e.g. np.asarray(x, dtype=np.float32)",
-                    )
-                with archive.open(member) as f:
-                    arrays[key] = np.lib.format.read_array(f, allow_pickle=False)
-    except SpecError:
-        raise
-    except _CORRUPT as exc:
-        # The low-level reason varies with Python/numpy versions: a note, not the message.
-        raise error(
-            f"{shown} is corrupted or truncated", notes=[(None, f"while reading: {_brief(exc)}")]
-        ) from None
-    return arrays
-
-
-def _brief(exc: BaseException) -> str:
-    text = str(exc).strip().rstrip(".")
-    return text[:120] if text else type(exc).__name__
-
-
-def _missing_hint(path: Path) -> str | None:
-    try:
-        siblings = [p.name for p in path.parent.iterdir() if p.suffix == ".npz"]
-    except OSError:
-        return None
-    return did_you_mean(path.name, siblings)
-
-
-def resolve_data_path(
-    path: str | os.PathLike[str],
-    *,
-    base_dir: str | os.PathLike[str] | None = None,
-    allow_outside: bool = False,
-) -> Path:
-    """Where a data path from a spec points: relative to ``base_dir`` (the spec's folder),
-    and, unless ``allow_outside``, never outside it (no absolute paths, ``..`` or symlinks out).
-
-    >>> resolve_data_path("data/x.npz", base_dir="/specs").as_posix()
-    '/specs/data/x.npz'
-    """
-    if "\x00" in os.fspath(path):
-        raise DataError(f"data file {os.fspath(path)!r} is not a valid path "
-                        "(it contains a NUL character)")
-    raw = Path(path)
-    if base_dir is None:
-        return raw
-    base = Path(base_dir)
-    full = raw if raw.is_absolute() else base / raw
-    if allow_outside:
-        return full
-    # resolve() follows symlinks, so a link pointing out of the folder is caught too.
-    inside = full.resolve().is_relative_to(base.resolve())
-    if raw.is_absolute() or not inside:
-        raise DataError(
-            f"data file '{os.fspath(path)}' is outside the spec's folder '{os.fspath(base)}'",
-            hint="pass --allow-outside to read files outside the spec's folder",
-        )
-    return full
+# .npz data files (read by rpgraph.io.npz: bounded, without pickle, paths confined).
 
 
 def _rename_hint(wanted: str, present: Iterable[str]) -> str | None:
