@@ -285,7 +285,6 @@ class _Builder:
                                 or f"known kinds: {', '.join(sorted(KINDS))}")
         kind = KINDS[func]
         cfg, arg_spans = self._bind_args(kind.args, call, scope, f"'{func}'")
-        cfg["dt"] = self.dt
         self.g.add_node(node, type="module", kind=func, cfg=cfg, arg_spans=arg_spans,
                         stateful=kind.stateful, span=span, call_span=call.span,
                         size_in=None, size_out=None)
@@ -542,10 +541,11 @@ class _Builder:
             d["size_out"] = size
         else:
             kind = KINDS[d["kind"]]
-            msg = kind.size_in_rule(size, d["cfg"])
+            cfg = kind.configure(d["cfg"], dt=self.dt)
+            msg = kind.size_in_rule(size, cfg)
             if msg:
                 raise SpecShapeError(f"'{n}': {msg}", d["span"])
-            d["size_out"] = kind.size_out(size, d["cfg"])
+            d["size_out"] = kind.size_out(size, cfg)
 
     # -- topology --
     def _check_topology(self, inputs: list[str], outputs: list[str]) -> None:
@@ -609,7 +609,8 @@ class _Builder:
         for n in [n for n, d in g.nodes(data=True) if d["type"] == "module"]:
             d = g.nodes[n]
             kind = KINDS[d["kind"]]
-            for pname, ps in kind.params(d["size_in"], d["size_out"], d["cfg"]).items():
+            cfg = kind.configure(d["cfg"], dt=self.dt)
+            for pname, ps in kind.params(d["size_in"], d["size_out"], cfg).items():
                 pid = f"{n}.{pname}"
                 if pid in g.nodes:
                     raise SpecNameError(f"name '{pid}' is both a node and a parameter",
