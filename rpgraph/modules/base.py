@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import MISSING, dataclass, field, fields
+from dataclasses import MISSING, dataclass, field, fields, replace
 from typing import Any, ClassVar, Generic, TypeVar, cast, get_args
 
 import jax
@@ -162,7 +162,6 @@ def linear_recurrence(a: Array, b: Array, x0: Array) -> Array:
     return jax.lax.associative_scan(combine, (a, b), axis=1)[1]
 
 
-
 def add_noise(x: Array, noise: Array | None, std: float, dt: float) -> Array:
     """``x`` plus standard-normal ``noise`` scaled by ``std * sqrt(dt)`` (a noise of
     standard deviation ``std`` after one second, as Rockpool scales it); ``x`` itself when
@@ -227,7 +226,8 @@ def arg(type: str, default: Any = REQUIRED, doc: str = "", choices: tuple[str, .
     """
     if type not in ARG_TYPES:
         raise ValueError(f"unknown argument type {type!r}; one of {', '.join(ARG_TYPES)}")
-    meta = {"arg": (type, doc, choices)}
+    # the name and the default are the field's own: args_of fills them in
+    meta = {"arg": Arg("", type, doc=doc, choices=choices)}
     if default is REQUIRED:
         return field(metadata=meta)
     return field(default=default, metadata=meta)
@@ -255,10 +255,9 @@ def args_of(config: type[KindConfig]) -> tuple[Arg, ...]:
     >>> [(a.name, a.type, a.default) for a in args_of(Example)]
     [('out', 'int', REQUIRED), ('slope', 'float', 0.5)]
     """
-    return tuple(
-        Arg(f.name, f.metadata["arg"][0], REQUIRED if f.default is MISSING else f.default,
-            f.metadata["arg"][1], f.metadata["arg"][2])
-        for f in fields(config) if "arg" in f.metadata)
+    return tuple(replace(f.metadata["arg"], name=f.name,
+                         default=REQUIRED if f.default is MISSING else f.default)
+                 for f in fields(config) if "arg" in f.metadata)
 
 
 @dataclass(frozen=True)
@@ -272,6 +271,7 @@ class ParamSpec:
 
 
 ParamSpecs = dict[str, ParamSpec]
+
 
 # --- the kind contract -----------------------------------------------------------------------
 
