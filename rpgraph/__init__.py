@@ -4,11 +4,44 @@
 >>> prog = rpgraph.compile("network n { input x : 3\\n output y : 2\\n x -> linear(2) -> y }")
 >>> sorted(prog.init(seed=0))
 ['linear_0']
+
+NIR interchange (:mod:`rpgraph.nir`, loaded on first use): :func:`to_nir` exports a
+program and its parameters, :func:`from_nir` imports a NIR graph or ``.nir`` file.
+
+>>> graph = rpgraph.to_nir(prog, prog.init(seed=0))
+>>> sorted(type(n).__name__ for n in graph.nodes.values())
+['Input', 'Linear', 'Output']
+>>> net, params = rpgraph.from_nir(graph, dt=1e-3)
+>>> sorted(params), params["linear_0"]["weight"].shape
+(['linear_0'], (3, 2))
 """
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 from .compile import Options, Program, compile
 from .errors import SpecError
 from .graph import Network, load, loads
 
-__all__ = ["Network", "Options", "Program", "SpecError", "compile", "load", "loads"]
+if TYPE_CHECKING:
+    from .nir import from_nir, to_nir
+
+__all__ = ["Network", "Options", "Program", "SpecError", "compile", "from_nir", "load",
+           "loads", "to_nir"]
 __version__ = "0.1.0"
+
+# NIR (and h5py behind it) costs ~0.4 s to import: only programs that use it pay for it.
+_LAZY = ("from_nir", "to_nir")
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from . import nir
+
+        return getattr(nir, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])

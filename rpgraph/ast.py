@@ -21,12 +21,17 @@ NOWHERE = Span(0, 0, 0, 0)
 
 @dataclass(frozen=True)
 class Num:
-    """A number with an optional unit: ``20 ms`` is ``Num(20.0, "ms")``."""
+    """A number with an optional unit: ``20 ms`` is ``Num(20.0, "ms")``.
+
+    ``text`` is the number as written (``1e-3``), which the formatter keeps; it is empty
+    for numbers built in code, and, like the span, not part of equality.
+    """
 
     value: float
     unit: str | None = None
     is_int: bool = False
     span: Span = field(default=NOWHERE, compare=False)
+    text: str = field(default="", compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -207,6 +212,15 @@ class Bounds:
     bounds: tuple[Bound, ...]
     settings: tuple[Setting, ...] = ()
     span: Span = field(default=NOWHERE, compare=False)
+
+    @property
+    def enforce(self) -> str | None:
+        """The block's default mode, from ``enforce = MODE`` (the parser checked MODE is one
+        of :data:`rpgraph.vocab.ENFORCE_MODES`), or ``None`` when not given."""
+        for s in self.settings:
+            if s.key == "enforce" and isinstance(s.value, Name):
+                return s.value.id
+        return None
 
 
 @dataclass(frozen=True)

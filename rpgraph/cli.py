@@ -26,6 +26,7 @@ from typing import TextIO
 
 from . import __version__
 from .errors import SpecError
+from .vocab import UNITS
 
 EXIT_SPEC = 1
 EXIT_USAGE = 2
@@ -57,8 +58,6 @@ def _positive(text: str) -> int:
 
 
 def _time(text: str) -> float:
-    from .expr import UNITS
-
     t = text.strip()
     for unit in sorted(UNITS, key=len, reverse=True):
         if t.endswith(unit) and UNITS[unit][1] == "time":
@@ -212,7 +211,7 @@ def cmd_eval(a: argparse.Namespace) -> int:
 def cmd_nir_export(a: argparse.Namespace) -> int:
     """``rpgraph nir export FILE -o NET.nir``: the network and parameters as NIR."""
     from .compile import compile
-    from .nir_io import to_nir, write_nir
+    from .nir import to_nir, write_nir
 
     prog = compile(a.file)
     params = prog.load_params(a.params) if a.params else prog.init(0)
@@ -224,7 +223,7 @@ def cmd_nir_export(a: argparse.Namespace) -> int:
 def cmd_nir_import(a: argparse.Namespace) -> int:
     """``rpgraph nir import NET.nir --dt DT -o FILE.rpg``: a spec plus parameters."""
     from .checkpoint import save_params, spec_hash
-    from .nir_io import from_nir
+    from .nir import from_nir
 
     net, params = from_nir(a.file, dt=a.dt, convention=a.convention)
     spec_path = Path(a.output)

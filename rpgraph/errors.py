@@ -33,6 +33,42 @@ class Span:
         return Span(line, column, line, column + max(width, 1))
 
 
+#: The longest source line quoted whole under a message; of a longer line, a window of this
+#: many characters around the place is shown, with '...' where it was cut.
+MAX_QUOTE = 160
+#: The longest message, hint or note text shown whole; longer ones (a huge name or number,
+#: a list of thousands of names) keep their start and end around '...'.
+MAX_TEXT = 400
+
+
+def clip(text: str, width: int = 40) -> str:
+    """``text`` if it has at most ``width`` characters, else its start and end around '...'.
+
+    For user text quoted in messages (names, numbers), so that a pathological input cannot
+    make a pathological message.
+
+    >>> clip("7" * 5000, 23)
+    '777777777777...77777777'
+    """
+    if len(text) <= width:
+        return text
+    tail = (width - 3) * 2 // 5
+    return f"{text[: width - 3 - tail]}...{text[len(text) - tail:]}"
+
+
+def _window(text: str, start: int, end: int) -> tuple[str, int, int]:
+    """A piece of at most about :data:`MAX_QUOTE` characters of ``text`` that shows
+    ``text[start:end]`` (or its beginning), and where that part is in the piece."""
+    if len(text) <= MAX_QUOTE:
+        return text, start, end
+    lo = max(0, min(start - MAX_QUOTE // 4, len(text) - MAX_QUOTE))
+    hi = lo + MAX_QUOTE
+    left = "..." if lo else ""
+    right = "..." if hi < len(text) else ""
+    shift = len(left) - lo
+    return left + text[lo:hi] + right, start + shift, min(end, hi) + shift
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str | None:
     """A hint naming the closest known spelling, or ``None``.
 
@@ -100,17 +136,19 @@ class SpecError(Exception):
         return self
 
     def _caret(self, span: Span) -> list[str]:
-        if self.source is None:
+        if self.source is None or span.line < 1:
             return []
         # '\n' only, as the parser counts lines (str.splitlines also splits at \f, \x1e,
         # \u2028... which may sit in comments and would shift the quoted line)
-        lines = self.source.split("\n")
-        if not 1 <= span.line <= len(lines):
+        lines = self.source.split("\n", span.line)
+        if span.line > len(lines):
             return []
-        text = lines[span.line - 1].expandtabs(1)
+        text = lines[span.line - 1]
         end = span.end_column if span.end_line == span.line else len(text) + 1
-        width = max(1, min(end, len(text) + 1) - span.column)
-        return ["    " + text, "    " + " " * (span.column - 1) + "^" * width]
+        end = min(end, len(text) + 1)
+        # tabs count as one column, as the lexer counts them
+        text, start, end = _window(text.replace("\t", " "), span.column - 1, end - 1)
+        return ["    " + text, "    " + " " * start + "^" * max(1, end - start)]
 
     def render(self) -> str:
         where = self.filename
@@ -118,17 +156,19 @@ class SpecError(Exception):
             where += f":{self.span.line}:{self.span.column}"
         elif self.filename == "<string>":
             where = ""  # not about a place in a spec: no location to show
-        out = [f"{where}: {self.kind}: {self.message}" if where else f"{self.kind}: {self.message}"]
+        message = clip(self.message, MAX_TEXT)
+        out = [f"{where}: {self.kind}: {message}" if where else f"{self.kind}: {message}"]
         if self.span is not None:
             out += self._caret(self.span)
         for span, text in self.notes:
             if span is None:
-                out.append(f"note: {text}")
+                out.append(f"note: {clip(text, MAX_TEXT)}")
             else:
-                out.append(f"{self.filename}:{span.line}:{span.column}: note: {text}")
+                out.append(f"{self.filename}:{span.line}:{span.column}: note: "
+                           f"{clip(text, MAX_TEXT)}")
                 out += self._caret(span)
         if self.hint:
-            out.append(f"hint: {self.hint}")
+            out.append(f"hint: {clip(self.hint, MAX_TEXT)}")
         return "\n".join(out)
 
     def __str__(self) -> str:

@@ -13,14 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import ast
-from .errors import SpecNameError, SpecValueError, did_you_mean
-from .parse import UNITS as PARSER_UNITS
-
-# unit -> (SI factor, dimension); the parser's table is the one list of units
-UNITS: dict[str, tuple[float, str]] = {
-    unit: (factor, "frequency" if unit.endswith("Hz") else "time")
-    for unit, factor in PARSER_UNITS.items()
-}
+from .errors import SpecNameError, SpecValueError, clip
+from .vocab import BINARY, NEG, UNITS
 
 
 @dataclass(frozen=True)
@@ -45,15 +39,15 @@ Value = Any  # float | int | bool | str | Symbol | Quantity | list | ast.Call
 
 def unit_factor(num: ast.Num) -> tuple[float, str | None]:
     """The SI factor and dimension of a number's unit: ``5 ms`` gives ``(1e-3, "time")``;
-    no unit gives ``(1.0, None)``."""
+    no unit gives ``(1.0, None)``.
+
+    The unit is one of :data:`rpgraph.vocab.UNITS`: the parser refuses any other.
+
+    >>> unit_factor(ast.Num(5.0, "ms"))
+    (0.001, 'time')
+    """
     if num.unit is None:
         return 1.0, None
-    if num.unit not in UNITS:
-        raise SpecValueError(
-            f"unknown unit '{num.unit}'",
-            num.span,
-            hint=did_you_mean(num.unit, UNITS) or f"known units: {', '.join(UNITS)}",
-        )
     return UNITS[num.unit]
 
 
@@ -63,15 +57,6 @@ def _num(v: Value) -> float:
 
 def _dim(v: Value) -> str | None:
     return v.dimension if isinstance(v, Quantity) else None
-
-
-_OPS = {
-    "+": lambda a, b: a + b,
-    "-": lambda a, b: a - b,
-    "*": lambda a, b: a * b,
-    "/": lambda a, b: a / b,
-    "**": lambda a, b: a**b,
-}
 
 
 def evaluate(expr: ast.Expr, env: Mapping[str, Value], *, calls: bool = False) -> Value:
@@ -100,7 +85,9 @@ def evaluate(expr: ast.Expr, env: Mapping[str, Value], *, calls: bool = False) -
     if isinstance(expr, ast.Neg):
         v = evaluate(expr.operand, env, calls=calls)
         _require_number(v, expr.operand)
-        return Quantity(-v.value, v.dimension) if isinstance(v, Quantity) else -v
+        if isinstance(v, Quantity):
+            return Quantity(NEG.apply(v.value), v.dimension)
+        return NEG.apply(v)
     if isinstance(expr, ast.BinOp):
         a = evaluate(expr.left, env, calls=calls)
         b = evaluate(expr.right, env, calls=calls)
@@ -109,7 +96,7 @@ def evaluate(expr: ast.Expr, env: Mapping[str, Value], *, calls: bool = False) -
         if expr.op == "**" and _huge_power(_num(a), _num(b)):
             raise SpecValueError("number too large", expr.span)
         try:
-            out = _OPS[expr.op](_num(a), _num(b))
+            out = BINARY[expr.op].apply(_num(a), _num(b))
         except ZeroDivisionError:
             raise SpecValueError("division by zero", expr.span) from None
         except OverflowError:
@@ -168,9 +155,9 @@ def describe(v: Value) -> str:
     if isinstance(v, (int, float)):
         return f"the number {v:g}"
     if isinstance(v, str):
-        return f'the string "{v}"'
+        return f'the string "{clip(v)}"'
     if isinstance(v, Symbol):
-        return f"the name '{v.name}'"
+        return f"the name '{clip(v.name)}'"
     if isinstance(v, list):
         return "a list"
     if isinstance(v, ast.Call):

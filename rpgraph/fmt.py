@@ -3,10 +3,11 @@
 The output re-parses to an equal :class:`~rpgraph.ast.Spec` and formatting is idempotent.
 Layout is fixed: 4-space indentation, one statement per line, ``a -> b -> c`` chains (broken
 before ``->`` only where the source breaks them), spaces around operators and ``=``, the
-fewest parentheses that keep the tree, numbers printed so they read back to the same value
-(``20 ms``, ``1e-05``, ``1000``), and the sections in the order blocks, network, bounds,
-train, separated by blank lines. Settings inside ``bounds { }`` are printed before the
-bounds themselves.
+fewest parentheses that keep the tree, numbers as written (``1e-3`` stays ``1e-3``; those
+built in code get the shortest spelling that reads back to the same value: ``20 ms``,
+``1e-5``, ``1000``), and the sections in the order blocks, network, bounds, train,
+separated by blank lines. Settings inside ``bounds { }`` are printed before the bounds
+themselves.
 
 Comments are kept. The syntax tree has none, so :func:`format_spec` finds them in the text
 the spec was parsed from (``Spec.source``, see :func:`comments`) and places them by the
@@ -38,33 +39,33 @@ from dataclasses import dataclass, field
 from . import ast
 from .errors import Span
 from .parse import parse
+from .vocab import ATOM, BINARY, NEG
 
 __all__ = ["Comment", "comments", "fmt", "format_spec", "format_expr"]
 
 _INDENT = "    "
 
-# Binding strength: a child printed inside a parent needs at least the given level, or
-# parentheses. sum < product < unary minus < power < atom.
-_SUM, _PRODUCT, _UNARY, _POWER, _ATOM = 1, 2, 3, 4, 5
-_BINARY = {"+": _SUM, "-": _SUM, "*": _PRODUCT, "/": _PRODUCT, "**": _POWER}
-
 
 def _level(e: ast.Expr) -> int:
     if isinstance(e, ast.BinOp):
-        return _BINARY[e.op]
+        return BINARY[e.op].level
     if isinstance(e, ast.Neg):
-        return _UNARY
-    return _ATOM
+        return NEG.level
+    return ATOM
 
 
 def _wrap(e: ast.Expr, need: int) -> str:
+    """``e`` as an operand that must bind at least as strongly as ``need``."""
     text = format_expr(e)
     return f"({text})" if _level(e) < need else text
 
 
 def _number(n: ast.Num) -> str:
+    """As written, if it was (and still reads back to its value), else canonical."""
     value = float(n.value)
-    if n.is_int and value.is_integer():
+    if n.text and n.text.isdigit() == n.is_int and float(n.text) == value:
+        text = n.text
+    elif n.is_int and value.is_integer():
         text = str(int(value))
     else:
         text = _float(value)
@@ -126,16 +127,11 @@ def format_expr(e: ast.Expr) -> str:
     if isinstance(e, ast.ListExpr):
         return "[" + ", ".join(format_expr(i) for i in e.items) + "]"
     if isinstance(e, ast.Neg):
-        return "-" + _wrap(e.operand, _UNARY)
+        return NEG.symbol + _wrap(e.operand, NEG.operand)
     if isinstance(e, ast.BinOp):
-        level = _BINARY[e.op]
-        if e.op == "**":
-            # right associative, and the base is an atom: (-2) ** 2, 2 ** -1, 2 ** 3 ** 2
-            left, right = _wrap(e.left, _ATOM), _wrap(e.right, _UNARY)
-        else:
-            # left associative: a - b - c, but a - (b - c)
-            left, right = _wrap(e.left, level), _wrap(e.right, level + 1)
-        return f"{left} {e.op} {right}"
+        # the fewest brackets: a - b - c but a - (b - c); 2 ** 3 ** 2 but (-2) ** 2
+        op = BINARY[e.op]
+        return f"{_wrap(e.left, op.left)} {e.op} {_wrap(e.right, op.right)}"
     raise TypeError(f"not an rpgraph expression: {e!r}")
 
 
@@ -361,7 +357,9 @@ def format_spec(spec: ast.Spec, keep_comments: bool = True) -> str:
     notes, braces = _scan(source) if source else ([], [])
     sections: list[list[_Slot]] = []
     for block in spec.blocks:
-        head = f"block {block.name}(" + ", ".join(_param(p) for p in block.params) + ")"
+        head = f"block {block.name}"
+        if block.params:  # like a network without settings: no empty parentheses
+            head += "(" + ", ".join(_param(p) for p in block.params) + ")"
         items: list[tuple[_Lines, Span]] = [(_stmt(s), s.span) for s in block.body]
         sections.append(_section(head, block.span, items, braces))
     net = spec.network

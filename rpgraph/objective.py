@@ -16,21 +16,15 @@ import jax.numpy as jnp
 
 from . import ast
 from .errors import SpecNameError, SpecValueError, did_you_mean
-from .expr import UNITS
+from .expr import Quantity, as_float, evaluate
 from .graph import Network
 from .losses import LOSS_FUNCTIONS
+from .vocab import BINARY, NEG
 
 Array = Any
 Term = Callable[[dict[str, Array], Any, Any], Any]
 
 BOUND_TERMS = ("bounds_cost", "bounds_penalty")
-OPS: dict[str, Callable[[Any, Any], Any]] = {
-    "+": lambda a, b: a + b,
-    "-": lambda a, b: a - b,
-    "*": lambda a, b: a * b,
-    "/": lambda a, b: a / b,
-    "**": lambda a, b: a**b,
-}
 
 
 def default_loss(net: Network) -> ast.Expr:
@@ -57,8 +51,7 @@ def _bound_fn(net: Network, name: str) -> Term:
 
 def _compile(expr: ast.Expr, net: Network) -> Term:
     if isinstance(expr, ast.Num):
-        factor = UNITS[expr.unit][0] if expr.unit in UNITS else 1.0
-        v = float(expr.value) * factor
+        v = _constant(expr)
         return lambda outs, target, params: v
     if isinstance(expr, ast.Name):
         if expr.id in net.outputs:
@@ -78,9 +71,9 @@ def _compile(expr: ast.Expr, net: Network) -> Term:
                             hint=did_you_mean(expr.id, known) or f"names: {', '.join(known)}")
     if isinstance(expr, ast.Neg):
         f = _compile(expr.operand, net)
-        return lambda outs, target, params: -f(outs, target, params)
+        return lambda outs, target, params: NEG.apply(f(outs, target, params))
     if isinstance(expr, ast.BinOp):
-        a, b, op = _compile(expr.left, net), _compile(expr.right, net), OPS[expr.op]
+        a, b, op = _compile(expr.left, net), _compile(expr.right, net), BINARY[expr.op].apply
         return lambda outs, target, params: op(a(outs, target, params), b(outs, target, params))
     if isinstance(expr, ast.Call):
         if expr.func in BOUND_TERMS and not expr.args and not expr.kwargs:
@@ -104,12 +97,11 @@ def _compile(expr: ast.Expr, net: Network) -> Term:
 
 
 def _constant(expr: ast.Expr) -> float:
-    if isinstance(expr, ast.Num):
-        return float(expr.value) * (UNITS[expr.unit][0] if expr.unit in UNITS else 1.0)
-    if isinstance(expr, ast.Neg):
-        return -_constant(expr.operand)
-    raise SpecValueError("Expected a number for a keyword argument of a loss function",
-                         getattr(expr, "span", None))
+    """A constant in SI units (``20 ms`` is 0.02), by the one constant evaluator."""
+    v = evaluate(expr, {})
+    if isinstance(v, Quantity):
+        return v.value
+    return as_float(v, expr, what="a number for a keyword argument of a loss function")
 
 
 def _terms(expr: ast.Expr) -> list[ast.Expr]:

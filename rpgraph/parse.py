@@ -20,7 +20,9 @@ from __future__ import annotations
 import contextlib
 import gc
 import math
-from collections.abc import Iterator, Sequence
+import os
+import stat
+from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
@@ -30,31 +32,21 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 from lark.tree import Meta
 
 from . import ast
-from .errors import Span, SpecError, SpecNameError, SpecSyntaxError, SpecValueError, did_you_mean
+from .errors import (
+    Span,
+    SpecError,
+    SpecNameError,
+    SpecSyntaxError,
+    SpecValueError,
+    clip,
+    did_you_mean,
+)
+from .vocab import BINARY, ENFORCE_MODES, KEYWORDS, UNITS
 
-__all__ = ["UNITS", "MAX_DEPTH", "KEYWORDS", "ENFORCE_MODES", "parse", "parse_file"]
-
-#: Unit name -> factor to SI (seconds or hertz). Values are kept unscaled in the AST; the
-#: graph builder applies these factors. The Greek small mu is accepted as well as the micro
-#: sign because both look identical in most fonts.
-UNITS: dict[str, float] = {
-    "s": 1.0,
-    "ms": 1e-3,
-    "us": 1e-6,
-    "\u00b5s": 1e-6,  # micro sign
-    "\u03bcs": 1e-6,  # Greek small letter mu
-    "ns": 1e-9,
-    "Hz": 1.0,
-    "kHz": 1e3,
-}
+__all__ = ["MAX_DEPTH", "MAX_SPEC_BYTES", "parse", "parse_expr", "parse_file"]
 
 #: How deep an expression may nest (``-(-(-x))``, ``[[[x]]]``, ``a + b + c + ...``).
 MAX_DEPTH = 100
-
-KEYWORDS = frozenset(
-    {"network", "block", "input", "output", "bounds", "train", "in", "enforce", "true", "false"}
-)
-ENFORCE_MODES = ("penalty", "project", "both")
 
 # --- grammar loading -------------------------------------------------------------------------
 
@@ -202,7 +194,11 @@ def _check_duplicates(
 def _check_enforce(name: str, span: Span) -> None:
     if name not in ENFORCE_MODES:
         hint = did_you_mean(name, ENFORCE_MODES) or "use one of: " + ", ".join(ENFORCE_MODES)
-        raise SpecValueError(f"unknown enforce mode '{name}'", span, hint=hint)
+        raise SpecValueError(f"unknown enforce mode '{clip(name)}'", span, hint=hint)
+
+
+#: Grammar alias of each binary operator (``add``) -> its symbol (``+``).
+_OPERATOR_RULES = {op.rule: op.symbol for op in BINARY.values()}
 
 
 class _Builder:
@@ -230,7 +226,10 @@ class _Builder:
                 n = len(node.children)
                 args = done[len(done) - n :] if n else []
                 del done[len(done) - n :]
-                done.append(getattr(self, node.data)(node.meta, args))
+                if node.data in _OPERATOR_RULES:  # add, sub, ...: one method for all
+                    done.append(self._binop(_OPERATOR_RULES[node.data], node.meta, args))
+                else:
+                    done.append(getattr(self, node.data)(node.meta, args))
             else:
                 todo.append((node, True))
                 todo.extend((child, False) for child in reversed(node.children))
@@ -260,15 +259,14 @@ class _Builder:
         except (OverflowError, ValueError):  # ValueError: over Python's 4300-digit limit
             value = math.inf
         if not math.isfinite(value):
-            shown = text if len(text) <= 24 else f"{text[:12]}...{text[-8:]}"
-            raise SpecValueError(f"number {shown} is too large", _tspan(tok))
+            raise SpecValueError(f"number {clip(text, 23)} is too large", _tspan(tok))
         unit: str | None = None
         if len(ch) > 1:
             unit = str(ch[1].value)
             if unit not in UNITS:
                 hint = did_you_mean(unit, UNITS) or "known units: " + ", ".join(UNITS)
-                raise SpecValueError(f"unknown unit '{unit}'", _tspan(ch[1]), hint=hint)
-        return self._expr(ast.Num(value, unit, is_int, _span(meta)))
+                raise SpecValueError(f"unknown unit '{clip(unit)}'", _tspan(ch[1]), hint=hint)
+        return self._expr(ast.Num(value, unit, is_int, _span(meta), str(text)))
 
     def string(self, meta: Meta, ch: list[Token]) -> ast.Str:
         return self._expr(ast.Str(_unescape(ch[0]), _span(meta)))
@@ -306,21 +304,6 @@ class _Builder:
 
     def _binop(self, op: str, meta: Meta, ch: list[Any]) -> ast.BinOp:
         return self._expr(ast.BinOp(op, ch[0], ch[1], _span(meta)), ch[0], ch[1])
-
-    def add(self, meta: Meta, ch: list[Any]) -> ast.BinOp:
-        return self._binop("+", meta, ch)
-
-    def sub(self, meta: Meta, ch: list[Any]) -> ast.BinOp:
-        return self._binop("-", meta, ch)
-
-    def mul(self, meta: Meta, ch: list[Any]) -> ast.BinOp:
-        return self._binop("*", meta, ch)
-
-    def div(self, meta: Meta, ch: list[Any]) -> ast.BinOp:
-        return self._binop("/", meta, ch)
-
-    def pow(self, meta: Meta, ch: list[Any]) -> ast.BinOp:
-        return self._binop("**", meta, ch)
 
     def kwarg(self, meta: Meta, ch: list[Any]) -> tuple[Token, ast.Expr]:
         return (ch[0], ch[1])
@@ -533,7 +516,7 @@ def _describe(tok: Token) -> str:
         return "';'" if tok.value == ";" else "end of line"
     if tok.value in KEYWORDS:
         return f"keyword '{tok.value}'"
-    return f"'{tok.value}'"
+    return f"'{clip(str(tok.value))}'"
 
 
 def _token_hint(tok: Token, expected: set[str], after: Any) -> str | None:
@@ -680,15 +663,56 @@ def parse_expr(text: str, filename: str = "<string>") -> ast.Expr:
     return expr  # type: ignore[no-any-return]
 
 
+#: Largest spec file :func:`parse_file` reads, in bytes. Specs are small text files; the cap
+#: keeps a wrong path (a device, a huge log) from being read without limit.
+MAX_SPEC_BYTES = 10 * 2**20
+
+# What a path names when it is not a regular file, in words (directories keep their message).
+_NOT_REGULAR: dict[Callable[[int], bool], str] = {
+    stat.S_ISDIR: "a directory",
+    stat.S_ISFIFO: "a named pipe",
+    stat.S_ISCHR: "a character device",
+    stat.S_ISBLK: "a block device",
+    stat.S_ISSOCK: "a socket",
+}
+
+
+def _read_spec(path: str | Path, name: str) -> bytes:
+    """The bytes of the regular file ``path``, refusing other files and those over the cap.
+
+    The file is opened without blocking (a named pipe without a writer would otherwise wait
+    forever) and checked on the open descriptor, so nothing can swap it in between.
+    """
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_BINARY", 0)
+    fd = os.open(path, flags)
+    try:
+        mode = os.fstat(fd).st_mode
+        if not stat.S_ISREG(mode):
+            what = next((w for test, w in _NOT_REGULAR.items() if test(mode)),
+                        "not a regular file")
+            hint = None if stat.S_ISDIR(mode) else "save the spec as a file and give its path"
+            raise SpecError(f"spec file '{name}' is {what}", filename=name, hint=hint)
+        with os.fdopen(fd, "rb", closefd=False) as f:
+            raw = f.read(MAX_SPEC_BYTES + 1)  # one byte more tells a file over the cap
+    finally:
+        os.close(fd)
+    if len(raw) > MAX_SPEC_BYTES:
+        raise SpecError(f"spec file '{name}' is larger than {MAX_SPEC_BYTES // 2**20} MB",
+                        filename=name, hint="specs are short text files: is it the right path?")
+    return raw
+
+
 def parse_file(path: str | Path) -> ast.Spec:
     """Read a UTF-8 ``.rpg`` file and parse it; file problems are SpecErrors too.
+
+    Only regular files of at most :data:`MAX_SPEC_BYTES` are read.
 
     >>> parse_file("specs/tutorial_rate.rpg").network.name  # doctest: +SKIP
     'tutorial_rate'
     """
     name = str(path)
     try:
-        raw = Path(path).read_bytes()
+        raw = _read_spec(path, name)
     except FileNotFoundError:
         raise SpecError(f"spec file '{name}' does not exist", filename=name) from None
     except IsADirectoryError:

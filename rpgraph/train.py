@@ -155,7 +155,7 @@ def make_optimizer(expr: ast.Expr | str, env: Mapping[str, Any] | None = None
     """An optax optimizer from ``adam(lr = 1e-4)`` (any optax optimizer by name).
 
     >>> make_optimizer("adam(lr = 1e-3)")[1]
-    'adam(lr = 0.001)'
+    'adam(lr = 1e-3)'
     """
     if isinstance(expr, str):
         from .parse import parse_expr

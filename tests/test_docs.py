@@ -11,8 +11,10 @@ import pytest
 
 import rpgraph
 
+# with the prefix, subpackages are walked as rpgraph's (without it, rpgraph/nir would be
+# taken for the external ``nir`` package and rpgraph/modules skipped)
 MODULES = ["rpgraph"] + sorted(
-    f"rpgraph.{m.name}" for m in pkgutil.walk_packages(rpgraph.__path__))
+    m.name for m in pkgutil.walk_packages(rpgraph.__path__, prefix="rpgraph."))
 
 
 @pytest.mark.parametrize("name", MODULES)

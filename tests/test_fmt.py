@@ -11,7 +11,8 @@ from hypothesis import strategies as st
 
 from rpgraph import ast
 from rpgraph.fmt import comments, fmt, format_expr, format_spec
-from rpgraph.parse import KEYWORDS, UNITS, parse
+from rpgraph.parse import parse
+from rpgraph.vocab import KEYWORDS, UNITS
 
 TUTORIAL = """\
 # comments start with '#', anywhere
@@ -249,6 +250,23 @@ def test_format_spec_can_drop_comments() -> None:
     assert format_spec(spec, keep_comments=False) == "network n {\n    x -> y\n}\n"
 
 
+
+def test_format_spec_prints_a_spec_built_in_code() -> None:
+    """A tree with no source spans (as the NIR import builds) prints on one line per
+    statement; a block without parameters, like a network without settings, has no ``()``."""
+    body = (ast.Port("input", "i", None), ast.Port("output", "o", None),
+            ast.Chain((ast.Element(None, ast.Name("i")),
+                       ast.Element("w", ast.Call("linear", (ast.Num(2, is_int=True),))),
+                       ast.Element(None, ast.Name("o")))))
+    net = ast.Network("n", (("dt", ast.Num(1e-4)),), (
+        ast.Port("input", "x", ast.Num(2, is_int=True)),
+        ast.Chain((ast.Element(None, ast.Name("x")), ast.Element("b", ast.Name("blk")))),))
+    spec = ast.Spec(net, (ast.Block("blk", (), body),))
+    assert format_spec(spec, keep_comments=False) == (
+        "block blk {\n    input i\n    output o\n    i -> w: linear(2) -> o\n}\n\n"
+        "network n (dt = 1e-4) {\n    input x : 2\n    x -> b: blk\n}\n")
+    assert parse(format_spec(spec, keep_comments=False)) == spec
+
 # --- shipped specs ---------------------------------------------------------------------------
 
 SHIPPED = sorted((Path(__file__).resolve().parent.parent / "specs").glob("*.rpg"))
@@ -300,12 +318,14 @@ def test_comments_survive_and_settle(seed: int) -> None:
     [
         ("1e3", "1e3"),
         ("1000", "1000"),
-        ("1000.0", "1e3"),
-        ("0.0001", "1e-4"),
-        ("1e-05", "1e-5"),
+        ("1000.0", "1000.0"),  # numbers keep their spelling
+        ("1e-3", "1e-3"),
+        ("0.001", "0.001"),
+        ("1E-05", "1E-05"),
         ("20.0", "20.0"),
         ("0.1", "0.1"),
         ("20 ms", "20 ms"),
+        ("20ms", "20 ms"),
         ("-2 ** 2", "-2 ** 2"),
         ("(-2) ** 2", "(-2) ** 2"),
         ("((1 + 2)) * 3", "(1 + 2) * 3"),
@@ -319,6 +339,31 @@ def test_comments_survive_and_settle(seed: int) -> None:
 def test_expression_layout(text: str, out: str) -> None:
     value = parse(f"network n (k = {text}) {{}}").network.sim[0][1]
     assert format_expr(value) == out
+
+
+@pytest.mark.parametrize(
+    ("num", "out"),
+    [
+        (ast.Num(1000.0, is_int=True), "1000"),
+        (ast.Num(1000.0), "1e3"),
+        (ast.Num(1e-4), "1e-4"),
+        (ast.Num(1e-5), "1e-5"),
+        (ast.Num(20.0, "ms"), "20.0 ms"),
+        (ast.Num(0.1), "0.1"),
+        # a spelling that no longer reads back to the value is not used
+        (ast.Num(2e-3, text="1e-3"), "0.002"),
+        (ast.Num(5.0, text="5", is_int=False), "5.0"),
+    ],
+)
+def test_numbers_built_in_code_are_spelled_canonically(num: ast.Num, out: str) -> None:
+    assert format_expr(num) == out
+
+
+def test_hand_written_numbers_pass_check() -> None:
+    text = ("network n (dt = 0.5 ms) {\n    input x : 2\n    output y : 2\n    x -> y\n}\n\n"
+            "train {\n    optimizer = adam(lr = 1e-3)\n    loss = mse(y, target) + 0.001 * "
+            "l2sqr(params) + 1E3 * bounds_cost\n    epochs = 1000\n}\n")
+    assert fmt(text) == text
 
 
 # --- property: generated syntax trees survive format -> parse ------------------------------

@@ -17,7 +17,7 @@ import pytest
 
 import rpgraph
 from rpgraph import SpecError
-from rpgraph.nir_io import detect_convention, from_nir, nir_to_spec, read_nir, to_nir, write_nir
+from rpgraph.nir import detect_convention, from_nir, nir_to_spec, read_nir, to_nir, write_nir
 
 SHARED = Path(__file__).resolve().parents[1].parent / "shared" / "nir"
 NIR_FILES = sorted(SHARED.glob("*.nir")) if SHARED.is_dir() else []
@@ -57,7 +57,7 @@ def reference(graph: nir.NIRGraph, x: np.ndarray, dt: float, convention: str
               ) -> dict[str, np.ndarray]:
     """Simulate ``graph`` on ``x`` (T, N) and return every node's output (T, N).
 
-    Discretisation (as documented in rpgraph.nir_io), forward Euler for norse/snntorch:
+    Discretisation (as documented in rpgraph.nir.conventions), forward Euler for norse/snntorch:
     ``I += dt/tau_syn (-I + w_in S)`` (snntorch) or ``I = (1 - dt/tau_syn) I + w_in S``
     (norse); ``v += dt/tau (v_leak - v + r I)``; spike ``z = v > thr``, then ``v = v_reset``
     (NIR's reset; the Rockpool convention subtracts ``thr`` after ``v >= thr``).
@@ -543,6 +543,165 @@ def test_read_and_write_errors(tmp_path: Path) -> None:
     with pytest.raises(SpecError, match="does not exist"):
         write_nir(to_nir(prog, prog.init(0)), tmp_path / "no" / "dir" / "x.nir")
 
+
+
+def _linear_file(path: Path) -> None:
+    graph = nir.NIRGraph(nodes={"x": nir.Input(np.array([2])), "w": nir.Linear(np.eye(2)),
+                                "y": nir.Output(np.array([2]))}, edges=[("x", "w"), ("w", "y")])
+    nir.write(path, graph)
+
+
+def test_read_refuses_what_leaves_the_file(tmp_path: Path) -> None:
+    """A NIR file is one self-contained HDF5 file: links to other files, soft links and
+    datasets stored elsewhere are refused before NIR's reader follows them."""
+    import h5py
+
+    other = tmp_path / "other.nir"
+    _linear_file(other)
+    cases = {
+        "external": lambda f: f["node/nodes"].__setitem__(
+            "v", h5py.ExternalLink(str(other), "/node/nodes/w")),
+        "soft": lambda f: f["node/nodes"].__setitem__("v", h5py.SoftLink("/node/nodes/w")),
+        "stored": lambda f: f["node/nodes/w"].create_dataset(
+            "extra", shape=(2,), dtype="f8", external=[(str(tmp_path / "raw.bin"), 0, 16)]),
+    }
+    (tmp_path / "raw.bin").write_bytes(bytes(16))
+    want = {"external": f"links to another file ('{other}') at '/node/nodes/v'",
+            "soft": "holds a soft link at '/node/nodes/v'",
+            "stored": "stores dataset '/node/nodes/w/extra' in another file"}
+    for case, change in cases.items():
+        path = tmp_path / f"{case}.nir"
+        _linear_file(path)
+        with h5py.File(path, "a") as f:
+            change(f)
+        with pytest.raises(SpecError) as err:
+            read_nir(path)
+        assert str(err.value) == (f"error: NIR file '{path}' {want[case]}\n"
+                                  "hint: rpgraph reads one self-contained file (nir.write "
+                                  "writes no links)"), case
+
+
+def _nested(levels: int) -> nir.NIRGraph:
+    """A Linear inside ``levels`` subgraphs, each named ``s``."""
+    two = np.array([2])
+    g = nir.NIRGraph(nodes={"i": nir.Input(two), "o": nir.Output(two),
+                            "w": nir.Linear(np.eye(2))}, edges=[("i", "w"), ("w", "o")])
+    for _ in range(levels - 1):
+        g = nir.NIRGraph(nodes={"i": nir.Input(two), "o": nir.Output(two), "s": g},
+                         edges=[("i", "s"), ("s", "o")])
+    return nir.NIRGraph(nodes={"x": nir.Input(two), "y": nir.Output(two), "s": g},
+                        edges=[("x", "s"), ("s", "y")])
+
+
+def test_nesting_depth_limit(tmp_path: Path) -> None:
+    """Subgraphs nest up to MAX_NESTING levels (each a block instance); deeper files and
+    graphs are refused with the limit, not called recursive."""
+    from rpgraph.nir import MAX_NESTING
+
+    assert MAX_NESTING == 32
+    net, params = from_nir(_nested(MAX_NESTING), dt=1e-3)
+    y = rpgraph.compile(net).evolve(params, np.ones((3, 2), np.float32))[0]
+    np.testing.assert_array_equal(np.asarray(y), 1.0)
+    hint = ("hint: rpgraph imports subgraphs nested at most 32 levels deep; flatten the outer "
+            "ones")
+    with pytest.raises(SpecError) as err:
+        from_nir(_nested(MAX_NESTING + 1), dt=1e-3)
+    path = ".".join(["s"] * (MAX_NESTING + 1))
+    assert str(err.value) == (f"error: NIR subgraph '{path}' is nested deeper than 32 levels\n"
+                              + hint)
+    deep = tmp_path / "deep.nir"
+    nir.write(deep, _nested(60))
+    with pytest.raises(SpecError) as err:
+        read_nir(deep)
+    assert str(err.value) == (f"error: NIR file '{deep}' nests subgraphs deeper than 32 "
+                              f"levels (at '{path}')\n" + hint)
+    assert "recursive" not in str(err.value)
+
+
+
+def test_bad_edges_and_bias_shapes_are_spec_errors() -> None:
+    """An edge to a node that does not exist, or a bias that does not fit its weight, is a
+    SpecError naming it (not a KeyError or a failed reshape)."""
+    two = np.array([2])
+
+    def graph(**nodes: Any) -> Any:
+        return lambda *edges: nir.NIRGraph(nodes={"x": nir.Input(two), "y": nir.Output(two),
+                                                  **nodes}, edges=list(edges), type_check=False)
+
+    sub = nir.NIRGraph(nodes={"i": nir.Input(two), "o": nir.Output(two)},
+                       edges=[("i", "o"), ("i", "q")], type_check=False)
+    cases = [
+        (graph(w=nir.Linear(np.eye(2)))(("x", "w"), ("w", "y"), ("w", "yy")),
+         "error: NIR edge names 'yy', which is not a node of the graph\n"
+         "hint: did you mean 'y'?"),
+        (graph(s=sub)(("x", "s"), ("s", "y")),
+         "error: NIR edge names 's.q', which is not a node of subgraph 's'"),
+        (graph(w=nir.Affine(np.eye(2), np.ones(3)))(("x", "w"), ("w", "y")),
+         "error: cannot import NIR graph: 1 unsupported node: 'w' (Affine: bias of shape (3,) "
+         "for a weight of shape (2, 2))"),
+    ]
+    for g, want in cases:
+        with pytest.raises(SpecError) as err:
+            _quiet(nir_to_spec, g, dt=1e-3)
+        assert str(err.value).startswith(want), str(err.value)
+
+def test_neurons_without_synapse_are_warned_about() -> None:
+    """LIF and IF get a near-instant synapse (Threshold an instant membrane too): each says
+    so; CubaLIF has its own synapse and is imported silently."""
+    ones = np.ones(2)
+    nodes = {"x": nir.Input(np.array([2])),
+             "a": nir.LIF(tau=ones * 0.02, r=ones, v_leak=0 * ones, v_threshold=ones),
+             "b": nir.IF(r=ones, v_threshold=ones),
+             "c": nir.CubaLIF(tau_syn=ones * 5e-3, tau_mem=ones * 0.02, r=ones, v_leak=0 * ones,
+                              v_threshold=ones, w_in=ones),
+             "d": nir.Threshold(threshold=ones),
+             "y": nir.Output(np.array([2]))}
+    graph = nir.NIRGraph(nodes=nodes, edges=[("x", "a"), ("a", "b"), ("b", "c"), ("c", "d"),
+                                             ("d", "y")])
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        nir_to_spec(graph, dt=1e-3, convention="norse")
+    messages = [str(w.message) for w in caught]
+    for name, kind in (("a", "LIF"), ("b", "IF")):
+        assert (f"NIR import: '{name}' ({kind}): NIR's {kind} has no synapse; imported as a lif "
+                "with a near-instant synapse (tau_syn = dt / (20 ln 2)") in " ".join(messages)
+    assert any(m.startswith("NIR import: 'd' (Threshold): approximated") for m in messages)
+    assert not any("'c'" in m and "synapse" in m for m in messages)  # only its input gain
+
+
+def test_rockpool_reset_warning_names_one_spike_per_step() -> None:
+    ones = np.ones(2)
+    graph = nir.NIRGraph(
+        nodes={"x": nir.Input(np.array([2])), "y": nir.Output(np.array([2])),
+               "h": nir.CubaLIF(tau_syn=ones * 5e-3, tau_mem=ones * 0.02, r=ones,
+                                v_leak=0 * ones, v_threshold=ones, w_in=ones)},
+        edges=[("x", "h"), ("h", "y")])
+    with pytest.warns(UserWarning, match="'h': Rockpool convention, so after a spike the "
+                      "threshold is subtracted .* and at most one spike is emitted per step"):
+        text, _ = nir_to_spec(graph, dt=1e-3, convention="rockpool")
+    assert "h: lif(max_spikes_per_dt = 1)" in text
+
+
+def test_top_level_api_and_export_table() -> None:
+    """``rpgraph.from_nir`` / ``rpgraph.to_nir`` are the package's own functions, loaded on
+    first use (``import rpgraph`` does not import NIR); one exporter per exportable kind."""
+    import subprocess
+    import sys
+
+    import rpgraph.nir as rnir
+    from rpgraph.modules import KINDS
+    from rpgraph.nir.export import EXPORTERS
+
+    assert rpgraph.from_nir is rnir.from_nir and rpgraph.to_nir is rnir.to_nir
+    assert {"from_nir", "to_nir"} <= set(rpgraph.__all__)
+    with pytest.raises(AttributeError, match="no attribute 'nir_io'"):
+        rpgraph.nir_io  # noqa: B018 - the old module is gone
+    code = "import sys, rpgraph; print('nir' in sys.modules, 'h5py' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         timeout=120, cwd=Path(__file__).resolve().parents[1], check=True)
+    assert out.stdout.split() == ["False", "False"]
+    assert rnir.EXPORTABLE_KINDS == ("linear", "lif", "expsyn", "identity")
+    assert set(EXPORTERS) <= set(KINDS)
 
 def test_cli_import_train_export_round_trip(tmp_path: Path) -> None:
     """The issue's done-criterion, all through the CLI: a recurrent CubaLIF network from a

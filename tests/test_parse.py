@@ -2,12 +2,18 @@
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
 import sys
+import threading
+import time
 from pathlib import Path
 
 import pytest
 from lark import Lark
 
+import rpgraph.parse
 from rpgraph import ast
 from rpgraph.ast import (
     BinOp,
@@ -31,8 +37,16 @@ from rpgraph.ast import (
     Str,
     Train,
 )
-from rpgraph.errors import Span, SpecError, SpecNameError, SpecSyntaxError, SpecValueError
-from rpgraph.parse import UNITS, grammar_path, parse, parse_file
+from rpgraph.errors import (
+    MAX_TEXT,
+    Span,
+    SpecError,
+    SpecNameError,
+    SpecSyntaxError,
+    SpecValueError,
+)
+from rpgraph.parse import grammar_path, parse, parse_file
+from rpgraph.vocab import ATOM, BINARY, KEYWORDS, NEG, POWER, PRODUCT, SUM, UNARY, UNITS
 
 
 def n(value: float, unit: str | None = None) -> Num:
@@ -78,9 +92,26 @@ def test_grammar_builds_strict_without_anonymous_terminals() -> None:
 
 
 def test_units_table() -> None:
-    assert UNITS["s"] == 1 and UNITS["ms"] == 1e-3 and UNITS["us"] == 1e-6
-    assert UNITS["\u00b5s"] == 1e-6 and UNITS["ns"] == 1e-9
-    assert UNITS["Hz"] == 1 and UNITS["kHz"] == 1e3
+    assert UNITS["s"] == (1, "time") and UNITS["ms"] == (1e-3, "time")
+    assert UNITS["us"] == UNITS["\u00b5s"] == UNITS["\u03bcs"] == (1e-6, "time")
+    assert UNITS["ns"] == (1e-9, "time")
+    assert UNITS["Hz"] == (1, "frequency") and UNITS["kHz"] == (1e3, "frequency")
+
+
+def test_vocabulary_matches_the_grammar() -> None:
+    """The keywords and operators of rpgraph.vocab are those the grammar spells."""
+    grammar = grammar_path().read_text(encoding="utf-8")
+    words = set(re.findall(r'^([A-Z]+): "([a-z]+)"$', grammar, re.MULTILINE))
+    assert {word for _, word in words} == KEYWORDS
+    assert all(name == word.upper() for name, word in words)
+    # each operator rule, 'left "op" right -> alias', with its operands at the levels that
+    # vocab states (the formatter brackets by them)
+    level = {"sum": SUM, "product": PRODUCT, "unary": UNARY, "power": POWER, "atom": ATOM}
+    rules = {op: (alias, level[left], level[right]) for left, op, right, alias in
+             re.findall(r'(\w+) "([-+*/]+)" (\w+)\s+-> (\w+)', grammar)}
+    assert rules == {op.symbol: (op.rule, op.left, op.right) for op in BINARY.values()}
+    assert re.search(rf'"\{NEG.symbol}" unary\s+-> {NEG.rule}\n', grammar)
+    assert NEG.operand == UNARY
 
 
 # --- whole specs -----------------------------------------------------------------------------
@@ -375,6 +406,29 @@ bounds {
         ),
         (Setting("enforce", Name("penalty")), Setting("margin", f(0.5))),
     )
+    assert parse(text).bounds.enforce == "penalty"
+    assert parse("network n {}\nbounds {\n    a.b >= 1\n}").bounds.enforce is None
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("a.b >= 1 enforce clip", "unknown enforce mode 'clip'"),
+        ("a.b in [0, 1] enforce Project", "unknown enforce mode 'Project'"),
+        ("enforce = projct", "unknown enforce mode 'projct'"),
+        ("enforce = dt", "unknown enforce mode 'dt'"),
+        ('enforce = "project"', "'enforce' must be one of: penalty, project, both"),
+        ("enforce = 1", "'enforce' must be one of: penalty, project, both"),
+        ("enforce = project + 1", "'enforce' must be one of: penalty, project, both"),
+        ("enforce = project()", "'enforce' must be one of: penalty, project, both"),
+        ("enforce = a.b", "'enforce' must be one of: penalty, project, both"),
+    ],
+)
+def test_every_enforce_form_is_checked_by_the_parser(line: str, message: str) -> None:
+    """The one stage that checks enforce modes: later stages read them as given."""
+    with pytest.raises(SpecValueError) as info:
+        parse(f"network n (dt = 1 ms) {{}}\nbounds {{\n    {line}\n}}")
+    assert info.value.message == message
 
 
 # --- UTF-8 -----------------------------------------------------------------------------------
@@ -691,6 +745,126 @@ def test_parse_file_errors_name_the_file(tmp_path: Path) -> None:
     with pytest.raises(SpecSyntaxError) as info:
         parse_file(path)
     assert str(info.value).startswith(f"{path}:3:1: error: unexpected '}}'")
+
+
+def _parse_file_in_thread(path: Path) -> BaseException | None:
+    """What ``parse_file(path)`` raised, run where a blocking open cannot hang the tests."""
+    raised: list[BaseException] = []
+
+    def read() -> None:
+        try:
+            parse_file(path)
+        except BaseException as err:  # noqa: BLE001 - handed to the test
+            raised.append(err)
+
+    worker = threading.Thread(target=read, daemon=True)
+    worker.start()
+    worker.join(timeout=20)
+    if worker.is_alive():  # blocked opening the pipe: a writer lets it go
+        os.close(os.open(path, os.O_WRONLY | os.O_NONBLOCK))
+        return None
+    return raised[0] if raised else None
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="needs named pipes")
+def test_parse_file_refuses_a_named_pipe(tmp_path: Path) -> None:
+    path = tmp_path / "pipe.rpg"
+    os.mkfifo(path)
+    err = _parse_file_in_thread(path)
+    assert isinstance(err, SpecError), "parse_file waited for a writer"
+    assert str(err) == (f"{path}: error: spec file '{path}' is a named pipe\n"
+                        "hint: save the spec as a file and give its path")
+
+
+@pytest.mark.skipif(not Path("/dev/zero").exists(), reason="needs /dev/zero")
+def test_parse_file_refuses_a_device() -> None:
+    # in a child with a memory cap and a timeout: reading /dev/zero never ends
+    code = ("import resource; resource.setrlimit(resource.RLIMIT_AS, (2**32, 2**32))\n"
+            "from rpgraph.parse import parse_file\n"
+            "try:\n    parse_file('/dev/zero')\nexcept Exception as err:\n    print(err)\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, cwd=Path(__file__).resolve().parent.parent,
+                          env={**os.environ, "JAX_PLATFORMS": "cpu"})
+    assert proc.stdout == ("/dev/zero: error: spec file '/dev/zero' is a character device\n"
+                           "hint: save the spec as a file and give its path\n")
+
+
+def test_parse_file_reads_at_most_the_cap(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    spec = "network n {}\n"
+    monkeypatch.setattr(rpgraph.parse, "MAX_SPEC_BYTES", len(spec))
+    path = tmp_path / "n.rpg"
+    path.write_text(spec, encoding="utf-8")
+    assert parse_file(path).network.name == "n"  # exactly at the cap
+    path.write_text(spec + "#", encoding="utf-8")
+    with pytest.raises(SpecError) as info:
+        parse_file(path)
+    assert info.value.message == f"spec file '{path}' is larger than 0 MB"
+    assert rpgraph.parse.MAX_SPEC_BYTES == len(spec)
+
+
+# --- long input, short messages --------------------------------------------------------------
+
+
+def test_a_huge_number_gives_a_short_message() -> None:
+    err = error("network n (k = " + "7" * 5000 + ") {}")
+    assert str(err) == (
+        "<string>:1:16: error: number 777777777777...77777777 is too large\n"
+        "    network n (k = " + "7" * 145 + "...\n"
+        "                   " + "^" * 145
+    )
+
+
+def test_a_long_sum_gives_a_short_message() -> None:
+    line = "network n (k = " + " + ".join(["1"] * 2000) + ") {}"
+    err = error(line)
+    assert err.span == Span(1, 16, 1, 16 + 101 * 4 - 3)  # the first 101 terms
+    quoted, caret = str(err).split("\n")[1:3]
+    assert quoted == "    " + line[:160] + "..."
+    assert caret == "    " + " " * 15 + "^" * 145
+    assert len(str(err)) < 500
+
+
+def test_quoted_line_is_a_window_around_the_place() -> None:
+    line = "a" * 300 + "XYZ" + "b" * 300
+    err = SpecError("bad", Span(1, 301, 1, 304), line)
+    quoted, caret = str(err).split("\n")[1:3]
+    lo = 300 - 160 // 4  # 40 characters before the place
+    assert quoted == "    ..." + line[lo : lo + 160] + "..."
+    assert caret == "    " + " " * (3 + 300 - lo) + "^^^"
+    # at the end of the line: the window ends there, the caret just past the last character
+    err = SpecError("bad", Span(1, 604, 1, 605), line)
+    quoted, caret = str(err).split("\n")[1:3]
+    assert quoted == "    ..." + line[-160:]
+    assert caret == "    " + " " * 163 + "^"
+    # tabs count as one column, as the lexer counts them
+    err = SpecError("bad", Span(1, 3, 1, 4), "\t\tx")
+    assert str(err).split("\n")[1:3] == ["      x", "      ^"]
+
+
+def test_long_messages_are_clipped_but_kept_whole_on_the_error() -> None:
+    name = "n" * 100_000
+    err = SpecError(f"undefined name '{name}'", hint=f"did you mean '{name}'?",
+                    notes=[(None, name)])
+    lines = str(err).split("\n")
+    assert [len(line) for line in lines] == [7 + MAX_TEXT, 6 + MAX_TEXT, 6 + MAX_TEXT]
+    assert lines[0].startswith("error: undefined name 'nnn") and lines[0].endswith("nnn'")
+    assert "..." in lines[0]
+    assert err.message == f"undefined name '{name}'"
+
+
+def test_rendering_a_huge_line_is_fast() -> None:
+    """The 200,000-term sum of issue #18: a 1.2 MB line quoted under its error."""
+    line = "network n (k = " + " + ".join(["1"] * 200_000) + ") {}"
+    t0 = time.perf_counter()
+    text = str(SpecError("expression nested too deeply", Span(1, 16, 1, 417), line))
+    assert time.perf_counter() - t0 < 0.5
+    assert len(text) < 500
+
+
+def test_long_names_are_clipped_in_syntax_errors() -> None:
+    err = error("network n { x -> y " + "z" * 10_000 + " }")
+    assert err.message == (f"unexpected '{'z' * 23}...{'z' * 14}'; expected a new line, '(', "
+                           "'->', ':' or '}'")
 
 
 # --- limits ----------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ import numpy as np
 import pytest
 
 import rpgraph
+import rpgraph.parse
 import rpgraph.train
 from rpgraph import errors
 from rpgraph.checkpoint import load_checkpoint, load_params
@@ -115,6 +116,9 @@ SPEC_ROWS: dict[str, str] = {
     "too_large": HDR + "    x -> linear(10 ** 10 ** 10) -> y\n}\n",
     "division_by_zero": HDR + "    x -> linear(2 / 0) -> y\n}\n",
     "unknown_loss": OK_NET + "train {\n    loss = mse(y, target) + l3(params)\n}\n",
+    # long input, short message: the quoted line is a window around the place
+    "huge_number": HDR + "    x -> linear(" + "7" * 5000 + ") -> y\n}\n",
+    "long_sum": HDR + "    x -> linear(" + " + ".join(["1"] * 2000) + ") -> y\n}\n",
 }
 # rows that only fail when training starts (the train block is resolved by 'train')
 TRAIN_SPEC_ROWS: dict[str, str] = {
@@ -164,6 +168,8 @@ def _file_setup(d: Path) -> None:
     (d / "other.rpg").write_text(TINY.replace("linear(4)", "linear(5)"), encoding="utf-8")
     (d / "latin1.rpg").write_bytes(OK_NET.replace("->", "\u2192", 1).encode("utf-16"))
     (d / "folder.rpg").mkdir()
+    os.mkfifo(d / "pipe.rpg")  # reading it would wait for a writer forever
+    (d / "huge.rpg").write_bytes(b"#" * (rpgraph.parse.MAX_SPEC_BYTES + 1))
     (d / "bounds_bad.json").write_text('{"lower": 3}', encoding="utf-8")
     (d / "bounds_syntax.json").write_text("nope", encoding="utf-8")
     (d / "rate.rpg").write_text(HDR + "    x -> linear(2) -> rate() -> y\n}\n", encoding="utf-8")
@@ -249,6 +255,7 @@ def _rows() -> list[tuple[str, str, list[str]]]:
         "unit_mismatch": "SpecValueError", "missing_argument": "SpecValueError",
         "wrong_type": "SpecValueError", "too_large": "SpecValueError",
         "division_by_zero": "SpecValueError", "unknown_loss": "SpecNameError",
+        "huge_number": "SpecValueError", "long_sum": "SpecSyntaxError",
         "unknown_train_setting": "SpecNameError", "unknown_optimizer": "SpecNameError",
         "unknown_dataset": "DataError", "no_data": "DataError",
         "non_finite_loss": "TrainingError",
@@ -266,6 +273,9 @@ def _rows() -> list[tuple[str, str, list[str]]]:
         ("file:spec_is_folder", "SpecError", ["check", "folder.rpg"]),
         ("file:unreadable_spec", "SpecError", ["check", LONG_NAME]),
         ("file:not_utf8", "SpecError", ["check", "latin1.rpg"]),
+        ("file:spec_is_a_pipe", "SpecError", ["check", "pipe.rpg"]),
+        ("file:spec_is_a_device", "SpecError", ["check", "/dev/zero"]),
+        ("file:spec_too_large", "SpecError", ["check", "huge.rpg"]),
         ("file:truncated_checkpoint", "CheckpointError",
          ["train", "tiny.rpg", "--out", "truncated", "--resume", *TRAIN]),
         ("file:corrupted_checkpoint", "CheckpointError",
@@ -519,6 +529,18 @@ EXPECTED: dict[str, tuple[int, str]] = {
         'hint: known: bounds_cost, bounds_penalty, cross_entropy, l0, l2sqr, logsoftmax, mse, soft'
         'max, sse\n'
     )),
+    # a 5,000-digit number and a 2,000-term sum: 160 characters of the line, '...', carets
+    'spec:huge_number': (1, (
+        "huge_number.rpg:4:17: error: number 777777777777...77777777 is too large\n"
+        "        x -> linear(" + "7" * 144 + "...\n"
+        "                    " + "^" * 144 + "\n"
+    )),
+    'spec:long_sum': (1, (
+        "long_sum.rpg:4:17: error: expression nested too deeply (limit 100 levels)\n"
+        "        x -> linear(" + "1 + " * 36 + "...\n"
+        "                    " + "^" * 144 + "\n"
+        "hint: split it into named constants or simplify it\n"
+    )),
     'spec:unknown_train_setting': (1, (
         "unknown_train_setting.rpg:7:5: error: unknown train setting 'epoch'\n"
         '        epoch = 3\n'
@@ -634,6 +656,18 @@ EXPECTED: dict[str, tuple[int, str]] = {
     'file:not_utf8': (1, (
         "latin1.rpg: error: spec file 'latin1.rpg' is not valid UTF-8 (byte 0 on line 1)\n"
         'hint: save the file as UTF-8\n'
+    )),
+    'file:spec_is_a_pipe': (1, (
+        "pipe.rpg: error: spec file 'pipe.rpg' is a named pipe\n"
+        'hint: save the spec as a file and give its path\n'
+    )),
+    'file:spec_is_a_device': (1, (
+        "/dev/zero: error: spec file '/dev/zero' is a character device\n"
+        'hint: save the spec as a file and give its path\n'
+    )),
+    'file:spec_too_large': (1, (
+        "huge.rpg: error: spec file 'huge.rpg' is larger than 10 MB\n"
+        'hint: specs are short text files: is it the right path?\n'
     )),
     'file:truncated_checkpoint': (1, (
         "error: checkpoint 'truncated/checkpoint.npz' is corrupted or truncated\n"
@@ -861,6 +895,8 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
         "spec file missing / a folder / unreadable / not UTF-8": [
             "file:missing_spec", "file:spec_is_folder", "file:unreadable_spec",
             "file:not_utf8"],
+        "spec file a pipe or device / over the size cap": [
+            "file:spec_is_a_pipe", "file:spec_is_a_device", "file:spec_too_large"],
         "output file cannot be written (cli)": ["file:output_folder_missing"],
         "--resume without --out (cli)": ["cli:resume_without_out"],
         "NIR file missing / not NIR / unsupported nodes / output folder missing": [
@@ -871,7 +907,7 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
         "unexpected token / end of file / character": ["spec:syntax", "spec:syntax_eof",
                                                       "spec:bad_character"],
         "unknown string escape": ["spec:bad_escape"],
-        "expression nested too deeply": ["spec:nested_too_deep"],
+        "expression nested too deeply": ["spec:nested_too_deep", "spec:long_sum"],
         "no network / a second network": ["spec:no_network", "spec:two_networks"],
     },
     "SpecNameError": {
@@ -899,7 +935,8 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
         "initial value outside its bound": ["spec:init_outside_bounds"],
         "unknown unit / unit mismatch": ["spec:bad_unit", "spec:unit_mismatch"],
         "missing argument / wrong type": ["spec:missing_argument", "spec:wrong_type"],
-        "number too large / division by zero": ["spec:too_large", "spec:division_by_zero"],
+        "number too large / division by zero": ["spec:too_large", "spec:division_by_zero",
+                                                "spec:huge_number"],
         "more devices than available": ["cli:too_many_devices"],
         "NIR import without a positive dt": ["nir:zero_dt"],
     },
