@@ -106,7 +106,7 @@ def _ones(m: DataNode, p: Params, dt: float) -> nir.NIRNode:
 def _lif(m: DataNode, p: Params, dt: float) -> nir.NIRNode:
     tau_mem = _f64(p["tau_mem"])
     r = rockpool_r(tau_mem, dt)
-    reset = m.cfg.get("reset", "subtract")
+    reset = m.cfg["reset"]
     if reset == "subtract":
         warnings.warn(f"NIR export: lif '{m.id}' subtracts its threshold after a spike; NIR "
                       "readers other than rpgraph and Rockpool set v to v_reset = 0 instead "
@@ -116,19 +116,19 @@ def _lif(m: DataNode, p: Params, dt: float) -> nir.NIRNode:
         v_leak=_f64(p["bias"]) * r, v_threshold=_f64(p["threshold"]),
         v_reset=_f64(p["v_reset"]) if reset == "v_reset" else np.zeros_like(tau_mem),
         w_in=np.ones_like(tau_mem),
-        metadata={"rpgraph_max_spikes_per_dt": float(m.cfg.get("max_spikes_per_dt", 2.0**16)),
+        metadata={"rpgraph_max_spikes_per_dt": float(m.cfg["max_spikes_per_dt"]),
                   "rpgraph_reset": reset})
 
 
 def _lif_refuse(m: DataNode) -> str | None:
-    n_syn = int(m.cfg.get("n_syn", 1))
+    n_syn = int(m.cfg["n_syn"])
     if n_syn != 1:
         return f"lif with n_syn = {m.cfg['n_syn']}: NIR CubaLIF has one synapse per neuron"
     return None
 
 
 def _lif_loops(m: DataNode, p: Params) -> dict[str, nir.NIRNode]:
-    if m.cfg.get("rec", False):
+    if m.cfg["rec"]:
         return {"_w_rec": nir.Linear(weight=_f64(p["w_rec"]).T)}
     return {}
 
