@@ -10,7 +10,7 @@ optimiser, one sample per step in data set order):
 * ``hand-written``: the same maths written directly in JAX + optax, the whole run one
   ``lax.scan`` over steps in one jitted call (the ceiling rpgraph aims for).
 * ``rpgraph``: ``rpgraph.compile(spec)`` and the fused chunk of
-  :func:`rpgraph.train.make_chunk`; also ``prog.fit`` end to end (compile included).
+  :func:`rpgraph.train.make_chunk`; also ``rpgraph.fit`` end to end (compile included).
 """
 
 from __future__ import annotations
@@ -253,7 +253,7 @@ def run_rpgraph(kind: str, cfg: SeedConfig, ds: Dataset, prog: rpgraph.Program,
         epochs = cfg.steps // cfg.classes
         data = ds
         t0 = time.perf_counter()
-        res = prog.fit(data, epochs=epochs, progress=False, plots=False)
+        res = rpgraph.fit(prog, data, epochs=epochs, progress=False)
         wall = time.perf_counter() - t0
         rows.append(Row(kind, "rpgraph fit()", cfg.steps / wall, "steps/s", True, None,
                         note=f"end to end incl. compile: {wall:.2f} s wall "

@@ -5,6 +5,10 @@
 >>> sorted(prog.init(seed=0))
 ['linear_0']
 
+Training (:mod:`rpgraph.train`, loaded on first use): ``rpgraph.fit(prog, data, epochs=...)``
+runs the spec's ``train { }`` block with overrides (fields of :class:`FitOptions`) and returns
+a :class:`FitResult`.
+
 NIR interchange (:mod:`rpgraph.nir`, loaded on first use): :func:`to_nir` exports a
 program and its parameters, :func:`from_nir` imports a NIR graph or ``.nir`` file.
 
@@ -18,6 +22,8 @@ program and its parameters, :func:`from_nir` imports a NIR graph or ``.nir`` fil
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from .compile import Options, Program, compile
@@ -26,20 +32,36 @@ from .graph import Network, load, loads
 
 if TYPE_CHECKING:
     from .nir import from_nir, to_nir
+    from .train import FitOptions, FitResult, fit
 
-__all__ = ["Network", "Options", "Program", "SpecError", "compile", "from_nir", "load",
-           "loads", "to_nir"]
+__all__ = ["FitOptions", "FitResult", "Network", "Options", "Program", "SpecError", "compile",
+           "fit", "from_nir", "load", "loads", "to_nir"]
 __version__ = "0.1.0"
 
-# NIR (and h5py behind it) costs ~0.4 s to import: only programs that use it pay for it.
-_LAZY = ("from_nir", "to_nir")
+# NIR (and h5py behind it) costs ~0.4 s to import, the trainer (optax) ~0.2 s: only programs
+# that use them pay for them. Plain relative imports, not importlib: no module is ever named
+# by a string here.
+
+
+def _nir() -> ModuleType:
+    from . import nir
+
+    return nir
+
+
+def _train() -> ModuleType:
+    from . import train
+
+    return train
+
+
+_LAZY: dict[str, Callable[[], ModuleType]] = {
+    "from_nir": _nir, "to_nir": _nir, "fit": _train, "FitOptions": _train, "FitResult": _train}
 
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        from . import nir
-
-        return getattr(nir, name)
+        return getattr(_LAZY[name](), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 

@@ -173,7 +173,8 @@ def _load_bounds(prog: object, path: str | None) -> tuple[dict, dict] | None:
 def cmd_train(a: argparse.Namespace) -> int:
     """``rpgraph train FILE``: the spec's training run, flags overriding its train block."""
     from .compile import compile
-    from .train import default_run_dir, fit
+    from .train import FitOptions, default_run_dir, fit
+    from .train.plots import write_plots
 
     prog = compile(a.file)
     out = Path(a.out) if a.out else None
@@ -182,11 +183,11 @@ def cmd_train(a: argparse.Namespace) -> int:
                         hint="rpgraph train SPEC --out runs/NAME --resume")
     out = out or default_run_dir(prog)
     params = prog.load_params(a.init_params) if a.init_params else None
-    result = fit(prog, a.data, epochs=a.epochs, seed=a.seed, batch_size=a.batch_size,
-                 out_dir=out, resume=a.resume, progress=not a.quiet, params=params,
-                 checkpoint_every=a.checkpoint_every, devices=a.devices,
-                 bounds=_load_bounds(prog, a.bounds), plots=not a.no_plots,
-                 allow_outside=a.allow_outside)
+    result = fit(prog, a.data, options=FitOptions(
+        epochs=a.epochs, seed=a.seed, batch_size=a.batch_size, out_dir=out, resume=a.resume,
+        progress=not a.quiet, params=params, checkpoint_every=a.checkpoint_every,
+        devices=a.devices, bounds=_load_bounds(prog, a.bounds),
+        on_end=None if a.no_plots else write_plots, allow_outside=a.allow_outside))
     if not a.quiet:
         metrics = "  ".join(f"{k} {v:.4g}" for k, v in result.metrics.items())
         print(f"trained {result.steps} steps in {result.seconds:.1f} s "

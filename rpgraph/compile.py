@@ -452,6 +452,13 @@ class Program:
                 rec[n] = {k: tm(v) for k, v in recs.get(n, {}).items()}
 
     # -- public functions --
+    def run(self, params: Tree, xs: dict[str, Array], state: Tree | None, record: bool
+            ) -> tuple[dict[str, Array], Tree, dict[str, dict[str, Array]]]:
+        """The traced core, unchecked (for use inside ``jit``/``grad``, as the training step
+        does): ``xs`` maps every input to a ``(B, T, N)`` array; returns outputs by name,
+        the new state and the record. :meth:`evolve` checks its arguments and calls this."""
+        return self._run(params, xs, state, record)
+
     def _wrap_evolve(self) -> Callable[..., Any]:
         jitted = jax.jit(self._run, static_argnums=(3,))
 
@@ -522,18 +529,12 @@ class Program:
         outs, _, _ = self._run(params, xs, None, False)
         return compile_terms(self.network)(outs, self._prepare_target(target, batched), params)
 
-    # -- conveniences delegated to later stages --
+    # -- conveniences --
     def bounds_template(self) -> tuple[Tree, Tree]:
         """``(lower, upper)`` shaped like the parameters (Rockpool ``make_bounds`` layout)."""
         from .bounds import template
 
         return template(self.network)
-
-    def fit(self, data: Any = None, **kwargs: Any) -> Any:
-        """Train on ``data`` (see :func:`rpgraph.train.fit`)."""
-        from .train import fit
-
-        return fit(self, data, **kwargs)
 
     def load_params(self, path: str | Path) -> Tree:
         """Parameters from a run directory or ``params.npz``, checked against this program."""

@@ -238,5 +238,5 @@ def test_projection_keeps_every_bounded_parameter_inside_during_training(
                 p = np.asarray(params[node][name])
                 assert np.all(p >= lo) and np.all(p <= upper[node][name]), (node, name, step)
 
-    prog.fit(data, chunk=1, progress=False, plots=False, callback=check, seed=seed)
+    rpgraph.fit(prog, data, chunk=1, progress=False, callback=check, seed=seed)
     assert seen == list(range(1, 7))

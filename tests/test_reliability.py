@@ -1132,7 +1132,7 @@ def test_long_run_memory_flat_and_metrics_appended(tmp_path: Path) -> None:
         samples.append((lines, st.st_ino, st.st_size, _rss_kib()))
 
     result = fit(prog, epochs=steps // 2, out_dir=tmp_path / "run", progress=False,
-                 plots=False, checkpoint_every=1000, chunk=500, callback=watch)
+                 checkpoint_every=1000, chunk=500, callback=watch)
     assert result.steps == steps
     rows = read_metrics(metrics)
     assert [r["step"] for r in rows] == list(range(steps))

@@ -39,5 +39,5 @@ def test_spec_compiles_runs_and_trains(path: Path) -> None:
     assert np.isfinite(float(loss))
     assert all(np.all(np.isfinite(np.asarray(g))) for g in jax.tree_util.tree_leaves(grads))
     if net.spec.train is not None:
-        result = prog.fit(epochs=1, progress=False, plots=False)
+        result = rpgraph.fit(prog, epochs=1, progress=False)
         assert len(result.losses) > 0 and np.all(np.isfinite(result.losses))

@@ -30,11 +30,13 @@ from rockpool.training import jax_loss
 from rockpool.training.jax_loss import bounds_cost, make_bounds
 
 import rpgraph
-from rpgraph.bounds import from_json, to_json
+from rpgraph.bounds import from_json, project, to_json
 from rpgraph.checkpoint import load_checkpoint
 from rpgraph.data import Dataset, sinusoids
 from rpgraph.errors import CheckpointError, DataError, SpecError, TrainingError
 from rpgraph.train import Progress, evaluate, fit, make_step, read_metrics, resolve
+from rpgraph.train._objective import make_objective
+from rpgraph.train.plots import write_plots
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "specs"
@@ -103,6 +105,13 @@ def assert_same(a: Tree, b: Tree) -> None:
 @pytest.fixture(scope="module")
 def small() -> rpgraph.Program:
     return rpgraph.compile(SMALL)
+
+
+def test_top_level_fit_is_the_trainer_loaded_on_first_use() -> None:
+    assert rpgraph.fit is fit and {"fit", "FitOptions", "FitResult"} <= set(rpgraph.__all__)
+    code = "import sys, rpgraph; print('rpgraph.train' in sys.modules, 'optax' in sys.modules)"
+    out = subprocess.run([PY, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
+    assert out.stdout.split() == ["False", "False"]
 
 
 # --- the seed tutorial's loop ----------------------------------------------------------------
@@ -214,12 +223,34 @@ def test_frozen_parameters_keep_their_value_bit_for_bit() -> None:
     prog = rpgraph.compile(spec)
     p0 = prog.init(0)
     # weight decay changes parameters even where the gradient is zero: still frozen
-    for opt in ("adamw(lr = 1e-2, weight_decay = 0.5)", "sgd(lr = 0.1, momentum = 0.9)"):
+    for opt, moments in (("adamw(lr = 1e-2, weight_decay = 0.5)", 2),
+                         ("sgd(lr = 0.1, momentum = 0.9)", 1)):
         r = fit(prog, optimizer=opt, progress=False, chunk=9)
         assert np.array_equal(r.params["linear_0"]["weight"], p0["linear_0"]["weight"])
         assert np.array_equal(r.params["hidden"]["tau"], p0["hidden"]["tau"])
         assert not np.array_equal(r.params["linear_1"]["weight"], p0["linear_1"]["weight"])
         assert not np.array_equal(r.params["hidden"]["bias"], p0["hidden"]["bias"])
+        # and no optimizer state: moments for the trained leaves only
+        state = [a for a in jax.tree_util.tree_leaves(r.opt_state) if np.ndim(a) > 0]
+        assert len(state) == (len(jax.tree_util.tree_leaves(p0)) - 2) * moments
+
+
+def test_projection_lands_exactly_on_a_bound_far_from_the_old_value() -> None:
+    """The step clips the updated parameters, not the updates: from weights of 1.0 it lands
+    exactly on a lower bound of 1e-8, which no float32 update added to 1.0 can reach."""
+    prog = rpgraph.compile("network n { input x : 3\n output y : 2\n x -> linear(2) -> y }\n"
+                           "bounds {\n    enforce = project\n}\n")
+    lower, upper = prog.bounds_template()
+    lower["linear_0"]["weight"] = 1e-8
+    p = jax.tree_util.tree_map(jnp.ones_like, prog.init(0))
+    opt = optax.sgd(1e3)
+    step = jax.jit(make_step(prog, opt, objective=make_objective(prog.network, (lower, upper))))
+    new, _, _, _ = step(p, opt.init(p), jnp.ones((1, 5, 3)), jnp.full((1, 5, 2), -100.0))
+    bound = np.asarray(project({"w": {"w": jnp.float32(-1.0)}}, {"w": {"w": 1e-8}},
+                               {"w": {"w": math.inf}})["w"]["w"])
+    assert bound >= 1e-8 and np.all(np.asarray(new["linear_0"]["weight"]) == bound)
+    one = np.float32(1.0)
+    assert one + (bound - one) != bound  # 'params + (projected - params)' would miss it
 
 
 def test_user_bounds_are_projected_including_newly_bounded_params() -> None:
@@ -248,11 +279,12 @@ def test_user_bounds_reach_the_loss_bounds_terms() -> None:
     x, t = {"x": jnp.asarray(ds.inputs[:1])}, jnp.asarray(ds.targets[:1])
     opt = optax.sgd(0.0)
     for bounds, expect_cost in ((None, False), ((lower, upper), True)):
-        step = jax.jit(make_step(prog, opt, bounds=bounds))
+        objective = None if bounds is None else make_objective(prog.network, bounds)
+        step = jax.jit(make_step(prog, opt, objective=objective))
         _, _, _, terms = step(p, opt.init(p), x, t)
         assert (float(terms["bounds_cost"]) > 1.0) is expect_cost
     spec_metrics = evaluate(prog, p, ds)
-    user_metrics = evaluate(prog, p, ds, bounds=(lower, upper))
+    user_metrics = evaluate(prog, p, ds, objective=make_objective(prog.network, (lower, upper)))
     assert user_metrics["loss"] > spec_metrics["loss"] + 1.0
 
 
@@ -310,8 +342,7 @@ def test_non_finite_loss_names_step_and_term_and_keeps_checkpoint(
     np.savez(path, inputs=inputs, targets=targets)
     run = tmp_path / "run"
     with pytest.raises(TrainingError) as info:
-        fit(small, str(path), out_dir=run, progress=False, chunk=1, checkpoint_every=1,
-            plots=False)
+        fit(small, str(path), out_dir=run, progress=False, chunk=1, checkpoint_every=1)
     msg = str(info.value)
     assert "at step 2 " in msg and "mse(y, target)" in msg and str(run) in msg
     ck = load_checkpoint(run, params_like=small.init(0))
@@ -365,8 +396,8 @@ def test_run_directory_and_metrics_appended(tmp_path: Path) -> None:
     prog = rpgraph.compile(rate_spec("enforce project", extra="seed = 1"))
     run = tmp_path / "run"
     snapshots: list[str] = []
-    r = fit(prog, out_dir=run, progress=False, chunk=2, callback=lambda s, p: snapshots.append(
-        (run / "metrics.jsonl").read_text()))
+    r = fit(prog, out_dir=run, progress=False, chunk=2, on_end=write_plots,
+            callback=lambda s, p: snapshots.append((run / "metrics.jsonl").read_text()))
     # appended chunk by chunk: each snapshot extends the previous one
     assert len(snapshots) == 5
     for a, b in zip(snapshots, snapshots[1:], strict=False):
@@ -390,7 +421,7 @@ def test_run_directory_and_metrics_appended(tmp_path: Path) -> None:
 def test_classification_spec_trains_above_chance(tmp_path: Path) -> None:
     prog = rpgraph.compile(SPECS / "digits_lif.rpg")
     run = tmp_path / "digits"
-    r = fit(prog, epochs=1, out_dir=run, progress=False, chunk=64)
+    r = fit(prog, epochs=1, out_dir=run, progress=False, chunk=64, on_end=write_plots)
     assert r.metrics["accuracy"] > 0.3 and r.metrics["test_accuracy"] > 0.3  # chance: 0.1
     names = {p.name for p in run.iterdir()}
     assert {"accuracy.png", "loss.png", "param_h.tau_mem.png", "param_h.tau_syn.png"} <= names
@@ -409,7 +440,7 @@ import sys, time
 import rpgraph
 from rpgraph.train import fit
 prog = rpgraph.compile(sys.argv[1])
-fit(prog, out_dir=sys.argv[2], progress=False, chunk=2, plots=False,
+fit(prog, out_dir=sys.argv[2], progress=False, chunk=2,
     callback=lambda step, params: time.sleep(0.25))
 print("finished")
 """
@@ -419,7 +450,7 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path: Path) -> None:
     spec = tmp_path / "resume.rpg"
     spec.write_text(RESUME_SPEC)
     prog = rpgraph.compile(spec)
-    full = fit(prog, out_dir=tmp_path / "full", progress=False, chunk=2, plots=False)
+    full = fit(prog, out_dir=tmp_path / "full", progress=False, chunk=2)
     run = tmp_path / "killed"
     proc = subprocess.Popen([PY, "-c", KILLABLE, str(spec), str(run)],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
@@ -438,7 +469,7 @@ def test_resume_after_sigkill_is_bit_identical(tmp_path: Path) -> None:
     assert proc.returncode == -signal.SIGKILL and b"finished" not in out
     done = int(load_checkpoint(run, params_like=prog.init(0)).step)
     assert 2 <= done < 12
-    resumed = fit(prog, out_dir=run, resume=True, progress=False, chunk=2, plots=False)
+    resumed = fit(prog, out_dir=run, resume=True, progress=False, chunk=2)
     assert_same(resumed.params, full.params)
     metrics = read_metrics(run / "metrics.jsonl")
     assert [m["step"] for m in metrics] == list(range(12))
@@ -457,17 +488,16 @@ def test_resume_after_interruption_in_process(tmp_path: Path) -> None:
 
     run = tmp_path / "run"
     with pytest.raises(KeyboardInterrupt):
-        fit(prog, out_dir=run, progress=False, chunk=2, batch_size=2, epochs=6, plots=False,
-            callback=stop)
+        fit(prog, out_dir=run, progress=False, chunk=2, batch_size=2, epochs=6, callback=stop)
     resumed = fit(prog, out_dir=run, resume=True, progress=False, chunk=2, batch_size=2,
-                  epochs=6, plots=False)
+                  epochs=6)
     assert_same(resumed.params, full.params)
 
 
 def test_resume_with_another_spec_or_nothing_is_a_clear_error(tmp_path: Path) -> None:
     prog = rpgraph.compile(SMALL)
     run = tmp_path / "run"
-    fit(prog, out_dir=run, progress=False, epochs=1, plots=False)
+    fit(prog, out_dir=run, progress=False, epochs=1)
     other = rpgraph.compile(SMALL.replace("adam(lr = 1e-2)", "adam(lr = 1e-3)"))
     with pytest.raises(SpecError, match="spec"):
         fit(other, out_dir=run, resume=True, progress=False, epochs=1)
@@ -521,7 +551,7 @@ def test_stale_temp_files_of_a_killed_run_are_removed(tmp_path: Path) -> None:
         "network n { input x : 3\n output y : 2\n x -> linear(2) -> y }\n"
         "train { data = sinusoids(classes = 2, length = 5, channels_in = 3)\n epochs = 1\n"
         " optimizer = sgd(lr = 0.1) }")
-    prog.fit(out_dir=run, progress=False, plots=False)
+    rpgraph.fit(prog, out_dir=run, progress=False)
     assert not stale.exists() and (run / "checkpoint.npz").exists()
 
 
@@ -541,9 +571,9 @@ def test_noise_is_fresh_each_step_and_reproducible() -> None:
     losses = [float(step(params, opt.init(params), x, t, jax.random.PRNGKey(k))[2])
               for k in (0, 1, 0)]
     assert losses[0] != losses[1] and losses[0] == losses[2]
-    a = prog.fit(seed=3, progress=False, plots=False)
-    b = prog.fit(seed=3, progress=False, plots=False)
-    c = prog.fit(seed=4, progress=False, plots=False)
+    a = rpgraph.fit(prog, seed=3, progress=False)
+    b = rpgraph.fit(prog, seed=3, progress=False)
+    c = rpgraph.fit(prog, seed=4, progress=False)
     np.testing.assert_array_equal(a.losses, b.losses)
     assert not np.array_equal(a.losses, c.losses)
 
@@ -555,7 +585,7 @@ def test_fusing_steps_into_chunks_changes_nothing() -> None:
     text = (text.replace("epochs = 1000", "epochs = 6").replace("x : 2000", "x : 50")
             .replace("classes = 3, length = 100", "classes = 3, length = 30, channels_in = 50"))
     prog = rpgraph.compile(text)
-    runs = [prog.fit(chunk=c, progress=False, plots=False) for c in (1, 7, None)]
+    runs = [rpgraph.fit(prog, chunk=c, progress=False) for c in (1, 7, None)]
     for other in runs[1:]:
         np.testing.assert_array_equal(runs[0].losses, other.losses)
         for a, b in zip(jax.tree_util.tree_leaves(runs[0].params),

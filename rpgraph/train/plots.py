@@ -5,6 +5,9 @@
 * ``accuracy.png``: per-epoch training accuracy and final test accuracy (classification);
 * ``param_<node>.<param>.png``: histograms of bounded parameters with their bounds drawn
   (e.g. the trained time constants of the seed's rate network and its 10 ms bound).
+
+Training does not plot: the CLI passes :func:`write_plots` to ``fit`` as its ``on_end``
+callback.
 """
 
 from __future__ import annotations
@@ -15,11 +18,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .graph import param_nodes
+from ..graph import param_nodes
+from .evaluate import predict
+from .run_dir import read_metrics
 
 if TYPE_CHECKING:
-    from .compile import Program
-    from .data import Dataset
+    from ..compile import Program
+    from ..data import Dataset
+    from .loop import FitResult
 
 Tree = dict[str, dict[str, Any]]
 
@@ -106,6 +112,18 @@ def plot_accuracy(epochs: np.ndarray, acc: np.ndarray, test_acc: float | None,
     plt.close(fig)
 
 
+def write_plots(prog: Program, result: FitResult) -> list[Path]:
+    """The plots of a finished run, into its run directory (none without one); a callback
+    for ``fit(..., on_end=write_plots)``.
+
+    >>> rpgraph.fit(prog, out_dir="runs/a", on_end=write_plots)  # doctest: +SKIP
+    """
+    if result.run_dir is None or result.data is None or result.objective is None:
+        return []
+    obj = result.objective
+    return plot_run(prog, result.params, result.data, result.run_dir, (obj.lower, obj.upper))
+
+
 def plot_run(prog: Program, params: Tree, ds: Dataset, run_dir: Path,
              bounds: tuple[Tree, Tree] | None = None) -> list[Path]:
     """Write every plot that applies to this run; returns the files written.
@@ -113,8 +131,6 @@ def plot_run(prog: Program, params: Tree, ds: Dataset, run_dir: Path,
     >>> plot_run(prog, result.params, ds, Path("runs/a"))  # doctest: +SKIP
     [PosixPath('runs/a/loss.png'), PosixPath('runs/a/outputs.png'), ...]
     """
-    from .train import predict, read_metrics
-
     written: list[Path] = []
     metrics = read_metrics(run_dir / "metrics.jsonl")
     losses = np.array([float(m["loss"]) for m in metrics], dtype=np.float64)

@@ -1,0 +1,189 @@
+"""The training loop: chunks of fused steps, with checkpoints, metrics and progress between.
+
+Chunk boundaries are absolute multiples of the chunk length, batches and noise keys are
+functions of the absolute step, and checkpoints fall on chunk boundaries: a resumed run
+replays the same programs on the same data as an uninterrupted one, so it ends bit for bit
+where that one ends.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from ..checkpoint import spec_hash
+from ..data import Dataset
+from ..errors import SpecValueError, TrainingError
+from ._objective import Objective, make_objective, objective_of
+from .evaluate import evaluate
+from .progress import Progress
+from .run_dir import RunDir, nothing_to_resume
+from .settings import Settings, resolve
+from .step import freeze, indices, make_chunk, step_plan
+
+if TYPE_CHECKING:
+    from ..compile import Program
+
+Array = Any
+Tree = dict[str, dict[str, Array]]
+
+
+@dataclass
+class FitResult:
+    """What :func:`fit` returns: final parameters and optimizer state, per-step losses (of
+    this call: a resumed run's start from its checkpoint), the run directory (when one was
+    written), final metrics, and the data and objective trained on."""
+
+    params: Tree
+    opt_state: Any
+    losses: np.ndarray
+    steps: int
+    run_dir: Path | None = None
+    metrics: dict[str, float] = field(default_factory=dict)
+    seconds: float = 0.0
+    data: Dataset | None = None
+    objective: Objective | None = None
+
+
+@dataclass(frozen=True)
+class FitOptions:
+    """How :func:`fit` trains. ``None`` settings come from the spec's ``train { }`` block.
+
+    Attributes:
+        epochs, optimizer, batch_size, seed, checkpoint_every: override the train block
+            (``optimizer``: text such as ``"adam(lr = 1e-3)"`` or an optax transformation).
+        allow_outside: let data files named by the spec lie outside its folder.
+        params: initial parameters (default: ``prog.init(seed)``).
+        bounds: a ``(lower, upper)`` template (e.g. an edited ``rpgraph bounds --format
+            json``) replacing the spec's bounds for projection and the loss's bounds terms.
+        out_dir: the run directory (none: nothing is written); ``resume`` continues it.
+        chunk: steps per dispatch (default: about 1/50 of the run, at most 1000).
+        devices: shard each minibatch over this many devices.
+        progress: a progress bar (or plain lines) on stderr.
+        callback: ``callback(step, params)`` after every chunk, with the number of steps
+            done; the arrays are reused by the next chunk, so copy them to keep them.
+        on_end: ``on_end(prog, result)`` once training and evaluation are done (the CLI
+            writes its plots this way).
+    """
+
+    epochs: int | None = None
+    optimizer: Any = None
+    batch_size: int | None = None
+    seed: int | None = None
+    checkpoint_every: int | None = None
+    allow_outside: bool = False
+    params: Tree | None = None
+    bounds: tuple[Tree, Tree] | None = None
+    out_dir: str | Path | None = None
+    resume: bool = False
+    chunk: int | None = None
+    devices: int | None = None
+    progress: bool = True
+    callback: Callable[[int, Tree], None] | None = None
+    on_end: Callable[[Program, FitResult], object] | None = None
+
+
+def fit(prog: Program, data: Any = None, *, options: FitOptions | None = None,
+        **overrides: Any) -> FitResult:
+    """Train ``prog`` on ``data`` (a spec expression such as ``"sinusoids(classes = 3)"``, a
+    ``.npz`` path, a :class:`~rpgraph.data.Dataset` or any sequence of ``(input, target)``
+    samples; default: the train block's). ``options`` (a :class:`FitOptions`) with
+    ``overrides`` (its fields by name) replacing some; the train block supplies the rest.
+
+    >>> import rpgraph
+    >>> prog = rpgraph.compile("specs/tutorial_mlp.rpg")
+    >>> result = rpgraph.fit(prog, epochs=10, progress=False)  # doctest: +SKIP
+    >>> result.losses.shape  # doctest: +SKIP
+    (30,)
+    """
+    o = replace(options or FitOptions(), **overrides)
+    st = resolve(prog, data, epochs=o.epochs, optimizer=o.optimizer, batch_size=o.batch_size,
+                 seed=o.seed, checkpoint_every=o.checkpoint_every,
+                 allow_outside=o.allow_outside)
+    if o.chunk is not None and o.chunk < 1:
+        raise SpecValueError(f"Expected chunk >= 1, got {o.chunk}")
+    obj = objective_of(prog) if o.bounds is None else make_objective(prog.network, o.bounds)
+    per_epoch, total = step_plan(len(st.data), st.batch_size, st.epochs)
+    k = o.chunk or max(1, min(1000, math.ceil(total / 50)))
+    ck_every = st.checkpoint_every or k * 5
+    ck_every = max(k, (ck_every // k) * k)  # checkpoints fall on chunk boundaries
+    run = RunDir(Path(o.out_dir), spec_hash(prog.network.source), per_epoch) \
+        if o.out_dir is not None else None
+    params, opt_state, start = _initial(prog, o, st, obj, run, total)
+    if run is not None:
+        run.start(prog, st, obj, total, start)
+
+    run_chunk = make_chunk(prog, st.optimizer, objective=obj, devices=o.devices, seed=st.seed)
+    inputs = jnp.asarray(st.data.inputs, jnp.float32)
+    targets = jnp.asarray(st.data.labels if st.data.kind == "classification"
+                          else st.data.targets)
+    bar = Progress(total, per_epoch, o.progress, start)
+    losses_all: list[np.ndarray] = []
+    t0 = time.perf_counter()
+    step = start
+    try:
+        while step < total:
+            # chunk boundaries are absolute multiples of k (see the module docstring)
+            end = min((step // k + 1) * k, total)
+            idx = indices(step, end - step, len(st.data), st.batch_size, per_epoch, st.seed)
+            params, opt_state, losses, terms = run_chunk(params, opt_state, inputs, targets,
+                                                         jnp.asarray(idx), step)
+            losses = np.asarray(losses)
+            if not np.all(np.isfinite(losses)):
+                _non_finite(losses, terms, step, per_epoch, run)
+            losses_all.append(losses)
+            if run is not None:
+                run.append(step, losses)
+            step = end
+            if run is not None and (step % ck_every == 0 or step == total):
+                run.checkpoint(params, opt_state, step, st, total)
+            bar.update(step, float(losses[-1]) if len(losses) else float("nan"))
+            if o.callback is not None:
+                o.callback(step, params)
+    finally:
+        bar.close()
+    result = FitResult(params, opt_state, np.concatenate(losses_all) if losses_all else
+                       np.zeros(0, np.float32), total, run.path if run else None,
+                       seconds=time.perf_counter() - t0, data=st.data, objective=obj)
+    result.metrics = evaluate(prog, params, st.data, objective=obj)
+    if run is not None:
+        run.finish(params, {"steps": total, "seconds": result.seconds, **result.metrics})
+    if o.on_end is not None:
+        o.on_end(prog, result)
+    return result
+
+
+def _initial(prog: Program, o: FitOptions, st: Settings, obj: Objective, run: RunDir | None,
+             total: int) -> tuple[Tree, Any, int]:
+    """``(params, opt_state, first step)``: fresh (or given) parameters and a fresh optimizer
+    state, or, when resuming, the run's checkpoint restored against them."""
+    params0 = o.params if o.params is not None else prog.init(st.seed)
+    prog.check_params(params0)
+    params = jax.tree_util.tree_map(lambda a: jnp.array(a, jnp.float32), params0)
+    opt_state = freeze(st.optimizer, obj.frozen).init(params)
+    if not o.resume:
+        return params, opt_state, 0
+    if run is None:
+        raise nothing_to_resume(None)
+    return run.resume(params, opt_state, total)
+
+
+def _non_finite(losses: np.ndarray, terms: dict[str, Array], step: int, per_epoch: int,
+                run: RunDir | None) -> None:
+    j = int(np.argmax(~np.isfinite(losses)))
+    bad_step = step + j
+    names = [name for name, v in terms.items()
+             if not np.isfinite(np.asarray(v)[j])]
+    where = f" (last good checkpoint kept in '{run.path}')" if run is not None else ""
+    raise TrainingError(
+        f"loss became {losses[j]} at step {bad_step} (epoch {bad_step // per_epoch}); "
+        f"non-finite term: {', '.join(names) or 'the total'}{where}",
+        hint="lower the learning rate, bound the parameters that diverge, or check the data")
