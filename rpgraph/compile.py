@@ -32,7 +32,7 @@ from . import ast
 from .bounds import check_initial, template
 from .errors import SpecError, SpecShapeError, SpecValueError, did_you_mean
 from .graph import ModuleNode, Network, PortNode, build
-from .modules import KINDS, Kind
+from .modules import KINDS, Kind, KindConfig
 from .objective import make_objective
 
 Array = Any
@@ -183,11 +183,10 @@ class Program:
         self._jit_loss = jax.jit(lambda p, x, t: self._evolve_and_loss(p, x, t, None)[0])
 
     # -- structure --
-    def _node_cfg(self, d: ModuleNode) -> dict[str, Any]:
-        cfg = dict(d.cfg)
-        cfg["assoc_scan"] = self.options.resolved_assoc()
-        cfg["unroll"] = self.options.resolved_unroll()
-        return cfg
+    def _node_cfg(self, d: ModuleNode) -> KindConfig:
+        return KINDS[d.kind].configure(d.cfg, dt=self.network.dt,
+                                       assoc_scan=self.options.resolved_assoc(),
+                                       unroll=self.options.resolved_unroll())
 
     @property
     def name(self) -> str:
@@ -198,7 +197,7 @@ class Program:
 
     __str__ = __repr__
 
-    def _kind(self, n: str) -> Kind:
+    def _kind(self, n: str) -> Kind[Any]:
         return KINDS[self.network.module(n).kind]
 
     # -- parameters and state --
@@ -337,9 +336,9 @@ class Program:
                 noise, s = self._noise(n, dict(state0[n]), B, T)
                 # kinds see their own state only; the noise key is the compiler's business
                 plain = {k: v for k, v in s.items() if k != "rng_key"}
-                s2, y, r = kind.scan(kind.prepare(params.get(n, {}), self._cfg[n]), plain,
-                                     self._sum_inputs(n, values, B, T), noise, self._cfg[n],
-                                     record)
+                p, cfg = params.get(n, {}), self._cfg[n]
+                s2, y, r = kind.scan(p, kind.prepare(p, cfg), plain,
+                                     self._sum_inputs(n, values, B, T), noise, cfg, record)
                 s2 = dict(s2)
                 if "rng_key" in s:
                     s2["rng_key"] = s["rng_key"]
@@ -431,7 +430,7 @@ class Program:
                     total = jnp.zeros((B, self._nodes[n].size_in), jnp.float32)
                 if n in states:
                     st = {k: v for k, v in states[n].items() if k != "rng_key"}
-                    st2, y, r = self._kind(n).step(prepared[n], st, total,
+                    st2, y, r = self._kind(n).step(params.get(n, {}), prepared[n], st, total,
                                                    noise_t.get(n), self._cfg[n])
                     if "rng_key" in states[n]:
                         st2 = {**st2, "rng_key": states[n]["rng_key"]}

@@ -12,7 +12,7 @@ import pytest
 from rockpool.nn.modules import ExpSynJax, InstantJax, LIFJax, LinearJax, RateJax
 from rockpool.training import jax_loss
 
-from rpgraph.modules import KINDS, Init
+from rpgraph.modules import KINDS, Init, KindConfig
 from rpgraph.modules.base import linear_recurrence
 
 DT = 1e-3
@@ -32,16 +32,24 @@ def grads_close(ga: dict[str, Any], gb: dict[str, Any]) -> None:
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-4 * scale, err_msg=k)
 
 
+def conf(name: str, values: dict[str, Any]) -> KindConfig:
+    """Kind ``name``'s config from argument values, plus ``dt`` (default ``DT``),
+    ``assoc_scan`` and ``unroll`` when given."""
+    values = dict(values)
+    options = {k: values.pop(k) for k in ("dt", "assoc_scan", "unroll") if k in values}
+    return KINDS[name].configure(values, **{"dt": DT, **options})
+
+
 def run(name: str, cfg: dict[str, Any], params: dict[str, Any], x: Any, noise: Any = None,
         record: bool = True, state: dict[str, Any] | None = None) -> tuple[Any, Any, Any]:
-    """Our kind's whole-sequence evaluation, from zero state unless given."""
-    kind = KINDS[name]
-    cfg = {"dt": DT, **cfg}
+    """Our kind's whole-sequence evaluation (prepared as the compiler does), from zero state
+    unless given."""
+    kind, c = KINDS[name], conf(name, cfg)
     b, _, n_in = x.shape
     if state is None:
-        state = kind.init_state(n_in, kind.size_out(n_in, cfg), cfg, b)
+        state = kind.init_state(n_in, kind.size_out(n_in, c), c, b)
 
-    return kind.scan(params, state, x, noise, cfg, record)
+    return kind.scan(params, kind.prepare(params, c), state, x, noise, c, record)
 
 
 def rp_params(mod: Any) -> dict[str, Any]:
@@ -82,7 +90,7 @@ def inputs(b: int, n: int, scale: float = 1.0, seed: int = 0) -> Any:
 def test_linear_matches_rockpool(has_bias: bool) -> None:
     mod = LinearJax((4, 3), has_bias=has_bias)
     params = rp_params(mod)
-    cfg = {"out": 3, "bias": has_bias}
+    cfg = conf("linear", {"out": 3, "bias": has_bias})
     kind = KINDS["linear"]
     assert set(kind.params(4, 3, cfg)) == set(params)
     for b in (1, 3):
@@ -100,7 +108,7 @@ def test_linear_matches_rockpool(has_bias: bool) -> None:
 
 def test_linear_params_and_init() -> None:
     kind = KINDS["linear"]
-    specs = kind.params(50, 7, {"out": 7, "bias": True})
+    specs = kind.params(50, 7, conf("linear", {"out": 7, "bias": True}))
     assert specs["weight"].shape == (50, 7) and specs["weight"].family == "weights"
     assert specs["bias"].shape == (7,) and specs["bias"].family == "biases"
     w = specs["weight"].init(jax.random.PRNGKey(0), (50, 7))
@@ -108,10 +116,10 @@ def test_linear_params_and_init() -> None:
     assert float(jnp.max(jnp.abs(w))) <= lim and float(jnp.max(jnp.abs(w))) > 0.8 * lim
     b = specs["bias"].init(jax.random.PRNGKey(1), (7,))
     assert float(jnp.max(jnp.abs(b))) <= np.sqrt(1 / 7)
-    assert "bias" not in kind.params(50, 7, {"out": 7, "bias": False})
-    assert kind.params(50, 7, {"out": 7, "bias": Init("normal", (0.1,))})["bias"].init == Init(
-        "normal", (0.1,))
-    assert kind.size_out(50, {"out": 7}) == 7
+    assert "bias" not in kind.params(50, 7, conf("linear", {"out": 7, "bias": False}))
+    cfg = conf("linear", {"out": 7, "bias": Init("normal", (0.1,))})
+    assert kind.params(50, 7, cfg)["bias"].init == Init("normal", (0.1,))
+    assert kind.size_out(50, conf("linear", {"out": 7})) == 7
 
 
 @pytest.mark.parametrize(
@@ -128,7 +136,7 @@ def test_linear_params_and_init() -> None:
 )
 def test_instant_matches_rockpool(name: str, fn: Any, cfg: dict[str, Any]) -> None:
     mod = InstantJax(5, fn)
-    kind = KINDS[name]
+    kind, cfg = KINDS[name], conf(name, cfg)
     assert not kind.stateful and kind.size_out(5, cfg) == 5
     x = inputs(3, 5)
     close(kind.apply({}, x, cfg), mod(x)[0])
@@ -142,7 +150,7 @@ def test_softmax_kinds_per_time_step(name: str, temperature: float) -> None:
     kind = KINDS[name]
     ref = getattr(jax_loss, name)
     x = inputs(3, 6, scale=5.0)
-    cfg = {"temperature": temperature}
+    cfg = conf(name, {"temperature": temperature})
     want = jax.vmap(jax.vmap(lambda v: ref(v, temperature)))(x)
     close(kind.apply({}, x, cfg), want, atol=1e-5)
     w = inputs(3, 6, seed=2)
@@ -169,8 +177,8 @@ def test_rate_matches_rockpool(activation: str, rec: bool) -> None:
     params = rp_params(mod)
     cfg = {"activation": activation, "rec": rec, "noise_std": 0.0}
     kind = KINDS["rate"]
-    assert set(kind.params(n, n, cfg)) == set(params)
-    assert kind.record_keys(cfg) == (("x", "rec_input") if rec else ("x",))
+    assert set(kind.params(n, n, conf("rate", cfg))) == set(params)
+    assert kind.record_keys(conf("rate", cfg)) == (("x", "rec_input") if rec else ("x",))
     for b in (3,):
         x = inputs(b, n, scale=2.0)
         out, state, rec_rp = mod(x, record=True)
@@ -180,7 +188,7 @@ def test_rate_matches_rockpool(activation: str, rec: bool) -> None:
         close(tr["x"], rec_rp["x"])
         if rec:
             close(tr["rec_input"], rec_rp["rec_input"])
-        close(kind.output(params, s, {"dt": DT, **cfg}), y[:, -1])
+        close(kind.output(params, s, conf("rate", cfg)), y[:, -1])
         w = inputs(b, n, seed=3)
         mine, theirs = our_grads("rate", cfg, params, x, w), rp_grads(mod, x, w)
         grads_close(mine[0], theirs[0])
@@ -196,8 +204,8 @@ def test_rate_noise_identical_draws() -> None:
     params = rp_params(mod)
     cfg = {"activation": "tanh", "rec": False, "noise_std": 0.5}
     kind = KINDS["rate"]
-    assert kind.noise_shape(n, n, cfg) == (n,)
-    assert kind.noise_shape(n, n, {**cfg, "noise_std": 0.0}) is None
+    assert kind.noise_shape(n, n, conf("rate", cfg)) == (n,)
+    assert kind.noise_shape(n, n, conf("rate", {**cfg, "noise_std": 0.0})) is None
     x = inputs(b, n)
     z = rp_noise(mod, x.shape)
     out, _, _ = mod(x)
@@ -207,7 +215,7 @@ def test_rate_noise_identical_draws() -> None:
 
 def test_rate_params_and_init() -> None:
     kind = KINDS["rate"]
-    specs = kind.params(64, 64, {"rec": True})
+    specs = kind.params(64, 64, conf("rate", {"rec": True}))
     assert {k: (s.shape, s.family) for k, s in specs.items()} == {
         "tau": ((64,), "taus"), "bias": ((64,), "biases"),
         "threshold": ((64,), "thresholds"), "w_rec": ((64, 64), "weights")}
@@ -215,8 +223,9 @@ def test_rate_params_and_init() -> None:
     assert float(specs["tau"].init(key, (64,))[0]) == pytest.approx(20e-3)
     w = specs["w_rec"].init(key, (64, 64))
     assert float(jnp.std(w)) == pytest.approx(1 / 8, rel=0.1)
-    assert "w_rec" not in kind.params(8, 8, {"rec": False})
-    assert kind.params(8, 8, {"tau": 0.05})["tau"].init == Init("constant", (0.05,))
+    assert "w_rec" not in kind.params(8, 8, conf("rate", {"rec": False}))
+    tau = Init("constant", (0.05,))
+    assert kind.params(8, 8, conf("rate", {"tau": tau}))["tau"].init == tau
 
 
 # --- lif -------------------------------------------------------------------------------------
@@ -234,10 +243,10 @@ def test_lif_matches_rockpool(rec: bool, n_syn: int) -> None:
                  has_rec=rec, dt=DT)
     params = rp_params(mod)
     cfg = {"n_syn": n_syn, "rec": rec, "noise_std": 0.0, "max_spikes_per_dt": 2.0**16}
-    kind = KINDS["lif"]
-    assert kind.size_out(n * n_syn, cfg) == n and kind.size_in_rule(n * n_syn, cfg) is None
-    assert set(kind.params(n * n_syn, n, cfg)) == set(params)
-    assert set(kind.record_keys(cfg)) == ({"vmem", "isyn", "spikes"} | ({"irec"} if rec else set()))
+    kind, c = KINDS["lif"], conf("lif", cfg)
+    assert kind.size_out(n * n_syn, c) == n and kind.size_in_rule(n * n_syn, c) is None
+    assert set(kind.params(n * n_syn, n, c)) == set(params)
+    assert set(kind.record_keys(c)) == ({"vmem", "isyn", "spikes"} | ({"irec"} if rec else set()))
     # unbatched Rockpool input == our B = 1
     x1 = jnp.abs(inputs(1, n * n_syn, scale=0.3))
     close(run("lif", cfg, params, x1, record=False)[1][0], mod(x1[0])[0].reshape(T, n))
@@ -253,7 +262,7 @@ def test_lif_matches_rockpool(rec: bool, n_syn: int) -> None:
         if rec:
             close(tr["irec"], rec_rp["irec"], atol=1e-5)
         assert tr["isyn"].shape == (b, T, n, n_syn)
-        close(kind.output(params, s, cfg), y[:, -1])
+        close(kind.output(params, s, c), y[:, -1])
         w = inputs(b, n, seed=4)
         mine, theirs = our_grads("lif", cfg, params, x, w), rp_grads(mod, x, w)
         grads_close(mine[0], theirs[0])
@@ -267,8 +276,8 @@ def test_lif_noise_identical_draws() -> None:
     params = rp_params(mod)
     cfg = {"n_syn": 1, "rec": False, "noise_std": 2.0}
     kind = KINDS["lif"]
-    assert kind.noise_shape(n, n, cfg) == (n,)
-    assert kind.noise_shape(n, n, {**cfg, "noise_std": 0.0}) is None
+    assert kind.noise_shape(n, n, conf("lif", cfg)) == (n,)
+    assert kind.noise_shape(n, n, conf("lif", {**cfg, "noise_std": 0.0})) is None
     x = jnp.abs(inputs(b, n, scale=0.3))
     z = rp_noise(mod, (b, T, n))
     out, _, rec_rp = mod(x, record=True)
@@ -279,17 +288,17 @@ def test_lif_noise_identical_draws() -> None:
 
 def test_lif_size_rule_and_init() -> None:
     kind = KINDS["lif"]
-    msg = kind.size_in_rule(7, {"n_syn": 2})
+    msg = kind.size_in_rule(7, conf("lif", {"n_syn": 2}))
     assert msg is not None and "n_syn = 2" in msg and "7" in msg
-    specs = kind.params(12, 6, {"n_syn": 2, "rec": True})
+    specs = kind.params(12, 6, conf("lif", {"n_syn": 2, "rec": True}))
     assert specs["tau_syn"].shape == (6, 2) and specs["tau_syn"].family == "taus"
     assert specs["w_rec"].shape == (6, 12) and specs["w_rec"].init == Init("kaiming")
     assert specs["threshold"].family == "thresholds" and specs["bias"].family == "biases"
     key = jax.random.PRNGKey(0)
     assert float(specs["threshold"].init(key, (6,))[0]) == 1.0
-    assert kind.state_shapes(12, 6, {"n_syn": 2}) == {
+    assert kind.state_shapes(12, 6, conf("lif", {"n_syn": 2})) == {
         "spikes": (6,), "isyn": (6, 2), "vmem": (6,)}
-    assert "w_rec" not in kind.params(6, 6, {"n_syn": 1, "rec": False})
+    assert "w_rec" not in kind.params(6, 6, conf("lif", {"n_syn": 1, "rec": False}))
 
 
 def test_step_pwl_surrogate() -> None:
@@ -316,8 +325,8 @@ def test_expsyn_matches_rockpool() -> None:
     params = rp_params(mod)
     cfg = {"noise_std": 0.0}
     kind = KINDS["expsyn"]
-    assert {k: (s.shape, s.family) for k, s in kind.params(n, n, cfg).items()} == {
-        "tau": ((n,), "taus")}
+    assert {k: (s.shape, s.family) for k, s in kind.params(n, n, conf("expsyn", cfg)).items()} \
+        == {"tau": ((n,), "taus")}
     for b in (1, 3):
         x = inputs(b, n)
         out, state, _ = mod(x)
@@ -366,7 +375,7 @@ def test_unrolled_scan_equals_scan(name: str, cfg: dict[str, Any], record: bool)
     kind = KINDS[name]
     key = jax.random.PRNGKey(3)
     params = {k: s.init(key, s.shape) for k, s in kind.params(n * cfg.get("n_syn", 1), n,
-                                                             cfg).items()}
+                                                             conf(name, cfg)).items()}
     if "w_rec" in params:  # weak recurrence: a few spikes per step, not a runaway
         params["w_rec"] = 0.05 * jax.random.normal(key, params["w_rec"].shape)
     x = inputs(b, n * cfg.get("n_syn", 1), scale=0.5)
@@ -404,13 +413,14 @@ def test_associative_scan_equals_scan(name: str, cfg: dict[str, Any]) -> None:
     n, b = 6, 3
     kind = KINDS[name]
     key = jax.random.PRNGKey(3)
-    params = {k: s.init(key, s.shape) for k, s in kind.params(n, n, cfg).items()}
+    params = {k: s.init(key, s.shape) for k, s in kind.params(n, n, conf(name, cfg)).items()}
     params["tau"] = jax.random.uniform(key, (n,), minval=2e-3, maxval=50e-3)
     if "bias" in params:
         params["bias"] = 0.1 * jax.random.normal(key, (n,))
     x = inputs(b, n)
     z = jax.random.normal(jax.random.PRNGKey(4), x.shape) if cfg["noise_std"] > 0 else None
-    state0 = {k: jax.random.normal(key, (b, *s)) for k, s in kind.state_shapes(n, n, cfg).items()}
+    state0 = {k: jax.random.normal(key, (b, *s))
+              for k, s in kind.state_shapes(n, n, conf(name, cfg)).items()}
     s1, y1, r1 = run(name, cfg, params, x, z, state=state0)
     s2, y2, r2 = run(name, {**cfg, "assoc_scan": True}, params, x, z, state=state0)
     close(y1, y2, atol=1e-5)
@@ -435,15 +445,15 @@ def test_linear_recurrence_helper() -> None:
 
 def test_vmap_and_jit_over_parameters() -> None:
     """Kinds are jit- and vmap-safe: a batch of parameter sets gives the per-set results."""
-    kind, cfg = KINDS["lif"], {"dt": DT, "n_syn": 1, "rec": True}
+    kind, cfg = KINDS["lif"], conf("lif", {"n_syn": 1, "rec": True})
     x = jnp.abs(inputs(2, 3, scale=0.5))
     ps = {k: jnp.stack([s.init(jax.random.PRNGKey(i), s.shape) for i in range(2)])
           for k, s in kind.params(3, 3, cfg).items()}
     state = kind.init_state(3, 3, cfg, 2)
-    ys = jax.jit(jax.vmap(lambda p: kind.scan(p, state, x, None, cfg, False)[1]))(ps)
+    scan = lambda p: kind.scan(p, kind.prepare(p, cfg), state, x, None, cfg, False)[1]  # noqa: E731
+    ys = jax.jit(jax.vmap(scan))(ps)
     for i in range(2):
-        p = {k: v[i] for k, v in ps.items()}
-        close(ys[i], kind.scan(p, state, x, None, cfg, False)[1])
+        close(ys[i], scan({k: v[i] for k, v in ps.items()}))
 
 
 def test_all_kinds_registered() -> None:
@@ -465,7 +475,7 @@ def test_lif_fast_scan_equals_step_by_step(n_syn: int) -> None:
 
     lif = KINDS["lif"]
     n, b, t = 4, 2, 25
-    cfg = {"dt": 1e-3, "n_syn": n_syn, "noise_std": 0.3}
+    cfg = conf("lif", {"dt": 1e-3, "n_syn": n_syn, "noise_std": 0.3})
     key = jax.random.PRNGKey(3)
     params = {"tau_mem": jnp.full((n,), 0.02), "tau_syn": jnp.full((n, n_syn), 0.004),
               "bias": jnp.full((n,), 0.01), "threshold": jnp.ones((n,))}
@@ -475,7 +485,7 @@ def test_lif_fast_scan_equals_step_by_step(n_syn: int) -> None:
 
     def run(fast: bool, p: Any) -> Any:
         scan = lif.scan if fast else (lambda *a: Kind.scan(lif, *a))
-        return scan(lif.prepare(p, cfg), state, x, noise, cfg, False)
+        return scan(p, lif.prepare(p, cfg), state, x, noise, cfg, False)
 
     (s1, y1, _), (s2, y2, _) = run(True, params), run(False, params)
     assert float(jnp.sum(y1)) > 0
@@ -500,11 +510,11 @@ def test_lif_reset_to_v_reset(record: bool) -> None:
               "tau_syn": jnp.asarray(rng.uniform(2e-3, 10e-3, (n, 1)), jnp.float32),
               "bias": jnp.zeros(n), "threshold": jnp.asarray(rng.uniform(0.5, 1.0, n)),
               "v_reset": jnp.asarray(rng.uniform(-0.3, 0.1, n), jnp.float32)}
-    assert set(lif.params(n, n, cfg)) == set(params)
+    assert set(lif.params(n, n, conf("lif", cfg))) == set(params)
     x = jnp.asarray(rng.uniform(0, 3.0, (b, t, n)), jnp.float32)
     x = x.at[0, 0, 0].set(np.float32(params["threshold"][0]) / np.float32(
         np.exp(-DT / params["tau_syn"][0, 0])))  # lands (about) on the threshold
-    _, y, _ = run("lif", cfg, lif.prepare(params, cfg), x, record=record)
+    _, y, _ = run("lif", cfg, params, x, record=record)
     p = {k: np.asarray(v, np.float64) for k, v in params.items()}
     a, bsyn = np.exp(-DT / p["tau_mem"]), np.exp(-DT / p["tau_syn"][:, 0])
     v, i = np.zeros((b, n)), np.zeros((b, n))
@@ -519,7 +529,29 @@ def test_lif_reset_to_v_reset(record: bool) -> None:
     assert np.max(want_y) == 1 and 0 < np.mean(want_y) < 1
     np.testing.assert_array_equal(np.asarray(y), want_y)
     # the surrogate gradient reaches v_reset (through the membrane after a spike)
-    g = jax.grad(lambda q: jnp.sum(run("lif", cfg, lif.prepare(q, cfg), x, record=record)[1]
-                                   * x))(params)
+    g = jax.grad(lambda q: jnp.sum(run("lif", cfg, q, x, record=record)[1] * x))(params)
     assert float(jnp.max(jnp.abs(g["v_reset"]))) > 0
     assert all(bool(jnp.all(jnp.isfinite(v))) for v in g.values())  # the reset is detached
+
+
+def test_configure_fills_defaults_and_rejects_unknown_arguments() -> None:
+    """A kind's config holds every argument (defaults from its one declaration) plus the
+    network's dt and the compiler's options."""
+    lif = KINDS["lif"]
+    cfg = lif.configure({"n_syn": 2}, dt=DT, unroll=4)
+    assert (cfg.n_syn, cfg.tau_mem, cfg.reset, cfg.dt, cfg.assoc_scan, cfg.unroll) == (
+        2, Init("constant", (0.02,)), "subtract", DT, False, 4)
+    assert {a.name: a.default for a in lif.args}["tau_mem"] == cfg.tau_mem
+    with pytest.raises(TypeError, match="lif has no argument 'nsyn'; did you mean 'n_syn'"):
+        lif.configure({"nsyn": 2}, dt=DT)
+    with pytest.raises(TypeError, match="out"):
+        KINDS["linear"].configure({}, dt=DT)  # a required argument
+
+
+@pytest.mark.parametrize("name, keys", [("rate", {"alpha"}), ("lif", {"alpha", "beta"}),
+                                        ("expsyn", {"beta"}), ("linear", set())])
+def test_prepare_returns_its_own_values(name: str, keys: set[str]) -> None:
+    kind = KINDS[name]
+    cfg = conf(name, {"out": 4} if name == "linear" else {})
+    params = {k: s.init(jax.random.PRNGKey(0), s.shape) for k, s in kind.params(4, 4, cfg).items()}
+    assert set(kind.prepare(params, cfg)) == keys

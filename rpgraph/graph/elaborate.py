@@ -243,7 +243,6 @@ class Elaborator:
                                 or f"known kinds: {', '.join(sorted(KINDS))}")
         kind = KINDS[func]
         cfg, arg_spans = bind_args(kind.args, call, scope.env, f"'{func}'")
-        cfg["dt"] = self.dt
         self._add(node, ModuleNode(node, func, cfg, 0, 0, kind.stateful, span, call.span,
                                    arg_spans), scope)
         return node

@@ -94,7 +94,7 @@ def infer_sizes(g: nx.DiGraph, ctx: Context) -> None:
         if n in sized or best[n] != (k, i):
             continue
         first = next(p for p in g.predecessors(n) if p in sized)
-        _set_size_in(g, n, _data(g, first).size_out)
+        _set_size_in(g, n, _data(g, first).size_out, ctx.dt)
         origin[n] = first
         sized[n] = (k, i)
         reach_from(n)
@@ -102,7 +102,7 @@ def infer_sizes(g: nx.DiGraph, ctx: Context) -> None:
     _check_edge_sizes(g, origin)
 
 
-def _set_size_in(g: nx.DiGraph, n: str, size: int) -> None:
+def _set_size_in(g: nx.DiGraph, n: str, size: int, dt: float) -> None:
     rec = _data(g, n)
     if isinstance(rec, PortNode):
         if rec.role == "output" and rec.size != size:
@@ -115,10 +115,11 @@ def _set_size_in(g: nx.DiGraph, n: str, size: int) -> None:
         put(g, n, replace(rec, size=size))  # a junction without a declared size
         return
     kind = KINDS[rec.kind]
-    msg = kind.size_in_rule(size, rec.cfg)
+    cfg = kind.configure(rec.cfg, dt=dt)
+    msg = kind.size_in_rule(size, cfg)
     if msg:
         raise SpecShapeError(f"'{n}': {msg}", rec.span)
-    put(g, n, replace(rec, size_in=size, size_out=kind.size_out(size, rec.cfg)))
+    put(g, n, replace(rec, size_in=size, size_out=kind.size_out(size, cfg)))
 
 
 def _check_unsized(g: nx.DiGraph, ctx: Context, unsized: list[str]) -> None:
@@ -252,7 +253,9 @@ def add_params(g: nx.DiGraph, ctx: Context) -> None:
     for n in modules:
         m = record(g, n)
         assert isinstance(m, ModuleNode)
-        for pname, ps in KINDS[m.kind].params(m.size_in, m.size_out, m.cfg).items():
+        kind = KINDS[m.kind]
+        cfg = kind.configure(m.cfg, dt=ctx.dt)
+        for pname, ps in kind.params(m.size_in, m.size_out, cfg).items():
             pid = f"{n}.{pname}"
             if pid in g:
                 raise SpecNameError(f"name '{pid}' is both a node and a parameter", m.span)

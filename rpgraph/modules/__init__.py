@@ -5,6 +5,19 @@ Importing this package registers every kind (``linear``, the instant activations
 """
 
 from . import expsyn, instant, lif, linear, rate  # noqa: F401  (imported to register kinds)
-from .base import ACTIVATIONS, INITIALISERS, KINDS, Arg, Init, Kind, ParamSpec, register
+from .base import (
+    ACTIVATIONS,
+    INITIALISERS,
+    KINDS,
+    Arg,
+    Init,
+    Kind,
+    KindConfig,
+    ParamSpec,
+    Prepared,
+    arg,
+    register,
+)
 
-__all__ = ["ACTIVATIONS", "INITIALISERS", "KINDS", "Arg", "Init", "Kind", "ParamSpec", "register"]
+__all__ = ["ACTIVATIONS", "INITIALISERS", "KINDS", "Arg", "Init", "Kind", "KindConfig",
+           "ParamSpec", "Prepared", "arg", "register"]

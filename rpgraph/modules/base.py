@@ -10,24 +10,37 @@ Shapes: activity is always ``(B, T, N)`` inside the compiler (a batch axis is ad
 unbatched input). ``apply`` sees any leading axes; ``step`` sees ``(B, N)`` per time step;
 state arrays are ``(B, *shape)``.
 
-``cfg`` is a plain dict of the node's resolved arguments (numbers in SI units: seconds for
-times) plus ``"dt"`` (the network's solver step, seconds).
+``cfg`` is the node's configuration: an instance of the kind's :class:`KindConfig`
+subclass, one frozen dataclass per kind whose fields declared with :func:`arg` are the
+kind's arguments (numbers in SI units: seconds for times). Each default is stated there
+once; :attr:`Kind.args` is derived from those fields, and :meth:`Kind.configure` builds a
+config from a node's argument values plus ``dt`` (the network's solver step, seconds) and
+the compiler's ``assoc_scan`` and ``unroll``.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
-from typing import Any, ClassVar
+from dataclasses import MISSING, dataclass, field, fields, replace
+from typing import Any, ClassVar, Generic, TypeVar, cast, get_args
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from ..errors import did_you_mean
+
 Array = Any  # a jax or numpy array
 Params = Mapping[str, Array]
+# values a kind computes from its parameters once per evolution (e.g. decay factors)
+Prepared = Mapping[str, Array]
 State = dict[str, Array]
-Config = Mapping[str, Any]
+Traces = dict[str, Array]
+Shape = tuple[int, ...]
+Shapes = dict[str, Shape]  # per-sample state shapes by name
+# what one step or a whole evolution returns: new state, output, recorded traces
+Evolution = tuple[State, Array, Traces]
 
 
 class _Required:
@@ -129,23 +142,6 @@ def constant(value: float) -> Init:
     return Init("constant", (float(value),))
 
 
-def init_of(cfg: Config, name: str, default: Init) -> Init:
-    """The initialiser ``cfg[name]`` asks for: an :class:`Init`, a plain number (a constant),
-    or ``None``/absent (``default``).
-
-    >>> init_of({"tau": 0.02}, "tau", Init("ones"))
-    Init(name='constant', args=(0.02,))
-    """
-    value = cfg.get(name)
-    if value is None:
-        return default
-    if isinstance(value, Init):
-        return value
-    if isinstance(value, bool):
-        raise TypeError(f"Expected an initialiser or a number for {name!r}, got {value!r}")
-    return constant(float(value))
-
-
 def linear_recurrence(a: Array, b: Array, x0: Array) -> Array:
     """All states of ``x_t = a_t * x_{t-1} + b_t`` along axis 1 of ``b`` (``(B, T, ...)``),
     starting from ``x0`` (``(B, ...)``), by a parallel ``lax.associative_scan`` (log-depth
@@ -166,12 +162,42 @@ def linear_recurrence(a: Array, b: Array, x0: Array) -> Array:
     return jax.lax.associative_scan(combine, (a, b), axis=1)[1]
 
 
-# --- arguments and parameters ----------------------------------------------------------------
+def add_noise(x: Array, noise: Array | None, std: float, dt: float) -> Array:
+    """``x`` plus standard-normal ``noise`` scaled by ``std * sqrt(dt)`` (a noise of
+    standard deviation ``std`` after one second, as Rockpool scales it); ``x`` itself when
+    the node draws no noise.
+
+    >>> add_noise(jnp.ones(2), jnp.ones(2), 0.5, 0.04).tolist()
+    [1.100000023841858, 1.100000023841858]
+    """
+    return x if noise is None else x + std * math.sqrt(dt) * noise
+
+
+def recurrence_evolution(name: str, a: Array, b: Array, state: State, record: bool
+                         ) -> Evolution:
+    """The evolution of a kind whose one state ``name`` follows ``x_t = a x_{t-1} + b_t``
+    (:func:`linear_recurrence` from ``state[name]``): final state, all states as the output,
+    and the states as the trace ``name`` when ``record``.
+
+    >>> s, y, rec = recurrence_evolution("x", 0.5, jnp.ones((1, 2, 1)), {"x": jnp.zeros((1, 1))},
+    ...                                  False)
+    >>> s["x"].tolist(), y.shape, rec
+    ([[1.5]], (1, 2, 1), {})
+    """
+    xs = linear_recurrence(a, b, state[name])
+    return {name: xs[:, -1]}, xs, ({name: xs} if record else {})
+
+
+# --- arguments and configuration -------------------------------------------------------------
+
+# what each argument type means is the graph builder's business (it converts the values)
+ARG_TYPES = ("int", "float", "time", "bool", "activation", "init", "str")
 
 
 @dataclass(frozen=True)
 class Arg:
-    """One argument a kind accepts.
+    """One argument a kind accepts, as the graph builder sees it (derived from the kind's
+    config fields by :func:`args_of`).
 
     ``type`` is one of ``"int"`` (a size), ``"float"``, ``"time"`` (needs a time unit or a
     plain number of seconds), ``"bool"``, ``"activation"`` (a name from
@@ -186,6 +212,54 @@ class Arg:
     choices: tuple[str, ...] = ()  # for type "str": the names it accepts (empty: any)
 
 
+def arg(type: str, default: Any = REQUIRED, doc: str = "", choices: tuple[str, ...] = ()
+        ) -> Any:
+    """A field of a :class:`KindConfig` subclass that is an argument of the kind: its
+    ``type`` (see :class:`Arg`), its default (none: the argument is required), a line of
+    documentation and, for names, the ``choices`` accepted.
+
+    >>> @dataclass(frozen=True, kw_only=True)
+    ... class Example(KindConfig):
+    ...     tau: Init = arg("init", Init("ones"), "time constants")
+    >>> Example(dt=1e-3).tau
+    Init(name='ones', args=())
+    """
+    if type not in ARG_TYPES:
+        raise ValueError(f"unknown argument type {type!r}; one of {', '.join(ARG_TYPES)}")
+    # the name and the default are the field's own: args_of fills them in
+    meta = {"arg": Arg("", type, doc=doc, choices=choices)}
+    if default is REQUIRED:
+        return field(metadata=meta)
+    return field(default=default, metadata=meta)
+
+
+@dataclass(frozen=True, kw_only=True)
+class KindConfig:
+    """A node's configuration: how the network runs it (``dt``; the compiler's
+    ``assoc_scan`` and ``unroll``). A kind with arguments subclasses it (frozen,
+    ``kw_only``) with one :func:`arg` field per argument, in the order the arguments are
+    listed (positional arguments bind in that order)."""
+
+    dt: float  # the network's solver step (s)
+    assoc_scan: bool = False  # evaluate linear recurrences by a parallel associative scan
+    unroll: int = 1  # time steps per iteration of a scan over time
+
+
+def args_of(config: type[KindConfig]) -> tuple[Arg, ...]:
+    """The arguments a config class declares with :func:`arg`, in field order.
+
+    >>> @dataclass(frozen=True, kw_only=True)
+    ... class Example(KindConfig):
+    ...     out: int = arg("int", doc="output size")
+    ...     slope: float = arg("float", 0.5)
+    >>> [(a.name, a.type, a.default) for a in args_of(Example)]
+    [('out', 'int', REQUIRED), ('slope', 'float', 0.5)]
+    """
+    return tuple(replace(f.metadata["arg"], name=f.name,
+                         default=REQUIRED if f.default is MISSING else f.default)
+                 for f in fields(config) if "arg" in f.metadata)
+
+
 @dataclass(frozen=True)
 class ParamSpec:
     """A parameter of one node: its shape, family (``weights``, ``taus``, ``biases``,
@@ -196,83 +270,117 @@ class ParamSpec:
     init: Init
 
 
-class Kind:
-    """Base class of module kinds; subclasses are registered with :func:`register`.
+ParamSpecs = dict[str, ParamSpec]
 
-    Subclasses set the class variables and override the methods that apply: stateless
-    kinds override :meth:`apply`; stateful kinds override :meth:`state_shapes`,
-    :meth:`step` and :meth:`output` (and may override :meth:`scan` with a faster
+
+# --- the kind contract -----------------------------------------------------------------------
+
+C = TypeVar("C", bound=KindConfig)
+
+
+class Kind(Generic[C]):
+    """Base class of module kinds, generic in their config class ``C``; subclasses are
+    registered with :func:`register`.
+
+    A subclass names its config class as the type argument (``class LIF(Kind[LIFConfig])``
+    sets ``config``), sets the other class variables and overrides the methods that apply:
+    stateless kinds override :meth:`apply`; stateful kinds override :meth:`state_shapes`,
+    :meth:`step` and :meth:`output`, may override :meth:`prepare` (values computed once
+    per evolution, passed to :meth:`step` and :meth:`scan`) and :meth:`scan` (a faster
     whole-sequence evaluation that gives the same result).
     """
 
     name: ClassVar[str] = ""
     stateful: ClassVar[bool] = False
-    args: ClassVar[tuple[Arg, ...]] = ()
+    config: ClassVar[type[KindConfig]] = KindConfig
     doc: ClassVar[str] = ""
     # the Rockpool class this kind reproduces, for printing and docs
     rockpool: ClassVar[str] = ""
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        # the config class is the type argument of the base: Kind[LIFConfig]
+        for parent in cls.__dict__.get("__orig_bases__", ()):
+            for t in get_args(parent):
+                if isinstance(t, type) and issubclass(t, KindConfig):
+                    cls.config = t
+
+    @property
+    def args(self) -> tuple[Arg, ...]:
+        """The arguments this kind accepts (from its config's fields)."""
+        return args_of(self.config)
+
+    def configure(self, values: Mapping[str, Any], *, dt: float, assoc_scan: bool = False,
+                  unroll: int = 1) -> C:
+        """The node's config from its argument values (missing ones take their defaults),
+        the network's ``dt`` and the compiler's options.
+
+        >>> cfg = KINDS["expsyn"].configure({"noise_std": 0.1}, dt=1e-3)
+        >>> cfg.tau, cfg.noise_std, cfg.unroll
+        (Init(name='constant', args=(0.01,)), 0.1, 1)
+        """
+        names = [a.name for a in self.args]
+        for key in values:
+            if key not in names:
+                hint = did_you_mean(key, names)
+                raise TypeError(f"{self.name} has no argument {key!r}"
+                                + (f"; {hint}" if hint else ""))
+        return cast(C, self.config(dt=dt, assoc_scan=assoc_scan, unroll=unroll, **values))
+
     # -- structure (static, run once at graph-build time) --
-    def size_out(self, size_in: int, cfg: Config) -> int:
+    def size_out(self, size_in: int, cfg: C) -> int:
         """Output width given the input width (default: unchanged)."""
         return size_in
 
-    def size_in_rule(self, size_in: int, cfg: Config) -> str | None:
+    def size_in_rule(self, size_in: int, cfg: C) -> str | None:
         """Return an error message when ``size_in`` is not acceptable, else ``None``."""
         return None
 
-    def params(self, size_in: int, size_out: int, cfg: Config) -> dict[str, ParamSpec]:
+    def params(self, size_in: int, size_out: int, cfg: C) -> ParamSpecs:
         return {}
 
-    def state_shapes(self, size_in: int, size_out: int, cfg: Config) -> dict[str, tuple[int, ...]]:
+    def state_shapes(self, size_in: int, size_out: int, cfg: C) -> Shapes:
         """Per-sample state shapes (the compiler adds the batch axis)."""
         return {}
 
-    def noise_shape(self, size_in: int, size_out: int, cfg: Config) -> tuple[int, ...] | None:
+    def noise_shape(self, size_in: int, size_out: int, cfg: C) -> Shape | None:
         """Per-step, per-sample shape of the noise this node draws; ``None`` when it draws
         none (``noise_std == 0``: no dead work)."""
         return None
 
-    def record_keys(self, cfg: Config) -> tuple[str, ...]:
+    def record_keys(self, cfg: C) -> tuple[str, ...]:
         """Names of the internal traces :meth:`step` records (e.g. ``vmem``, ``isyn``)."""
         return ()
 
     # -- computation (pure, traced) --
-    def apply(self, params: Params, x: Array, cfg: Config) -> Array:
+    def apply(self, params: Params, x: Array, cfg: C) -> Array:
         """Stateless kinds: map input ``(..., N_in)`` to output ``(..., N_out)``."""
         raise NotImplementedError
 
-    def prepare(self, params: Params, cfg: Config) -> Params:
+    def prepare(self, params: Params, cfg: C) -> Prepared:
         """Values computed once per evolution, outside the time loop (e.g. decay factors
-        ``exp(-dt / tau)``); the compiler passes the result to :meth:`step` and
-        :meth:`scan`. Default: the parameters unchanged."""
-        return params
+        ``exp(-dt / tau)``); the compiler passes them to :meth:`step` and :meth:`scan`
+        next to the parameters. Default: none."""
+        return {}
 
-    def init_state(self, size_in: int, size_out: int, cfg: Config, batch: int) -> State:
+    def init_state(self, size_in: int, size_out: int, cfg: C, batch: int) -> State:
         shapes = self.state_shapes(size_in, size_out, cfg)
         return {k: jnp.zeros((batch, *s), jnp.float32) for k, s in shapes.items()}
 
-    def step(
-        self, params: Params, state: State, x_t: Array, noise_t: Array | None, cfg: Config
-    ) -> tuple[State, Array, dict[str, Array]]:
-        """Stateful kinds: one Euler step. ``x_t`` is ``(B, N_in)``; returns the new state,
-        the output ``(B, N_out)`` and the recorded internals (keys of :meth:`record_keys`)."""
+    def step(self, params: Params, prep: Prepared, state: State, x_t: Array,
+             noise_t: Array | None, cfg: C) -> Evolution:
+        """Stateful kinds: one Euler step. ``x_t`` is ``(B, N_in)``; ``prep`` is what
+        :meth:`prepare` returned; returns the new state, the output ``(B, N_out)`` and the
+        recorded internals (keys of :meth:`record_keys`)."""
         raise NotImplementedError
 
-    def output(self, params: Params, state: State, cfg: Config) -> Array:
+    def output(self, params: Params, state: State, cfg: C) -> Array:
         """The output implied by ``state`` alone: what a recurrent (one-step delayed) edge
         out of this node carries before the first step."""
         raise NotImplementedError
 
-    def scan(
-        self,
-        params: Params,
-        state: State,
-        x: Array,
-        noise: Array | None,
-        cfg: Config,
-        record: bool,
-    ) -> tuple[State, Array, dict[str, Array]]:
+    def scan(self, params: Params, prep: Prepared, state: State, x: Array,
+             noise: Array | None, cfg: C, record: bool) -> Evolution:
         """Evolve over a whole ``(B, T, N_in)`` sequence. Default: ``lax.scan`` of
         :meth:`step` (time-major inside). Returns final state, ``(B, T, N_out)`` output and
         ``(B, T, ...)`` traces (empty unless ``record``)."""
@@ -280,20 +388,21 @@ class Kind:
         xs = (jnp.swapaxes(x, 0, 1), None if noise is None else jnp.swapaxes(noise, 0, 1))
 
         def body(s: State, inp: tuple[Array, Array | None]) -> tuple[State, Any]:
-            s, y, rec = self.step(params, s, inp[0], inp[1], cfg)
+            s, y, rec = self.step(params, prep, s, inp[0], inp[1], cfg)
             return s, (y, rec if record else {})
 
-        state, (y, rec) = jax.lax.scan(body, state, xs, unroll=int(cfg.get("unroll", 1)))
+        state, (y, rec) = jax.lax.scan(body, state, xs, unroll=cfg.unroll)
         rec = {k: jnp.swapaxes(v, 0, 1) for k, v in rec.items()}
         return state, jnp.swapaxes(y, 0, 1), rec
 
 
 # --- registries ------------------------------------------------------------------------------
 
-KINDS: dict[str, Kind] = {}
+KINDS: dict[str, Kind[Any]] = {}
+K = TypeVar("K", bound=Kind[Any])
 
 
-def register(cls: type[Kind]) -> type[Kind]:
+def register(cls: type[K]) -> type[K]:
     """Class decorator adding a kind to :data:`KINDS` under ``cls.name``."""
     if cls.name in KINDS:
         raise ValueError(f"module kind {cls.name!r} registered twice")

@@ -8,87 +8,60 @@ by ``noise_std * sqrt(dt)`` and adds them to the input, as Rockpool does.
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass
 
 import jax.numpy as jnp
 
-from .base import (
-    Arg,
-    Array,
-    Config,
-    Kind,
-    Params,
-    ParamSpec,
-    State,
-    constant,
-    init_of,
-    linear_recurrence,
-    register,
-)
+from . import base
+from .base import Array, Evolution, Init, KindConfig, Params, Prepared, State, arg, constant
 
 
-@register
-class ExpSyn(Kind):
+@dataclass(frozen=True, kw_only=True)
+class ExpSynConfig(KindConfig):
+    tau: Init = arg("init", constant(10e-3), "synaptic time constants (s)")
+    noise_std: float = arg("float", 0.0, "input noise std. dev. after 1 s")
+
+
+@base.register
+class ExpSyn(base.Kind[ExpSynConfig]):
     """``expsyn(tau = 10 ms, noise_std = 0)``; size in == size out."""
 
     name = "expsyn"
     stateful = True
     rockpool = "ExpSynJax"
     doc = "Exponential synapses: isyn = (isyn + in) * exp(-dt / tau); y = isyn."
-    args = (
-        Arg("tau", "init", constant(10e-3), doc="synaptic time constants (s)"),
-        Arg("noise_std", "float", 0.0, doc="input noise std. dev. after 1 s"),
-    )
 
-    def params(self, size_in: int, size_out: int, cfg: Config) -> dict[str, ParamSpec]:
-        return {"tau": ParamSpec((size_out,), "taus", init_of(cfg, "tau", constant(10e-3)))}
+    def params(self, size_in: int, size_out: int, cfg: ExpSynConfig) -> base.ParamSpecs:
+        return {"tau": base.ParamSpec((size_out,), "taus", cfg.tau)}
 
-    def state_shapes(self, size_in: int, size_out: int, cfg: Config) -> dict[str, tuple[int, ...]]:
+    def state_shapes(self, size_in: int, size_out: int, cfg: ExpSynConfig) -> base.Shapes:
         return {"isyn": (size_out,)}
 
-    def noise_shape(self, size_in: int, size_out: int, cfg: Config) -> tuple[int, ...] | None:
-        return (size_out,) if float(cfg.get("noise_std", 0.0)) > 0 else None
+    def noise_shape(self, size_in: int, size_out: int, cfg: ExpSynConfig) -> base.Shape | None:
+        return (size_out,) if cfg.noise_std > 0 else None
 
-    def record_keys(self, cfg: Config) -> tuple[str, ...]:
+    def record_keys(self, cfg: ExpSynConfig) -> tuple[str, ...]:
         return ("isyn",)
 
-    def _input(self, x: Array, noise: Array | None, cfg: Config) -> Array:
-        if noise is None:
-            return x
-        return x + float(cfg.get("noise_std", 0.0)) * math.sqrt(float(cfg["dt"])) * noise
+    def prepare(self, params: Params, cfg: ExpSynConfig) -> Prepared:
+        # the decay once per evolution, not once per step inside the scan
+        return {"beta": jnp.exp(-cfg.dt / params["tau"])}
 
-    def step(
-        self, params: Params, state: State, x_t: Array, noise_t: Array | None, cfg: Config
-    ) -> tuple[State, Array, dict[str, Array]]:
-        beta = _beta(params, cfg)
-        isyn = (state["isyn"] + self._input(x_t, noise_t, cfg)) * beta
+    def step(self, params: Params, prep: Prepared, state: State, x_t: Array,
+             noise_t: Array | None, cfg: ExpSynConfig) -> Evolution:
+        x_t = base.add_noise(x_t, noise_t, cfg.noise_std, cfg.dt)
+        isyn = (state["isyn"] + x_t) * prep["beta"]
         return {"isyn": isyn}, isyn, {"isyn": isyn}
 
-    def output(self, params: Params, state: State, cfg: Config) -> Array:
+    def output(self, params: Params, state: State, cfg: ExpSynConfig) -> Array:
         return state["isyn"]
 
-    def prepare(self, params: Params, cfg: Config) -> Params:
-        # the decay once per evolution, not once per step inside the scan
-        return {**params, "_beta": _beta(params, cfg)}
-
-    def scan(
-        self,
-        params: Params,
-        state: State,
-        x: Array,
-        noise: Array | None,
-        cfg: Config,
-        record: bool,
-    ) -> tuple[State, Array, dict[str, Array]]:
-        """With ``cfg["assoc_scan"]``: ``isyn_t = beta isyn_{t-1} + beta in_t`` by a parallel
+    def scan(self, params: Params, prep: Prepared, state: State, x: Array,
+             noise: Array | None, cfg: ExpSynConfig, record: bool) -> Evolution:
+        """With ``cfg.assoc_scan``: ``isyn_t = beta isyn_{t-1} + beta in_t`` by a parallel
         associative scan; otherwise the step-by-step ``lax.scan``."""
-        if not cfg.get("assoc_scan", False):
-            return super().scan(params, state, x, noise, cfg, record)
-        beta = _beta(params, cfg)
-        ys = linear_recurrence(beta, beta * self._input(x, noise, cfg), state["isyn"])
-        return {"isyn": ys[:, -1]}, ys, ({"isyn": ys} if record else {})
-
-
-def _beta(params: Params, cfg: Config) -> Array:
-    """The per-step decay, prepared once per evolution when :meth:`ExpSyn.prepare` ran."""
-    return params["_beta"] if "_beta" in params else jnp.exp(-cfg["dt"] / params["tau"])
+        if not cfg.assoc_scan:
+            return super().scan(params, prep, state, x, noise, cfg, record)
+        beta = prep["beta"]
+        drive = beta * base.add_noise(x, noise, cfg.noise_std, cfg.dt)
+        return base.recurrence_evolution("isyn", beta, drive, state, record)

@@ -8,33 +8,35 @@ Each is its own stateless kind that keeps the size: ``tanh``, ``relu``, ``sigmoi
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 import jax
 import jax.numpy as jnp
 
-from .base import Arg, Array, Config, Kind, Params, register
+from .base import Array, C, Kind, KindConfig, Params, arg, register
 
 
-class Instant(Kind):
-    """Base of the element-wise kinds: ``apply`` is ``fn(x)`` over any leading axes."""
+class Instant(Kind[C]):
+    """Base of the element-wise kinds: ``apply`` is ``fn(x, cfg)`` over any leading axes."""
 
     stateful = False
     rockpool = "InstantJax"
 
     @staticmethod
-    def fn(x: Array, cfg: Config) -> Array:
+    def fn(x: Array, cfg: Any) -> Array:
         raise NotImplementedError
 
-    def apply(self, params: Params, x: Array, cfg: Config) -> Array:
+    def apply(self, params: Params, x: Array, cfg: C) -> Array:
         return self.fn(x, cfg)
 
 
-def _instant(name: str, fn: Callable[[Array, Config], Array], doc: str,
-             args: tuple[Arg, ...] = ()) -> type[Kind]:
+def _instant(name: str, config: type[C], fn: Callable[[Array, C], Array], doc: str
+             ) -> type[Kind[C]]:
     cls = type(
         f"Instant_{name}",
         (Instant,),
-        {"name": name, "doc": doc, "args": args, "fn": staticmethod(fn), "__doc__": doc},
+        {"name": name, "doc": doc, "config": config, "fn": staticmethod(fn), "__doc__": doc},
     )
     return register(cls)
 
@@ -64,29 +66,37 @@ def channel_logsoftmax(x: Array, temperature: float = 1.0) -> Array:
     return scaled - jnp.log(jnp.sum(jnp.exp(scaled), axis=-1, keepdims=True))
 
 
-_TEMPERATURE = Arg("temperature", "float", 1.0, doc="softmax temperature (> 0)")
+@dataclass(frozen=True, kw_only=True)
+class SlopeConfig(KindConfig):
+    slope: float = arg("float", 0.01, "negative-side slope")
 
-_instant("tanh", lambda x, c: jnp.tanh(x), "tanh(x)")
-_instant("relu", lambda x, c: jax.nn.relu(x), "max(x, 0)")
-_instant("sigmoid", lambda x, c: jax.nn.sigmoid(x), "logistic 1 / (1 + exp(-x))")
-_instant("softplus", lambda x, c: jax.nn.softplus(x), "log(1 + exp(x))")
-_instant("identity", lambda x, c: x, "x (a named pass-through)")
-_instant("exp", lambda x, c: jnp.exp(x), "exp(x)")
+
+@dataclass(frozen=True, kw_only=True)
+class TemperatureConfig(KindConfig):
+    temperature: float = arg("float", 1.0, "softmax temperature (> 0)")
+
+
+_instant("tanh", KindConfig, lambda x, c: jnp.tanh(x), "tanh(x)")
+_instant("relu", KindConfig, lambda x, c: jax.nn.relu(x), "max(x, 0)")
+_instant("sigmoid", KindConfig, lambda x, c: jax.nn.sigmoid(x), "logistic 1 / (1 + exp(-x))")
+_instant("softplus", KindConfig, lambda x, c: jax.nn.softplus(x), "log(1 + exp(x))")
+_instant("identity", KindConfig, lambda x, c: x, "x (a named pass-through)")
+_instant("exp", KindConfig, lambda x, c: jnp.exp(x), "exp(x)")
 _instant(
     "leaky_relu",
-    lambda x, c: jax.nn.leaky_relu(x, float(c.get("slope", 0.01))),
+    SlopeConfig,
+    lambda x, c: jax.nn.leaky_relu(x, c.slope),
     "x if x >= 0 else slope * x",
-    (Arg("slope", "float", 0.01, doc="negative-side slope"),),
 )
 _instant(
     "softmax",
-    lambda x, c: channel_softmax(x, float(c.get("temperature", 1.0))),
+    TemperatureConfig,
+    lambda x, c: channel_softmax(x, c.temperature),
     "softmax over channels at each time step",
-    (_TEMPERATURE,),
 )
 _instant(
     "logsoftmax",
-    lambda x, c: channel_logsoftmax(x, float(c.get("temperature", 1.0))),
+    TemperatureConfig,
+    lambda x, c: channel_logsoftmax(x, c.temperature),
     "log-softmax over channels at each time step",
-    (_TEMPERATURE,),
 )

@@ -21,25 +21,14 @@ compiler passes standard-normal draws ``(B, N)`` per step; this kind scales them
 
 from __future__ import annotations
 
-import math
+from dataclasses import dataclass
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 
-from .base import (
-    Arg,
-    Array,
-    Config,
-    Init,
-    Kind,
-    Params,
-    ParamSpec,
-    State,
-    constant,
-    init_of,
-    register,
-)
+from . import base
+from .base import Array, Evolution, Init, KindConfig, Params, Prepared, State, arg, constant
 
 
 @jax.custom_jvp
@@ -92,25 +81,38 @@ def _step_once_jvp(primals: tuple[Any, ...], tangents: tuple[Any, ...]) -> tuple
 RESETS = ("subtract", "v_reset")
 
 
-def _fire(vmem: Array, params: Params, cfg: Config) -> tuple[Array, Array]:
+@dataclass(frozen=True, kw_only=True)
+class LIFConfig(KindConfig):
+    tau_mem: Init = arg("init", constant(20e-3), "membrane time constants (s)")
+    tau_syn: Init = arg("init", constant(20e-3), "synaptic time constants (s), (N, n_syn)")
+    bias: Init = arg("init", constant(0.0), "bias currents")
+    threshold: Init = arg("init", constant(1.0), "firing thresholds")
+    n_syn: int = arg("int", 1, "synapses per neuron (input size = N * n_syn)")
+    rec: bool = arg("bool", False, "recurrent weights w_rec (N, N * n_syn)")
+    w_rec: Init = arg("init", Init("kaiming"), "initialiser of w_rec")
+    noise_std: float = arg("float", 0.0, "membrane noise std. dev. after 1 s")
+    max_spikes_per_dt: float = arg("float", 2.0**16, "most spikes one neuron emits per step")
+    reset: str = arg("str", "subtract", choices=RESETS,
+                     doc="subtract the threshold (Rockpool) or set vmem to v_reset (NIR, "
+                     "one spike)")
+    v_reset: Init = arg("init", constant(0.0), "membrane after a spike (reset = v_reset)")
+
+
+def _fire(vmem: Array, params: Params, cfg: LIFConfig) -> tuple[Array, Array]:
     """Spikes and the membrane after the reset the node's ``reset`` names."""
     thr = params["threshold"]
-    if cfg.get("reset", "subtract") == "v_reset":
+    if cfg.reset == "v_reset":
         spikes = step_once(vmem, thr)
         # the reset is detached (as snnTorch does): through it the surrogate would multiply
         # the gradient by 1 - (vmem - v_reset) / threshold each spike, which explodes
         reset = jax.lax.stop_gradient(spikes)
         return spikes, vmem - reset * (vmem - params["v_reset"])
-    spikes = step_pwl(vmem, thr, 0.5, float(cfg.get("max_spikes_per_dt", 2.0**16)))
+    spikes = step_pwl(vmem, thr, 0.5, cfg.max_spikes_per_dt)
     return spikes, vmem - spikes * thr
 
 
-def _n_syn(cfg: Config) -> int:
-    return int(cfg.get("n_syn", 1))
-
-
-@register
-class LIF(Kind):
+@base.register
+class LIF(base.Kind[LIFConfig]):
     """``lif(tau_mem = 20 ms, tau_syn = 20 ms, bias = 0, threshold = 1, n_syn = 1,
     rec = false, w_rec = kaiming, noise_std = 0, max_spikes_per_dt = 65536,
     reset = subtract, v_reset = 0)``; size in = N * n_syn, size out = N."""
@@ -122,26 +124,12 @@ class LIF(Kind):
         "LIF neurons with exponential synapses and subtractive reset (or reset = v_reset: "
         "NIR's); outputs spike counts per step. size_in = N * n_syn, size_out = N."
     )
-    args = (
-        Arg("tau_mem", "init", constant(20e-3), doc="membrane time constants (s)"),
-        Arg("tau_syn", "init", constant(20e-3), doc="synaptic time constants (s), (N, n_syn)"),
-        Arg("bias", "init", constant(0.0), doc="bias currents"),
-        Arg("threshold", "init", constant(1.0), doc="firing thresholds"),
-        Arg("n_syn", "int", 1, doc="synapses per neuron (input size = N * n_syn)"),
-        Arg("rec", "bool", False, doc="recurrent weights w_rec (N, N * n_syn)"),
-        Arg("w_rec", "init", Init("kaiming"), doc="initialiser of w_rec"),
-        Arg("noise_std", "float", 0.0, doc="membrane noise std. dev. after 1 s"),
-        Arg("max_spikes_per_dt", "float", 2.0**16, doc="most spikes one neuron emits per step"),
-        Arg("reset", "str", "subtract", choices=RESETS,
-            doc="subtract the threshold (Rockpool) or set vmem to v_reset (NIR, one spike)"),
-        Arg("v_reset", "init", constant(0.0), doc="membrane after a spike (reset = v_reset)"),
-    )
 
-    def size_out(self, size_in: int, cfg: Config) -> int:
-        return size_in // _n_syn(cfg)
+    def size_out(self, size_in: int, cfg: LIFConfig) -> int:
+        return size_in // cfg.n_syn
 
-    def size_in_rule(self, size_in: int, cfg: Config) -> str | None:
-        n_syn = _n_syn(cfg)
+    def size_in_rule(self, size_in: int, cfg: LIFConfig) -> str | None:
+        n_syn = cfg.n_syn
         if n_syn < 1:
             return f"Expected n_syn >= 1, got {n_syn}"
         if size_in % n_syn or size_in == 0:
@@ -151,84 +139,72 @@ class LIF(Kind):
             )
         return None
 
-    def params(self, size_in: int, size_out: int, cfg: Config) -> dict[str, ParamSpec]:
+    def params(self, size_in: int, size_out: int, cfg: LIFConfig) -> base.ParamSpecs:
         n = (size_out,)
         specs = {
-            "tau_mem": ParamSpec(n, "taus", init_of(cfg, "tau_mem", constant(20e-3))),
-            "tau_syn": ParamSpec(
-                (size_out, _n_syn(cfg)), "taus", init_of(cfg, "tau_syn", constant(20e-3))
-            ),
-            "bias": ParamSpec(n, "biases", init_of(cfg, "bias", constant(0.0))),
-            "threshold": ParamSpec(n, "thresholds", init_of(cfg, "threshold", constant(1.0))),
+            "tau_mem": base.ParamSpec(n, "taus", cfg.tau_mem),
+            "tau_syn": base.ParamSpec((size_out, cfg.n_syn), "taus", cfg.tau_syn),
+            "bias": base.ParamSpec(n, "biases", cfg.bias),
+            "threshold": base.ParamSpec(n, "thresholds", cfg.threshold),
         }
-        if cfg.get("reset", "subtract") == "v_reset":
-            specs["v_reset"] = ParamSpec(n, "biases", init_of(cfg, "v_reset", constant(0.0)))
-        if cfg.get("rec", False):
-            specs["w_rec"] = ParamSpec(
-                (size_out, size_in), "weights", init_of(cfg, "w_rec", Init("kaiming"))
-            )
+        if cfg.reset == "v_reset":
+            specs["v_reset"] = base.ParamSpec(n, "biases", cfg.v_reset)
+        if cfg.rec:
+            specs["w_rec"] = base.ParamSpec((size_out, size_in), "weights", cfg.w_rec)
         return specs
 
-    def state_shapes(self, size_in: int, size_out: int, cfg: Config) -> dict[str, tuple[int, ...]]:
-        return {"spikes": (size_out,), "isyn": (size_out, _n_syn(cfg)), "vmem": (size_out,)}
+    def state_shapes(self, size_in: int, size_out: int, cfg: LIFConfig) -> base.Shapes:
+        return {"spikes": (size_out,), "isyn": (size_out, cfg.n_syn), "vmem": (size_out,)}
 
-    def noise_shape(self, size_in: int, size_out: int, cfg: Config) -> tuple[int, ...] | None:
-        return (size_out,) if float(cfg.get("noise_std", 0.0)) > 0 else None
+    def noise_shape(self, size_in: int, size_out: int, cfg: LIFConfig) -> base.Shape | None:
+        return (size_out,) if cfg.noise_std > 0 else None
 
-    def record_keys(self, cfg: Config) -> tuple[str, ...]:
+    def record_keys(self, cfg: LIFConfig) -> tuple[str, ...]:
         keys = ("vmem", "isyn", "spikes")
-        return (*keys, "irec") if cfg.get("rec", False) else keys
+        return (*keys, "irec") if cfg.rec else keys
 
-    def step(
-        self, params: Params, state: State, x_t: Array, noise_t: Array | None, cfg: Config
-    ) -> tuple[State, Array, dict[str, Array]]:
-        dt = cfg["dt"]
+    def prepare(self, params: Params, cfg: LIFConfig) -> Prepared:
+        # the decays once per evolution: inside the scan they would be recomputed (and
+        # differentiated) every step
+        return {"alpha": jnp.exp(-cfg.dt / params["tau_mem"]),
+                "beta": jnp.exp(-cfg.dt / params["tau_syn"])}
+
+    def step(self, params: Params, prep: Prepared, state: State, x_t: Array,
+             noise_t: Array | None, cfg: LIFConfig) -> Evolution:
         spikes, isyn, vmem = state["spikes"], state["isyn"], state["vmem"]
         isyn = isyn + x_t.reshape(isyn.shape)
         rec: dict[str, Array] = {}
-        if cfg.get("rec", False):
+        if cfg.rec:
             irec = jnp.dot(spikes, params["w_rec"]).reshape(isyn.shape)
             isyn = isyn + irec
             rec["irec"] = irec
-        alpha, beta = _decays(params, dt)
-        vmem = vmem * alpha
-        isyn = isyn * beta
+        vmem = vmem * prep["alpha"]
+        isyn = isyn * prep["beta"]
         # same summation order as Rockpool: vmem + isyn + noise + bias
         vmem = vmem + isyn.sum(-1)
-        if noise_t is not None:
-            vmem = vmem + float(cfg.get("noise_std", 0.0)) * math.sqrt(float(dt)) * noise_t
+        vmem = base.add_noise(vmem, noise_t, cfg.noise_std, cfg.dt)
         vmem = vmem + params["bias"]
         spikes, vmem = _fire(vmem, params, cfg)
         rec.update(vmem=vmem, isyn=isyn, spikes=spikes)
         return {"spikes": spikes, "isyn": isyn, "vmem": vmem}, spikes, rec
 
-    def output(self, params: Params, state: State, cfg: Config) -> Array:
+    def output(self, params: Params, state: State, cfg: LIFConfig) -> Array:
         return state["spikes"]
 
-    def scan(
-        self,
-        params: Params,
-        state: State,
-        x: Array,
-        noise: Array | None,
-        cfg: Config,
-        record: bool,
-    ) -> tuple[State, Array, dict[str, Array]]:
+    def scan(self, params: Params, prep: Prepared, state: State, x: Array,
+             noise: Array | None, cfg: LIFConfig, record: bool) -> Evolution:
         """Without recurrence or recording, spikes are only an output: the loop carries
         ``vmem`` and ``isyn`` (squeezed when ``n_syn == 1``) and nothing else, which saves a
         carried array and its cotangent in the backward pass. Same arithmetic, same order."""
-        if record or cfg.get("rec", False) or x.shape[1] == 0:
-            return super().scan(params, state, x, noise, cfg, record)
-        dt = cfg["dt"]
-        bias = params["bias"]
-        alpha, beta = _decays(params, dt)
+        if record or cfg.rec or x.shape[1] == 0:
+            return super().scan(params, prep, state, x, noise, cfg, record)
+        bias, alpha, beta = params["bias"], prep["alpha"], prep["beta"]
         b, t = x.shape[:2]
         n, n_syn = state["isyn"].shape[1:]
         xs = jnp.swapaxes(x.reshape(b, t, n, n_syn), 0, 1)
         isyn0 = state["isyn"]
         if n_syn == 1:
             xs, isyn0, beta = xs[..., 0], isyn0[..., 0], jnp.reshape(beta, (n,))
-        scale = float(cfg.get("noise_std", 0.0)) * math.sqrt(float(dt))
 
         def body(c: tuple[Array, Array], inp: tuple[Array, Array | None]
                  ) -> tuple[tuple[Array, Array], Array]:
@@ -236,27 +212,14 @@ class LIF(Kind):
             x_t, noise_t = inp
             isyn = (isyn + x_t) * beta
             vmem = vmem * alpha + (isyn if n_syn == 1 else isyn.sum(-1))
-            if noise_t is not None:
-                vmem = vmem + scale * noise_t
+            vmem = base.add_noise(vmem, noise_t, cfg.noise_std, cfg.dt)
             vmem = vmem + bias
             spikes, vmem = _fire(vmem, params, cfg)
             return (isyn, vmem), spikes
 
         nz = None if noise is None else jnp.swapaxes(noise, 0, 1)
         (isyn, vmem), ys = jax.lax.scan(body, (isyn0, state["vmem"]), (xs, nz),
-                                        unroll=int(cfg.get("unroll", 1)))
+                                        unroll=cfg.unroll)
         if n_syn == 1:
             isyn = isyn[..., None]
         return {"spikes": ys[-1], "isyn": isyn, "vmem": vmem}, jnp.swapaxes(ys, 0, 1), {}
-
-    def prepare(self, params: Params, cfg: Config) -> Params:
-        # the decays once per evolution: inside the scan they would be recomputed (and
-        # differentiated) every step
-        alpha, beta = _decays(params, cfg["dt"])
-        return {**params, "_alpha": alpha, "_beta": beta}
-
-
-def _decays(params: Params, dt: float) -> tuple[Array, Array]:
-    if "_alpha" in params:
-        return params["_alpha"], params["_beta"]
-    return jnp.exp(-dt / params["tau_mem"]), jnp.exp(-dt / params["tau_syn"])

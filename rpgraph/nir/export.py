@@ -172,14 +172,14 @@ def _lif(m: DataNode, p: Params, out: _Out) -> nir.NIRNode:
 
 
 def _lif_refuse(m: DataNode) -> str | None:
-    n_syn = int(m.cfg.get("n_syn", 1))
+    n_syn = int(m.cfg["n_syn"])
     if n_syn != 1:
         return f"lif with n_syn = {m.cfg['n_syn']}: NIR CubaLIF has one synapse per neuron"
     return None
 
 
 def _lif_loops(m: DataNode, p: Params) -> dict[str, nir.NIRNode]:
-    if m.cfg.get("rec", False):
+    if m.cfg["rec"]:
         return {"_w_rec": nir.Linear(weight=_f64(p["w_rec"]).T)}
     return {}
 
