@@ -631,7 +631,7 @@ def test_bad_inputs_fail_before_tracing(small: Any, make_args: Any, message: str
     def no_trace(*a: Any, **k: Any) -> Any:
         raise AssertionError("traced before checking its inputs")
 
-    monkeypatch.setattr(prog, "_run", no_trace)
+    monkeypatch.setattr(prog._exec, "run", no_trace)
     monkeypatch.setattr(prog, "_evolve_and_loss", no_trace)
     target = np.zeros((5, 2))
     for call in (lambda: prog.evolve(*args), lambda: prog.loss(*args, target),

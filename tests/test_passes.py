@@ -34,7 +34,6 @@ def module(name: str, call: str) -> ModuleNode:
     expr = parse_expr(call if "(" in call else call + "()")
     assert isinstance(expr, ast.Call)
     cfg, spans = bind_args(KINDS[expr.func].args, expr, {}, f"'{expr.func}'")
-    cfg["dt"] = 1e-3
     return ModuleNode(name, expr.func, cfg, 0, 0, KINDS[expr.func].stateful, S, S, spans)
 
 

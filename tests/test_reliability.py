@@ -366,7 +366,7 @@ def _rows() -> list[tuple[str, str, list[str]]]:
                                                          "--params", "run", "-o", "n.nir"]),
         ("nir:output_folder_missing", "SpecError", ["nir", "export", "snn.rpg",
                                                     "-o", "no/such/n.nir"]),
-        ("cli:bad_convention", "usage", ["nir", "import", "li.nir", "--dt", "1ms",
+        ("cli:bad_convention", "SpecValueError", ["nir", "import", "li.nir", "--dt", "1ms",
                                          "--convention", "lava", "-o", "n.rpg"]),
         ("cli:no_command", "usage", []),
         ("cli:missing_file", "usage", ["train"]),
@@ -845,7 +845,7 @@ EXPECTED: dict[str, tuple[int, str]] = {
     'nir:unsupported_export': (1, (
         "error: cannot export to NIR: 1 unsupported node: 'rate_0' (rate: NIR has no rate neu"
         'ron)\n'
-        'hint: exportable kinds: linear, lif, expsyn, identity\n'
+        'hint: exportable kinds (nir): linear, lif, expsyn, identity\n'
     )),
     'nir:missing_params': (1, (
         "error: parameter file 'nope' does not exist\n"
@@ -875,10 +875,9 @@ EXPECTED: dict[str, tuple[int, str]] = {
         'rpgraph train: error: argument --batch-size: Expected a number >= 1, got 0\n'
         "hint: see 'rpgraph train --help'\n"
     )),
-    'cli:bad_convention': (2, (
-        "rpgraph nir import: error: argument --convention: invalid choice: 'lava' (choose fro"
-        "m 'auto', 'norse', 'snntorch', 'rockpool')\n"
-        "hint: see 'rpgraph nir import --help'\n"
+    'cli:bad_convention': (1, (
+        "error: unknown NIR convention 'lava'\n"
+        "hint: use one of auto, nir, norse, snntorch, rockpool\n"
     )),
     'cli:no_command': (2, (
         'rpgraph: error: the following arguments are required: command\n'
@@ -1029,6 +1028,7 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
         "node budget": ["spec:block_budget"],
     },
     "SpecValueError": {
+        "unknown NIR convention": ["cli:bad_convention"],
         "bad bound target / lower above upper / enforce mode": [
             "spec:bound_target", "spec:lower_above_upper", "spec:bad_enforce"],
         "initial value outside its bound": ["spec:init_outside_bounds"],
@@ -1079,7 +1079,7 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
         "argparse: unknown flag, bad value, missing argument, bad choice": [
             "cli:unknown_flag", "cli:negative_epochs", "cli:epochs_not_a_number",
             "cli:zero_batch_size", "cli:no_command", "cli:missing_file",
-            "cli:missing_params", "cli:bad_choice", "cli:bad_time", "cli:bad_convention"],
+            "cli:missing_params", "cli:bad_choice", "cli:bad_time"],
     },
 }
 #: Raised only by code paths the CLI matrix does not reach (covered elsewhere or not at all);

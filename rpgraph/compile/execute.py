@@ -1,0 +1,233 @@
+"""The executor: the plan's stages run over explicit parameters and state, traced by JAX.
+
+Stateless nodes are applied to whole ``(B, T, N)`` series, stateful singletons scanned by
+their kind, loops stepped in one ``lax.scan`` with their delayed edges in the carry; with
+``Options.remat`` the whole plan runs chunk by chunk under ``jax.checkpoint``. Nothing here
+checks its arguments: :class:`~rpgraph.compile.program.Program` does that first.
+"""
+
+from __future__ import annotations
+
+import zlib
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+
+from ..graph import ModuleNode, Network, PortNode
+from ..modules import KINDS, Kind, KindConfig
+from .plan import DEFAULT_OPTIONS, Options, data_graph, plan
+
+Array = Any
+Tree = dict[str, dict[str, Array]]
+
+
+class Executor:
+    """The traced computation of one network under one set of options.
+
+    >>> from rpgraph.graph import loads
+    >>> ex = Executor(loads("network n { input x : 2\\n output y : 2\\n x -> tanh -> y }"))
+    >>> outs, state, rec = ex.run({}, {"x": jnp.zeros((1, 3, 2))}, None, False)
+    >>> [s.op for s in ex.stages], outs["y"].shape
+    (['apply', 'apply'], (1, 3, 2))
+    """
+
+    def __init__(self, network: Network, options: Options = DEFAULT_OPTIONS) -> None:
+        self.network = network
+        self.options = options
+        self.stages = plan(network, options)
+        self.outputs = list(network.outputs)
+        self._g = data_graph(network)
+        self._nodes: dict[str, PortNode | ModuleNode] = {
+            n: d["node"] for n, d in self._g.nodes(data=True)}
+        self._cfg = {n: self._node_cfg(d) for n, d in self._nodes.items()
+                     if isinstance(d, ModuleNode)}
+
+    def _node_cfg(self, d: ModuleNode) -> KindConfig:
+        return KINDS[d.kind].configure(d.cfg, dt=self.network.dt,
+                                       assoc_scan=self.options.resolved_assoc(),
+                                       unroll=self.options.resolved_unroll())
+
+    def _kind(self, n: str) -> Kind[Any]:
+        return KINDS[self.network.module(n).kind]
+
+    def initial_state(self, batch_size: int | None = None) -> Tree:
+        """Zero state ``{node: {state: array}}``; with ``batch_size`` a leading batch axis."""
+        state: Tree = {}
+        b = 1 if batch_size is None else batch_size
+        for n, d in self._nodes.items():
+            if not isinstance(d, ModuleNode) or not d.stateful:
+                continue
+            kind = self._kind(n)
+            s = kind.init_state(d.size_in, d.size_out, self._cfg[n], b)
+            if kind.noise_shape(d.size_in, d.size_out, self._cfg[n]) is not None:
+                s["rng_key"] = jax.random.fold_in(jax.random.PRNGKey(0), _decl_hash(n))
+            if batch_size is None:
+                s = {k: (v if k == "rng_key" else v[0]) for k, v in s.items()}
+            state[n] = s
+        return state
+
+
+    def run(self, params: Tree, xs: dict[str, Array], state: Tree | None, record: bool
+             ) -> tuple[dict[str, Array], Tree, dict[str, dict[str, Array]]]:
+        B, T = next(iter(xs.values())).shape[:2]
+        chunk = self.options.remat
+        if not chunk or chunk >= T:
+            return self._run_plan(params, xs, state, record)
+        # Remat: the network is causal, so the whole plan can run on consecutive chunks of
+        # time with the state carried between them. Under jax.checkpoint only the carries at
+        # chunk boundaries are kept for the backward pass; each chunk is recomputed.
+        c = max(d for d in range(1, chunk + 1) if T % d == 0)
+        merge = lambda a: jnp.swapaxes(a, 0, 1).reshape(B, T, *a.shape[3:])  # noqa: E731
+
+        @jax.checkpoint
+        def body(s: Tree, i: Array) -> tuple[Tree, Any]:
+            # slice in place: a reshaped copy of a long input would cost more than remat saves
+            x = {k: jax.lax.dynamic_slice_in_dim(v, i * c, c, axis=1) for k, v in xs.items()}
+            outs, s2, rec = self._run_plan(params, x, s, record)
+            return s2, (outs, rec)
+
+        s_fin, (outs, rec) = jax.lax.scan(body, self._broadcast_state(state, B),
+                                          jnp.arange(T // c))
+        return (jax.tree_util.tree_map(merge, outs), s_fin,
+                jax.tree_util.tree_map(merge, rec))
+
+    def _run_plan(self, params: Tree, xs: dict[str, Array], state: Tree | None, record: bool
+                  ) -> tuple[dict[str, Array], Tree, dict[str, dict[str, Array]]]:
+        B, T = next(iter(xs.values())).shape[:2]
+        values: dict[str, Array] = {k: jnp.asarray(v, jnp.float32) for k, v in xs.items()}
+        state0 = self._broadcast_state(state, B)
+        new_state: Tree = {}
+        rec: dict[str, dict[str, Array]] = {}
+        for stage in self.stages:
+            if stage.op == "apply":
+                n = stage.nodes[0]
+                values[n] = self._apply(n, params, self._sum_inputs(n, values, B, T))
+            elif stage.op == "scan":
+                n = stage.nodes[0]
+                kind = self._kind(n)
+                noise, s = self._noise(n, dict(state0[n]), B, T)
+                # kinds see their own state only; the noise key is the compiler's business
+                plain = {k: v for k, v in s.items() if k != "rng_key"}
+                p, cfg = params.get(n, {}), self._cfg[n]
+                s2, y, r = kind.scan(p, kind.prepare(p, cfg), plain,
+                                     self._sum_inputs(n, values, B, T), noise, cfg, record)
+                s2 = dict(s2)
+                if "rng_key" in s:
+                    s2["rng_key"] = s["rng_key"]
+                new_state[n], values[n] = s2, y
+                if record:
+                    rec[n] = dict(r)
+            else:
+                self._loop(stage.nodes, params, values, state0, new_state, rec, record, B, T)
+            if record:
+                for n in stage.nodes:
+                    rec.setdefault(n, {})["output"] = values[n]
+        return {o: values[o] for o in self.outputs}, new_state, rec
+
+    def _broadcast_state(self, state: Tree | None, B: int) -> Tree:
+        init = self.initial_state(B)
+        if state is None:
+            return init
+        out: Tree = {}
+        for n, s0 in init.items():
+            given = state.get(n, {})
+            out[n] = {k: (jnp.asarray(given[k]) if k == "rng_key" else
+                          jnp.broadcast_to(jnp.asarray(given[k], jnp.float32), v.shape))
+                      if k in given else v for k, v in s0.items()}
+        return out
+
+    def _sum_inputs(self, n: str, values: dict[str, Array], B: int, T: int,
+                    skip: set[str] | None = None) -> Array:
+        total = None
+        for p in self._g.predecessors(n):
+            if skip is not None and p in skip:
+                continue
+            total = values[p] if total is None else total + values[p]
+        if total is None:
+            return jnp.zeros((B, T, self._nodes[n].size_in), jnp.float32)
+        return total
+
+    def _apply(self, n: str, params: Tree, x: Array) -> Array:
+        if not isinstance(self._nodes[n], ModuleNode):
+            return x  # outputs and junctions pass their summed input through
+        return self._kind(n).apply(params.get(n, {}), x, self._cfg[n])
+
+    def _noise(self, n: str, s: dict[str, Array], B: int, T: int
+               ) -> tuple[Array | None, dict[str, Array]]:
+        d = self._nodes[n]
+        shape = self._kind(n).noise_shape(d.size_in, d.size_out, self._cfg[n])
+        if shape is None:
+            return None, s
+        key, sub = jax.random.split(s["rng_key"])
+        s = {**s, "rng_key": key}
+        return jax.random.normal(sub, (B, T, *shape), jnp.float32), s
+
+    def _loop(self, nodes: tuple[str, ...], params: Tree, values: dict[str, Array],
+              state0: Tree, new_state: Tree, rec: dict[str, dict[str, Array]], record: bool,
+              B: int, T: int) -> None:
+        members = set(nodes)
+        g = self._g
+        # inputs from outside the loop are computed for the whole series up front
+        ext = {n: self._sum_inputs(n, values, B, T, skip=members)
+               for n in nodes if any(p not in members for p in g.predecessors(n))}
+        stateful = [n for n in nodes if n in self._cfg and self.network.module(n).stateful]
+        delayed = sorted({u for u, v, e in g.subgraph(members).edges(data=True)
+                          if e.get("recurrent")})
+        noises: dict[str, Array] = {}
+        s_init: dict[str, dict[str, Array]] = {}
+        for n in stateful:
+            nz, s = self._noise(n, dict(state0[n]), B, T)
+            s_init[n] = s
+            if nz is not None:
+                noises[n] = nz
+        prev0 = {u: self._kind(u).output(params.get(u, {}), s_init[u], self._cfg[u])
+                 for u in delayed}
+        prepared = {n: self._kind(n).prepare(params.get(n, {}), self._cfg[n]) for n in stateful}
+
+        def step(carry: tuple[dict[str, Any], dict[str, Array]], inp: tuple[Any, Any]
+                 ) -> tuple[Any, Any]:
+            states, prev = carry
+            ext_t, noise_t = inp
+            cur: dict[str, Array] = {}
+            out_rec: dict[str, Any] = {}
+            new_states = dict(states)
+            for n in nodes:
+                total = ext_t.get(n)
+                for p in g.predecessors(n):
+                    if p not in members:
+                        continue
+                    v = prev[p] if g.edges[p, n].get("recurrent") else cur[p]
+                    total = v if total is None else total + v
+                if total is None:
+                    total = jnp.zeros((B, self._nodes[n].size_in), jnp.float32)
+                if n in states:
+                    st = {k: v for k, v in states[n].items() if k != "rng_key"}
+                    st2, y, r = self._kind(n).step(params.get(n, {}), prepared[n], st, total,
+                                                   noise_t.get(n), self._cfg[n])
+                    if "rng_key" in states[n]:
+                        st2 = {**st2, "rng_key": states[n]["rng_key"]}
+                    new_states[n] = st2
+                    if record:
+                        out_rec[n] = r
+                else:
+                    y = self._apply(n, params, total)
+                cur[n] = y
+            return (new_states, {u: cur[u] for u in delayed}), (cur, out_rec)
+
+        tm = lambda a: jnp.swapaxes(a, 0, 1)  # noqa: E731 - (B, T, ...) <-> (T, B, ...)
+        xs = ({n: tm(v) for n, v in ext.items()}, {n: tm(v) for n, v in noises.items()})
+        carry0 = (s_init, prev0)
+        (s_fin, _), (outs, recs) = jax.lax.scan(step, carry0, xs,
+                                                unroll=self.options.resolved_unroll())
+        for n in nodes:
+            values[n] = tm(outs[n])
+        for n in stateful:
+            new_state[n] = s_fin[n]
+            if record:
+                rec[n] = {k: tm(v) for k, v in recs.get(n, {}).items()}
+
+
+def _decl_hash(name: str) -> int:
+    """A stable per-node number for noise keys (distinct nodes draw distinct noise)."""
+    return zlib.crc32(name.encode("utf-8"))
