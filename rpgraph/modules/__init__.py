@@ -5,6 +5,7 @@ Importing this package registers every kind (``linear``, the instant activations
 """
 
 from . import expsyn, instant, lif, linear, rate  # noqa: F401  (imported to register kinds)
+from . import conv, pool, reshape  # noqa: F401  (shape-aware kinds)
 from .base import (
     ACTIVATIONS,
     INITIALISERS,
