@@ -37,7 +37,16 @@ def per_axis(v: IntOrTuple | None, dims: int, default: int = 1) -> tuple[int, ..
 
 
 def _fmt(t: tuple[int, ...]) -> str:
-    return str(t[0]) if len(set(t)) == 1 else "(" + ", ".join(map(str, t)) + ")"
+    return str(t[0]) if len(set(t)) == 1 else _tuple(t)
+
+
+def _tuple(t: tuple[int, ...]) -> str:
+    return "(" + ", ".join(map(str, t)) + ")"
+
+
+def _count(what: str, t: tuple[int, ...], dims: int) -> str:
+    return f"{what} {_tuple(t)} has {len(t)} values for {dims} spatial ax" + (
+        "is" if dims == 1 else "es")
 
 
 def window_rule(name: str, spatial: Shape, kernel: IntOrTuple, stride: IntOrTuple | None,
@@ -52,14 +61,14 @@ def window_rule(name: str, spatial: Shape, kernel: IntOrTuple, stride: IntOrTupl
     for what, v in (("kernel", kernel), ("stride", stride), ("dilation", dilation)):
         t = per_axis(v, dims)
         if len(t) != dims:
-            return f"{what} {_fmt(t)} has {len(t)} values for {dims} spatial axes"
+            return _count(what, t, dims)
         if min(t) < 1:
             return f"Expected {what} >= 1, got {_fmt(t)}"
     if isinstance(padding, str):
         return None
     pad = per_axis(padding, dims, 0)
     if len(pad) != dims:
-        return f"padding {_fmt(pad)} has {len(pad)} values for {dims} spatial axes"
+        return _count("padding", pad, dims)
     if min(pad) < 0:
         return f"Expected padding >= 0, got {_fmt(pad)}"
     k, d = per_axis(kernel, dims), per_axis(dilation, dims)
