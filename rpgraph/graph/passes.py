@@ -112,21 +112,23 @@ def _set_shape_in(g: nx.DiGraph, n: str, shape: tuple[int, ...], dt: float, src:
     messages sizes always had, shaped tensors name both shapes."""
     size = math.prod(shape)
     rec = _data(g, n)
-    if isinstance(rec, PortNode) and rec.role == "output" and rec.size == size and (
-            rec.shape_in != shape):
+    if isinstance(rec, PortNode) and rec.role == "output" and rec.shape_in != shape and (
+            len(shape) > 1 or len(rec.shape_in) > 1):
         raise SpecShapeError(
             f"shape mismatch into output '{n}': declared {_fmt_shape(rec.shape_in)}, got "
             f"{_fmt_shape(shape)} from '{src}'", g.edges[src, n]["span"],
             notes=[(rec.span, f"'{n}' is declared with shape {_fmt_shape(rec.shape_in)}")],
-            hint=f"insert 'flatten' before '{n}'" if len(rec.shape_in) == 1 else
-            f"insert 'unflatten({', '.join(map(str, rec.shape_in))})' before '{n}'")
+            hint=None if rec.size != size else f"insert 'flatten' before '{n}'"
+            if len(rec.shape_in) == 1 else
+            f"insert 'unflatten({_fmt_shape(rec.shape_in)})' before '{n}'")
     if isinstance(rec, ModuleNode):
         kind = KINDS[rec.kind]
         cfg = kind.configure(rec.cfg, dt=dt, shape_in=shape)
         msg = kind.shape_in_rule(shape, cfg)
         if msg:
             raise SpecShapeError(
-                f"'{n}': {msg}" + (f" from '{src}'" if len(shape) > 1 else ""), rec.span,
+                (f"'{n}' on input {_fmt_shape(shape)} from '{src}': {msg}" if len(shape) > 1
+                 else f"'{n}': {msg}"), rec.span,
                 hint=f"flatten first: '{src} -> flatten -> {n}'" if kind.vector_only
                 and len(shape) > 1 else None)
         out = tuple(kind.shape_out(shape, cfg))

@@ -363,8 +363,7 @@ class Kind(Generic[C]):
         """An error message when ``shape_in`` is not acceptable, else ``None``. Default:
         :meth:`size_in_rule` on its size, and a vector for :attr:`vector_only` kinds."""
         if self.vector_only and len(shape_in) > 1:
-            return (f"{self.name} needs a vector input, got shape "
-                    f"({', '.join(map(str, shape_in))})")
+            return f"{self.name} needs a vector input"
         return self.size_in_rule(int(np.prod(shape_in)), cfg)
 
     def params(self, size_in: int, size_out: int, cfg: C) -> ParamSpecs:

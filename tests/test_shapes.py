@@ -1,0 +1,117 @@
+"""Tensor shapes in the language: ``input x : (2, 34, 34)``, tuples round-tripping through
+``fmt``, shape inference along edges, the graph view, and a compiled convolutional SNN
+against an independent numpy simulation."""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+import rpgraph
+from rpgraph import ast
+from rpgraph.errors import SpecShapeError
+from rpgraph.fmt import fmt
+from rpgraph.graph import loads
+from rpgraph.graph.show import summary
+from rpgraph.parse import parse
+
+CNN = """network cnn {
+    input x : (2, 10, 10)
+    output y : 3
+    x -> conv2d(4, kernel = (3, 3), stride = 2, padding = 1, bias = true)
+        -> h: lif(tau_mem = 10 ms, tau_syn = 5 ms) -> sumpool2d(2) -> flatten -> linear(3) -> y
+}
+"""
+
+
+def test_shapes_parse_and_round_trip() -> None:
+    spec = parse(CNN)
+    port = spec.network.body[0]
+    assert isinstance(port, ast.Port) and isinstance(port.size, ast.TupleExpr)
+    assert fmt(CNN) == CNN
+    one = "network n {\n    input x : (4,)\n    output y : 4\n    x -> y\n}\n"
+    assert fmt(one) == one
+    assert loads(one).port("x").shape_in == (4,)
+
+
+def test_shapes_are_inferred_along_the_chain() -> None:
+    net = loads(CNN)
+    got = {n: (net.module(n).shape_in, net.module(n).shape_out) for n in net.modules()}
+    assert got == {
+        "conv2d_0": ((2, 10, 10), (4, 5, 5)),
+        "h": ((4, 5, 5), (4, 5, 5)),
+        "sumpool2d_0": ((4, 5, 5), (4, 2, 2)),
+        "flatten_0": ((4, 2, 2), (16,)),
+        "linear_0": ((16,), (3,)),
+    }
+    assert net.module("h").size_out == 100  # sizes stay the products
+    assert [p.shape for p in net.params() if p.module == "conv2d_0"] == [(4, 2, 3, 3), (4,)]
+    assert summary(net).splitlines()[1:4] == [
+        "    input 'x' with shape (2, 10, 10)",
+        "    conv2d 'conv2d_0' with shape (2, 10, 10) -> (4, 5, 5)",
+        "    lif 'h' with shape (4, 5, 5)  [LIFJax]",
+    ]
+
+
+def test_shaped_block_ports_and_unflatten() -> None:
+    net = loads("""block b { input i : (1, 4, 4)
+  output o
+  i -> conv2d(2, kernel = 3, padding = same) -> o }
+network n { input x : 16
+  output y : (2, 4, 4)
+  x -> unflatten((1, 4, 4)) -> b -> y }""")
+    assert net.port("b_0.o").shape_in == (2, 4, 4)
+    assert net.port("y").shape_in == (2, 4, 4)
+
+
+@pytest.mark.parametrize("text, message", [
+    ("x -> sumpool2d(2) -> y", "shape mismatch into output 'y': declared (2, 4, 4), got "
+     "(2, 2, 2) from 'sumpool2d_0'"),
+    ("x -> flatten -> y", "shape mismatch into output 'y': declared (2, 4, 4), got (32,) "
+     "from 'flatten_0'"),
+])
+def test_shape_mismatch_names_both_shapes(text: str, message: str) -> None:
+    src = f"network n {{ input x : (2, 4, 4)\n output y : (2, 4, 4)\n {text} }}"
+    with pytest.raises(SpecShapeError) as err:
+        loads(src)
+    assert err.value.message.startswith(message) or message in str(err.value)
+
+
+def _lif_numpy(i_in: np.ndarray, tau_mem: float, tau_syn: float, dt: float) -> np.ndarray:
+    """LIFJax's Euler step (threshold 1, subtract reset, no bias) over (B, T, N) input."""
+    a_syn, a_mem = np.exp(-dt / tau_syn), np.exp(-dt / tau_mem)
+    isyn = np.zeros((i_in.shape[0], i_in.shape[2]))
+    v = np.zeros_like(isyn)
+    out = np.zeros_like(i_in)
+    for t in range(i_in.shape[1]):
+        isyn = (isyn + i_in[:, t]) * a_syn
+        v = v * a_mem + isyn
+        s = np.floor(v) * (v >= 1.0)
+        v = v - s
+        out[:, t] = s
+    return out
+
+
+def test_compiled_cnn_matches_numpy() -> None:
+    """conv -> lif -> pool -> flatten -> linear, compiled, against numpy (channel-major
+    flattening; the input given as (B, T, C, H, W))."""
+    prog = rpgraph.compile(CNN)
+    params = prog.init(3)
+    params["conv2d_0"]["weight"] = params["conv2d_0"]["weight"] * 8.0  # make it spike
+    rng = np.random.default_rng(1)
+    x = (rng.random((2, 12, 2, 10, 10)) < 0.3).astype(np.float32)
+    y, _, _ = prog.evolve(params, jnp.asarray(x))
+    w = np.asarray(params["conv2d_0"]["weight"], np.float64)
+    b = np.asarray(params["conv2d_0"]["bias"], np.float64)
+    xp = np.pad(x.astype(np.float64), ((0, 0), (0, 0), (0, 0), (1, 1), (1, 1)))
+    conv = np.zeros((2, 12, 4, 5, 5))
+    for i in range(5):
+        for j in range(5):
+            patch = xp[:, :, :, 2 * i:2 * i + 3, 2 * j:2 * j + 3]
+            conv[:, :, :, i, j] = np.einsum("btckl,ockl->bto", patch, w) + b
+    spikes = _lif_numpy(conv.reshape(2, 12, -1), 10e-3, 5e-3, 1e-3).reshape(2, 12, 4, 5, 5)
+    assert spikes.sum() > 0
+    pooled = spikes[..., :4, :4].reshape(2, 12, 4, 2, 2, 2, 2).sum(axis=(4, 6))
+    ref = pooled.reshape(2, 12, 16) @ np.asarray(params["linear_0"]["weight"], np.float64)
+    np.testing.assert_allclose(np.asarray(y), ref, rtol=1e-4, atol=1e-4)
