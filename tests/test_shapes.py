@@ -4,6 +4,9 @@ against an independent numpy simulation."""
 
 from __future__ import annotations
 
+from pathlib import Path
+from typing import Any
+
 import jax.numpy as jnp
 import numpy as np
 import pytest
@@ -115,3 +118,112 @@ def test_compiled_cnn_matches_numpy() -> None:
     pooled = spikes[..., :4, :4].reshape(2, 12, 4, 2, 2, 2, 2).sum(axis=(4, 6))
     ref = pooled.reshape(2, 12, 16) @ np.asarray(params["linear_0"]["weight"], np.float64)
     np.testing.assert_allclose(np.asarray(y), ref, rtol=1e-4, atol=1e-4)
+
+
+# --- NIR: the NIR paper's Sinabs CNN ----------------------------------------------------------
+
+CNN_NIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "nir" / "cnn_sinabs.nir"
+
+
+def _nir_conv(x: np.ndarray, node: Any) -> np.ndarray:
+    """NIR Conv2d on (T, C, H, W): cross-correlation, one kernel offset at a time."""
+    w, b = np.asarray(node.weight, np.float64), np.asarray(node.bias, np.float64)
+    s, p = np.atleast_1d(node.stride), np.atleast_1d(node.padding)
+    s, p = (np.repeat(s, 2) if s.size == 1 else s), (np.repeat(p, 2) if p.size == 1 else p)
+    xp = np.pad(x, ((0, 0), (0, 0), (p[0], p[0]), (p[1], p[1])))
+    kh, kw = w.shape[2:]
+    oh, ow = (xp.shape[2] - kh) // s[0] + 1, (xp.shape[3] - kw) // s[1] + 1
+    y = np.zeros((x.shape[0], w.shape[0], oh, ow)) + b[None, :, None, None]
+    for i in range(kh):
+        for j in range(kw):
+            patch = xp[:, :, i:i + s[0] * (oh - 1) + 1:s[0], j:j + s[1] * (ow - 1) + 1:s[1]]
+            y += np.einsum("tchw,oc->tohw", patch, w[:, :, i, j])
+    return y
+
+
+def _nir_if(x: np.ndarray, node: Any, dt: float, got: np.ndarray | None = None
+            ) -> tuple[np.ndarray, int]:
+    """NIR IF, forward Euler: v += dt * r * I; a spike when v > v_threshold, then
+    v = v_reset. With ``got`` (rpgraph's spikes), returns how many of them differ, checking
+    that each difference is a float32 tie (v within 1e-5 of the threshold), and follows
+    ``got`` so a tie does not carry on."""
+    r, thr, reset = (np.asarray(a, np.float64) for a in (node.r, node.v_threshold,
+                                                          node.v_reset))
+    v = np.zeros(x.shape[1:])
+    out = np.zeros_like(x)
+    ties = 0
+    for t in range(x.shape[0]):
+        v = v + dt * r * x[t]
+        s = v > thr
+        if got is not None:
+            differ = s != (got[t] > 0)
+            assert np.all(np.abs(v - thr)[differ] < 1e-5), (t, (v - thr)[differ])
+            ties += int(differ.sum())
+            s = got[t] > 0
+        v = np.where(s, reset, v)
+        out[t] = s
+    return out, ties
+
+
+def _nir_layers(graph: Any, x: np.ndarray, dt: float, rec: dict[str, Any]) -> np.ndarray:
+    """The NIR graph on one sample (T, 2, 34, 34), node by node in edge order; each IF is
+    checked against rpgraph's spikes (recorded as ``rec["n<name>"]``) and its input is
+    computed from rpgraph's spikes of the layer before (so a float32 tie stays local).
+    Returns the output and asserts there are few ties."""
+    succ = dict(graph.edges)
+    values, n = x.astype(np.float64), succ["input"]
+    ties = spikes = 0
+    while n != "output":
+        node = graph.nodes[n]
+        kind = type(node).__name__
+        if kind == "Conv2d":
+            values = _nir_conv(values, node)
+        elif kind == "IF":
+            got = np.asarray(rec[f"n{n}"]["output"]).reshape(values.shape)
+            values, k = _nir_if(values, node, dt, got)
+            ties, spikes = ties + k, spikes + int(values.sum())
+        elif kind == "SumPool2d":
+            k = int(np.atleast_1d(node.kernel_size)[0])
+            t, c, h, w = values.shape
+            values = values[:, :, :h - h % k, :w - w % k].reshape(
+                t, c, h // k, k, w // k, k).sum(axis=(3, 5))
+        elif kind == "Flatten":
+            values = values.reshape(values.shape[0], -1)
+        elif kind == "Affine":
+            values = values @ np.asarray(node.weight, np.float64).T + node.bias
+        else:
+            raise AssertionError(kind)
+        n = succ[n]
+    assert spikes > 1000 and ties <= spikes // 1000, (ties, spikes)
+    return values
+
+
+@pytest.fixture(scope="module")
+def sinabs() -> tuple[Any, Any, Any]:
+    nir = pytest.importorskip("nir")
+    graph = nir.read(str(CNN_NIR))
+    net, params = rpgraph.from_nir(graph, dt=1.0)
+    return graph, net, params
+
+
+def test_cnn_sinabs_imports_readably(sinabs: tuple[Any, Any, Any]) -> None:
+    _, net, _ = sinabs
+    assert "input input_ : (2, 34, 34)" in net.source
+    assert "conv2d(16, kernel = 5, stride = 2, padding = 1, bias = true)" in net.source
+    assert net.module("n4").shape_out == (16, 8, 8)
+    assert net.module("n8").shape_in == (8, 4, 4)
+    assert [net.module(n).kind for n in net.modules()].count("lif") == 5
+
+
+def test_cnn_sinabs_spikes_match_numpy(sinabs: tuple[Any, Any, Any]) -> None:
+    """Every layer's spikes equal numpy's NIR simulation (dt = 1: Sinabs' v += I), except
+    float32 ties at the threshold (2 of ~15,000 spikes on this input)."""
+    graph, net, params = sinabs
+    rng = np.random.default_rng(0)
+    x = (rng.random((25, 2, 34, 34)) < 0.15).astype(np.float32)
+    y, _, rec = rpgraph.compile(net).evolve(params, x, record=True)
+    first, ties = _nir_if(_nir_conv(x.astype(np.float64), graph.nodes["0"]), graph.nodes["1"],
+                          1.0)
+    assert ties == 0 and first.sum() > 1000
+    np.testing.assert_array_equal(np.asarray(rec["n1"]["output"]).reshape(first.shape), first)
+    np.testing.assert_array_equal(np.asarray(y), _nir_layers(graph, x, 1.0, rec))
