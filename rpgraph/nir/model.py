@@ -378,6 +378,8 @@ def _all_names(imp: Import) -> set[str]:
 
 def _shape_size(t: Any) -> int:
     a = np.asarray(t.get("input", t.get("output")) if isinstance(t, Mapping) else t)
+    if a.dtype == object:  # a shape NIR left unknown (None): rpgraph infers it
+        return 0
     return int(np.prod(a)) if a.size else 0
 
 
