@@ -27,8 +27,9 @@ def _ints(v: Any, dims: int) -> tuple[int, ...]:
 def int_expr(t: tuple[int, ...]) -> Expr:
     """``3`` for one value (or equal ones), ``(3, 2)`` otherwise, as the spec writes it.
 
-    >>> int_expr((3, 3)), int_expr((2, 1)).items[1]
-    (Num(value=3.0, unit=None, is_int=True), Num(value=1.0, unit=None, is_int=True))
+    >>> from rpgraph.fmt import format_expr
+    >>> format_expr(int_expr((3, 3))), format_expr(int_expr((2, 1)))
+    ('3', '(2, 1)')
     """
     if len(set(t)) == 1:
         return Num(float(t[0]), is_int=True)
