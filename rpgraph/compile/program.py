@@ -13,6 +13,7 @@ import numpy as np
 from ..bounds import template
 from ..errors import SpecShapeError
 from ..graph import Network
+from ..memory import check_network
 from ..objective import make_objective
 from .execute import Executor
 from .plan import DEFAULT_OPTIONS, Options
@@ -33,6 +34,8 @@ class Program:
     """
 
     def __init__(self, network: Network, options: Options = DEFAULT_OPTIONS) -> None:
+        # sizes are static: refuse parameters that cannot fit before anything allocates them
+        check_network(network)
         self.network = network
         self.graph = network.graph
         self.options = options
