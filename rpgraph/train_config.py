@@ -284,7 +284,8 @@ def _integer(s: ast.Setting | None, env: Mapping[str, Any], key: str, default: i
 def _integer_error(key: str, n: int) -> str | None:
     """The message for an integer setting outside its range (``seed = 2**70``)."""
     _, lo, hi = INTEGERS[key]
-    return range_error(key, n, Range(lo, hi))
+    # name the side that is crossed: "seed >= 0" for -1, "seed <= 4294967295" for 2**70
+    return range_error(key, n, Range(lo) if n < lo else Range(hi=hi))
 
 
 def optimizer_spec(expr: ast.Expr | str, env: Mapping[str, Any] | None = None
@@ -408,7 +409,7 @@ def _argument(v: Any, env: Mapping[str, Any]) -> Any:
                                 hint=did_you_mean(v.func, SCHEDULES)
                                 or f"known schedules: {', '.join(sorted(SCHEDULES))}")
         fn = SCHEDULES[v.func]
-        kwargs = _kwargs(v, env, fn, f"schedule '{v.func}'")
+        kwargs = _kwargs(v, env, fn, f"'{v.func}'")
         _require_all(fn, kwargs, f"schedule '{v.func}'", v)
         spec = ScheduleSpec(v.func, tuple(kwargs.items()))
         _try_build(spec, f"schedule '{v.func}'", v.span)
