@@ -14,8 +14,8 @@ from ..bounds import template
 from ..errors import SpecShapeError, SpecValueError, clip
 from ..graph import Network
 from ..memory import check_network
-from ..ranges import SEED, range_error
 from ..objective import make_objective
+from ..ranges import SEED, range_error
 from .execute import Executor
 from .plan import DEFAULT_OPTIONS, Options
 
