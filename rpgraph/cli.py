@@ -341,12 +341,17 @@ def build_parser() -> argparse.ArgumentParser:
     for choices in (sub.choices, nsub.choices):
         for command in choices.values():
             _with_debug(command)
-    for command in (*(sub.choices[n] for n in ("check", "bounds", "train", "eval")),
-                    nsub.choices["export"]):
+    _with_memory_limit(*(sub.choices[n] for n in ("check", "bounds", "train", "eval")),
+                       nsub.choices["export"])
+    return p
+
+
+def _with_memory_limit(*commands: argparse.ArgumentParser) -> None:
+    # the commands that build a network (and data): see rpgraph.memory
+    for command in commands:
         command.add_argument("--memory-limit", type=_memory_size, metavar="SIZE",
                              help="refuse networks, data and training runs estimated to "
                              "need more memory (e.g. 64GB; default: the machine's RAM)")
-    return p
 
 
 def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
