@@ -607,8 +607,8 @@ EXPECTED: dict[str, tuple[int, str]] = {
         "hint: did you mean 'adam'?\n"
     )),
     'spec:unknown_dataset': (1, (
-        "unknown_dataset.rpg:7:12: error: unknown data set 'sinusoid'; known data sets: digits, si"
-        'nusoids\n'
+        "unknown_dataset.rpg:7:12: error: unknown data set 'sinusoid'; known data sets: digits, en"
+        'coded, events, nmnist, shd, sinusoids, ssc\n'
         '        data = sinusoid(classes = 2)\n'
         '               ^^^^^^^^^^^^^^^^^^^^^\n'
         "hint: did you mean 'sinusoids'?\n"

@@ -38,6 +38,7 @@ import os
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -265,6 +266,11 @@ def _binned_dataset(name: str, files: tuple[list[Path], list[Path]],
     test = None
     if files[1]:
         test_in, test_lb = part(files[1])
+        if test_in.shape[2] != train_in.shape[2]:
+            raise DataError(f"dataset '{name}': the test data have {test_in.shape[2]} "
+                            f"channels but the training data {train_in.shape[2]}",
+                            hint="declare the channel count in both files (a scalar "
+                            "'channels'), or bin to a fixed width with channels = N")
         count = classes or max(count, int(test_lb.max(initial=-1)) + 1)
         test = Dataset(test_in, labels=test_lb, name=name, num_classes=count)
     return Dataset(train_in, labels=train_lb, name=name, test=test, num_classes=count)
@@ -274,7 +280,7 @@ def _binned_dataset(name: str, files: tuple[list[Path], list[Path]],
 # SHD / SSC (HDF5).
 
 
-def _h5py():  # type: ignore[no-untyped-def]
+def _h5py() -> Any:  # the module; h5py ships no type hints
     try:
         import h5py
     except ImportError:
@@ -292,10 +298,14 @@ def _flat(times: np.ndarray, units: np.ndarray, shown: str) -> tuple[np.ndarray,
     if (lengths != ulengths).any():
         i = int(np.argmax(lengths != ulengths))
         raise DataError(f"{shown}: sample {i} has {lengths[i]} times but {ulengths[i]} units")
-    offsets = np.concatenate([[0], np.cumsum(lengths)])
-    cat = (lambda parts, dtype: np.concatenate([np.ravel(p).astype(dtype) for p in parts])
-           if len(parts) else np.zeros(0, dtype))
-    return cat(times, np.float64), cat(units, np.int64), offsets
+    offsets = np.concatenate([[0], np.cumsum(lengths)]).astype(np.int64)
+    return _concat(times, np.float64), _concat(units, np.int64), offsets
+
+
+def _concat(parts: np.ndarray, dtype: type) -> np.ndarray:
+    if not len(parts):
+        return np.zeros(0, dtype)
+    return np.concatenate([np.ravel(p).astype(dtype) for p in parts])
 
 
 def read_shd(path: str | os.PathLike[str], *, channels: int = 700, classes: int | None = 20,
