@@ -206,11 +206,11 @@ def test_registry_builds_by_name():
             "did you mean 'sinusoids'?",
         ),
         (
-            "mnist",
+            "cifar",
             {},
-            "unknown data set 'mnist'; known data sets: digits, encoded, events, nmnist, shd, "
+            "unknown data set 'cifar'; known data sets: digits, encoded, events, nmnist, shd, "
             "sinusoids, ssc",
-            "did you mean 'nmnist'?",
+            "or load a file: a .npz with 'inputs' and 'targets' or 'labels'",
         ),
         (
             "sinusoids",

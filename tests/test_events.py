@@ -185,8 +185,8 @@ SHD_ERRORS = [
      "gunzip them"),
     ("layout", "data file 'bad.h5' has no dataset 'spikes/units' (the SHD/SSC layout is "
      "spikes/times, spikes/units and labels)", None),
-    ("not_hdf5", "data file 'bad.h5' is not a readable HDF5 file (damaged or truncated?)",
-     None),
+    ("not_hdf5", "data file 'bad.h5' is not an HDF5 file, or it is damaged or truncated",
+     "SHD/SSC files are gunzipped .h5 files"),
     ("nan", "data file 'bad.h5': sample 1 has timestamp nan (event 1); expected finite "
      "times >= 0", "times are seconds from the start of each sample"),
     ("negative", "data file 'bad.h5': sample 0 has timestamp -0.5 (event 0); expected finite "

@@ -100,7 +100,7 @@ def check_events(ev: Events, source: str, classes: int | None = None) -> None:
     bad = ~np.isfinite(ev.times) | (ev.times < 0)
     if bad.any():
         i = int(np.argmax(bad))
-        raise DataError(f"{source}: sample {sample_of[i]} has timestamp {ev.times[i]} "
+        raise DataError(f"{source}: sample {sample_of[i]} has timestamp {ev.times[i]:.6g} "
                         f"(event {i - ev.offsets[sample_of[i]]}); expected finite times >= 0",
                         hint="times are seconds from the start of each sample")
     bad = (ev.units < 0) | (ev.units >= ev.channels)
@@ -328,9 +328,9 @@ def read_shd(path: str | os.PathLike[str], *, channels: int = 700, classes: int 
                     raise DataError(f"{shown} has no dataset '{key}' (the SHD/SSC layout is "
                                     "spikes/times, spikes/units and labels)")
                 arrays[key] = item[()]
-    except OSError as exc:
-        raise DataError(f"{shown} is not a readable HDF5 file (damaged or truncated?)",
-                        notes=[(None, f"while reading: {exc}")]) from None
+    except OSError:  # h5py's own text varies between versions; the file is named
+        raise DataError(f"{shown} is not an HDF5 file, or it is damaged or truncated",
+                        hint="SHD/SSC files are gunzipped .h5 files") from None
     times, units, offsets = _flat(arrays["spikes/times"], arrays["spikes/units"], shown)
     labels = np.asarray(arrays["labels"])
     if labels.ndim != 1 or labels.dtype.kind not in "iu" or labels.shape[0] != len(offsets) - 1:
