@@ -116,11 +116,10 @@ def check_events(ev: Events, source: str, classes: int | None = None) -> None:
 
 
 def _steps(times: np.ndarray, dt: float) -> np.ndarray:
-    """``floor(times / dt)``, with times within :data:`_EDGE` of an edge put on it."""
+    """``floor(times / dt)``, with times up to :data:`_EDGE` (relative) below an edge put on
+    it (one pass: the tolerance is added before the floor)."""
     q = np.asarray(times, dtype=np.float64) / dt
-    r = np.rint(q)
-    near = np.abs(q - r) <= _EDGE * np.maximum(1.0, np.abs(r))
-    return np.where(near, r, np.floor(q)).astype(np.int64)
+    return np.floor(q + _EDGE * np.maximum(q, 1.0)).astype(np.int64)
 
 
 def steps_for(duration: float, dt: float) -> int:
@@ -137,8 +136,9 @@ def steps_for(duration: float, dt: float) -> int:
 #: How events in one frame combine: their count, or whether there was any.
 REDUCE: dict[str, Callable[[np.ndarray], np.ndarray]] = {
     "sum": lambda counts: counts,
-    "any": lambda counts: (counts > 0).astype(np.float32),
+    "any": lambda counts: counts > 0,
 }
+_CHUNK = 2**21  # frame entries binned at once
 
 
 def bin_events(ev: Events, *, dt: float, length: int, channels: int = 0,
@@ -152,13 +152,24 @@ def bin_events(ev: Events, *, dt: float, length: int, channels: int = 0,
     """
     channels = channels or ev.channels
     n = len(ev)
-    sample = np.repeat(np.arange(n, dtype=np.int64), np.diff(ev.offsets))
-    step = _steps(ev.times, dt)
-    keep = (step >= 0) & (step < length)
-    band = ev.units[keep].astype(np.int64) * channels // ev.channels
-    flat = (sample[keep] * length + step[keep]) * channels + band
-    counts = np.bincount(flat, minlength=n * length * channels).astype(np.float32)
-    return REDUCE[reduce](counts.reshape(n, length, channels))
+    out = np.empty((n, length, channels), np.float32)
+    frame = length * channels
+    # chunks of samples: the int64 counts of one chunk stay small and are reused, rather
+    # than one int64 array as large as all frames (twice the float32 result)
+    per = max(1, _CHUNK // max(frame, 1))
+    for lo in range(0, n, per):
+        hi = min(n, lo + per)
+        a, b = ev.offsets[lo], ev.offsets[hi]
+        sample = np.repeat(np.arange(hi - lo, dtype=np.int64), np.diff(ev.offsets[lo:hi + 1]))
+        step = _steps(ev.times[a:b], dt)
+        flat = (sample * length + step) * channels
+        flat += ev.units[a:b].astype(np.int64) * channels // ev.channels
+        # events outside [0, length) count into one extra bin, cut off below (cheaper than
+        # selecting the others out of three arrays)
+        flat[(step < 0) | (step >= length)] = (hi - lo) * frame
+        counts = np.bincount(flat, minlength=(hi - lo) * frame + 1)[:-1]
+        out[lo:hi] = REDUCE[reduce](counts.reshape(hi - lo, length, channels))
+    return out
 
 
 # --------------------------------------------------------------------------------------------
