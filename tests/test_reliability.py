@@ -393,6 +393,7 @@ EVENT_DATA = {  # row -> the spec's data (cache = false: the matrix writes no ca
     "unit_range": 'shd(path = "unit.h5", cache = false)',
     "label_range": 'shd(path = "label.h5", cache = false)',
     "truncated": 'nmnist(path = "NMNIST", cache = false)',
+    "fifo": 'shd(path = "pipe.h5", cache = false)',
     "frame_width": 'shd(path = "ok.h5", channels = 16, cache = false)',
 }
 
@@ -412,6 +413,7 @@ def _event_files(d: Path) -> None:
     write_shd(d / "unit.h5", t, [[1], [2, 700]], [0, 1])
     write_shd(d / "label.h5", t, u, [0, 20])
     write_shd(d / "ok.h5", t, u, [0, 1])
+    os.mkfifo(d / "pipe.h5")  # opening it for reading would wait for a writer forever
     (d / "NMNIST" / "3").mkdir(parents=True)
     (d / "NMNIST" / "3" / "00001.bin").write_bytes(nmnist_bytes([(1, 2, 1, 300)])[:3])
 
@@ -1002,6 +1004,12 @@ EXPECTED.update({
         '        data = nmnist(path = "NMNIST", cache = false)\n'
         '               ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n'
     )),
+    'events:fifo': (1, (
+        "ev_fifo.rpg:7:12: error: data file 'pipe.h5' is not a regular file\n"
+        '        data = shd(path = "pipe.h5", cache = false)\n'
+        '               ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n'
+        'hint: folders, pipes and devices cannot be read as event files\n'
+    )),
     'events:frame_width': (1, (
         'ev_frame_width.rpg: error: dataset \'shd(path = "ok.h5", channels = 16, cache = false)\': '
         "array 'inputs' has shape (2, 100, 16); expected (N, T, 8) for input 'x' : 8\n"
@@ -1151,8 +1159,9 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
             "data:bomb", "data:pipe"],
         "unknown data set / no data": ["spec:unknown_dataset", "spec:no_data"],
         "event files: missing (names the download) / wrong HDF5 layout / not HDF5 / "
-        "truncated N-MNIST file": ["events:missing", "events:layout", "events:not_hdf5",
-                                   "events:truncated"],
+        "truncated N-MNIST file / not a regular file": [
+            "events:missing", "events:layout", "events:not_hdf5", "events:truncated",
+            "events:fifo"],
         "event values: NaN or negative timestamps, units beyond the channel count, labels "
         "out of range; frames that do not fit the input port": [
             "events:nan_time", "events:negative_time", "events:unit_range",

@@ -177,7 +177,7 @@ def bin_events(ev: Events, *, dt: float, length: int, channels: int = 0,
 
 
 def _locate(path: str, base_dir: Path | None, allow_outside: bool, *, name: str,
-            get: str) -> Path:
+            get: str, folder: bool = False) -> Path:
     if not path:
         raise DataError(f"dataset '{name}' needs a file: write {name}(path = \"...\")",
                         hint=get)
@@ -187,6 +187,9 @@ def _locate(path: str, base_dir: Path | None, allow_outside: bool, *, name: str,
         raise DataError(f"data file '{path}' does not exist",
                         hint=f"unpack it first: gunzip '{gz.name}'" if gz.exists() else
                         f"{get}; rpgraph never downloads")
+    if not folder and not full.is_file():  # a FIFO would block the HDF5 reader forever
+        raise DataError(f"data file '{path}' is not a regular file",
+                        hint="folders, pipes and devices cannot be read as event files")
     return full
 
 
@@ -480,9 +483,11 @@ def nmnist(path: str = "", test: str = "", dt: float = 0.001, duration: float = 
                         "rpgraph does not have yet", hint="use flatten = true (2312 channels)")
     steps = _check_binning("nmnist", dt, duration, length, channels, reduce)
     get = f"download Train.zip and Test.zip from {NMNIST_URL} and unzip them"
-    roots = {"train": _locate(path, base_dir, allow_outside, name="nmnist", get=get)}
+    roots = {"train": _locate(path, base_dir, allow_outside, name="nmnist", get=get,
+                              folder=True)}
     if test:
-        roots["test"] = _locate(test, base_dir, allow_outside, name="nmnist", get=get)
+        roots["test"] = _locate(test, base_dir, allow_outside, name="nmnist", get=get,
+                                folder=True)
     shown = {roots["train"]: path, roots.get("test"): test}
 
     def files(root: Path) -> list[Path]:
