@@ -12,8 +12,9 @@ Readers (each returns :class:`Events`, all samples flat):
 * :func:`read_event_npz` -- a generic layout for a user's own recordings (see :func:`events`).
 
 :func:`bin_events` turns events into ``(N, T, C)`` frames: bins ``[k dt, (k + 1) dt)`` (an
-event on an edge belongs to the later bin; times within ``1e-9`` of an edge, relative, count
-as on it, so 3 ms at ``dt = 1 ms`` is bin 3 whatever the floating point), events at or after
+event on an edge belongs to the later bin; times up to ``1e-9`` (relative) below an edge count
+as on it, so 7 ms written as ``7000 * 1e-6 == 0.006999999999999999`` is bin 7 at
+``dt = 1 ms``), events at or after
 ``T dt`` dropped, source units grouped into ``channels`` contiguous bands
 (``unit * channels // source_channels``), each frame a count (``reduce = "sum"``) or 0/1
 (``"any"``).
