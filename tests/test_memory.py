@@ -106,3 +106,18 @@ def test_training_run_refused_at_the_data_setting() -> None:
     memory.set_limit(2**33)
     ds, _ = open_data(net, config)
     assert np.all(np.isfinite(ds.inputs)) and math.prod(ds.inputs.shape) == 2 * 20 * 2
+
+
+def test_xla_out_of_memory_during_training_is_a_training_error() -> None:
+    """The estimate is approximate: XLA's own out-of-memory still ends as a user-facing
+    error, not an internal one; other runtime errors pass through unchanged."""
+    from rpgraph.errors import TrainingError
+    from rpgraph.train.loop import _out_of_memory
+
+    oom = _out_of_memory(RuntimeError("RESOURCE_EXHAUSTED: Out of memory allocating 134 GB"))
+    assert isinstance(oom, TrainingError)
+    assert str(oom).splitlines()[0] == (
+        "error: the training program ran out of device memory (RESOURCE_EXHAUSTED: Out of "
+        "memory allocating 134 GB)")
+    other = RuntimeError("INTERNAL: something else")
+    assert _out_of_memory(other) is other
