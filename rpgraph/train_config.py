@@ -323,7 +323,8 @@ def _try_build(spec: OptimizerSpec | ScheduleSpec, what: str, span: Span | None)
     refuses, such as ``cosine_decay_schedule(decay_steps = 0)``, is refused at check."""
     try:
         spec.build()
-    except (ValueError, TypeError, OverflowError, ArithmeticError) as err:
+    except (ValueError, TypeError, OverflowError, ArithmeticError, AttributeError, KeyError,
+            IndexError, AssertionError) as err:  # what optax raises for values it cannot use
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise SpecValueError(f"{what} refuses its arguments: {clip(first, 200)}",
                              span) from None

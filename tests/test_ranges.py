@@ -74,6 +74,9 @@ TRAIN = "network n {\n    input x : 4\n    output y : 4\n    x -> y\n}\ntrain {\
     ("optimizer = sgd(lr = cosine_decay_schedule(init_value = 1, decay_steps = 1.5))",
      SpecValueError, "'cosine_decay_schedule' argument 'decay_steps' expects an integer, got "
      "the number 1.5"),
+    ("optimizer = sgd(lr = piecewise_constant_schedule(init_value = 1, boundaries_and_scales "
+     "= [1]))", SpecValueError, "schedule 'piecewise_constant_schedule' refuses its "
+     "arguments: 'list' object has no attribute 'values'"),
     ("data = sinusoids(seed = -1)", DataError,
      "dataset 'sinusoids': Expected 0 <= seed <= 4294967295, got -1"),
     ("data = sinusoids(classes = 0)", DataError, "dataset 'sinusoids': Expected classes >= 1, "
