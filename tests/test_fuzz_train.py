@@ -21,7 +21,8 @@ from rpgraph.graph import loads
 from rpgraph.io.data import DATASETS
 from rpgraph.train_config import INTEGERS, OPTIMIZERS, SCHEDULES, elaborate_train
 
-NET = "network n {\n    input x : 4\n    output y : 2\n    x -> linear(2) -> y\n}\n"
+# sinusoids' default widths, so that some checks get as far as the data and the run
+NET = "network n {\n    input x : 2000\n    output y : 2\n    x -> linear(2) -> y\n}\n"
 ELABORATIONS = 300
 CHECKS = 12
 
