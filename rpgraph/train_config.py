@@ -315,7 +315,29 @@ def optimizer_spec(expr: ast.Expr | str, env: Mapping[str, Any] | None = None
     _require_all(fn, kwargs, f"optimizer '{call.func}'", call)
     spec = OptimizerSpec(call.func, tuple(kwargs.items()), format_expr(call), call.span)
     _try_build(spec, f"optimizer '{call.func}'", call.span)
+    _try_step(spec, f"optimizer '{call.func}'", call.span)
     return spec
+
+
+def _try_step(spec: OptimizerSpec, what: str, span: Span | None) -> None:
+    """Trace one update of ``spec`` on a tiny abstract tree (``jax.eval_shape``: nothing is
+    computed or allocated, ~30 ms), as the training step runs it (with the loss as
+    ``value``): values optax accepts when building but not when updating, such as
+    ``polyak_sgd(variant = "x")``, are refused at check rather than at the first step."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    tx = optax.with_extra_args_support(spec.build())
+    tree = {"w": jax.ShapeDtypeStruct((2,), jnp.float32)}
+    try:
+        state = jax.eval_shape(tx.init, tree)
+        jax.eval_shape(lambda g, s, p: tx.update(g, s, p, value=jnp.zeros((), jnp.float32)),
+                       tree, state, tree)
+    except Exception as err:  # noqa: BLE001 - any failure: these values cannot train
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise SpecValueError(f"{what} cannot run with these arguments: {clip(first, 200)}",
+                             span) from None
 
 
 def _try_build(spec: OptimizerSpec | ScheduleSpec, what: str, span: Span | None) -> None:

@@ -23,7 +23,7 @@ from rpgraph.train_config import INTEGERS, OPTIMIZERS, SCHEDULES, elaborate_trai
 
 # sinusoids' default widths, so that some checks get as far as the data and the run
 NET = "network n {\n    input x : 2000\n    output y : 2\n    x -> linear(2) -> y\n}\n"
-ELABORATIONS = 300
+ELABORATIONS = 200
 CHECKS = 12
 
 GOOD = ["0.01", "0.9", "1", "3", "10", "100"]

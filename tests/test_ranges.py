@@ -77,6 +77,9 @@ TRAIN = "network n {\n    input x : 4\n    output y : 4\n    x -> y\n}\ntrain {\
     ("optimizer = sgd(lr = piecewise_constant_schedule(init_value = 1, boundaries_and_scales "
      "= [1]))", SpecValueError, "schedule 'piecewise_constant_schedule' refuses its "
      "arguments: 'list' object has no attribute 'values'"),
+    ('optimizer = polyak_sgd(variant = "nope")', SpecValueError, "optimizer 'polyak_sgd' "
+     "cannot run with these arguments: Invalid argument value for Polyak SGD: "
+     "variant='nope'"),
     ("data = sinusoids(seed = -1)", DataError,
      "dataset 'sinusoids': Expected 0 <= seed <= 4294967295, got -1"),
     ("data = sinusoids(classes = 0)", DataError, "dataset 'sinusoids': Expected classes >= 1, "
