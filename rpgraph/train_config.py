@@ -15,6 +15,7 @@ from __future__ import annotations
 import inspect
 import types
 import typing
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -328,12 +329,15 @@ def _try_step(spec: OptimizerSpec, what: str, span: Span | None) -> None:
     import jax.numpy as jnp
     import optax
 
-    tx = optax.with_extra_args_support(spec.build())
     tree = {"w": jax.ShapeDtypeStruct((2,), jnp.float32)}
     try:
-        state = jax.eval_shape(tx.init, tree)
-        jax.eval_shape(lambda g, s, p: tx.update(g, s, p, value=jnp.zeros((), jnp.float32)),
-                       tree, state, tree)
+        with warnings.catch_warnings():  # optax's warnings are for the real build, at train
+            warnings.simplefilter("ignore")
+            tx = optax.with_extra_args_support(spec.build())
+            state = jax.eval_shape(tx.init, tree)
+            jax.eval_shape(lambda g, s, p: tx.update(g, s, p,
+                                                     value=jnp.zeros((), jnp.float32)),
+                           tree, state, tree)
     except Exception as err:  # noqa: BLE001 - any failure: these values cannot train
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
         raise SpecValueError(f"{what} cannot run with these arguments: {clip(first, 200)}",
@@ -344,7 +348,9 @@ def _try_build(spec: OptimizerSpec | ScheduleSpec, what: str, span: Span | None)
     """Build ``spec`` once (optax allocates nothing when building): what optax itself
     refuses, such as ``cosine_decay_schedule(decay_steps = 0)``, is refused at check."""
     try:
-        spec.build()
+        with warnings.catch_warnings():  # optax's warnings are for the real build, at train
+            warnings.simplefilter("ignore")
+            spec.build()
     except (ValueError, TypeError, OverflowError, ArithmeticError, AttributeError, KeyError,
             IndexError, AssertionError) as err:  # what optax raises for values it cannot use
         first = str(err).splitlines()[0] if str(err) else type(err).__name__
