@@ -6,25 +6,29 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import optax
 
 from .. import ast
-from ..errors import DataError, SpecError
+from ..errors import DataError, SpecError, SpecValueError
 from ..expr import describe
-from ..io.data import Dataset, from_dataset_protocol, load_npz
+from ..io.data import Dataset, from_dataset_protocol, from_port_arrays, load_npz
 from ..train_config import (
+    KEEP,
+    EarlyStopping,
     TrainConfig,
     check_data,
+    check_validation,
     data_dir,
     data_spec,
     elaborate_train,
     open_data,
     optimizer_spec,
     train_env,
+    with_test_data,
 )
 
 if TYPE_CHECKING:
@@ -43,6 +47,11 @@ class Settings:
     batch_size: int
     seed: int
     checkpoint_every: int | None
+    #: per-epoch validation set: the ``validation`` split, else the test part (or ``None``)
+    validation: Dataset | None = None
+    early_stopping: EarlyStopping | None = None
+    keep: str = "last"
+    tensorboard: bool = False
 
 
 # --- resolving the train block ---------------------------------------------------------------
@@ -63,6 +72,8 @@ def make_data(expr: ast.Expr | str | Dataset | Any, *, base_dir: Path | None = N
     """
     if isinstance(expr, Dataset):
         return expr
+    if isinstance(expr, Mapping):  # arrays named after the ports: {"x_a": ..., "target_y": ...}
+        return from_port_arrays(expr)
     if isinstance(expr, (str, os.PathLike)) and not isinstance(expr, ast.Str):
         text = os.fspath(expr)
         if text.endswith(".npz") or os.sep in text or "/" in text:
@@ -79,9 +90,12 @@ def make_data(expr: ast.Expr | str | Dataset | Any, *, base_dir: Path | None = N
 
 def resolve(prog: Program, data: Any = None, *, epochs: int | None = None,
             optimizer: Any = None, batch_size: int | None = None, seed: int | None = None,
-            checkpoint_every: int | None = None, allow_outside: bool = False) -> Settings:
+            checkpoint_every: int | None = None, allow_outside: bool = False,
+            validation: float | None = None, early_stopping: int | None = None,
+            keep: str | None = None, tensorboard: bool | None = None) -> Settings:
     """The spec's ``train { }`` block (see :mod:`rpgraph.train_config`) with overrides, as
-    runtime objects: the data set read and checked, the optax optimizer built.
+    runtime objects: the data set read and checked, the optax optimizer built, the
+    validation set split off (``validation``) or taken from the test part.
 
     >>> import rpgraph
     >>> prog = rpgraph.compile("specs/tutorial_rate.rpg")
@@ -94,13 +108,20 @@ def resolve(prog: Program, data: Any = None, *, epochs: int | None = None,
     try:
         config = config.override(epochs=epochs, batch_size=batch_size, seed=seed,
                                  checkpoint_every=checkpoint_every)
+        config = _override_validation(config, validation, early_stopping, keep, tensorboard)
         if data is None:
             ds, desc = open_data(net, config, allow_outside=allow_outside)
         else:
             ds = make_data(data, base_dir=data_dir(net), allow_outside=allow_outside,
                            env=train_env(net))
             desc = ds.name
+            if config.test_data is not None:
+                ds = with_test_data(ds, config.test_data, data_dir(net), allow_outside)
             check_data(net, config, ds, desc)
+            check_validation(ds, config)
+        val = ds.test
+        if config.validation is not None:
+            ds, val = ds.split(config.validation, config.seed)
         if isinstance(optimizer, optax.GradientTransformation):
             opt, odesc = optimizer, "custom"
         else:
@@ -110,4 +131,25 @@ def resolve(prog: Program, data: Any = None, *, epochs: int | None = None,
     except SpecError as err:
         raise _located(prog, err) from None
     return Settings(ds, desc, opt, odesc, config.epochs, config.batch_size, config.seed,
-                    config.checkpoint_every)
+                    config.checkpoint_every, val, config.early_stopping, config.keep,
+                    config.tensorboard)
+
+
+def _override_validation(config: TrainConfig, validation: float | None,
+                         early_stopping: int | None, keep: str | None,
+                         tensorboard: bool | None) -> TrainConfig:
+    """The train block's validation settings with those given as arguments replacing them."""
+    if validation is not None and not 0 < validation < 1:
+        raise SpecValueError(f"Expected 0 < validation < 1, got {validation}")
+    if early_stopping is not None and early_stopping < 1:
+        raise SpecValueError(f"Expected early_stopping (a patience) >= 1, got "
+                             f"{early_stopping}")
+    if keep is not None and keep not in KEEP:
+        raise SpecValueError(f"Expected keep to be 'best' or 'last', got {keep!r}")
+    return replace(
+        config,
+        validation=config.validation if validation is None else float(validation),
+        early_stopping=config.early_stopping if early_stopping is None
+        else EarlyStopping(int(early_stopping)),
+        keep=config.keep if keep is None else keep,
+        tensorboard=config.tensorboard if tensorboard is None else bool(tensorboard))
