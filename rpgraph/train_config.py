@@ -589,25 +589,34 @@ def _check_ports_data(net: Network, config: TrainConfig | None, ds: Dataset,
     """A network with several inputs or outputs: data named after its ports, a loss that
     names each output's target; every mismatch at once."""
     outs = ", ".join(net.outputs)
-    if config is None or config.loss is None:
-        raise DataError(f"network '{net.name}' has several outputs ({outs}) but the spec has "
-                        "no loss naming their targets",
-                        hint="add e.g. 'loss = " + " + ".join(
-                            f"mse({o}, target_{o})" for o in net.outputs) + "'")
+    check_port_loss(net, config)
     if ds.x is None and ds.y is None and (len(net.inputs) != 1 or len(net.outputs) != 1):
         names = [f"x_{i}" for i in net.inputs] + [f"target_{o}" for o in net.outputs]
         raise DataError(f"{source} holds one input and one target array, but network "
                         f"'{net.name}' has inputs {', '.join(net.inputs)} and outputs {outs}",
                         hint="name the arrays after the ports: " + ", ".join(names)
                         + " (labels_<output> for class labels)")
+    check_ports(ds, network_ports(net, config), source)
+
+
+def check_port_loss(net: Network, config: TrainConfig | None) -> None:
+    """A network with several outputs needs a loss that names each output's target
+    (``target_y1``, ``labels_y2``); checked before any data is read."""
+    if len(net.outputs) == 1:
+        return
+    outs = ", ".join(net.outputs)
+    if config is None or config.loss is None:
+        raise DataError(f"network '{net.name}' has several outputs ({outs}) but the spec has "
+                        "no loss naming their targets",
+                        hint="add e.g. 'loss = " + " + ".join(
+                            f"mse({o}, target_{o})" for o in net.outputs) + "'")
     bare = [e for e in _names(config.loss) if e.id == "target"]
-    if bare and len(net.outputs) > 1:
+    if bare:
         raise SpecNameError(f"the loss reads 'target', but network '{net.name}' has several "
                             f"outputs ({outs})", bare[0].span,
                             hint="name the output's target: "
                             + ", ".join(f"target_{o}" for o in net.outputs)
                             + " (or labels_<output> for class labels)")
-    check_ports(ds, network_ports(net, config), source)
 
 
 def _names(e: Any) -> list[ast.Name]:
@@ -650,6 +659,7 @@ def open_data(net: Network, config: TrainConfig | None, *, allow_outside: bool =
         if config is None or config.data is None:
             raise DataError("no data: the spec's train block has no 'data' setting",
                             hint="add 'data = sinusoids(...)' or pass --data FILE.npz")
+        check_port_loss(net, config)
         ports = network_ports(net, config)
         ds = config.data.load(data_dir(net), allow_outside, ports)
         if config.test_data is not None:

@@ -151,6 +151,9 @@ class Epochs:
         if self.validation is not None:
             val = evaluate_part(self.prog, params, self.validation, objective=self.objective)
             row.update({f"val_{k}": v for k, v in val.items()})
+        if not all(np.all(np.isfinite(np.asarray(v)))
+                   for v in jax.tree_util.tree_leaves(params)):
+            row["params_finite"] = False  # never the best, whatever its loss says
         improved = self._track(row)
         if improved and self.keep == "best":
             self.best_params = jax.tree_util.tree_map(np.array, params)
@@ -171,7 +174,8 @@ class Epochs:
         """Update the best epoch and the early-stopping count from one row (also when
         replaying a resumed run's rows); marks the row ``best`` and ``stop``."""
         val = row.get("val_loss")
-        if not isinstance(val, (int, float)) or not math.isfinite(val):
+        if not isinstance(val, (int, float)) or not math.isfinite(val) \
+                or row.get("params_finite") is False:
             return False
         delta = self.early_stopping.min_delta if self.early_stopping is not None else 0.0
         improved = val < self.best_loss - delta or self.best_epoch is None

@@ -79,9 +79,8 @@ def plot_outputs(y: np.ndarray, targets: np.ndarray, path: Path, max_samples: in
         ax.set_xlabel("Time (steps)")
         if i == 0:
             ax.set_ylabel("Value")
-    handles, labels = axes[0, 0].get_legend_handles_labels()
-    fig.legend(handles[:20], labels[:20], loc="center right", fontsize=7)
-    fig.tight_layout(rect=(0, 0, 0.85, 1))
+            ax.legend(fontsize=7, ncol=2 if y.shape[-1] > 4 else 1)
+    fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
 
@@ -167,7 +166,7 @@ def plot_spikes(rec: Mapping[str, Mapping[str, np.ndarray]], path: Path, traces:
         spikes = np.asarray(rec[node]["spikes"])  # (T, N)
         t, n = np.nonzero(spikes)
         ax = axes[row, 0]
-        ax.scatter(t, n, s=2, marker="|", color="k")
+        ax.scatter(t, n, s=12, marker="|", color="k")
         ax.set_xlim(0, spikes.shape[0])
         ax.set_ylim(-0.5, spikes.shape[1] - 0.5)
         ax.set_title(f"{node}: spikes ({int(spikes.sum())} in {spikes.shape[0]} steps)")
