@@ -689,7 +689,8 @@ def check_validation(ds: Dataset, config: TrainConfig) -> None:
     """``validation`` leaves samples on both sides; ``early_stopping`` and ``keep = best``
     have a validation set to watch (a split, or a test part)."""
     if config.tensorboard and importlib.util.find_spec("tensorboardX") is None:
-        raise SpecError("tensorboard = true needs the tensorboardX package",
+        raise SpecError("TensorBoard logging (tensorboard = true, --tensorboard) needs the "
+                        "tensorboardX package",
                         config.spans.get("tensorboard"),
                         hint="pip install 'rpgraph[tensorboard]' (or pip install tensorboardX)")
     if config.validation is not None:

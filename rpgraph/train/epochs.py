@@ -62,7 +62,8 @@ def tensorboard_available() -> bool:
 
 def tensorboard_missing() -> SpecError:
     """The error for ``--tensorboard`` without the writer installed."""
-    return SpecError("TensorBoard logging needs the tensorboardX package",
+    return SpecError("TensorBoard logging (tensorboard = true, --tensorboard) needs the "
+                     "tensorboardX package",
                      hint="pip install 'rpgraph[tensorboard]' (or pip install tensorboardX)")
 
 
