@@ -613,29 +613,10 @@ def test_fusing_steps_into_chunks_changes_nothing() -> None:
 
 # --- data and targets: several ports, validation, early stopping, chains, outputs ------------
 
-TWO_PORTS = """
-network two (dt = 1 ms) {
-    input  a : 3
-    input  b : 2
-    output y1 : 2
-    output y2 : 3
-    a -> linear(6) -> h: lif(6)
-    b -> linear(6) -> h
-    h -> linear(2) -> y1
-    h -> linear(3) -> y2
-}
-
-train {
-    data           = "two.npz"
-    loss           = mse(y1, target_y1) + cross_entropy(y2, labels_y2)
-    optimizer      = chain(clip_by_global_norm(1.0), adamw(lr = 1e-3))
-    validation     = 0.25
-    early_stopping = plateau(patience = 5)
-    keep           = best
-    epochs         = 3
-    batch_size     = 4
-}
-"""
+def _readme_block(after: str) -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index(after)
+    return text[text.index("```\n", start) + 4:text.index("```\n", text.index("```\n", start) + 4)]
 
 
 def _events(folder: Path) -> dict[str, list[tuple[int, float]]]:
@@ -659,16 +640,18 @@ def _events(folder: Path) -> dict[str, list[tuple[int, float]]]:
 def test_several_inputs_and_outputs_train_from_the_cli(tmp_path: Path) -> None:
     from rpgraph.cli import main
 
+    # the README's example spec, as written there
     r = np.random.RandomState(0)
-    np.savez(tmp_path / "two.npz", x_a=r.rand(16, 8, 3), x_b=r.rand(16, 8, 2),
-             target_y1=r.rand(16, 8, 2), labels_y2=r.randint(0, 3, 16),
+    np.savez(tmp_path / "two.npz", x_a=r.rand(20, 8, 3), x_b=r.rand(20, 8, 2),
+             target_y1=r.rand(20, 8, 2), labels_y2=r.randint(0, 4, 20),
              test_x_a=r.rand(4, 8, 3), test_x_b=r.rand(4, 8, 2),
-             test_target_y1=r.rand(4, 8, 2), test_labels_y2=r.randint(0, 3, 4))
+             test_target_y1=r.rand(4, 8, 2), test_labels_y2=r.randint(0, 4, 4))
     spec = tmp_path / "two.rpg"
-    spec.write_text(TWO_PORTS, encoding="utf-8")
+    spec.write_text(_readme_block("**Several inputs and outputs.**"), encoding="utf-8")
     run = tmp_path / "run"
     assert main(["check", str(spec)]) == 0
-    assert main(["train", str(spec), "--out", str(run), "--quiet", "--tensorboard"]) == 0
+    assert main(["train", str(spec), "--out", str(run), "--quiet", "--epochs", "3",
+                 "--batch-size", "4"]) == 0
     summary = json.loads((run / "summary.json").read_text())
     # metrics per output, on the training, validation and test parts
     for k in ("mse_y1", "accuracy_y2", "val_mse_y1", "val_accuracy_y2", "test_mse_y1",
@@ -676,7 +659,7 @@ def test_several_inputs_and_outputs_train_from_the_cli(tmp_path: Path) -> None:
         assert math.isfinite(summary[k]), k
     rows = [json.loads(line) for line in (run / "epochs.jsonl").read_text().splitlines()]
     assert [row["epoch"] for row in rows] == [0, 1, 2]
-    assert [row["step"] for row in rows] == [3, 6, 9]  # 12 training samples, batches of 4
+    assert [row["step"] for row in rows] == [4, 8, 12]  # 18 training samples, batches of 4
     assert all({"loss", "accuracy_y2", "val_loss", "val_accuracy_y2"} <= set(row)
                for row in rows)
     # keep = best: the parameters are those of the epoch with the lowest validation loss
@@ -692,7 +675,7 @@ def test_several_inputs_and_outputs_train_from_the_cli(tmp_path: Path) -> None:
     assert {"outputs_y1.png", "accuracy.png", "validation.png", "spikes.png",
             "loss.png"} <= names
     scalars = _events(run / "tensorboard")
-    assert [s for s, _ in scalars["train/loss"]] == list(range(9))
+    assert [s for s, _ in scalars["train/loss"]] == list(range(12))
     assert [s for s, _ in scalars["epoch/val_loss"]] == [1, 2, 3]
     assert [v for _, v in scalars["epoch/val_loss"]] == pytest.approx(
         [row["val_loss"] for row in rows])
