@@ -554,7 +554,7 @@ def loss_outputs(net: Network, loss: ast.Expr | None) -> tuple[str, ...]:
     for a single output), in the network's order; without a loss, the first output.
 
     >>> from rpgraph.graph import loads
-    >>> net = loads("network n { input x : 2\n output a : 1\n output b : 3\n x -> a\n"
+    >>> net = loads("network n { input x : 2\\n output a : 2\\n output b : 3\\n x -> a\\n"
     ...             "x -> linear(3) -> b }")
     >>> from rpgraph.parse import parse_expr
     >>> loss_outputs(net, parse_expr("mse(a, target_a) + cross_entropy(b, labels_b)"))

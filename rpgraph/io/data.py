@@ -875,8 +875,12 @@ def _port_problems(arrays: Mapping[str, np.ndarray], ports: Ports | None, prefix
             what = "input" if role == "x" else "output"
             problems.append(f"array '{key}' has shape {_shape(a.shape)}; expected "
                             f"(N, T, {width}) for {what} '{port}' : {width}")
-    if ports is None:
-        return problems
+    return problems if ports is None else problems + _missing_ports(arrays, ports, prefix)
+
+
+def _missing_ports(arrays: Mapping[str, np.ndarray], ports: Ports, prefix: str) -> list[str]:
+    """The ports of one part without their arrays (or, for an output, with both kinds)."""
+    problems: list[str] = []
     present = {k[len(prefix):] for k in arrays if k.startswith(prefix)}
     for port, width in ports.inputs.items():
         if f"x_{port}" not in present:

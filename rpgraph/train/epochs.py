@@ -97,6 +97,7 @@ class Epochs:
     bad_epochs: int = 0
     stopped: bool = False
     _writer: Any = None
+    _losses: list[np.ndarray] = field(default_factory=list)
 
     @property
     def active(self) -> bool:
@@ -135,14 +136,21 @@ class Epochs:
                                          purge_step=step or None)
 
     def steps(self, start: int, losses: np.ndarray) -> None:
-        """TensorBoard scalar ``train/loss`` for each step of a chunk."""
+        """The losses of a chunk's steps (starting at ``start``): kept for the epoch's mean,
+        and TensorBoard scalars ``train/loss``."""
+        self._losses.append(np.asarray(losses))
         if self._writer is not None:
             for i, loss in enumerate(losses):
                 self._writer.add_scalar("train/loss", float(loss), start + i)
 
-    def end_epoch(self, epoch: int, step: int, params: Tree, losses: np.ndarray) -> bool:
-        """Evaluate after ``epoch`` (ending at ``step``; ``losses`` its steps' losses);
-        returns whether early stopping ends the run here."""
+    def end_epoch(self, epoch: int, step: int, params: Tree,
+                  losses: np.ndarray | None = None) -> bool:
+        """Evaluate after ``epoch`` (ending at ``step``; ``losses``: its steps' losses,
+        default those given to :meth:`steps` since the last epoch); returns whether early
+        stopping ends the run here."""
+        if losses is None:
+            losses = np.concatenate(self._losses) if self._losses else np.zeros(0)
+        self._losses = []
         row: dict[str, Any] = {"epoch": epoch, "step": step}
         if len(losses):
             row["loss"] = float(np.mean(losses))

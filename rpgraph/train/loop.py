@@ -141,7 +141,6 @@ def fit(prog: Program, data: Any = None, *, options: FitOptions | None = None,
 
     run_chunk = make_chunk(prog, st.optimizer, objective=obj, devices=o.devices, seed=st.seed)
     inputs, targets = _device_data(prog, st.data)
-    epoch_losses: list[np.ndarray] = []
     bar = Progress(total, per_epoch, o.progress, start)
     losses_all: list[np.ndarray] = []
     t0 = time.perf_counter()
@@ -160,12 +159,9 @@ def fit(prog: Program, data: Any = None, *, options: FitOptions | None = None,
             if run is not None:
                 run.append(step, losses)
             watch.steps(step, losses)
-            epoch_losses.append(losses)
             step = end
             if watch.active and step % per_epoch == 0:
-                watch.end_epoch(step // per_epoch - 1, step, params,
-                                np.concatenate(epoch_losses))
-                epoch_losses = []
+                watch.end_epoch(step // per_epoch - 1, step, params)
             if run is not None and (step % ck_every == 0 or step == total or watch.stopped):
                 run.checkpoint(params, opt_state, step, st, total)
             bar.update(step, float(losses[-1]) if len(losses) else float("nan"))
@@ -180,20 +176,29 @@ def fit(prog: Program, data: Any = None, *, options: FitOptions | None = None,
                        np.zeros(0, np.float32), step, run.path if run else None,
                        seconds=time.perf_counter() - t0, data=st.data, objective=obj,
                        epochs=watch.rows, validation=st.validation)
+    _report(prog, st, result, run, watch)
+    if o.on_end is not None:
+        o.on_end(prog, result)
+    return result
+
+
+def _report(prog: Program, st: Settings, result: FitResult, run: RunDir | None,
+            watch: Epochs) -> None:
+    """Final metrics (training, validation, test parts) into ``result``; with a run
+    directory, ``params.npz`` and ``summary.json`` (epochs, firing rates of spiking layers)."""
+    obj, params = result.objective, result.params
     result.metrics = evaluate(prog, params, st.data, objective=obj)
     if st.validation is not None and st.validation is not st.data.test:
         result.metrics.update({f"val_{k}": v for k, v in
                                evaluate_part(prog, params, st.validation, objective=obj).items()})
-    if run is not None:
-        extra: dict[str, Any] = dict(watch.summary()) if watch.active else {}
-        rates = firing_rates(prog, params, st.data)
-        if rates:
-            extra["firing_rates"] = rates
-        run.finish(params, {"steps": step, "seconds": result.seconds, **result.metrics,
-                            **extra})
-    if o.on_end is not None:
-        o.on_end(prog, result)
-    return result
+    if run is None:
+        return
+    extra: dict[str, Any] = dict(watch.summary()) if watch.active else {}
+    rates = firing_rates(prog, params, st.data)
+    if rates:
+        extra["firing_rates"] = rates
+    run.finish(params, {"steps": result.steps, "seconds": result.seconds, **result.metrics,
+                        **extra})
 
 
 def _device_data(prog: Program, ds: Dataset) -> tuple[Any, Any]:
