@@ -779,3 +779,31 @@ def test_tensorboard_without_the_writer_is_a_clear_error(
     assert capsys.readouterr().err == (
         f"{spec}: error: {message}\n"
         "hint: pip install 'rpgraph[tensorboard]' (or pip install tensorboardX)\n")
+
+
+def test_interrupted_run_with_validation_resumes_to_the_same_epochs(tmp_path: Path) -> None:
+    spec = _val_spec("sgd(lr = 0.3)", "    keep = best\n    early_stopping = 3\n")
+    prog = rpgraph.compile(spec.replace("x -> linear(2) -> y",
+                                        "x -> linear(4) -> tanh -> linear(2) -> y"))
+    fit(prog, progress=False, out_dir=tmp_path / "a", checkpoint_every=6)
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_24(step: int, params: Tree) -> None:
+        if step >= 24:
+            raise Stop
+
+    with pytest.raises(Stop):
+        fit(prog, progress=False, out_dir=tmp_path / "b", checkpoint_every=6,
+            callback=stop_at_24)
+    assert len((tmp_path / "b" / "epochs.jsonl").read_text().splitlines()) == 4
+    fit(prog, progress=False, out_dir=tmp_path / "b", checkpoint_every=6, resume=True)
+    for name in ("epochs.jsonl", "summary.json"):
+        a = (tmp_path / "a" / name).read_text()
+        b = (tmp_path / "b" / name).read_text()
+        if name == "summary.json":
+            a, b = (json.loads(t) for t in (a, b))
+            del a["seconds"], b["seconds"]
+        assert a == b, name
+    assert_same(prog.load_params(tmp_path / "a"), prog.load_params(tmp_path / "b"))
