@@ -207,11 +207,16 @@ def cmd_eval(a: argparse.Namespace) -> int:
     """``rpgraph eval FILE --params DIR``: loss and accuracy of trained parameters."""
     from .compile import compile
     from .train import evaluate, resolve
+    from .train.evaluate import evaluate_part
 
     prog = compile(a.file)
     params = prog.load_params(a.params)
     st = resolve(prog, a.data, allow_outside=a.allow_outside)
-    for k, v in evaluate(prog, params, st.data).items():
+    metrics = evaluate(prog, params, st.data)
+    if st.validation is not None and st.validation is not st.data.test:
+        metrics.update({f"val_{k}": v for k, v in
+                        evaluate_part(prog, params, st.validation).items()})
+    for k, v in metrics.items():
         print(f"{k}: {v:.6g}")
     return 0
 

@@ -711,6 +711,6 @@ def check_validation(ds: Dataset, config: TrainConfig) -> None:
 
 __all__ = ["ALIASES", "INTEGERS", "KEEP", "OPTIMIZERS", "SCHEDULES", "TRAIN_SETTINGS",
            "TRANSFORMS", "DataSpec", "EarlyStopping", "OptimizerSpec", "ScheduleSpec",
-           "TrainConfig", "check_data", "check_validation", "data_dir", "data_spec",
-           "elaborate_train", "loss_outputs", "network_ports", "open_data", "optimizer_spec",
-           "train_env", "with_test_data"]
+           "TrainConfig", "check_data", "check_port_loss", "check_validation", "data_dir",
+           "data_spec", "elaborate_train", "loss_outputs", "network_ports", "open_data",
+           "optimizer_spec", "train_env", "with_test_data"]

@@ -899,8 +899,9 @@ def _missing_ports(arrays: Mapping[str, np.ndarray], ports: Ports, prefix: str) 
 def _raise_problems(problems: list[str], source: str, ports: Ports | None) -> None:
     if not problems:
         return
-    against = f" network '{ports.network}'" if ports is not None else " each other"
-    raise DataError(f"{source} does not fit{against}: {_plural(len(problems), 'problem')}\n"
+    what = f"does not fit network '{ports.network}'" if ports is not None else \
+        "has arrays that do not fit together"
+    raise DataError(f"{source} {what}: {_plural(len(problems), 'problem')}\n"
                     + "\n".join(f"  - {p}" for p in problems), hint=PORT_HINT)
 
 

@@ -15,16 +15,18 @@ import optax
 from .. import ast
 from ..errors import DataError, SpecError, SpecValueError
 from ..expr import describe
-from ..io.data import Dataset, from_dataset_protocol, from_port_arrays, load_npz
+from ..io.data import Dataset, Ports, from_dataset_protocol, from_port_arrays, load_npz
 from ..train_config import (
     KEEP,
     EarlyStopping,
     TrainConfig,
     check_data,
+    check_port_loss,
     check_validation,
     data_dir,
     data_spec,
     elaborate_train,
+    network_ports,
     open_data,
     optimizer_spec,
     train_env,
@@ -62,9 +64,12 @@ def _located(prog: Program, err: SpecError) -> SpecError:
 
 
 def make_data(expr: ast.Expr | str | Dataset | Any, *, base_dir: Path | None = None,
-              allow_outside: bool = False, env: Mapping[str, Any] | None = None) -> Dataset:
+              allow_outside: bool = False, env: Mapping[str, Any] | None = None,
+              ports: Ports | None = None) -> Dataset:
     """A :class:`Dataset` from a spec expression (``sinusoids(classes = 3)``, ``"f.npz"``),
-    a path, a Dataset, or any object with ``__len__``/``__getitem__``.
+    a path, a Dataset, a dict of arrays named after the ports, or any object with
+    ``__len__``/``__getitem__``. Data named after the ports is checked against ``ports``
+    (the network's) as it is read.
 
     >>> ds = make_data("sinusoids(classes = 2, length = 5, channels_in = 3)")
     >>> len(ds), ds.inputs.shape
@@ -73,16 +78,16 @@ def make_data(expr: ast.Expr | str | Dataset | Any, *, base_dir: Path | None = N
     if isinstance(expr, Dataset):
         return expr
     if isinstance(expr, Mapping):  # arrays named after the ports: {"x_a": ..., "target_y": ...}
-        return from_port_arrays(expr)
+        return from_port_arrays(expr, ports=ports)
     if isinstance(expr, (str, os.PathLike)) and not isinstance(expr, ast.Str):
         text = os.fspath(expr)
         if text.endswith(".npz") or os.sep in text or "/" in text:
-            return load_npz(text, base_dir=None, allow_outside=True)
+            return load_npz(text, base_dir=None, allow_outside=True, ports=ports)
         from ..parse import parse_expr
 
         expr = parse_expr(text)
     if isinstance(expr, (ast.Str, ast.Name, ast.Call)):
-        return data_spec(expr, env or {}).load(base_dir, allow_outside)
+        return data_spec(expr, env or {}).load(base_dir, allow_outside, ports)
     if hasattr(expr, "__len__") and hasattr(expr, "__getitem__"):
         return from_dataset_protocol(expr)
     raise DataError(f"Expected a data set, got {describe(expr)}", getattr(expr, "span", None))
@@ -112,8 +117,9 @@ def resolve(prog: Program, data: Any = None, *, epochs: int | None = None,
         if data is None:
             ds, desc = open_data(net, config, allow_outside=allow_outside)
         else:
+            check_port_loss(net, config)
             ds = make_data(data, base_dir=data_dir(net), allow_outside=allow_outside,
-                           env=train_env(net))
+                           env=train_env(net), ports=network_ports(net, config))
             desc = ds.name
             if config.test_data is not None:
                 ds = with_test_data(ds, config.test_data, data_dir(net), allow_outside)
