@@ -430,6 +430,8 @@ DATA_SPEC_ROWS: dict[str, tuple[str, str]] = {
 SPEC_ROWS.update({k: text for k, (_, text) in DATA_SPEC_ROWS.items()})
 ROWS += [(f"spec:{k}", family, ["check", f"{k}.rpg"])
          for k, (family, _) in DATA_SPEC_ROWS.items()]
+ROWS.append(("data:ports_flag", "DataError",  # --data: checked against the ports too
+             ["train", "ports_mismatch.rpg", "--data", "ports_bad.npz", "--out", "o", *TRAIN]))
 
 
 def _port_files(d: Path) -> None:
@@ -1063,6 +1065,7 @@ DATA_EXPECTED: dict[str, tuple[int, str]] = {
         "hint: add e.g. 'loss = mse(y1, target_y1) + mse(y2, target_y2)'\n"
     )),
 }
+DATA_EXPECTED["data:ports_flag"] = DATA_EXPECTED["spec:ports_mismatch"]
 EXPECTED.update(DATA_EXPECTED)
 
 
@@ -1242,7 +1245,8 @@ FAMILIES["DataError"].update({
     "validation split leaves no samples": ["spec:validation_too_small"],
     "data named after the ports: every mismatch at once / one-port arrays for several "
     "ports / no loss for several outputs": [
-        "spec:ports_mismatch", "spec:ports_single_arrays", "spec:ports_no_loss"],
+        "spec:ports_mismatch", "spec:ports_single_arrays", "spec:ports_no_loss",
+        "data:ports_flag"],
 })
 FAMILIES["SpecValueError"].update({
     "validation / keep / tensorboard values; early stopping without a validation set": [
