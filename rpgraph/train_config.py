@@ -167,7 +167,8 @@ class DataSpec:
             return load_npz(self.path, base_dir=base_dir, allow_outside=allow_outside,
                             ports=ports)
         try:
-            return make_dataset(self.name, dict(self.kwargs))
+            return make_dataset(self.name, dict(self.kwargs), base_dir=base_dir,
+                                allow_outside=allow_outside)
         except DataError as err:
             if err.span is None:
                 err.span = self.span
