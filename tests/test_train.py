@@ -774,6 +774,11 @@ def test_tensorboard_without_the_writer_is_a_clear_error(
     assert err.value.message == message
     assert err.value.hint == "pip install 'rpgraph[tensorboard]' (or pip install tensorboardX)"
     spec.write_text(SMALL, encoding="utf-8")
+    monkeypatch.undo()
+    with pytest.raises(SpecError, match="TensorBoard logging writes into the run directory"):
+        fit(rpgraph.compile(spec), epochs=1, progress=False, tensorboard=True)
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "tensorboardX" else real(name, *a))
     assert main(["train", str(spec), "--out", str(tmp_path / "r"), "--quiet", "--tensorboard",
                  "--no-plots"]) == 1
     assert capsys.readouterr().err == (

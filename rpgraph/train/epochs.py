@@ -110,6 +110,9 @@ class Epochs:
         """Open ``epochs.jsonl`` (keeping, when resuming at ``step``, the epochs before it,
         the best so far and the early-stopping count) and the TensorBoard writer."""
         if self.path is None:
+            if self.tensorboard:
+                raise SpecError("TensorBoard logging writes into the run directory; "
+                                "there is none", hint="pass out_dir (--out DIR)")
             return
         log = self.path / EPOCHS_FILE
         kept: list[dict[str, Any]] = []

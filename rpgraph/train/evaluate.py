@@ -3,7 +3,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import functools
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import jax
@@ -96,9 +97,15 @@ def evaluate_part(prog: Program, params: Tree, part: Dataset, *,
             out["mse" + suffix] = float(np.mean((ys[o] - t) ** 2))
     target: Any = (jnp.asarray(ts[prog.outputs[0]]) if single
                    else {o: jnp.asarray(t) for o, t in ts.items()})
-    loss = jax.jit(lambda p, y, t: loss_fn(y, t, p))
-    out["loss"] = float(loss(params, {o: jnp.asarray(v) for o, v in ys.items()}, target))
+    outs = {o: jnp.asarray(v) for o, v in ys.items()}
+    out["loss"] = float(_jit_loss(loss_fn)(params, outs, target))
     return out
+
+
+@functools.lru_cache(maxsize=16)
+def _jit_loss(loss_fn: Callable[..., Any]) -> Callable[..., Any]:
+    # one jitted loss per objective: evaluating every epoch must not recompile it each time
+    return jax.jit(lambda p, y, t: loss_fn(y, t, p))
 
 
 def evaluate(prog: Program, params: Tree, ds: Dataset, *,

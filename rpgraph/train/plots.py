@@ -124,6 +124,7 @@ def plot_accuracy(epochs: Sequence[dict[str, Any]], test_acc: Mapping[str, float
     ax.set_xlabel("Epoch")
     ax.set_ylabel("Accuracy")
     ax.set_title("Classification accuracy")
+    ax.xaxis.get_major_locator().set_params(integer=True)  # whole epochs
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
@@ -149,6 +150,7 @@ def plot_epochs(epochs: Sequence[dict[str, Any]], path: Path) -> None:
     ax.set_xlabel("Epoch")
     ax.set_ylabel("Loss")
     ax.set_title("Loss per epoch")
+    ax.xaxis.get_major_locator().set_params(integer=True)  # whole epochs
     ax.legend(fontsize=7)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
