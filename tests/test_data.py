@@ -950,3 +950,13 @@ def test_port_data_for_an_output_the_loss_does_not_read_is_reported() -> None:
     del arrays["labels_y2"]
     ds = from_port_arrays(arrays, ports=ports)
     assert ds.y is not None and list(ds.y) == ["y1"]
+
+
+def test_single_port_short_names_still_load(tmp_path: Path) -> None:
+    x, t = np.zeros((3, 4, 2)), np.ones((3, 4, 1))
+    np.savez(tmp_path / "short.npz", x=x, target=t, test_x=x[:1], test_target=t[:1])
+    np.savez(tmp_path / "long.npz", inputs=x, labels=np.array([0, 1, 1]))
+    ds = load_npz(tmp_path / "short.npz")
+    assert ds.kind == "regression" and ds.test is not None and len(ds.test) == 1
+    assert np.array_equal(ds.targets, t.astype(np.float32))
+    assert load_npz(tmp_path / "long.npz").num_classes == 2

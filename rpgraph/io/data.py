@@ -639,6 +639,7 @@ def load_npz(
     arrays = read_npz(full, what="data file", error=DataError, display=display)
     if uses_port_names(arrays) and "inputs" not in arrays:
         return from_port_arrays(arrays, ports=ports, name=display, source=shown)
+    arrays = _single_port_aliases(arrays)
     test = None
     if any(k.startswith("test_") for k in arrays):
         t_in, t_tg, t_lb = _pick_labels_or_targets(arrays, "test_", shown)
@@ -655,6 +656,27 @@ def load_npz(
     if test is not None:
         _check_test_matches(ds, test, shown)
     return ds
+
+
+#: The short single-port names (``x``, ``target``), read as ``inputs`` and ``targets``.
+SINGLE_PORT_ALIASES = {"x": "inputs", "target": "targets", "test_x": "test_inputs",
+                       "test_target": "test_targets"}
+
+
+def _single_port_aliases(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``x``/``target`` as ``inputs``/``targets``, in a file that uses the short scheme
+    (``x`` without ``inputs``); a file with ``inputs`` keeps the long names throughout.
+
+    >>> sorted(_single_port_aliases({"x": np.zeros(1), "labels": np.zeros(1)}))
+    ['inputs', 'labels']
+    """
+    out = dict(arrays)
+    if "x" not in out or "inputs" in out:
+        return out
+    for short, long in SINGLE_PORT_ALIASES.items():
+        if short in out and long not in out:
+            out[long] = out.pop(short)
+    return out
 
 
 def _check_test_matches(ds: Dataset, test: Dataset, shown: str) -> None:
