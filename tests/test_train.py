@@ -812,3 +812,35 @@ def test_interrupted_run_with_validation_resumes_to_the_same_epochs(tmp_path: Pa
             del a["seconds"], b["seconds"]
         assert a == b, name
     assert_same(prog.load_params(tmp_path / "a"), prog.load_params(tmp_path / "b"))
+
+
+def test_fit_takes_arrays_named_after_the_ports() -> None:
+    prog = rpgraph.compile("""
+network two {
+    input  a : 3
+    input  b : 2
+    output y1 : 2
+    output y2 : 4
+    a -> linear(4) -> h: tanh
+    b -> linear(4) -> h
+    h -> linear(2) -> y1
+    h -> linear(4) -> y2
+}
+
+train {
+    loss   = mse(y1, target_y1) + cross_entropy(y2, labels_y2)
+    epochs = 2
+}
+""")
+    r = np.random.RandomState(0)
+    data = {"x_a": r.rand(8, 5, 3), "x_b": r.rand(8, 5, 2), "target_y1": r.rand(8, 5, 2),
+            "labels_y2": r.randint(0, 4, 8)}
+    res = fit(prog, data, progress=False, batch_size=4)
+    assert res.steps == 4 and sorted(res.metrics) == ["accuracy_y2", "loss", "mse_y1"]
+    # the loss of the trained parameters, through the Python API's dict targets
+    x = {"a": data["x_a"], "b": data["x_b"]}
+    want = prog.loss(res.params, x, {"y1": data["target_y1"], "y2": data["labels_y2"]})
+    assert res.metrics["loss"] == pytest.approx(float(want), rel=1e-5)
+    del data["x_b"]
+    with pytest.raises(DataError, match="1 problem\n  - no array 'x_b' for input 'b' : 2"):
+        fit(prog, data, progress=False)
