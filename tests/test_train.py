@@ -844,3 +844,25 @@ train {
     del data["x_b"]
     with pytest.raises(DataError, match="1 problem\n  - no array 'x_b' for input 'b' : 2"):
         fit(prog, data, progress=False)
+
+
+def test_outputs_plot_has_one_colour_per_channel_and_a_legend(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from rpgraph.train.plots import plot_outputs
+
+    kept: list[Any] = []
+    monkeypatch.setattr(plt, "close", kept.append)  # keep the figure to look at it
+    y = np.random.RandomState(0).rand(2, 5, 3)
+    plot_outputs(y, y + 1, tmp_path / "o.png", name="y1")
+    ax = kept[0].axes[0]
+    colours = [matplotlib.colors.to_hex(line.get_color()) for line in ax.get_lines()]
+    assert colours[0::2] == colours[1::2]  # output and its target share a colour
+    assert len(set(colours[0::2])) == 3  # one colour per channel
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "y1[0]", "target y1[0]", "y1[1]", "target y1[1]", "y1[2]", "target y1[2]"]
+    assert (tmp_path / "o.png").stat().st_size > 0
