@@ -12,7 +12,6 @@ the network's parameter records); the config keeps the references.
 
 from __future__ import annotations
 
-import importlib.util
 import inspect
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -686,10 +685,19 @@ def with_test_data(ds: Dataset, spec: DataSpec, base_dir: Path | None, allow_out
     return replace(ds, test=replace(test, test=None, name=f"{test.name}"))
 
 
+def tensorboard_available() -> bool:
+    """Whether the optional ``tensorboardX`` writer is installed (``rpgraph[tensorboard]``)."""
+    try:
+        import tensorboardX  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
 def check_validation(ds: Dataset, config: TrainConfig) -> None:
     """``validation`` leaves samples on both sides; ``early_stopping`` and ``keep = best``
     have a validation set to watch (a split, or a test part)."""
-    if config.tensorboard and importlib.util.find_spec("tensorboardX") is None:
+    if config.tensorboard and not tensorboard_available():
         raise SpecError("TensorBoard logging (tensorboard = true, --tensorboard) needs the "
                         "tensorboardX package",
                         config.spans.get("tensorboard"),
@@ -714,4 +722,4 @@ __all__ = ["ALIASES", "INTEGERS", "KEEP", "OPTIMIZERS", "SCHEDULES", "TRAIN_SETT
            "TRANSFORMS", "DataSpec", "EarlyStopping", "OptimizerSpec", "ScheduleSpec",
            "TrainConfig", "check_data", "check_port_loss", "check_validation", "data_dir",
            "data_spec", "elaborate_train", "loss_outputs", "network_ports", "open_data",
-           "optimizer_spec", "train_env", "with_test_data"]
+           "optimizer_spec", "tensorboard_available", "train_env", "with_test_data"]

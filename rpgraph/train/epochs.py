@@ -14,7 +14,6 @@ measured on the whole training set after the epoch; ``val_*`` on the validation 
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import math
 from dataclasses import dataclass, field
@@ -28,6 +27,7 @@ from ..errors import SpecError
 from ..io.checkpoint import save_params
 from ..io.data import Dataset
 from ..objective import Objective
+from ..train_config import tensorboard_available
 from .evaluate import evaluate_part
 
 if TYPE_CHECKING:
@@ -53,11 +53,6 @@ def epoch_chunk(k: int, per_epoch: int) -> int:
     best = max((d for d in range(50, min(k, per_epoch) + 1) if per_epoch % d == 0),
                default=per_epoch)
     return best
-
-
-def tensorboard_available() -> bool:
-    """Whether the optional ``tensorboardX`` writer is installed."""
-    return importlib.util.find_spec("tensorboardX") is not None
 
 
 def tensorboard_missing() -> SpecError:
