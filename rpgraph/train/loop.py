@@ -119,8 +119,7 @@ def fit(prog: Program, data: Any = None, *, options: FitOptions | None = None,
                  seed=o.seed, checkpoint_every=o.checkpoint_every,
                  allow_outside=o.allow_outside, validation=o.validation,
                  early_stopping=o.early_stopping, keep=o.keep, tensorboard=o.tensorboard)
-    if o.chunk is not None and o.chunk < 1:
-        raise SpecValueError(f"Expected chunk >= 1, got {o.chunk}")
+    _check_counts(o)
     obj = prog.objective if o.bounds is None else make_objective(prog.network, o.bounds)
     per_epoch, total = step_plan(len(st.data), st.batch_size, st.epochs)
     k = o.chunk or max(1, min(1000, math.ceil(total / 50)))
@@ -128,9 +127,7 @@ def fit(prog: Program, data: Any = None, *, options: FitOptions | None = None,
     ck_every = max(k, (ck_every // k) * k)  # checkpoints fall on chunk boundaries
     run = RunDir(Path(o.out_dir), spec_hash(prog.network.source), per_epoch) \
         if o.out_dir is not None else None
-    watch = Epochs(prog, obj, st.data, st.validation, st.early_stopping, st.keep,
-                   run.path if run is not None else None, st.tensorboard,
-                   run.spec_hash if run is not None else None)
+    watch = _epochs(prog, obj, st, run)
     if watch.active:  # per-epoch evaluation needs epochs to end on chunk boundaries
         k = epoch_chunk(k, per_epoch)
         ck_every = max(k, (ck_every // k) * k)
@@ -150,8 +147,11 @@ def fit(prog: Program, data: Any = None, *, options: FitOptions | None = None,
             # chunk boundaries are absolute multiples of k (see the module docstring)
             end = min((step // k + 1) * k, total)
             idx = indices(step, end - step, len(st.data), st.batch_size, per_epoch, st.seed)
-            params, opt_state, losses, terms = run_chunk(params, opt_state, inputs, targets,
-                                                         jnp.asarray(idx), step)
+            try:
+                params, opt_state, losses, terms = run_chunk(params, opt_state, inputs,
+                                                             targets, jnp.asarray(idx), step)
+            except jax.errors.JaxRuntimeError as err:
+                raise _out_of_memory(err) from None
             losses = np.asarray(losses)
             if not np.all(np.isfinite(losses)):
                 _non_finite(losses, terms, step, per_epoch, run)
@@ -180,6 +180,23 @@ def fit(prog: Program, data: Any = None, *, options: FitOptions | None = None,
     if o.on_end is not None:
         o.on_end(prog, result)
     return result
+
+
+def _epochs(prog: Program, obj: Objective, st: Settings, run: RunDir | None) -> Epochs:
+    """The run's per-epoch bookkeeping (validation, early stopping, best, TensorBoard)."""
+    return Epochs(prog, obj, st.data, st.validation, st.early_stopping, st.keep,
+                  run.path if run is not None else None, st.tensorboard,
+                  run.spec_hash if run is not None else None)
+
+
+def _check_counts(o: FitOptions) -> None:
+    """``chunk`` and ``devices`` are whole numbers >= 1 (or unset)."""
+    for name in ("chunk", "devices"):
+        value = getattr(o, name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 1):
+            raise SpecValueError(f"Expected {name} to be an integer >= 1, got "
+                                 f"{type(value).__name__} {value!r:.40}")
 
 
 def _report(prog: Program, st: Settings, result: FitResult, run: RunDir | None,
@@ -223,6 +240,17 @@ def _initial(prog: Program, o: FitOptions, st: Settings, obj: Objective, run: Ru
     if run is None:
         raise nothing_to_resume(None)
     return run.resume(params, opt_state, total)
+
+
+def _out_of_memory(err: Exception) -> Exception:
+    """XLA's out-of-memory as a :class:`TrainingError` (the estimate before training,
+    :mod:`rpgraph.memory`, is approximate); any other runtime error unchanged."""
+    if "RESOURCE_EXHAUSTED" not in str(err):
+        return err
+    first = str(err).splitlines()[0][:200]
+    return TrainingError(f"the training program ran out of device memory ({first})",
+                         hint="use a smaller batch_size, shorter data or a smaller network, "
+                         "or compile with remat = N to recompute activations")
 
 
 def _non_finite(losses: np.ndarray, terms: dict[str, Array], step: int, per_epoch: int,
