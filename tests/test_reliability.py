@@ -139,6 +139,31 @@ TRAIN_SPEC_ROWS: dict[str, str] = {
     "\n    epochs = 1\n}\n",
 }
 
+#: Tensor-shape rows (issue 12): spec text and error family, merged into the matrix.
+SHAPE_HDR = 'network n {\n    input  x : (2, 4, 4)\n    output y : 2\n'
+SHAPE_ROWS: dict[str, tuple[str, str]] = {
+    'kernel_too_large': (SHAPE_HDR
+        + '    x -> conv2d(3, kernel = 5) -> flatten -> linear(2) -> y\n}\n', 'SpecShapeError'),
+    'bad_stride': (SHAPE_HDR
+        + '    x -> conv2d(3, kernel = 3, stride = 0) -> flatten -> linear(2) -> y\n}\n',
+        'SpecShapeError'),
+    'bad_groups': (SHAPE_HDR
+        + '    x -> conv2d(3, kernel = 3, groups = 2) -> flatten -> linear(2) -> y\n}\n',
+        'SpecShapeError'),
+    'non_integer_shape': (
+        'network n {\n    input  x : (2, 3.5)\n    output y : 2\n    x -> flatten '
+        '-> linear(2) -> y\n}\n', 'SpecValueError'),
+    'zero_in_shape': (
+        'network n {\n    input  x : (2, 0, 4)\n    output y : 2\n    x -> '
+        'flatten -> linear(2) -> y\n}\n', 'SpecShapeError'),
+    'shaped_into_linear': (SHAPE_HDR
+        + '    x -> linear(2) -> y\n}\n', 'SpecShapeError'),
+    'shape_mismatch': (SHAPE_HDR
+        + '    x -> s: identity -> flatten -> linear(2) -> y\n    x -> '
+        + 'unflatten((4, 2, 4)) -> s\n}\n', 'SpecShapeError'),
+}
+SPEC_ROWS.update({k: text for k, (text, _) in SHAPE_ROWS.items()})
+
 
 def _npz(path: Path, **arrays: np.ndarray) -> None:
     np.savez(path, **arrays)  # type: ignore[arg-type]
@@ -349,6 +374,7 @@ def _rows() -> list[tuple[str, str, list[str]]]:
         "unknown_dataset": "DataError", "no_data": "DataError",
         "non_finite_loss": "TrainingError",
     }
+    spec_family.update({k: family for k, (_, family) in SHAPE_ROWS.items()})
     rows = [(f"spec:{k}", spec_family[k], ["check", f"{k}.rpg"]) for k in SPEC_ROWS]
     rows += [(f"spec:{k}", spec_family[k], ["train", f"{k}.rpg", "--out", f"out_{k}", *TRAIN])
              for k in TRAIN_SPEC_ROWS]
@@ -1062,6 +1088,59 @@ EXPECTED: dict[str, tuple[int, str]] = {
     )),
 }
 
+#: Exact stderr of the tensor-shape rows.
+SHAPE_EXPECTED: dict[str, tuple[int, str]] = {
+    'spec:kernel_too_large': (1, (
+        "kernel_too_large.rpg:4:10: error: 'conv2d_0' on input (2, 4, 4) from 'x': "
+        'kernel 5 is larger than the padded input (4, 4) (padding 0)\n'
+        '        x -> conv2d(3, kernel = 5) -> flatten -> linear(2) -> y\n'
+        '             ^^^^^^^^^^^^^^^^^^^^^\n'
+    )),
+    'spec:bad_stride': (1, (
+        "bad_stride.rpg:4:10: error: 'conv2d_0' on input (2, 4, 4) from 'x': Expected "
+        'stride >= 1, got 0\n'
+        '        x -> conv2d(3, kernel = 3, stride = 0) -> flatten -> linear(2) -> y\n'
+        '             ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n'
+    )),
+    'spec:bad_groups': (1, (
+        "bad_groups.rpg:4:10: error: 'conv2d_0' on input (2, 4, 4) from 'x': groups = "
+        '2 must divide the input channels (2) and out_channels (3)\n'
+        '        x -> conv2d(3, kernel = 3, groups = 2) -> flatten -> linear(2) -> y\n'
+        '             ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n'
+    )),
+    'spec:non_integer_shape': (1, (
+        'non_integer_shape.rpg:2:20: error: Expected an integer size, got the number 3.5\n'
+        '        input  x : (2, 3.5)\n'
+        '                       ^^^\n'
+    )),
+    'spec:zero_in_shape': (1, (
+        'zero_in_shape.rpg:2:20: error: Expected a positive size in a shape, got 0\n'
+        '        input  x : (2, 0, 4)\n'
+        '                       ^\n'
+        'hint: every axis of a shape has at least one element\n'
+    )),
+    'spec:shaped_into_linear': (1, (
+        "shaped_into_linear.rpg:4:10: error: 'linear_0' on input (2, 4, 4) from 'x': "
+        'linear needs a vector input\n'
+        '        x -> linear(2) -> y\n'
+        '             ^^^^^^^^^\n'
+        "hint: flatten first: 'x -> flatten -> linear_0'\n"
+    )),
+    'spec:shape_mismatch': (1, (
+        "shape_mismatch.rpg:5:34: error: shape mismatch into 's': 'unflatten_0' gives "
+        "(4, 2, 4) but 'x' gives (2, 4, 4)\n"
+        '        x -> unflatten((4, 2, 4)) -> s\n'
+        '                                     ^\n'
+        "shape_mismatch.rpg:5:10: note: 'unflatten_0' has output shape (4, 2, 4)\n"
+        '        x -> unflatten((4, 2, 4)) -> s\n'
+        '             ^^^^^^^^^^^^^^^^^^^^\n'
+        "shape_mismatch.rpg:2:5: note: 'x' has output shape (2, 4, 4)\n"
+        '        input  x : (2, 4, 4)\n'
+        '        ^^^^^^^^^^^^^^^^^^^^\n'
+        "hint: make the shapes agree, e.g. with 'flatten' or 'unflatten(...)'\n"
+    )),
+}
+EXPECTED.update(SHAPE_EXPECTED)
 DATA_EXPECTED: dict[str, tuple[int, str]] = {
     'spec:test_data_missing': (1, (
         "test_data_missing.rpg:8:17: error: data file 'no_such_file.npz' does not exist\n"
@@ -1536,6 +1615,12 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
             "cli:missing_params", "cli:bad_choice", "cli:bad_time", "value:memory_limit"],
     },
 }
+FAMILIES["SpecShapeError"]["tensor shapes: kernel larger than the padded input, stride or "
+                          "kernel < 1, groups not dividing channels, a zero in a shape, a "
+                          "shaped input into linear, shapes that disagree"] = [
+    "spec:kernel_too_large", "spec:bad_stride", "spec:bad_groups", "spec:zero_in_shape",
+    "spec:shaped_into_linear", "spec:shape_mismatch"]
+FAMILIES["SpecValueError"]["a shape with a non-integer size"] = ["spec:non_integer_shape"]
 #: the families of the data-and-targets block's rows
 FAMILIES["DataError"].update({
     "test_data file missing": ["spec:test_data_missing"],
