@@ -12,6 +12,7 @@ callback.
 
 from __future__ import annotations
 
+import io
 import math
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -19,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from .evaluate import predict
-from .run_dir import read_metrics
+from .run_dir import read_metrics, write_file
 
 if TYPE_CHECKING:
     from ..compile import Program
@@ -38,6 +39,14 @@ def _plt() -> Any:
     return plt
 
 
+def _save(fig: Any, path: Path) -> None:
+    """The figure as a PNG, written like every run file (atomically, never through a link,
+    a full disk named with the file)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    write_file(Path(path), buf.getvalue())
+
+
 def plot_loss(losses: np.ndarray, path: Path) -> None:
     """Training loss per step on a log scale (``loss.png``)."""
     plt = _plt()
@@ -49,7 +58,7 @@ def plot_loss(losses: np.ndarray, path: Path) -> None:
     ax.set_ylabel("Loss")
     ax.set_title("Training loss")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    _save(fig, path)
     plt.close(fig)
 
 
@@ -69,7 +78,7 @@ def plot_outputs(y: np.ndarray, targets: np.ndarray, path: Path, max_samples: in
             ax.legend([f"Output $y_{j}$" for j in range(y.shape[-1])]
                       + [rf"Target $\hat{{y}}_{j}$" for j in range(y.shape[-1])], fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    _save(fig, path)
     plt.close(fig)
 
 
@@ -89,7 +98,7 @@ def plot_param(values: np.ndarray, lower: float, upper: float, name: str, family
     if math.isfinite(lower) or math.isfinite(upper):
         ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    _save(fig, path)
     plt.close(fig)
 
 
@@ -107,7 +116,7 @@ def plot_accuracy(epochs: np.ndarray, acc: np.ndarray, test_acc: float | None,
     ax.set_title("Classification accuracy")
     ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    _save(fig, path)
     plt.close(fig)
 
 
