@@ -56,6 +56,7 @@ __all__ = [
     "CHECKPOINT_NAME",
     "PARAMS_NAME",
     "Checkpoint",
+    "checkpoint_info",
     "checkpoint_path",
     "latest_checkpoint",
     "load_checkpoint",
@@ -177,8 +178,9 @@ def _names(paths: list[Any]) -> list[str] | None:
     distinct and cannot be taken for the numbered or metadata members; else ``None``."""
     names = []
     for path in paths:
-        keys = [getattr(k, "key", None) for k in path]
-        if not keys or not all(isinstance(k, str) and k and "/" not in k for k in keys):
+        keys = [str(getattr(k, "key", "")) if isinstance(getattr(k, "key", None), str) else ""
+                for k in path]
+        if not keys or not all(k and "/" not in k for k in keys):
             return None
         names.append(".".join(keys))
     reserved = re.compile(r"(params|opt_state)\.\d{6}|__.*")
@@ -533,6 +535,25 @@ def _check_step(step: int, max_step: int, shown: str) -> None:
             f"{shown} is at step {step}, past the {max_step} steps of this run",
             hint="resume with the --epochs and data the run was started with, or start a new run",
         )
+
+
+def checkpoint_info(path: str | os.PathLike[str]) -> Checkpoint:
+    """A checkpoint's step, spec hash and ``extra``, from its metadata alone (no arrays are
+    read: ``params`` and ``opt_state`` are ``None``), e.g. to compare a run's settings
+    before restoring it.
+
+    >>> checkpoint_info("runs/a").step  # doctest: +SKIP
+    10
+    """
+    target = _resolve_existing(path, CHECKPOINT_NAME)
+    with _open(target, "checkpoint") as (npz, meta):
+        if meta.format != _CHECKPOINT:
+            raise CheckpointError(
+                f"{npz.shown} is a parameter file, not a training checkpoint",
+                hint="load it with load_params, or resume from the run's checkpoint.npz",
+            )
+        _check_step(meta.step, MAX_STEP, npz.shown)
+    return Checkpoint(None, None, meta.step, meta.spec_hash or "", meta.extra)
 
 
 def load_checkpoint(

@@ -253,7 +253,7 @@ def _bad_leaves(tree: Any, prefix: str) -> list[str]:
         bad = int(a.size - np.count_nonzero(np.isfinite(a)))
         if bad:
             keys = [getattr(p, "key", None) for p in path]
-            name = ".".join(keys) if prefix == "params" and all(
+            name = ".".join(str(q) for q in keys) if prefix == "params" and all(
                 isinstance(q, str) for q in keys) else f"{prefix}{jax.tree_util.keystr(path)}"
             out.append(f"{name} ({bad} of {a.size} values)")
     return out

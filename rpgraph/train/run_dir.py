@@ -35,8 +35,9 @@ from ..errors import CheckpointError, TrainingError
 from ..fmt import format_spec
 from ..io.checkpoint import (
     CHECKPOINT_NAME,
-    PARAMS_NAME,
     MAX_STEP,
+    PARAMS_NAME,
+    checkpoint_info,
     latest_checkpoint,
     load_checkpoint,
     save_checkpoint,
@@ -78,7 +79,8 @@ def canonical_hash(prog: Program) -> str:
 
     >>> import rpgraph
     >>> a = rpgraph.compile("network n { input x : 2\\n output y : 1\\n x -> linear(1) -> y }")
-    >>> b = rpgraph.compile("network n {  # the same\\n input x:2\\n output y:1\\n x->linear(1)->y\\n}")
+    >>> b = rpgraph.compile("network n {  # the same\\n input x:2\\n output y:1\\n"
+    ...                     " x->linear(1)->y\\n}")
     >>> canonical_hash(a) == canonical_hash(b)
     True
     """
@@ -93,7 +95,7 @@ def data_hash(ds: Dataset) -> str:
         if a is not None:
             a = np.ascontiguousarray(a)
             h.update(f"{name}{a.shape}{a.dtype}".encode())
-            h.update(memoryview(a).cast("B"))
+            h.update(a.data.cast("B"))
     return h.hexdigest()
 
 
@@ -299,7 +301,7 @@ class RunDir:
         data, optimizer, batch size, bounds; more epochs extend it) unless ``force``."""
         if latest_checkpoint(self.path) is None:
             raise nothing_to_resume(self.path)
-        ck = load_checkpoint(self.path, params_like=params, opt_state_like=opt_state)
+        ck = checkpoint_info(self.path)  # settings first: a list beats a shape error
         saved = ck.extra.get("run")
         if not isinstance(saved, dict):  # written before runs recorded their identity
             saved = {"spec": ck.spec_hash}
@@ -312,6 +314,7 @@ class RunDir:
                 + "; ".join(diffs),
                 hint="resume with the settings it was started with, choose another --out, "
                 "or pass --force to continue it with these")
+        ck = load_checkpoint(self.path, params_like=params, opt_state_like=opt_state)
         if ck.step > total:  # an edited file, or a run resumed with fewer epochs
             raise CheckpointError(
                 f"checkpoint '{_shown(self.path / CHECKPOINT_NAME)}' is at step {ck.step}, "
