@@ -47,11 +47,12 @@ def _save(fig: Any, path: Path) -> None:
     write_file(Path(path), buf.getvalue())
 
 
-def plot_loss(losses: np.ndarray, path: Path) -> None:
-    """Training loss per step on a log scale (``loss.png``)."""
+def plot_loss(losses: np.ndarray, path: Path, steps: np.ndarray | None = None) -> None:
+    """Training loss per step on a log scale (``loss.png``); ``steps`` places each value
+    (past a run's log limit, one per chunk)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(8, 3.5))
-    ax.plot(np.arange(len(losses)), losses, lw=0.8)
+    ax.plot(np.arange(len(losses)) if steps is None else steps, losses, lw=0.8)
     if np.all(losses[np.isfinite(losses)] > 0):
         ax.set_yscale("log")
     ax.set_xlabel("Iteration")
@@ -143,7 +144,7 @@ def plot_run(prog: Program, params: Tree, ds: Dataset, run_dir: Path,
     metrics = read_metrics(run_dir / "metrics.jsonl")
     losses = np.array([float(m["loss"]) for m in metrics], dtype=np.float64)
     if len(losses):
-        plot_loss(losses, run_dir / "loss.png")
+        plot_loss(losses, run_dir / "loss.png", np.array([m["step"] for m in metrics]))
         written.append(run_dir / "loss.png")
     if ds.kind == "regression":
         assert ds.targets is not None
