@@ -127,8 +127,12 @@ def fit(prog: Program, data: Any = None, *, options: FitOptions | None = None,
     st = resolve(prog, data, epochs=o.epochs, optimizer=o.optimizer, batch_size=o.batch_size,
                  seed=o.seed, checkpoint_every=o.checkpoint_every,
                  allow_outside=o.allow_outside)
-    if o.chunk is not None and o.chunk < 1:
-        raise SpecValueError(f"Expected chunk >= 1, got {o.chunk}")
+    for name in ("chunk", "devices"):
+        value = getattr(o, name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 1):
+            raise SpecValueError(f"Expected {name} to be an integer >= 1, got "
+                                 f"{type(value).__name__} {value!r:.40}")
     obj = prog.objective if o.bounds is None else make_objective(prog.network, o.bounds)
     if o.log_limit < 0:
         raise SpecValueError(f"Expected log_limit >= 0, got {o.log_limit}")
@@ -177,7 +181,10 @@ def _train(prog: Program, o: FitOptions, st: Settings, obj: Objective, run: RunD
     try:
         while step < total:
             end = boundary(step)
-            params, opt_state, losses, terms = chunk(params, opt_state, step, end)
+            try:
+                params, opt_state, losses, terms = chunk(params, opt_state, step, end)
+            except jax.errors.JaxRuntimeError as err:
+                raise _out_of_memory(err) from None
             losses = np.asarray(losses)
             if not np.all(np.isfinite(losses)) or not bool(_all_finite((params, opt_state))):
                 raise _failure(prog, obj, chunk, boundary, anchor, step, end, per_epoch,
@@ -225,6 +232,17 @@ def _initial(prog: Program, o: FitOptions, st: Settings, obj: Objective, run: Ru
     if run is None:
         raise nothing_to_resume(None)
     return run.resume(params, opt_state, total, force=o.force)
+
+
+def _out_of_memory(err: Exception) -> Exception:
+    """XLA's out-of-memory as a :class:`TrainingError` (the estimate before training,
+    :mod:`rpgraph.memory`, is approximate); any other runtime error unchanged."""
+    if "RESOURCE_EXHAUSTED" not in str(err):
+        return err
+    first = str(err).splitlines()[0][:200]
+    return TrainingError(f"the training program ran out of device memory ({first})",
+                         hint="use a smaller batch_size, shorter data or a smaller network, "
+                         "or compile with remat = N to recompute activations")
 
 
 # --- non-finite values -------------------------------------------------------------------------
