@@ -286,6 +286,31 @@ _CONVENTION_HELP = {
 }
 
 
+def _train_arguments(c: argparse.ArgumentParser) -> None:
+    """The flags of ``rpgraph train``."""
+    c.add_argument("file")
+    c.add_argument("--epochs", type=_non_negative)
+    c.add_argument("--data", help="a .npz file with inputs and targets or labels")
+    c.add_argument("--out", help="run directory (default runs/<spec>-<time>)")
+    c.add_argument("--resume", action="store_true",
+                   help="continue the run in --out (more --epochs extend a finished run)")
+    c.add_argument("--force", action="store_true",
+                   help="resume despite changed settings, or start over a run in --out")
+    c.add_argument("--log-limit", type=_non_negative, metavar="N",
+                   help="steps logged one metrics line each (default 100000); later steps "
+                   "get one line per chunk")
+    c.add_argument("--seed", type=_non_negative)
+    c.add_argument("--batch-size", type=_positive)
+    c.add_argument("--devices", type=_positive, help="shard minibatches over N devices")
+    c.add_argument("--checkpoint-every", type=_positive, help="steps between checkpoints")
+    c.add_argument("--bounds", help="a bounds JSON file (from 'rpgraph bounds --format json')")
+    c.add_argument("--init-params", help="start from these parameters (a .npz or run dir)")
+    c.add_argument("--quiet", action="store_true", help="no progress output")
+    c.add_argument("--no-plots", action="store_true", help="skip writing PNG plots")
+    c.add_argument("--allow-outside", action="store_true",
+                   help="let the spec read data files outside its folder")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``rpgraph`` argument parser (one sub-command per stage users reach)."""
     p = _Parser(prog="rpgraph", description="Declarative rate and spiking networks in JAX.")
@@ -318,27 +343,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(fn=cmd_bounds)
 
     c = sub.add_parser("train", help="train a spec")
-    c.add_argument("file")
-    c.add_argument("--epochs", type=_non_negative)
-    c.add_argument("--data", help="a .npz file with inputs and targets or labels")
-    c.add_argument("--out", help="run directory (default runs/<spec>-<time>)")
-    c.add_argument("--resume", action="store_true",
-                   help="continue the run in --out (more --epochs extend a finished run)")
-    c.add_argument("--force", action="store_true",
-                   help="resume despite changed settings, or start over a run in --out")
-    c.add_argument("--log-limit", type=_non_negative, metavar="N",
-                   help="steps logged one metrics line each (default 100000); later steps "
-                   "get one line per chunk")
-    c.add_argument("--seed", type=_non_negative)
-    c.add_argument("--batch-size", type=_positive)
-    c.add_argument("--devices", type=_positive, help="shard minibatches over N devices")
-    c.add_argument("--checkpoint-every", type=_positive, help="steps between checkpoints")
-    c.add_argument("--bounds", help="a bounds JSON file (from 'rpgraph bounds --format json')")
-    c.add_argument("--init-params", help="start from these parameters (a .npz or run dir)")
-    c.add_argument("--quiet", action="store_true", help="no progress output")
-    c.add_argument("--no-plots", action="store_true", help="skip writing PNG plots")
-    c.add_argument("--allow-outside", action="store_true",
-                   help="let the spec read data files outside its folder")
+    _train_arguments(c)
     c.set_defaults(fn=cmd_train)
 
     c = sub.add_parser("eval", help="evaluate trained parameters")
