@@ -23,7 +23,8 @@ import numpy as np
 from ..errors import SpecValueError, TrainingError
 from ..io.data import Dataset
 from ..objective import Objective, make_objective
-from .evaluate import evaluate
+from .epochs import Epochs, epoch_chunk
+from .evaluate import evaluate, evaluate_part, firing_rates
 from .progress import Progress
 from .run_dir import (
     LOG_LIMIT,
@@ -61,6 +62,8 @@ class FitResult:
     seconds: float = 0.0
     data: Dataset | None = None
     objective: Objective | None = None
+    epochs: list[dict[str, Any]] = field(default_factory=list)  # the epochs.jsonl rows
+    validation: Dataset | None = None
     start: int = 0
     loss_steps: np.ndarray | None = None
 
@@ -89,6 +92,9 @@ class FitOptions:
             done; the arrays are reused by the next chunk, so copy them to keep them.
         on_end: ``on_end(prog, result)`` once training and evaluation are done (the CLI
             writes its plots this way).
+        validation, early_stopping, keep, tensorboard: override the train block's
+            (a held-out fraction, a patience in epochs, ``"best"`` or ``"last"``, TensorBoard
+            event files in the run directory); see :mod:`rpgraph.train.epochs`.
     """
 
     epochs: int | None = None
@@ -108,6 +114,10 @@ class FitOptions:
     progress: bool = True
     callback: Callable[[int, Tree], None] | None = None
     on_end: Callable[[Program, FitResult], object] | None = None
+    validation: float | None = None
+    early_stopping: int | None = None
+    keep: str | None = None
+    tensorboard: bool | None = None
 
 
 def fit(prog: Program, data: Any = None, *, options: FitOptions | None = None,
@@ -126,47 +136,45 @@ def fit(prog: Program, data: Any = None, *, options: FitOptions | None = None,
     o = replace(options or FitOptions(), **overrides)
     st = resolve(prog, data, epochs=o.epochs, optimizer=o.optimizer, batch_size=o.batch_size,
                  seed=o.seed, checkpoint_every=o.checkpoint_every,
-                 allow_outside=o.allow_outside)
-    for name in ("chunk", "devices"):
-        value = getattr(o, name)
-        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
-                                  or value < 1):
-            raise SpecValueError(f"Expected {name} to be an integer >= 1, got "
-                                 f"{type(value).__name__} {value!r:.40}")
+                 allow_outside=o.allow_outside, validation=o.validation,
+                 early_stopping=o.early_stopping, keep=o.keep, tensorboard=o.tensorboard)
+    _check_counts(o)
     obj = prog.objective if o.bounds is None else make_objective(prog.network, o.bounds)
     if o.log_limit < 0:
         raise SpecValueError(f"Expected log_limit >= 0, got {o.log_limit}")
     per_epoch, total = step_plan(len(st.data), st.batch_size, st.epochs)
     k = o.chunk or max(1, min(1000, math.ceil(total / 50)))
     ck_every = st.checkpoint_every or k * 5
-
-    def boundary(step: int) -> int:
-        # chunks end on absolute multiples of k and of ck_every (see the module docstring),
-        # so checkpoints fall exactly every ck_every steps
-        return min((step // k + 1) * k, (step // ck_every + 1) * ck_every, total)
-
     run = RunDir(Path(o.out_dir), canonical_hash(prog), per_epoch,
                  run_identity(prog, st, obj), o.log_limit) if o.out_dir is not None else None
     if run is not None:
         run.open(resume=o.resume, force=o.force)
     try:
-        return _train(prog, o, st, obj, run, per_epoch, total, boundary, ck_every)
+        watch = _epochs(prog, obj, st, run)
+        if watch.active:  # per-epoch evaluation needs epochs to end on chunk boundaries
+            k = epoch_chunk(k, per_epoch)
+
+        def boundary(step: int) -> int:
+            # chunks end on absolute multiples of k and of ck_every (see the module
+            # docstring), so checkpoints fall exactly every ck_every steps
+            return min((step // k + 1) * k, (step // ck_every + 1) * ck_every, total)
+
+        return _train(prog, o, st, obj, run, watch, per_epoch, total, boundary, ck_every)
     finally:
         if run is not None:
             run.close()
 
 
 def _train(prog: Program, o: FitOptions, st: Settings, obj: Objective, run: RunDir | None,
-           per_epoch: int, total: int, boundary: Callable[[int], int], ck_every: int
-           ) -> FitResult:
+           watch: Epochs, per_epoch: int, total: int, boundary: Callable[[int], int],
+           ck_every: int) -> FitResult:
     params, opt_state, start = _initial(prog, o, st, obj, run, total)
     if run is not None:
         run.start(prog, st, obj, total, start)
+    watch.start(start, per_epoch)
 
     run_chunk = make_chunk(prog, st.optimizer, objective=obj, devices=o.devices, seed=st.seed)
-    inputs = jnp.asarray(st.data.inputs, jnp.float32)
-    targets = jnp.asarray(st.data.labels if st.data.kind == "classification"
-                          else st.data.targets)
+    inputs, targets = _device_data(prog, st.data)
 
     def chunk(params: Tree, opt_state: Any, step: int, end: int) -> Any:
         idx = indices(step, end - step, len(st.data), st.batch_size, per_epoch, st.seed)
@@ -179,7 +187,7 @@ def _train(prog: Program, o: FitOptions, st: Settings, obj: Objective, run: RunD
     t0 = time.perf_counter()
     step = start
     try:
-        while step < total:
+        while step < total and not watch.stopped:
             end = boundary(step)
             try:
                 params, opt_state, losses, terms = chunk(params, opt_state, step, end)
@@ -197,8 +205,11 @@ def _train(prog: Program, o: FitOptions, st: Settings, obj: Objective, run: RunD
                 loss_steps.append(step + len(each))
             if run is not None:
                 run.append(step, losses)
+            watch.steps(step, losses)
             step = end
-            if step % ck_every == 0 or step == total:
+            if watch.active and step % per_epoch == 0:
+                watch.end_epoch(step // per_epoch - 1, step, params)
+            if step % ck_every == 0 or step == total or watch.stopped:
                 if run is not None:
                     run.checkpoint(params, opt_state, step, st, total)
                 anchor = (step, _copy(params), _copy(opt_state))
@@ -207,16 +218,63 @@ def _train(prog: Program, o: FitOptions, st: Settings, obj: Objective, run: RunD
                 o.callback(step, params)
     finally:
         bar.close()
-    result = FitResult(params, opt_state, np.asarray(losses_all, np.float32), total,
+        watch.close()
+    if watch.best_params is not None:  # keep = best
+        params = jax.tree_util.tree_map(jnp.asarray, watch.best_params)
+    result = FitResult(params, opt_state, np.asarray(losses_all, np.float32), step,
                        run.path if run else None, seconds=time.perf_counter() - t0,
-                       data=st.data, objective=obj, start=start,
+                       data=st.data, objective=obj, epochs=watch.rows,
+                       validation=st.validation, start=start,
                        loss_steps=np.asarray(loss_steps, np.int64))
-    result.metrics = evaluate(prog, params, st.data, objective=obj)
-    if run is not None:
-        run.finish(params, {"steps": total, "seconds": result.seconds, **result.metrics})
+    _report(prog, st, result, run, watch)
     if o.on_end is not None:
         o.on_end(prog, result)
     return result
+
+
+def _epochs(prog: Program, obj: Objective, st: Settings, run: RunDir | None) -> Epochs:
+    """The run's per-epoch bookkeeping (validation, early stopping, best, TensorBoard)."""
+    return Epochs(prog, obj, st.data, st.validation, st.early_stopping, st.keep,
+                  run.path if run is not None else None, st.tensorboard,
+                  run.spec_hash if run is not None else None)
+
+
+def _check_counts(o: FitOptions) -> None:
+    """``chunk`` and ``devices`` are whole numbers >= 1 (or unset)."""
+    for name in ("chunk", "devices"):
+        value = getattr(o, name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 1):
+            raise SpecValueError(f"Expected {name} to be an integer >= 1, got "
+                                 f"{type(value).__name__} {value!r:.40}")
+
+
+def _report(prog: Program, st: Settings, result: FitResult, run: RunDir | None,
+            watch: Epochs) -> None:
+    """Final metrics (training, validation, test parts) into ``result``; with a run
+    directory, ``params.npz`` and ``summary.json`` (epochs, firing rates of spiking layers)."""
+    obj, params = result.objective, result.params
+    result.metrics = evaluate(prog, params, st.data, objective=obj)
+    if st.validation is not None and st.validation is not st.data.test:
+        result.metrics.update({f"val_{k}": v for k, v in
+                               evaluate_part(prog, params, st.validation, objective=obj).items()})
+    if run is None:
+        return
+    extra: dict[str, Any] = dict(watch.summary()) if watch.active else {}
+    rates = firing_rates(prog, params, st.data)
+    if rates:
+        extra["firing_rates"] = rates
+    run.finish(params, {"steps": result.steps, "seconds": result.seconds, **result.metrics,
+                        **extra})
+
+
+def _device_data(prog: Program, ds: Dataset) -> tuple[Any, Any]:
+    """The data on the device: an array per port (plain arrays for one input or output,
+    else dicts by port name) for the chunk to gather batches from."""
+    ins = {k: jnp.asarray(v, jnp.float32) for k, v in ds.input_arrays(prog.inputs).items()}
+    outs = {k: jnp.asarray(v) for k, v in ds.output_arrays(prog.outputs).items()}
+    return (ins[prog.inputs[0]] if len(prog.inputs) == 1 else ins,
+            outs[prog.outputs[0]] if len(prog.outputs) == 1 else outs)
 
 
 def _initial(prog: Program, o: FitOptions, st: Settings, obj: Objective, run: RunDir | None,

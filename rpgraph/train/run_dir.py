@@ -90,12 +90,14 @@ def canonical_hash(prog: Program) -> str:
 def data_hash(ds: Dataset) -> str:
     """SHA-256 of a data set's arrays (shapes, dtypes and bytes): its identity for resume."""
     h = hashlib.sha256()
-    for name in ("inputs", "targets", "labels"):
-        a = getattr(ds, name, None)
-        if a is not None:
-            a = np.ascontiguousarray(a)
-            h.update(f"{name}{a.shape}{a.dtype}".encode())
-            h.update(a.data.cast("B"))
+    for name in ("inputs", "targets", "labels", "x", "y"):
+        value = getattr(ds, name, None)
+        arrays = value if isinstance(value, dict) else {"": value}  # x, y: by port name
+        for port, a in sorted(arrays.items()):
+            if a is not None:
+                a = np.ascontiguousarray(a)
+                h.update(f"{name}{port}{a.shape}{a.dtype}".encode())
+                h.update(a.data.cast("B"))
     return h.hexdigest()
 
 
