@@ -258,6 +258,11 @@ def build_matrix_dir(d: Path) -> Path:
     shutil.copytree(d / "run", d / "params_as_ck")
     shutil.copy(d / "run" / "params.npz", d / "params_as_ck" / "checkpoint.npz")
     (d / "empty_run").mkdir()
+    (d / "not_a_run").mkdir()
+    (d / "not_a_run" / "notes.txt").write_text("mine", encoding="utf-8")
+    shutil.copytree(d / "run", d / "linked_run")
+    (d / "linked_run" / "config.json").unlink()
+    (d / "linked_run" / "config.json").symlink_to(d / "tiny.rpg")
     _tampered_runs(d)
     return d
 
@@ -406,8 +411,17 @@ def _rows() -> list[tuple[str, str, list[str]]]:
         ("file:step_past_end", "CheckpointError",
          ["train", "tiny.rpg", "--out", "past_end", "--resume", *TRAIN]),
         ("file:params_fifo", "CheckpointError", ["eval", "tiny.rpg", "--params", "pipe.npz"]),
-        ("file:checkpoint_of_other_spec", "CheckpointError",
+        ("file:checkpoint_of_other_spec", "TrainingError",
          ["train", "other.rpg", "--out", "run", "--resume", *TRAIN]),
+        ("file:resume_other_settings", "TrainingError",
+         ["train", "tiny.rpg", "--out", "run", "--resume", "--seed", "7", "--batch-size", "2",
+          *TRAIN]),
+        ("file:out_not_a_run_folder", "TrainingError",
+         ["train", "tiny.rpg", "--out", "not_a_run", *TRAIN]),
+        ("file:out_holds_a_run", "TrainingError", ["train", "tiny.rpg", "--out", "run", *TRAIN]),
+        ("file:link_in_run_folder", "TrainingError",
+         ["train", "tiny.rpg", "--out", "linked_run", "--resume", *TRAIN]),
+        ("cli:negative_log_limit", "usage", ["train", "tiny.rpg", "--log-limit", "-1"]),
         ("file:nothing_to_resume", "TrainingError",
          ["train", "tiny.rpg", "--out", "empty_run", "--resume", *TRAIN]),
         ("file:params_of_other_spec", "CheckpointError",
@@ -795,8 +809,8 @@ EXPECTED: dict[str, tuple[int, str]] = {
         "hint: add 'data = sinusoids(...)' or pass --data FILE.npz\n"
     )),
     'spec:non_finite_loss': (1, (
-        'error: loss became inf at step 0 (epoch 0); non-finite term: mse(y, target) (last good ch'
-        "eckpoint kept in 'out_non_finite_loss')\n"
+        'error: loss became inf at step 0 (epoch 0); non-finite term: mse(y, target); largest par'
+        "ameter: linear_0.weight = 1e+30; no checkpoint was written in 'out_non_finite_loss'\n"
         'hint: lower the learning rate, bound the parameters that diverge, or check the data\n'
     )),
     'data:rank': (1, (
@@ -914,7 +928,7 @@ EXPECTED: dict[str, tuple[int, str]] = {
     )),
     'file:corrupted_checkpoint': (1, (
         "error: checkpoint 'corrupted/checkpoint.npz' is corrupted or truncated\n"
-        'note: while reading: zip file version 11.9\n'
+        "note: while reading: Bad CRC-32 for file 'params.000000.npy'\n"
     )),
     'file:empty_checkpoint': (1, (
         "error: checkpoint 'empty_ck/checkpoint.npz' is empty (0 bytes); expected a .npz archive\n"
@@ -961,9 +975,35 @@ EXPECTED: dict[str, tuple[int, str]] = {
         "hint: rpgraph reads .npz archives from regular files only\n"
     )),
     'file:checkpoint_of_other_spec': (1, (
-        "error: checkpoint 'run/checkpoint.npz' was written for a different spec (hash 0153675f7c6"
-        'f…, this spec 634577270f1e…)\n'
-        'hint: start a new run, or pass the spec the run was started with\n'
+        "error: the run in 'run' was started with other settings: the spec (its canonical text ch"
+        'anged)\n'
+        'hint: resume with the settings it was started with, choose another --out, or pass --forc'
+        'e to continue it with these\n'
+    )),
+    'file:resume_other_settings': (1, (
+        "error: the run in 'run' was started with other settings: seed 0 -> 7; batch size 1 -> 2\n"
+        ''
+        'hint: resume with the settings it was started with, choose another --out, or pass --forc'
+        'e to continue it with these\n'
+    )),
+    'file:out_not_a_run_folder': (1, (
+        "error: 'not_a_run' is not empty and is not an rpgraph run folder\n"
+        'hint: choose a new or empty folder for --out (rpgraph marks its run folders with a .rpgr'
+        'aph-run file)\n'
+    )),
+    'file:out_holds_a_run': (1, (
+        "error: 'run' holds a run with a checkpoint\n"
+        'hint: continue it with --resume, choose another --out, or pass --force to start it over\n'
+        ''
+    )),
+    'file:link_in_run_folder': (1, (
+        "error: 'linked_run/config.json' is a symbolic link\n"
+        'hint: rpgraph never writes through links in a run folder; remove the link or choose anot'
+        'her --out\n'
+    )),
+    'cli:negative_log_limit': (2, (
+        'rpgraph train: error: argument --log-limit: Expected a number >= 0, got -1\n'
+        "hint: see 'rpgraph train --help'\n"
     )),
     'file:nothing_to_resume': (1, (
         "error: nothing to resume in 'empty_run'\n"
@@ -1596,8 +1636,7 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
         "array larger than its metadata, refused unpacked (zip bomb); unreadable metadata": [
             "file:bomb_ck", "file:deep_meta"],
         "parameter file that is not a regular file (FIFO)": ["file:params_fifo"],
-        "checkpoint or parameters of another spec": ["file:checkpoint_of_other_spec",
-                                                     "file:params_of_other_spec"],
+        "parameters of another spec": ["file:params_of_other_spec"],
         "missing / non-npz parameter file": ["file:missing_params",
                                              "file:init_params_not_npz", "nir:missing_params"],
         "NIR export with parameters of another spec": ["nir:params_of_other_spec"],
@@ -1606,11 +1645,16 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
     "TrainingError": {
         "nothing to resume": ["file:nothing_to_resume"],
         "non-finite loss": ["spec:non_finite_loss"],
+        "resume with other settings (spec, seed, batch size, ...)": [
+            "file:checkpoint_of_other_spec", "file:resume_other_settings"],
+        "--out not a run folder / holds a run / a link inside": [
+            "file:out_not_a_run_folder", "file:out_holds_a_run", "file:link_in_run_folder"],
     },
     "OSError": {"a run folder that cannot be created (cli)": ["file:out_is_a_file"]},
     "usage": {
         "argparse: unknown flag, bad value, missing argument, bad choice": [
             "cli:unknown_flag", "cli:negative_epochs", "cli:epochs_not_a_number",
+            "cli:negative_log_limit",
             "cli:zero_batch_size", "cli:no_command", "cli:missing_file",
             "cli:missing_params", "cli:bad_choice", "cli:bad_time", "value:memory_limit"],
     },
@@ -1816,3 +1860,45 @@ def test_long_run_memory_flat_and_metrics_appended(tmp_path: Path) -> None:
     print(f"\nRSS after warm-up {warm[0] / 1024:.0f} MiB, growth {growth_mib:.1f} MiB "
           f"over {steps} steps")
     assert growth_mib < 64
+
+
+# --- signals and the end of a run ---------------------------------------------------------------
+
+def test_interrupt_before_the_run_folder_exists_does_not_suggest_resume(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(*args: object, **kw: object) -> None:
+        raise KeyboardInterrupt
+
+    (tmp_path / "tiny.rpg").write_text(TINY, encoding="utf-8")
+    monkeypatch.setattr(rpgraph.train, "fit", interrupted)
+    rc, _, err = run_cli(["train", "tiny.rpg", "--out", "fresh", *TRAIN], tmp_path)
+    assert (rc, err) == (130, "interrupted before the first checkpoint; nothing to resume\n")
+
+
+def test_sigterm_says_how_to_resume_and_more_epochs_extend_the_run(tmp_path: Path) -> None:
+    """SIGTERM stops like Ctrl-C, with a message; the resumed run finishes; resuming the
+    finished run reports it (not a rate of millions of steps/s); more epochs extend it."""
+    (tmp_path / "kill.rpg").write_text(KILL_SPEC, encoding="utf-8")
+    run = tmp_path / "r"
+    args = ["train", "kill.rpg", "--out", "r", "--checkpoint-every", "1", "--no-plots"]
+    proc = subprocess.Popen([*RPGRAPH, *args], cwd=tmp_path, env=_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 90
+    while not (run / "checkpoint.npz").exists() and proc.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    if proc.returncode == 0:
+        pytest.skip("the run finished before SIGTERM arrived")
+    assert proc.returncode == 143, err
+    assert err.splitlines()[-1] == \
+        "terminated; continue the run with: rpgraph train kill.rpg --out r --resume"
+    done = run_script([*args, "--resume", "--quiet"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    again = run_script([*args, "--resume"], tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith("the run had already finished its 300 steps; ")
+    more = run_script([*args, "--resume", "--epochs", "160"], tmp_path)
+    assert more.returncode == 0, more.stderr
+    assert more.stdout.startswith("trained 20 steps in "), more.stdout
