@@ -172,8 +172,18 @@ def _load_bounds(prog: object, path: str | None) -> tuple[dict, dict] | None:
     return lower, upper
 
 
+def _use_cache(a: argparse.Namespace) -> None:
+    """JAX's persistent compilation cache, unless ``--no-cache`` (see
+    :mod:`rpgraph.compile.cache`); before anything compiles."""
+    if not getattr(a, "no_cache", False):
+        from .compile.cache import enable_cache
+
+        enable_cache()
+
+
 def cmd_train(a: argparse.Namespace) -> int:
     """``rpgraph train FILE``: the spec's training run, flags overriding its train block."""
+    _use_cache(a)
     from .compile import compile
     from .train import FitOptions, default_run_dir, fit
     from .train.plots import write_plots
@@ -200,6 +210,7 @@ def cmd_train(a: argparse.Namespace) -> int:
 
 def cmd_eval(a: argparse.Namespace) -> int:
     """``rpgraph eval FILE --params DIR``: loss and accuracy of trained parameters."""
+    _use_cache(a)
     from .compile import compile
     from .train import evaluate, resolve
 
@@ -246,6 +257,13 @@ def _with_debug(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     # default when the flag is not given here
     parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show tracebacks for errors")
+    return parser
+
+
+def _with_no_cache(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    parser.add_argument("--no-cache", action="store_true",
+                        help="don't use the compilation cache (default folder "
+                        "~/.cache/rpgraph/jax; RPGRAPH_CACHE_DIR=DIR|off)")
     return parser
 
 
@@ -304,6 +322,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--no-plots", action="store_true", help="skip writing PNG plots")
     c.add_argument("--allow-outside", action="store_true",
                    help="let the spec read data files outside its folder")
+    _with_no_cache(c)
     c.set_defaults(fn=cmd_train)
 
     c = sub.add_parser("eval", help="evaluate trained parameters")
@@ -311,6 +330,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--params", required=True, help="run directory or params.npz")
     c.add_argument("--data", help="a .npz file (default: the spec's data)")
     c.add_argument("--allow-outside", action="store_true")
+    _with_no_cache(c)
     c.set_defaults(fn=cmd_eval)
 
     c = sub.add_parser("nir", help="NIR interchange")

@@ -133,10 +133,11 @@ def fit(prog: Program, data: Any = None, *, options: FitOptions | None = None,
         while step < total:
             # chunk boundaries are absolute multiples of k (see the module docstring)
             end = min((step // k + 1) * k, total)
-            idx = indices(step, end - step, len(st.data), st.batch_size, per_epoch, st.seed)
+            idx = _padded(indices(step, end - step, len(st.data), st.batch_size, per_epoch,
+                                  st.seed), k)
             params, opt_state, losses, terms = run_chunk(params, opt_state, inputs, targets,
-                                                         jnp.asarray(idx), step)
-            losses = np.asarray(losses)
+                                                         jnp.asarray(idx), step, end - step)
+            losses = np.asarray(losses)[:end - step]
             if not np.all(np.isfinite(losses)):
                 _non_finite(losses, terms, step, per_epoch, run)
             losses_all.append(losses)
@@ -174,6 +175,15 @@ def _initial(prog: Program, o: FitOptions, st: Settings, obj: Objective, run: Ru
     if run is None:
         raise nothing_to_resume(None)
     return run.resume(params, opt_state, total)
+
+
+def _padded(idx: np.ndarray, k: int) -> np.ndarray:
+    """``idx`` with rows of sample 0 appended up to ``k`` rows: every chunk, the last and
+    a resumed run's first included, then has one shape, so the run compiles one program
+    (the padding steps' updates are discarded, see :func:`~.step.make_chunk`)."""
+    if len(idx) == k:
+        return idx
+    return np.concatenate([idx, np.zeros((k - len(idx), *idx.shape[1:]), idx.dtype)])
 
 
 def _non_finite(losses: np.ndarray, terms: dict[str, Array], step: int, per_epoch: int,

@@ -134,12 +134,15 @@ def indices(start: int, count: int, n: int, batch_size: int, per_epoch: int, see
 def make_chunk(prog: Program, opt: optax.GradientTransformation, *,
                objective: Objective | None = None, devices: int | None = None,
                seed: int = 0) -> Callable[..., Any]:
-    """``chunk(params, opt_state, inputs, targets, idx, step0=0) -> (params, opt_state,
-    losses, terms)``: a ``lax.scan`` over steps, jitted with parameter and optimizer buffers
-    donated. ``idx`` is ``(K, B)`` sample indices, one row per step; the data stays on the
-    device and each step gathers its batch there. ``step0`` is the absolute number of the
-    first step: noise keys derive from ``(seed, step)``, so a resumed run draws the same.
-    ``objective`` is as for :func:`make_step`.
+    """``chunk(params, opt_state, inputs, targets, idx, step0=0, count=None) -> (params,
+    opt_state, losses, terms)``: a ``lax.scan`` over steps, jitted with parameter and
+    optimizer buffers donated. ``idx`` is ``(K, B)`` sample indices, one row per step; the
+    data stays on the device and each step gathers its batch there. ``step0`` is the
+    absolute number of the first step: noise keys derive from ``(seed, step)``, so a resumed
+    run draws the same. ``count`` (default ``K``) is how many of the ``K`` rows are real
+    steps: the rest are padding whose updates are discarded (their losses are returned and
+    meaningless), so a run's last, shorter chunk reuses the one compiled program of length
+    ``K`` instead of compiling another. ``objective`` is as for :func:`make_step`.
 
     >>> import rpgraph
     >>> prog = rpgraph.compile("network n { input x : 3\\n output y : 2\\n x -> linear(2) -> y }")
@@ -156,7 +159,7 @@ def make_chunk(prog: Program, opt: optax.GradientTransformation, *,
     base = jax.random.PRNGKey(seed)
 
     def body(carry: Any, idx: Array) -> Any:
-        params, opt_state, inputs, targets, n = carry
+        params, opt_state, inputs, targets, n, end = carry
         if idx.shape[0] == 1:  # one sample: a dynamic slice, cheaper than a gather
             x = jax.lax.dynamic_slice_in_dim(inputs, idx[0], 1, axis=0)
             t = jax.lax.dynamic_slice_in_dim(targets, idx[0], 1, axis=0)
@@ -167,20 +170,27 @@ def make_chunk(prog: Program, opt: optax.GradientTransformation, *,
             x = jax.lax.with_sharding_constraint(x, shard)
             t = jax.lax.with_sharding_constraint(t, shard)
         key = jax.random.fold_in(base, n)
-        params, opt_state, loss, terms = step(params, opt_state, {name: x}, t, key)
-        return (params, opt_state, inputs, targets, n + 1), (loss, terms)
+        new_params, new_opt, loss, terms = step(params, opt_state, {name: x}, t, key)
+        # a padding step keeps the old values: a select (fused into the update, so nearly
+        # free), not a lax.cond, which on GPU costs a device-to-host sync every step
+        live = n < end
+        keep = lambda new, old: jnp.where(live, new, old)  # noqa: E731
+        params = jax.tree_util.tree_map(keep, new_params, params)
+        opt_state = jax.tree_util.tree_map(keep, new_opt, opt_state)
+        return (params, opt_state, inputs, targets, n + 1, end), (loss, terms)
 
     def run(params: Tree, opt_state: Any, inputs: Array, targets: Array, idx: Array,
-            step0: Array) -> Any:
-        (params, opt_state, _, _, _), (losses, terms) = jax.lax.scan(
-            body, (params, opt_state, inputs, targets, step0), idx)
+            step0: Array, count: Array) -> Any:
+        (params, opt_state, _, _, _, _), (losses, terms) = jax.lax.scan(
+            body, (params, opt_state, inputs, targets, step0, step0 + count), idx)
         return params, opt_state, losses, terms
 
     jitted = jax.jit(run, donate_argnums=(0, 1))
 
     def chunk(params: Tree, opt_state: Any, inputs: Array, targets: Array, idx: Array,
-              step0: int = 0) -> Any:
-        return jitted(params, opt_state, inputs, targets, idx, jnp.int32(step0))
+              step0: int = 0, count: int | None = None) -> Any:
+        n = len(idx) if count is None else count
+        return jitted(params, opt_state, inputs, targets, idx, jnp.int32(step0), jnp.int32(n))
 
     return chunk
 
