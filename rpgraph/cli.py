@@ -89,18 +89,18 @@ def _write_text(path: str | Path, text: str, what: str) -> None:
 
 def cmd_check(a: argparse.Namespace) -> int:
     """``rpgraph check FILE...``: parse, build and compile each spec, train block included."""
-    from .compile import compile
+    from .compile import check
     from .train_config import elaborate_train, open_data
 
     bad = 0
     for f in a.files:
         try:
-            prog = compile(f)
-            config = elaborate_train(prog.network)
+            net = check(f)  # all of compile's checks, without JAX (see compile.check)
+            config = elaborate_train(net)
             if config is not None:
                 # the train block too: its settings, and its data read and checked against
                 # the network, as training would
-                open_data(prog.network, config, allow_outside=a.allow_outside)
+                open_data(net, config, allow_outside=a.allow_outside)
             print(f"{f}: ok")
         except SpecError as err:
             if getattr(a, "debug", False):

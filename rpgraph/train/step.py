@@ -192,6 +192,7 @@ def make_chunk(prog: Program, opt: optax.GradientTransformation, *,
         n = len(idx) if count is None else count
         return jitted(params, opt_state, inputs, targets, idx, jnp.int32(step0), jnp.int32(n))
 
+    chunk.jitted = jitted  # type: ignore[attr-defined]  # (tests count its compiled programs)
     return chunk
 
 

@@ -1,0 +1,106 @@
+"""Start-up: ``rpgraph check`` without JAX, the written-out optax signatures, the persistent
+compilation cache, and one compiled chunk program per run (timings live in benchmarks/)."""
+
+from __future__ import annotations
+
+import inspect
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import optax
+
+import rpgraph
+from rpgraph import optax_signatures
+from rpgraph.compile.cache import default_cache_dir
+from rpgraph.train import fit
+from rpgraph.train_config import OPTIMIZERS, SCHEDULES
+
+ROOT = Path(__file__).resolve().parents[1]
+SPECS = ROOT / "specs"
+
+
+def _env(**extra: str) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "RPGRAPH_CACHE_DIR"}
+    env["PYTHONPATH"] = os.pathsep.join([str(ROOT), env.get("PYTHONPATH", "")])
+    env.update(extra)
+    return env
+
+
+def test_check_never_imports_jax_or_optax() -> None:
+    # tour.rpg bounds a weight drawn from normal(0.01): checking it against [-1, 1] draws it
+    specs = [str(p) for p in sorted(SPECS.glob("*.rpg")) if p.name != "tour.rpg"]
+    code = ("import sys\n"
+            "from rpgraph.cli import main\n"
+            f"code = main(['check', *{specs!r}])\n"
+            "heavy = sorted(m for m in sys.modules if m.split('.')[0] in ('jax', 'optax'))\n"
+            "print('heavy:', heavy[:3], 'code:', code)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         env=_env(), timeout=120, check=True).stdout
+    assert out.splitlines()[-1] == "heavy: [] code: 0"
+
+
+def test_written_out_optax_signatures_match_the_installed_optax() -> None:
+    for table, registry in ((optax_signatures.OPTIMIZERS, OPTIMIZERS),
+                            (optax_signatures.SCHEDULES, SCHEDULES)):
+        assert set(table) == {n for n in registry._names if hasattr(optax, n)}
+        for name, sig in table.items():
+            live = tuple((p.name, int(p.kind), p.default is not inspect.Parameter.empty)
+                         for p in inspect.signature(getattr(optax, name)).parameters.values())
+            assert sig == live, name
+
+
+def test_cache_folder_defaults_and_switches_off(monkeypatch: object) -> None:
+    mp = monkeypatch  # pytest's MonkeyPatch
+    mp.delenv("RPGRAPH_CACHE_DIR", raising=False)  # type: ignore[attr-defined]
+    mp.setenv("XDG_CACHE_HOME", "/somewhere")  # type: ignore[attr-defined]
+    assert default_cache_dir() == Path("/somewhere/rpgraph/jax")
+    mp.setenv("RPGRAPH_CACHE_DIR", "OFF")  # type: ignore[attr-defined]
+    assert default_cache_dir() is None
+
+
+def test_train_fills_the_cache_and_no_cache_leaves_it_alone(tmp_path: Path) -> None:
+    spec = tmp_path / "tiny.rpg"
+    spec.write_text("network n { input x : 3\n output y : 2\n x -> linear(2) -> y }\n"
+                    "train { data = sinusoids(classes = 2, length = 5, channels_in = 3, "
+                    "channels_out = 2)\n epochs = 2 }\n")
+    cmd = [sys.executable, "-m", "rpgraph.cli", "train", str(spec), "--quiet", "--no-plots"]
+    subprocess.run([*cmd, "--out", str(tmp_path / "a"), "--no-cache"], env=_env(
+        XDG_CACHE_HOME=str(tmp_path / "off")), check=True, timeout=300)
+    assert not (tmp_path / "off").exists()
+    subprocess.run([*cmd, "--out", str(tmp_path / "b")], env=_env(
+        XDG_CACHE_HOME=str(tmp_path / "on")), check=True, timeout=300)
+    entries = [p.name for p in (tmp_path / "on" / "rpgraph" / "jax").iterdir()]
+    assert any(name.startswith("jit_run-") for name in entries), entries
+
+
+def test_a_run_compiles_one_chunk_program_whatever_its_length() -> None:
+    # 7 steps in chunks of 3: 3 + 3 + 1; the last chunk is padded, not compiled again
+    prog = rpgraph.compile("network n { input x : 3\n output y : 2\n x -> linear(2) -> y }\n"
+                           "train { data = sinusoids(classes = 7, length = 5, channels_in = 3,"
+                           " channels_out = 2)\n epochs = 1 }")
+    sizes: list[int] = []
+    import rpgraph.train.loop as loop
+
+    real = loop.make_chunk
+
+    def counting(*a: object, **k: object) -> object:
+        chunk = real(*a, **k)  # type: ignore[arg-type]
+
+        def call(*args: object, **kw: object) -> object:
+            out = chunk(*args, **kw)
+            sizes.append(chunk.jitted._cache_size())  # type: ignore[attr-defined]
+            return out
+
+        return call
+
+    loop.make_chunk = counting  # type: ignore[assignment]
+    try:
+        r = fit(prog, progress=False, chunk=3)
+    finally:
+        loop.make_chunk = real
+    assert len(sizes) == 3 and sizes[-1] == 1
+    one_by_one = fit(prog, progress=False, chunk=1)
+    np.testing.assert_array_equal(r.losses, one_by_one.losses)
