@@ -119,7 +119,7 @@ def configure(net: Network, options: Options = Options()) -> dict[str, KindConfi
     the node's arguments).
 
     >>> from rpgraph.graph import loads
-    >>> net = loads("network n { input x : 3\n output y : 3\n x -> h: rate() -> y }")
+    >>> net = loads("network n { input x : 3\\n output y : 3\\n x -> h: rate() -> y }")
     >>> configure(net, Options(assoc_scan=False, unroll=1))["h"].unroll
     1
     """
