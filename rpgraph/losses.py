@@ -12,7 +12,6 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-
 from .errors import SpecShapeError
 
 if TYPE_CHECKING:  # the real modules; at run time, imported on first use

@@ -18,7 +18,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-
 from . import ast
 from .bounds import bounds_cost, bounds_penalty, check_like, template
 from .errors import SpecNameError, SpecValueError, did_you_mean

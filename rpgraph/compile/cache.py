@@ -50,7 +50,7 @@ def enable_cache(folder: str | Path | None = None) -> Path | None:
     """
     import jax
 
-    given = jax.config.jax_compilation_cache_dir
+    given = jax.config.values.get("jax_compilation_cache_dir")
     if given:
         return Path(given)
     path = Path(folder) if folder is not None else default_cache_dir()

@@ -8,10 +8,8 @@ by ``noise_std * sqrt(dt)`` and adds them to the input, as Rockpool does.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from dataclasses import dataclass
-
+from typing import TYPE_CHECKING
 
 from . import base
 from .base import Array, Evolution, Init, KindConfig, Params, Prepared, State, arg, constant

@@ -11,7 +11,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-
 from .base import Array, C, Kind, KindConfig, Params, arg, register
 
 if TYPE_CHECKING:  # the real modules; at run time, imported on first use

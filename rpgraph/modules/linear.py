@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-
 from . import base
 from .base import Array, Init, KindConfig, Params, arg
 
