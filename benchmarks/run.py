@@ -1,6 +1,7 @@
 """Run rpgraph's benchmark suite and print a table of results with ratios and targets.
 
-    python -m benchmarks.run [--quick] [--json OUT.json] [--cases mlp,rate,lif,scaling,parse]
+    python -m benchmarks.run [--quick] [--json OUT.json]
+                             [--cases mlp,rate,lif,scaling,parse,startup]
 
 Also runnable as ``python benchmarks/run.py``. Writes JSON (default
 ``benchmarks/results/<hostname>-<backend>.json``). See ``benchmarks/README.md``.
@@ -22,10 +23,10 @@ from typing import Any
 if __package__ in (None, ""):  # ``python benchmarks/run.py``: make the package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import lif, parse, scaling, seed  # noqa: E402
+from benchmarks import lif, parse, scaling, seed, startup  # noqa: E402
 from benchmarks.common import Row, Target, machine_info  # noqa: E402
 
-CASES = ("mlp", "rate", "lif", "scaling", "parse")
+CASES = ("mlp", "rate", "lif", "scaling", "parse", "startup")
 REFERENCES = ("rockpool", "hand-written", "spyx")
 
 
@@ -38,6 +39,7 @@ class Config:
     lif: lif.LIFConfig
     scaling: scaling.ScalingConfig
     parse: parse.ParseConfig = parse.ParseConfig()
+    startup: startup.StartupConfig = startup.StartupConfig()
     name: str = "full"
 
 
@@ -58,6 +60,7 @@ def quick() -> Config:
         lif=lif.LIFConfig(sizes=(256, 1024), length=200, batch=16, repeats=3, budget_s=3.0),
         scaling=scaling.ScalingConfig(lengths=(100, 1000, 10000), mem_length=2000,
                                       repeats=2, compile_repeats=2),
+        startup=startup.StartupConfig(epochs=200),
         name="quick")
 
 
@@ -85,6 +88,7 @@ def run(cases: Sequence[str], cfg: Config, log: Callable[[str], None] = print,
         "lif": lambda: lif.run_case(cfg.lif, log),
         "scaling": lambda: scaling.run_case(cfg.scaling, log),
         "parse": lambda: parse.run_case(cfg.parse, log),
+        "startup": lambda: startup.run_case(cfg.startup, log),
     }
     for case in cases:
         log(f"== {case}")
@@ -153,6 +157,7 @@ def targets(res: Results, cfg: Config) -> list[Target]:
             red = off.value / on.value
         out.append(Target(f"remat={sc.remat} temp-memory reduction, {label}, T={sc.mem_length}",
                           red, 5.0))
+    out += _startup_targets(res)
     front = res.find(f"parse {cfg.parse.layers} layers", "rpgraph parse+graph")
     out.append(Target(f"parse+graph of a {cfg.parse.layers}-layer spec, ms",
                       front.value if front else None, 1000.0, at_most=True))
@@ -161,6 +166,27 @@ def targets(res: Results, cfg: Config) -> list[Target]:
     out.append(Target(f"graph of a {cfg.parse.chain_nodes}-node chain declared bottom-up, ms",
                       up.value if up else None, 5000.0, at_most=True))
     return out
+
+
+def _startup_targets(res: Results) -> list[Target]:
+    case = startup.CASE
+    check = res.find("startup: rpgraph check tutorial_rate", "rpgraph")
+    programs = res.find("startup: chunk programs per run", "rpgraph")
+    return [
+        Target("startup: whole-process train, cold cache: rpgraph / Rockpool",
+               _ratio(res, case, "rpgraph cold cache", "rockpool"), 2.5,
+               cpu_measured=_cpu_ratio(res, case, "rpgraph cold cache", "rockpool")),
+        Target("startup: whole-process train, warm cache: rpgraph / Rockpool",
+               _ratio(res, case, "rpgraph warm cache", "rockpool"), 3.0,
+               cpu_measured=_cpu_ratio(res, case, "rpgraph warm cache", "rockpool")),
+        Target("startup: warm-cache train, whole-process wall / training time",
+               startup.warm_training_ratio(res.rows), 1.5, at_most=True),
+        Target("startup: rpgraph check, whole-process wall s",
+               check.value if check else None, 0.5, at_most=True,
+               cpu_measured=check.cpu_value if check else None),
+        Target("startup: chunk programs compiled per run",
+               programs.value if programs else None, 1.0, at_most=True),
+    ]
 
 
 # --- the table ---------------------------------------------------------------------------------

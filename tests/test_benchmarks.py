@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("rockpool")
 
-from benchmarks import lif, parse, run, scaling, seed  # noqa: E402
+from benchmarks import lif, parse, run, scaling, seed, startup  # noqa: E402
 
 TINY = run.Config(
     mlp=seed.SeedConfig(channels_in=16, hidden=4, length=20, steps=6, rockpool_repeats=1,
@@ -23,6 +23,7 @@ TINY = run.Config(
                                   rate_spec=lif.spec_text(8).replace("lif", "rate"),
                                   rec_size=8, rec_in=4, memory_specs=("recurrent",)),
     parse=parse.ParseConfig(layers=20, repeats=1, chain_nodes=30),
+    startup=startup.StartupConfig(epochs=1, channels_in=8, hidden=4, length=10),
     name="tiny",
 )
 
@@ -32,7 +33,10 @@ def test_harness_runs_every_case(tmp_path: Path) -> None:
     assert not res.errors
     cases = {r.case for r in res.rows}
     assert {"mlp", "rate", "lif N=16", "scaling compile", "scaling memory T=40",
-            "parse 20 layers", "graph 30-node chain bottom-up"} <= cases
+            "parse 20 layers", "graph 30-node chain bottom-up", startup.CASE} <= cases
+    assert {r.impl for r in res.rows if r.case == startup.CASE} == {
+        "rpgraph cold cache", "rpgraph warm cache", "rockpool"}
+    assert res.find("startup: chunk programs per run", "rpgraph").value == 1  # type: ignore[union-attr]
     for kind in ("mlp", "rate"):
         impls = {r.impl for r in res.rows if r.case == kind}
         assert {"rockpool", "hand-written", "rpgraph"} <= impls
@@ -47,7 +51,7 @@ def test_harness_runs_every_case(tmp_path: Path) -> None:
 
     text = run.report(res, TINY)
     assert "targets:" in text and "x Rockpool" in text
-    assert len(run.targets(res, TINY)) == 11
+    assert len(run.targets(res, TINY)) == 16
     out = tmp_path / "r.json"
     out.write_text(json.dumps(run.to_json(res, TINY), default=str), encoding="utf-8")
     data = json.loads(out.read_text(encoding="utf-8"))
