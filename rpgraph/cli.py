@@ -194,6 +194,8 @@ def cmd_train(a: argparse.Namespace) -> int:
         raise SpecError("--resume needs --out DIR (the run to continue)",
                         hint="rpgraph train SPEC --out runs/NAME --resume")
     out = out or default_run_dir(prog)
+    if a.seeds is not None:
+        return _train_ensemble(a, prog, out)
     params = prog.load_params(a.init_params) if a.init_params else None
     result = fit(prog, a.data, options=FitOptions(
         epochs=a.epochs, seed=a.seed, batch_size=a.batch_size, out_dir=out, resume=a.resume,
@@ -205,6 +207,36 @@ def cmd_train(a: argparse.Namespace) -> int:
         print(f"trained {result.steps} steps in {result.seconds:.1f} s "
               f"({result.steps / max(result.seconds, 1e-9):.0f} steps/s); {metrics}")
         print(f"run directory: {out}")
+    return 0
+
+
+def _train_ensemble(a: argparse.Namespace, prog: object, out: Path) -> int:
+    """``rpgraph train FILE --seeds K``: K models (seeds S..S+K-1, S from --seed or the train
+    block) in one program, one run directory each under ``out``."""
+    from .train import FitOptions
+    from .train.ensemble import fit_ensemble
+    from .train.plots import write_plots
+    from .train_config import elaborate_train
+
+    if a.seed is not None:
+        first = a.seed
+    else:
+        config = elaborate_train(prog.network)  # type: ignore[attr-defined]
+        first = config.seed if config is not None else 0
+    seeds = list(range(first, first + a.seeds))
+    results = fit_ensemble(prog, a.data, seeds=seeds, options=FitOptions(  # type: ignore[arg-type]
+        epochs=a.epochs, batch_size=a.batch_size, out_dir=out, resume=a.resume,
+        progress=not a.quiet, params=a.init_params, checkpoint_every=a.checkpoint_every,
+        devices=a.devices, bounds=_load_bounds(prog, a.bounds),
+        on_end=None if a.no_plots else write_plots, allow_outside=a.allow_outside))
+    if not a.quiet:
+        r0 = results[0]
+        print(f"trained {len(seeds)} models x {r0.steps} steps in one program in "
+              f"{r0.seconds:.1f} s ({len(seeds) * r0.steps / max(r0.seconds, 1e-9):.0f} "
+              "model-steps/s)")
+        for s, r in zip(seeds, results, strict=True):
+            metrics = "  ".join(f"{k} {v:.4g}" for k, v in r.metrics.items())
+            print(f"seed {s}: {metrics}  ({r.run_dir})")
     return 0
 
 
@@ -313,6 +345,9 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--out", help="run directory (default runs/<spec>-<time>)")
     c.add_argument("--resume", action="store_true", help="continue the run in --out")
     c.add_argument("--seed", type=_non_negative)
+    c.add_argument("--seeds", type=_positive, metavar="K",
+                   help="train K models (seeds S..S+K-1) in one program; --out gets a "
+                   "seed-S folder per model")
     c.add_argument("--batch-size", type=_positive)
     c.add_argument("--devices", type=_positive, help="shard minibatches over N devices")
     c.add_argument("--checkpoint-every", type=_positive, help="steps between checkpoints")

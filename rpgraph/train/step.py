@@ -153,13 +153,33 @@ def make_chunk(prog: Program, opt: optax.GradientTransformation, *,
     >>> out[2].shape
     (6,)
     """
+    jitted = jax.jit(chunk_fn(prog, opt, objective=objective, devices=devices),
+                     donate_argnums=(0, 1))
+    base = jax.random.PRNGKey(seed)
+
+    def chunk(params: Tree, opt_state: Any, inputs: Array, targets: Array, idx: Array,
+              step0: int = 0, count: int | None = None) -> Any:
+        n = len(idx) if count is None else count
+        return jitted(params, opt_state, inputs, targets, idx, jnp.int32(step0), jnp.int32(n),
+                      base)
+
+    chunk.jitted = jitted  # type: ignore[attr-defined]  # (tests count its compiled programs)
+    return chunk
+
+
+def chunk_fn(prog: Program, opt: optax.GradientTransformation, *,
+             objective: Objective | None = None, devices: int | None = None
+             ) -> Callable[..., Any]:
+    """The pure function behind :func:`make_chunk`: ``run(params, opt_state, inputs, targets,
+    idx, step0, count, base) -> (params, opt_state, losses, terms)``, ``base`` the noise key
+    of the run (``jax.random.PRNGKey(seed)``). Unjitted, so that an ensemble can ``vmap`` it
+    (:func:`rpgraph.train.ensemble.make_ensemble_chunk`)."""
     step = make_step(prog, opt, objective=objective)
     name = prog.inputs[0]
     shard = batch_sharding(devices)
-    base = jax.random.PRNGKey(seed)
 
     def body(carry: Any, idx: Array) -> Any:
-        params, opt_state, inputs, targets, n, end = carry
+        params, opt_state, inputs, targets, n, end, base = carry
         if idx.shape[0] == 1:  # one sample: a dynamic slice, cheaper than a gather
             x = jax.lax.dynamic_slice_in_dim(inputs, idx[0], 1, axis=0)
             t = jax.lax.dynamic_slice_in_dim(targets, idx[0], 1, axis=0)
@@ -177,23 +197,15 @@ def make_chunk(prog: Program, opt: optax.GradientTransformation, *,
         keep = lambda new, old: jnp.where(live, new, old)  # noqa: E731
         params = jax.tree_util.tree_map(keep, new_params, params)
         opt_state = jax.tree_util.tree_map(keep, new_opt, opt_state)
-        return (params, opt_state, inputs, targets, n + 1, end), (loss, terms)
+        return (params, opt_state, inputs, targets, n + 1, end, base), (loss, terms)
 
     def run(params: Tree, opt_state: Any, inputs: Array, targets: Array, idx: Array,
-            step0: Array, count: Array) -> Any:
-        (params, opt_state, _, _, _, _), (losses, terms) = jax.lax.scan(
-            body, (params, opt_state, inputs, targets, step0, step0 + count), idx)
-        return params, opt_state, losses, terms
+            step0: Array, count: Array, base: Array) -> Any:
+        init: Any = (params, opt_state, inputs, targets, step0, step0 + count, base)
+        carry, (losses, terms) = jax.lax.scan(body, init, idx)
+        return carry[0], carry[1], losses, terms
 
-    jitted = jax.jit(run, donate_argnums=(0, 1))
-
-    def chunk(params: Tree, opt_state: Any, inputs: Array, targets: Array, idx: Array,
-              step0: int = 0, count: int | None = None) -> Any:
-        n = len(idx) if count is None else count
-        return jitted(params, opt_state, inputs, targets, idx, jnp.int32(step0), jnp.int32(n))
-
-    chunk.jitted = jitted  # type: ignore[attr-defined]  # (tests count its compiled programs)
-    return chunk
+    return run
 
 
 def batch_sharding(devices: int | None) -> Any:
