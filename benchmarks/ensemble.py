@@ -72,10 +72,10 @@ def run_one(kind: str, k: int, cfg: EnsembleConfig, log: Callable[[str], None]) 
     t1 = time_calls(call_one, cfg.repeats)
 
     log(f"  [{case_name(kind, k)}] ensemble ...")
-    ens = make_ensemble_chunk(prog, opt, seeds)
+    ens = make_ensemble_chunk(prog, opt, seeds, shared_order=True)  # per-sample: one order
     many: dict[str, Any] = {"p": stack([prog.init(s) for s in seeds])}
     many["o"] = jax.vmap(opt.init)(many["p"])
-    idx = jnp.asarray(np.broadcast_to(order, (k, *order.shape)))
+    idx = jnp.asarray(order)
 
     def call_many() -> Any:
         many["p"], many["o"], loss, _ = ens(many["p"], many["o"], xs, ts, idx)

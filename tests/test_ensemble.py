@@ -35,6 +35,11 @@ def test_ensemble_equals_each_seed_trained_alone(tmp_path: Path) -> None:
         assert [json.loads(x)["loss"] for x in lines] == [float(v) for v in r.losses]
         assert json.loads((tmp_path / f"seed-{s}" / "config.json").read_text())["seed"] == s
     assert not np.allclose(ens[0].losses, ens[1].losses)  # the seeds differ
+    # per-sample steps: one data order shared by the models (one wide matrix product)
+    ens = fit_ensemble(prog, seeds=[1, 2], progress=False, batch_size=1, epochs=1)
+    for s, r in zip([1, 2], ens, strict=True):
+        alone = fit(prog, seed=s, progress=False, batch_size=1, epochs=1)
+        np.testing.assert_allclose(r.losses, alone.losses, rtol=1e-5)
 
 
 def test_cli_seeds_writes_one_run_per_seed(tmp_path: Path, capsys: object) -> None:

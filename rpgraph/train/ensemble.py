@@ -47,11 +47,14 @@ Tree = dict[str, dict[str, Array]]
 
 
 def make_ensemble_chunk(prog: Program, opt: optax.GradientTransformation, seeds: Sequence[int],
-                        *, objective: Objective | None = None) -> Callable[..., Any]:
+                        *, objective: Objective | None = None, shared_order: bool = False
+                        ) -> Callable[..., Any]:
     """:func:`~.step.make_chunk` for ``len(seeds)`` models: ``chunk(params, opt_state,
     inputs, targets, idx, step0=0, count=None)`` with parameters and optimizer states
-    stacked on a leading model axis and ``idx`` of shape ``(K, steps, B)``; returns
-    losses of shape ``(K, steps)``.
+    stacked on a leading model axis and ``idx`` of shape ``(K, steps, B)``, or, with
+    ``shared_order``, ``(steps, B)``: every model sees the same batch each step (per-sample
+    training in data set order). Then the batch is not copied per model and XLA multiplies
+    it by the K models' weights as one wide matrix product. Returns losses ``(K, steps)``.
 
     >>> import rpgraph
     >>> prog = rpgraph.compile("network n { input x : 3\\n output y : 2\\n x -> linear(2) -> y }")
@@ -63,13 +66,13 @@ def make_ensemble_chunk(prog: Program, opt: optax.GradientTransformation, seeds:
     (2, 6)
     """
     run = jax.vmap(chunk_fn(prog, opt, objective=objective),
-                   in_axes=(0, 0, None, None, 0, None, None, 0))
+                   in_axes=(0, 0, None, None, None if shared_order else 0, None, None, 0))
     jitted = jax.jit(run, donate_argnums=(0, 1))
     bases = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
 
     def chunk(params: Tree, opt_state: Any, inputs: Array, targets: Array, idx: Array,
               step0: int = 0, count: int | None = None) -> Any:
-        n = idx.shape[1] if count is None else count
+        n = idx.shape[-2] if count is None else count
         return jitted(params, opt_state, inputs, targets, idx, jnp.int32(step0), jnp.int32(n),
                       bases)
 
@@ -129,7 +132,10 @@ def fit_ensemble(prog: Program, data: Any = None, *, seeds: Sequence[int],
                for s in seeds]
     params = stack(members)
     opt_state = stack([tx.init(p) for p in members])
-    run_chunk = make_ensemble_chunk(prog, st.optimizer, seeds, objective=obj)
+    # per-sample steps go through the data in order, whatever the seed
+    shared = st.batch_size == 1
+    run_chunk = make_ensemble_chunk(prog, st.optimizer, seeds, objective=obj,
+                                    shared_order=shared)
     inputs = jnp.asarray(st.data.inputs, jnp.float32)
     targets = jnp.asarray(st.data.labels if st.data.kind == "classification"
                           else st.data.targets)
@@ -140,8 +146,9 @@ def fit_ensemble(prog: Program, data: Any = None, *, seeds: Sequence[int],
     try:
         while step < total:
             end = min((step // k + 1) * k, total)
-            idx = np.stack([_padded(indices(step, end - step, len(st.data), st.batch_size,
-                                            per_epoch, s), k) for s in seeds])
+            orders = [_padded(indices(step, end - step, len(st.data), st.batch_size,
+                                      per_epoch, s), k) for s in seeds[:1 if shared else None]]
+            idx = orders[0] if shared else np.stack(orders)
             params, opt_state, losses, terms = run_chunk(params, opt_state, inputs, targets,
                                                          jnp.asarray(idx), step, end - step)
             losses = np.asarray(losses)[:, :end - step]
