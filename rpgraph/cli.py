@@ -18,6 +18,7 @@ import argparse
 import contextlib
 import os
 import sys
+import threading
 import traceback
 import warnings
 from collections.abc import Callable, Sequence
@@ -181,6 +182,15 @@ def _use_cache(a: argparse.Namespace) -> None:
         enable_cache()
 
 
+def _preload_plots() -> None:
+    """Import matplotlib (0.4 s of CPU) on a thread while JAX compiles and trains, which
+    release the GIL: the plots at the end then start at once (an import in progress is
+    waited for, not repeated)."""
+    from .train.plots import _plt
+
+    _plt()
+
+
 def cmd_train(a: argparse.Namespace) -> int:
     """``rpgraph train FILE``: the spec's training run, flags overriding its train block."""
     _use_cache(a)
@@ -189,6 +199,8 @@ def cmd_train(a: argparse.Namespace) -> int:
     from .train.plots import write_plots
 
     prog = compile(a.file)
+    if not a.no_plots:  # rpgraph's own modules are imported by now: only matplotlib is left
+        threading.Thread(target=_preload_plots, daemon=True).start()
     out = Path(a.out) if a.out else None
     if a.resume and out is None:
         raise SpecError("--resume needs --out DIR (the run to continue)",
