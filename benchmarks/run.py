@@ -45,11 +45,15 @@ class Config:
 
 
 def full() -> Config:
+    import jax
+
+    # the Open Neuromorphic protocol's larger networks (N x N recurrent weights of 1 GiB at
+    # N=16384) only where a GPU can run them in minutes
+    sizes = (256, 1024, 4096) + ((8192, 16384) if jax.default_backend() == "gpu" else ())
     return Config(
         mlp=seed.SeedConfig(hidden=8, steps=3000, rockpool_repeats=3, fused_repeats=5),
         rate=seed.SeedConfig(hidden=200, steps=600, rockpool_repeats=3, fused_repeats=5),
-        lif=lif.LIFConfig(sizes=(256, 1024, 4096), length=500, batch=16, repeats=5,
-                          budget_s=15.0),
+        lif=lif.LIFConfig(sizes=sizes, length=500, batch=16, repeats=5, budget_s=15.0),
         scaling=scaling.ScalingConfig(lengths=(100, 1000, 10000), mem_length=10000),
         name="full")
 
