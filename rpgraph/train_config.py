@@ -160,7 +160,8 @@ class DataSpec:
         if self.path is not None:
             return load_npz(self.path, base_dir=base_dir, allow_outside=allow_outside)
         try:
-            return make_dataset(self.name, dict(self.kwargs))
+            return make_dataset(self.name, dict(self.kwargs), base_dir=base_dir,
+                                allow_outside=allow_outside)
         except DataError as err:
             if err.span is None:
                 err.span = self.span

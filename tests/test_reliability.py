@@ -219,6 +219,7 @@ def build_matrix_dir(d: Path) -> Path:
         (d / f"{name}.rpg").write_text(text, encoding="utf-8")
     _data_files(d)
     _file_setup(d)
+    _event_files(d)
     rc, _, err = run_cli(["train", "tiny.rpg", "--out", "run", "--quiet", "--no-plots"], d)
     assert rc == 0, err
     ck = (d / "run" / "checkpoint.npz").read_bytes()
@@ -382,7 +383,45 @@ def _rows() -> list[tuple[str, str, list[str]]]:
     return rows
 
 
-ROWS = _rows()
+# --- event data (rpgraph.io.events): each official format's bad files, read by 'check' ------
+
+EVENT_NET = "network n {\n    input  x : 8\n    output y : 20\n    x -> linear(20) -> y\n}\n"
+EVENT_DATA = {  # row -> the spec's data (cache = false: the matrix writes no cache)
+    "missing": 'shd(path = "shd_train.h5")',
+    "layout": 'shd(path = "layout.h5", cache = false)',
+    "not_hdf5": 'shd(path = "garbage.h5", cache = false)',
+    "nan_time": 'shd(path = "nan.h5", cache = false)',
+    "negative_time": 'shd(path = "negative.h5", cache = false)',
+    "unit_range": 'shd(path = "unit.h5", cache = false)',
+    "label_range": 'shd(path = "label.h5", cache = false)',
+    "truncated": 'nmnist(path = "NMNIST", cache = false)',
+    "fifo": 'shd(path = "pipe.h5", cache = false)',
+    "frame_width": 'shd(path = "ok.h5", channels = 16, cache = false)',
+}
+
+
+def _event_files(d: Path) -> None:
+    from eventcraft import nmnist_bytes, write_shd
+
+    for row, data in EVENT_DATA.items():
+        (d / f"ev_{row}.rpg").write_text(EVENT_NET + f"train {{\n    data = {data}\n"
+                                         "    loss = cross_entropy(y, target)\n}\n",
+                                         encoding="utf-8")
+    t, u = [[0.1], [0.2, 0.3]], [[1], [2, 3]]
+    write_shd(d / "layout.h5", t, u, [0, 1], skip="spikes/times")
+    (d / "garbage.h5").write_bytes(b"not an HDF5 file\n" * 8)
+    write_shd(d / "nan.h5", [[0.1], [0.2, float("nan")]], u, [0, 1])
+    write_shd(d / "negative.h5", [[0.1], [-0.2, 0.3]], u, [0, 1])
+    write_shd(d / "unit.h5", t, [[1], [2, 700]], [0, 1])
+    write_shd(d / "label.h5", t, u, [0, 20])
+    write_shd(d / "ok.h5", t, u, [0, 1])
+    os.mkfifo(d / "pipe.h5")  # opening it for reading would wait for a writer forever
+    (d / "NMNIST" / "3").mkdir(parents=True)
+    (d / "NMNIST" / "3" / "00001.bin").write_bytes(nmnist_bytes([(1, 2, 1, 300)])[:3])
+
+
+ROWS = _rows() + [(f"events:{row}", "DataError", ["check", f"ev_{row}.rpg"])
+                  for row in EVENT_DATA]
 
 
 
@@ -609,8 +648,8 @@ EXPECTED: dict[str, tuple[int, str]] = {
         "hint: did you mean 'adam'?\n"
     )),
     'spec:unknown_dataset': (1, (
-        "unknown_dataset.rpg:7:12: error: unknown data set 'sinusoid'; known data sets: digits, si"
-        'nusoids\n'
+        "unknown_dataset.rpg:7:12: error: unknown data set 'sinusoid'; known data sets: digits, en"
+        'coded, events, nmnist, shd, sinusoids, ssc\n'
         '        data = sinusoid(classes = 2)\n'
         '               ^^^^^^^^^^^^^^^^^^^^^\n'
         "hint: did you mean 'sinusoids'?\n"
@@ -917,6 +956,73 @@ EXPECTED: dict[str, tuple[int, str]] = {
     )),
 }
 
+# event data rows (rpgraph.io.events)
+EXPECTED.update({
+    'events:missing': (1, (
+        "ev_missing.rpg:7:12: error: data file 'shd_train.h5' does not exist\n"
+        '        data = shd(path = "shd_train.h5")\n'
+        '               ^^^^^^^^^^^^^^^^^^^^^^^^^^\n'
+        'hint: download shd_train.h5.gz and shd_test.h5.gz from https://zenkelab.org/datasets/ an'
+        'd gunzip them; rpgraph never downloads\n'
+    )),
+    'events:layout': (1, (
+        "ev_layout.rpg:7:12: error: data file 'layout.h5' has no dataset 'spikes/times' (the SHD/"
+        'SSC layout is spikes/times, spikes/units and labels)\n'
+        '        data = shd(path = "layout.h5", cache = false)\n'
+        '               ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n'
+    )),
+    'events:not_hdf5': (1, (
+        "ev_not_hdf5.rpg:7:12: error: data file 'garbage.h5' is not an HDF5 file, or it is damage"
+        'd or truncated\n'
+        '        data = shd(path = "garbage.h5", cache = false)\n'
+        '               ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n'
+        'hint: SHD/SSC files are gunzipped .h5 files\n'
+    )),
+    'events:nan_time': (1, (
+        "ev_nan_time.rpg:7:12: error: data file 'nan.h5': sample 1 has timestamp nan (event 1); e"
+        'xpected finite times >= 0\n'
+        '        data = shd(path = "nan.h5", cache = false)\n'
+        '               ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n'
+        'hint: times are seconds from the start of each sample\n'
+    )),
+    'events:negative_time': (1, (
+        "ev_negative_time.rpg:7:12: error: data file 'negative.h5': sample 1 has timestamp -0.2 ("
+        'event 0); expected finite times >= 0\n'
+        '        data = shd(path = "negative.h5", cache = false)\n'
+        '               ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n'
+        'hint: times are seconds from the start of each sample\n'
+    )),
+    'events:unit_range': (1, (
+        "ev_unit_range.rpg:7:12: error: data file 'unit.h5': sample 1 has unit 700 (event 1); the"
+        ' data declare 700 channels (units 0..699)\n'
+        '        data = shd(path = "unit.h5", cache = false)\n'
+        '               ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n'
+    )),
+    'events:label_range': (1, (
+        "ev_label_range.rpg:7:12: error: data file 'label.h5': sample 1 has label 20; expected a "
+        'class 0..19\n'
+        '        data = shd(path = "label.h5", cache = false)\n'
+        '               ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n'
+    )),
+    'events:truncated': (1, (
+        "ev_truncated.rpg:7:12: error: data file 'NMNIST/3/00001.bin' is truncated: 3 bytes is no"
+        't a whole number of 5-byte (40-bit) events\n'
+        '        data = nmnist(path = "NMNIST", cache = false)\n'
+        '               ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n'
+    )),
+    'events:fifo': (1, (
+        "ev_fifo.rpg:7:12: error: data file 'pipe.h5' is not a regular file\n"
+        '        data = shd(path = "pipe.h5", cache = false)\n'
+        '               ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n'
+        'hint: folders, pipes and devices cannot be read as event files\n'
+    )),
+    'events:frame_width': (1, (
+        'ev_frame_width.rpg: error: dataset \'shd(path = "ok.h5", channels = 16, cache = false)\': '
+        "array 'inputs' has shape (2, 100, 16); expected (N, T, 8) for input 'x' : 8\n"
+        "hint: make input 'x' 16 wide, or use data with 8 channels\n"
+    )),
+})
+
 
 def _expected(row_id: str) -> tuple[int, str]:
     rc, text = EXPECTED[row_id]
@@ -1059,6 +1165,14 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
         "over the size limit before unpacking (zip bomb) / not a regular file (FIFO)": [
             "data:bomb", "data:pipe"],
         "unknown data set / no data": ["spec:unknown_dataset", "spec:no_data"],
+        "event files: missing (names the download) / wrong HDF5 layout / not HDF5 / "
+        "truncated N-MNIST file / not a regular file": [
+            "events:missing", "events:layout", "events:not_hdf5", "events:truncated",
+            "events:fifo"],
+        "event values: NaN or negative timestamps, units beyond the channel count, labels "
+        "out of range; frames that do not fit the input port": [
+            "events:nan_time", "events:negative_time", "events:unit_range",
+            "events:label_range", "events:frame_width"],
     },
     "CheckpointError": {
         "truncated / corrupted / empty checkpoint": [

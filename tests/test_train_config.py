@@ -155,12 +155,13 @@ MISTAKES = {
         "hint: write sinusoids(name = value, ...)")),
     "unknown_dataset": ("    data = sinusoid(classes = 2)\n", (
         "<string>:7:12: error: unknown data set 'sinusoid'; known data sets: digits, "
-        "sinusoids\n"
+        "encoded, events, nmnist, shd, sinusoids, ssc\n"
         "        data = sinusoid(classes = 2)\n"
         "               ^^^^^^^^^^^^^^^^^^^^^\n"
         "hint: did you mean 'sinusoids'?")),
     "unknown_dataset_name": ("    data = sinusoid\n", (
-        "error: unknown data set 'sinusoid'; known data sets: digits, sinusoids\n"
+        "error: unknown data set 'sinusoid'; known data sets: digits, encoded, events, "
+        "nmnist, shd, sinusoids, ssc\n"
         "hint: did you mean 'sinusoids'?")),
     "dataset_argument": ("    data = sinusoids(clases = 2)\n", (
         "<string>:7:12: error: dataset 'sinusoids' has no argument 'clases'; it accepts: "

@@ -34,6 +34,7 @@ from typing import Any, Protocol
 import numpy as np
 
 from ..errors import DataError, did_you_mean, known_list
+from .encode import ENCODERS, encode
 from .npz import read_npz, resolve_data_path
 
 __all__ = [
@@ -43,6 +44,7 @@ __all__ = [
     "check_against_spec",
     "check_dataset",
     "digits",
+    "encoded",
     "from_arrays",
     "from_dataset_protocol",
     "load_npz",
@@ -314,21 +316,8 @@ def _encode_digits(
     intensity: np.ndarray, *, encoding: str, length: int, gain: float, rng: np.random.RandomState
 ) -> np.ndarray:
     """Turn ``(N, 64)`` intensities in [0, 1] into ``(N, length, 64)`` float32 inputs."""
-    n, channels = intensity.shape
-    if encoding == "rate":
-        return np.ascontiguousarray(
-            np.broadcast_to((intensity * gain)[:, None, :], (n, length, channels)),
-            dtype=np.float32,
-        )
-    prob = np.clip(intensity * gain, 0.0, 1.0)
-    if encoding == "poisson":
-        return (rng.rand(n, length, channels) < prob[:, None, :]).astype(np.float32)
-    # latency: one spike per lit pixel, brighter pixels earlier; dark pixels stay silent.
-    out = np.zeros((n, length, channels), dtype=np.float32)
-    sample, channel = np.nonzero(prob > 0)
-    step = np.rint((1.0 - prob[sample, channel]) * (length - 1)).astype(np.int64)
-    out[sample, step, channel] = 1.0
-    return out
+    # the shared encoders (rpgraph.io.encode) draw and round exactly as this loader did
+    return ENCODERS[encoding](intensity, length=length, gain=gain, rng=rng)
 
 
 def digits(
@@ -389,9 +378,54 @@ def digits(
     return Dataset(train_inputs, labels=labels[train_idx], name="digits", test=test, num_classes=10)
 
 
+def encoded(
+    path: str = "",
+    encoding: str = "rate",
+    length: int = 50,
+    gain: float = 1.0,
+    threshold: float = 0.1,
+    seed: int = 0,
+    *,
+    base_dir: str | os.PathLike[str] | None = None,
+    allow_outside: bool = False,
+) -> Dataset:
+    """A ``.npz`` of dense ``inputs`` and integer ``labels`` (optionally ``test_inputs`` and
+    ``test_labels``) turned into inputs over time by an encoder of :mod:`rpgraph.io.encode`:
+    ``rate``/``poisson``/``latency`` take ``inputs (N, C)`` in [0, 1] (times ``gain``),
+    ``delta`` takes ``inputs (N, T, C)`` and gives ``2 C`` up/down channels.
+
+    >>> ds = encoded(path="pixels.npz", encoding="poisson", length=30)  # doctest: +SKIP
+    """
+    source = f"data file '{path}'"
+    if not path:
+        raise DataError('dataset \'encoded\' needs a file: write encoded(path = "x.npz")')
+    full = resolve_data_path(path, base_dir=base_dir, allow_outside=allow_outside)
+    arrays = read_npz(full, display=path)
+    rng = np.random.RandomState(seed)
+    parts: dict[str, Dataset] = {}
+    for prefix in ("", "test_") if "test_inputs" in arrays else ("",):
+        for key in (f"{prefix}inputs", f"{prefix}labels"):
+            if key not in arrays:
+                raise DataError(f"{source} has no array '{key}' (it holds: "
+                                + ", ".join(sorted(arrays)) + ")",
+                                hint=_rename_hint(key, arrays))
+        x = _real_array(arrays[f"{prefix}inputs"], array_name=f"{prefix}inputs", source=source)
+        spikes = encode(x, encoding, length=length, gain=gain, threshold=threshold, rng=rng,
+                        source=f"dataset 'encoded' ({path})")
+        parts[prefix] = from_arrays(spikes, labels=arrays[f"{prefix}labels"], name=path,
+                                    source=source, names=(f"{prefix}inputs", "",
+                                                          f"{prefix}labels"))
+    train, test = parts[""], parts.get("test_")
+    classes = max(train.n_out, test.n_out if test else 0)
+    if test is not None:
+        test = Dataset(test.inputs, labels=test.labels, name=path, num_classes=classes)
+    return Dataset(train.inputs, labels=train.labels, name=path, test=test, num_classes=classes)
+
+
 DATASETS: dict[str, Callable[..., Dataset]] = {
     "sinusoids": sinusoids,
     "digits": digits,
+    "encoded": encoded,
 }
 
 
@@ -413,7 +447,13 @@ def _check_kwarg_type(name: str, arg: str, value: object, default: object) -> No
         )
 
 
-def make_dataset(name: str, kwargs: Mapping[str, object] | None = None) -> Dataset:
+def make_dataset(
+    name: str,
+    kwargs: Mapping[str, object] | None = None,
+    *,
+    base_dir: str | os.PathLike[str] | None = None,
+    allow_outside: bool = False,
+) -> Dataset:
     """Build the built-in data set ``name`` with the spec's keyword arguments.
 
     >>> make_dataset("sinusoids", {"channels_in": 20}).n_in
@@ -424,6 +464,10 @@ def make_dataset(name: str, kwargs: Mapping[str, object] | None = None) -> Datas
     """
     kwargs = dict(kwargs or {})
     check_dataset(name, kwargs)
+    if "base_dir" in inspect.signature(DATASETS[name]).parameters:
+        # data sets that read files (keyword-only: not settable from a spec) resolve
+        # their paths against the spec's folder and keep inside it
+        kwargs.update(base_dir=base_dir, allow_outside=allow_outside)
     return DATASETS[name](**kwargs)
 
 
@@ -442,7 +486,8 @@ def check_dataset(name: str, kwargs: Mapping[str, object]) -> None:
             or "or load a file: a .npz with 'inputs' and 'targets' or 'labels'",
         )
     factory = DATASETS[name]
-    params = inspect.signature(factory).parameters
+    params = {k: p for k, p in inspect.signature(factory).parameters.items()
+              if p.kind is not p.KEYWORD_ONLY}  # keyword-only: set by the loader, not a spec
     for arg, value in kwargs.items():
         if arg not in params:
             raise DataError(
