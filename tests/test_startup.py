@@ -54,13 +54,12 @@ def test_written_out_optax_signatures_match_the_installed_optax() -> None:
             assert sig == live, name
 
 
-def test_cache_folder_defaults_and_switches_off(monkeypatch: object) -> None:
-    mp = monkeypatch  # pytest's MonkeyPatch
-    mp.delenv("RPGRAPH_CACHE_DIR", raising=False)  # type: ignore[attr-defined]
-    mp.setenv("XDG_CACHE_HOME", "/somewhere")  # type: ignore[attr-defined]
-    assert default_cache_dir() == Path("/somewhere/rpgraph/jax")
-    mp.setenv("RPGRAPH_CACHE_DIR", "OFF")  # type: ignore[attr-defined]
-    assert default_cache_dir() is None
+def test_cache_folder_defaults_and_switches_off() -> None:
+    assert default_cache_dir({"XDG_CACHE_HOME": "/x"}) == Path("/x/rpgraph/jax")
+    assert default_cache_dir({}) == Path.home() / ".cache" / "rpgraph" / "jax"
+    assert default_cache_dir({"RPGRAPH_CACHE_DIR": "~/c", "XDG_CACHE_HOME": "/x"}) == \
+        Path.home() / "c"
+    assert default_cache_dir({"RPGRAPH_CACHE_DIR": "OFF"}) is None
 
 
 def test_train_fills_the_cache_and_no_cache_leaves_it_alone(tmp_path: Path) -> None:

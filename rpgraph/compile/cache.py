@@ -16,24 +16,24 @@ it at any time is safe.
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from pathlib import Path
 
 OFF = "off"
 
 
-def default_cache_dir() -> Path | None:
-    """The cache folder the CLI uses (``None``: turned off by ``RPGRAPH_CACHE_DIR=off``).
+def default_cache_dir(environ: Mapping[str, str] | None = None) -> Path | None:
+    """The cache folder the CLI uses, from ``environ`` (default ``os.environ``); ``None``
+    when ``RPGRAPH_CACHE_DIR=off`` turns the cache off.
 
-    >>> import os
-    >>> os.environ["RPGRAPH_CACHE_DIR"] = "/tmp/rp-cache"
-    >>> default_cache_dir()
-    PosixPath('/tmp/rp-cache')
-    >>> del os.environ["RPGRAPH_CACHE_DIR"]
+    >>> default_cache_dir({"XDG_CACHE_HOME": "/c"}), default_cache_dir({"RPGRAPH_CACHE_DIR": "off"})
+    (PosixPath('/c/rpgraph/jax'), None)
     """
-    own = os.environ.get("RPGRAPH_CACHE_DIR")
+    env = os.environ if environ is None else environ
+    own = env.get("RPGRAPH_CACHE_DIR")
     if own:
         return None if own.strip().lower() == OFF else Path(own).expanduser()
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    base = env.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "rpgraph" / "jax"
 
 
