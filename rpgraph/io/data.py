@@ -29,11 +29,13 @@ import math
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol, get_type_hints
 
 import numpy as np
 
 from ..errors import DataError, did_you_mean, known_list
+from ..memory import Estimate, refuse_above
+from ..ranges import AT_LEAST_1, NON_NEGATIVE, SEED, Range, range_error
 from .encode import ENCODERS, encode
 from .npz import read_npz, resolve_data_path
 
@@ -275,11 +277,11 @@ def from_arrays(
 
 
 def sinusoids(
-    classes: int = 3,
-    length: int = 100,
-    channels_in: int = 2000,
-    channels_out: int = 2,
-    seed: int = 0,
+    classes: Annotated[int, AT_LEAST_1] = 3,
+    length: Annotated[int, AT_LEAST_1] = 100,
+    channels_in: Annotated[int, AT_LEAST_1] = 2000,
+    channels_out: Annotated[int, AT_LEAST_1] = 2,
+    seed: Annotated[int, SEED] = 0,
 ) -> Dataset:
     """Rockpool's ``MultiClassRandomSinMapping``: one random input pattern per class, mapped
     to a random sinusoid per output channel (regression, one sample per class).
@@ -322,10 +324,10 @@ def _encode_digits(
 
 def digits(
     encoding: str = "rate",
-    length: int = 50,
-    split: float = 0.25,
-    seed: int = 0,
-    gain: float = 1.0,
+    length: Annotated[int, AT_LEAST_1] = 50,
+    split: Annotated[float, Range(0, 1, hi_open=True)] = 0.25,
+    seed: Annotated[int, SEED] = 0,
+    gain: Annotated[float, NON_NEGATIVE] = 1.0,
 ) -> Dataset:
     """scikit-learn's bundled 8x8 handwritten digits (1797 samples, no download), as a
     10-class classification set with 64 input channels.
@@ -447,6 +449,52 @@ def _check_kwarg_type(name: str, arg: str, value: object, default: object) -> No
         )
 
 
+def _sinusoids_bytes(classes: int = 3, length: int = 100, channels_in: int = 2000,
+                     channels_out: int = 2, **_: object) -> float:
+    # float64 draws, then their float32 copies
+    return classes * length * (channels_in + channels_out) * (8 + 4)
+
+
+DIGITS_SAMPLES, DIGITS_CLASSES, DIGITS_CHANNELS = 1797, 10, 64
+
+
+def _digits_bytes(length: int = 50, split: float = 0.25, **_: object) -> float:
+    # a stratified split needs a sample of every class on each side
+    n_test = math.ceil(split * DIGITS_SAMPLES)
+    if split > 0 and min(n_test, DIGITS_SAMPLES - n_test) < DIGITS_CLASSES:
+        raise DataError(f"dataset 'digits': a split of {split:g} leaves "
+                        f"{min(n_test, DIGITS_SAMPLES - n_test)} of {DIGITS_SAMPLES} samples on "
+                        f"one side; each side needs at least {DIGITS_CLASSES} (one per class)",
+                        hint="use a split between 0.006 and 0.994, or 0 for no test part")
+    return DIGITS_SAMPLES * length * DIGITS_CHANNELS * 4
+
+
+#: Bytes each built-in data set takes to generate, from its arguments alone (also where
+#: arguments that are fine one by one but not together are refused).
+DATASET_BYTES: dict[str, Callable[..., float]] = {
+    "sinusoids": _sinusoids_bytes,
+    "digits": _digits_bytes,
+}
+
+
+def _hints(factory: Callable[..., Dataset]) -> Mapping[str, Any]:
+    """The factory's annotations with their ``Annotated`` ranges (none if unresolvable)."""
+    try:
+        return get_type_hints(factory, include_extras=True)
+    except (NameError, TypeError):  # pragma: no cover - a data set annotated loosely
+        return {}
+
+
+def _check_kwarg_range(name: str, arg: str, value: object, hints: Mapping[str, Any]) -> None:
+    """A number against the :class:`~rpgraph.ranges.Range` its signature annotates."""
+    for rng in getattr(hints.get(arg), "__metadata__", ()):
+        if isinstance(rng, Range) and isinstance(value, (int, float)) \
+                and not isinstance(value, bool):
+            message = range_error(arg, value, rng)
+            if message is not None:
+                raise DataError(f"dataset '{name}': {message}")
+
+
 def make_dataset(
     name: str,
     kwargs: Mapping[str, object] | None = None,
@@ -495,6 +543,11 @@ def check_dataset(name: str, kwargs: Mapping[str, object]) -> None:
                 hint=did_you_mean(arg, params),
             )
         _check_kwarg_type(name, arg, value, params[arg].default)
+        _check_kwarg_range(name, arg, value, _hints(factory))
+    if name in DATASET_BYTES:
+        # sizes are static: refuse what cannot fit before generating it
+        refuse_above(Estimate((("data", DATASET_BYTES[name](**kwargs)),)),
+                     f"dataset '{name}'", error=DataError)
 
 
 # --------------------------------------------------------------------------------------------

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
+from ..ranges import NON_NEGATIVE, POSITIVE
 from . import base
 from .base import Array, Evolution, Init, KindConfig, Params, Prepared, State, arg, constant
 
@@ -22,8 +23,10 @@ else:
 
 @dataclass(frozen=True, kw_only=True)
 class ExpSynConfig(KindConfig):
-    tau: Init = arg("init", constant(10e-3), "synaptic time constants (s)")
-    noise_std: float = arg("float", 0.0, "input noise std. dev. after 1 s")
+    tau: Init = arg("init", constant(10e-3), "synaptic time constants (s)", range=POSITIVE,
+                     unit=" s")
+    noise_std: float = arg("float", 0.0, "input noise std. dev. after 1 s",
+                           range=NON_NEGATIVE)
 
 
 @base.register

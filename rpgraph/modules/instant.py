@@ -11,6 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from ..ranges import FINITE, POSITIVE
 from .base import Array, C, Kind, KindConfig, Params, arg, register
 
 if TYPE_CHECKING:  # the real modules; at run time, imported on first use
@@ -71,12 +72,12 @@ def channel_logsoftmax(x: Array, temperature: float = 1.0) -> Array:
 
 @dataclass(frozen=True, kw_only=True)
 class SlopeConfig(KindConfig):
-    slope: float = arg("float", 0.01, "negative-side slope")
+    slope: float = arg("float", 0.01, "negative-side slope", range=FINITE)
 
 
 @dataclass(frozen=True, kw_only=True)
 class TemperatureConfig(KindConfig):
-    temperature: float = arg("float", 1.0, "softmax temperature (> 0)")
+    temperature: float = arg("float", 1.0, "softmax temperature", range=POSITIVE)
 
 
 _instant("tanh", KindConfig, lambda x, c: jnp.tanh(x), "tanh(x)")

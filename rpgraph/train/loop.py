@@ -108,8 +108,12 @@ def fit(prog: Program, data: Any = None, *, options: FitOptions | None = None,
     st = resolve(prog, data, epochs=o.epochs, optimizer=o.optimizer, batch_size=o.batch_size,
                  seed=o.seed, checkpoint_every=o.checkpoint_every,
                  allow_outside=o.allow_outside)
-    if o.chunk is not None and o.chunk < 1:
-        raise SpecValueError(f"Expected chunk >= 1, got {o.chunk}")
+    for name in ("chunk", "devices"):
+        value = getattr(o, name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 1):
+            raise SpecValueError(f"Expected {name} to be an integer >= 1, got "
+                                 f"{type(value).__name__} {value!r:.40}")
     obj = prog.objective if o.bounds is None else make_objective(prog.network, o.bounds)
     per_epoch, total = step_plan(len(st.data), st.batch_size, st.epochs)
     k = o.chunk or max(1, min(1000, math.ceil(total / 50)))
@@ -135,8 +139,12 @@ def fit(prog: Program, data: Any = None, *, options: FitOptions | None = None,
             end = min((step // k + 1) * k, total)
             idx = _padded(indices(step, end - step, len(st.data), st.batch_size, per_epoch,
                                   st.seed), k)
-            params, opt_state, losses, terms = run_chunk(params, opt_state, inputs, targets,
-                                                         jnp.asarray(idx), step, end - step)
+            try:
+                params, opt_state, losses, terms = run_chunk(params, opt_state, inputs,
+                                                             targets, jnp.asarray(idx), step,
+                                                             end - step)
+            except jax.errors.JaxRuntimeError as err:
+                raise _out_of_memory(err) from None
             losses = np.asarray(losses)[:end - step]
             if not np.all(np.isfinite(losses)):
                 _non_finite(losses, terms, step, per_epoch, run)
@@ -184,6 +192,17 @@ def _padded(idx: np.ndarray, k: int) -> np.ndarray:
     if len(idx) == k:
         return idx
     return np.concatenate([idx, np.zeros((k - len(idx), *idx.shape[1:]), idx.dtype)])
+
+
+def _out_of_memory(err: Exception) -> Exception:
+    """XLA's out-of-memory as a :class:`TrainingError` (the estimate before training,
+    :mod:`rpgraph.memory`, is approximate); any other runtime error unchanged."""
+    if "RESOURCE_EXHAUSTED" not in str(err):
+        return err
+    first = str(err).splitlines()[0][:200]
+    return TrainingError(f"the training program ran out of device memory ({first})",
+                         hint="use a smaller batch_size, shorter data or a smaller network, "
+                         "or compile with remat = N to recompute activations")
 
 
 def _non_finite(losses: np.ndarray, terms: dict[str, Array], step: int, per_epoch: int,

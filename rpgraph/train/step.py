@@ -72,7 +72,9 @@ def make_step(prog: Program, opt: optax.GradientTransformation, *,
     ['mse(y, target)']
     """
     obj = objective if objective is not None else prog.objective
-    tx = freeze(opt, obj.frozen)
+    # optimizers such as polyak_sgd need the loss as update(..., value=loss); the others
+    # take extra arguments and ignore them
+    tx = optax.with_extra_args_support(freeze(opt, obj.frozen))
     any_proj = any(jax.tree_util.tree_leaves(obj.project))
     noisy = [n for n, st in prog.initial_state().items() if "rng_key" in st]
 
@@ -92,7 +94,7 @@ def make_step(prog: Program, opt: optax.GradientTransformation, *,
             x = {prog.inputs[0]: x}
         (loss, terms), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, x, target,
                                                                          key)
-        updates, opt_state = tx.update(grads, opt_state, params)
+        updates, opt_state = tx.update(grads, opt_state, params, value=loss)
         new = optax.apply_updates(params, updates)
         if any_proj:
             new = project(new, obj.lower, obj.upper, obj.project)
