@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import ast, optax_signatures
+from . import ast
 from .errors import (
     DataError,
     Span,
@@ -45,41 +45,13 @@ if TYPE_CHECKING:
 
     from .graph import Network
 
-# inspect's parameter kinds by their int value (as optax_signatures writes them)
-_PARAMETER_KINDS = {int(k): k for k in (
-    inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD,
-    inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.KEYWORD_ONLY,
-    inspect.Parameter.VAR_KEYWORD)}
-
-
 class _Optax(Mapping[str, Callable[..., Any]]):
     """optax functions by name, looked up on first use: importing optax (and jax behind it)
     is start-up time that ``import rpgraph`` and specs without an optimizer do not need."""
 
-    def __init__(self, names: tuple[str, ...],
-                 signatures: Mapping[str, optax_signatures.Signature] | None = None) -> None:
+    def __init__(self, names: tuple[str, ...]) -> None:
         self._names = names
         self._fns: dict[str, Callable[..., Any]] | None = None
-        # written-out signatures: checking a spec then imports neither optax nor JAX
-        self._sigs = {n: s for n, s in (signatures or {}).items() if n in names}
-
-    def stub(self, name: str) -> Callable[..., Any]:
-        """A function with ``name``'s signature, for checking arguments: from the written-out
-        table (:mod:`rpgraph.optax_signatures`) when it has ``name``, else optax's own."""
-        if name not in self._sigs:
-            return self[name]
-
-        def stub() -> None:  # pragma: no cover - never called, only inspected
-            raise NotImplementedError
-
-        stub.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
-            inspect.Parameter(p, _PARAMETER_KINDS[kind],
-                              default=None if has_default else inspect.Parameter.empty)
-            for p, kind, has_default in self._sigs[name]])
-        return stub
-
-    def __contains__(self, name: object) -> bool:
-        return name in self._sigs or name in self._load()
 
     def _load(self) -> dict[str, Callable[..., Any]]:
         if self._fns is None:
@@ -102,13 +74,11 @@ class _Optax(Mapping[str, Callable[..., Any]]):
 OPTIMIZERS = _Optax(("adam", "adamw", "sgd", "rmsprop", "adagrad", "adabelief", "adamax",
                      "adamaxw", "amsgrad", "lion", "nadam", "nadamw", "radam", "lamb", "lars",
                      "yogi", "novograd", "fromage", "noisy_sgd", "adafactor", "adadelta", "sm3",
-                     "sign_sgd", "polyak_sgd", "rprop", "optimistic_gradient_descent"),
-                    optax_signatures.OPTIMIZERS)
+                     "sign_sgd", "polyak_sgd", "rprop", "optimistic_gradient_descent"))
 SCHEDULES = _Optax(("constant_schedule", "exponential_decay", "cosine_decay_schedule",
                     "warmup_cosine_decay_schedule", "linear_schedule", "polynomial_schedule",
                     "piecewise_constant_schedule", "cosine_onecycle_schedule",
-                    "warmup_exponential_decay_schedule", "sgdr_schedule"),
-                   optax_signatures.SCHEDULES)
+                    "warmup_exponential_decay_schedule", "sgdr_schedule"))
 ALIASES = {"lr": "learning_rate"}
 TRAIN_SETTINGS = ("data", "loss", "optimizer", "epochs", "batch_size", "freeze", "seed",
                   "checkpoint_every", "test_data")
@@ -341,7 +311,7 @@ def optimizer_spec(expr: ast.Expr | str, env: Mapping[str, Any] | None = None
         raise SpecNameError(f"unknown optimizer '{call.func}'", call.func_span,
                             hint=did_you_mean(call.func, OPTIMIZERS)
                             or f"known optimizers: {', '.join(sorted(OPTIMIZERS))}")
-    fn = OPTIMIZERS.stub(call.func)
+    fn = OPTIMIZERS[call.func]
     kwargs = _kwargs(call, env or {}, fn, f"optimizer '{call.func}'")
     _require_all(fn, kwargs, f"optimizer '{call.func}'", call)
     spec = OptimizerSpec(call.func, tuple(kwargs.items()), format_expr(call), call.span)
@@ -468,7 +438,7 @@ def _argument(v: Any, env: Mapping[str, Any]) -> Any:
             raise SpecNameError(f"unknown schedule '{v.func}'", v.func_span,
                                 hint=did_you_mean(v.func, SCHEDULES)
                                 or f"known schedules: {', '.join(sorted(SCHEDULES))}")
-        fn = SCHEDULES.stub(v.func)
+        fn = SCHEDULES[v.func]
         kwargs = _kwargs(v, env, fn, f"'{v.func}'")
         _require_all(fn, kwargs, f"schedule '{v.func}'", v)
         spec = ScheduleSpec(v.func, tuple(kwargs.items()))

@@ -1,22 +1,18 @@
-"""Start-up: ``rpgraph check`` without JAX, the written-out optax signatures, the persistent
-compilation cache, and one compiled chunk program per run (timings live in benchmarks/)."""
+"""Start-up: ``rpgraph check`` without JAX where it can, the persistent compilation cache,
+and one compiled chunk program per run (timings live in benchmarks/)."""
 
 from __future__ import annotations
 
-import inspect
 import os
 import subprocess
 import sys
 from pathlib import Path
 
 import numpy as np
-import optax
 
 import rpgraph
-from rpgraph import optax_signatures
 from rpgraph.compile.cache import default_cache_dir
 from rpgraph.train import fit
-from rpgraph.train_config import OPTIMIZERS, SCHEDULES
 
 ROOT = Path(__file__).resolve().parents[1]
 SPECS = ROOT / "specs"
@@ -43,16 +39,6 @@ def test_check_without_an_optimizer_never_imports_jax_or_optax() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          env=_env(), timeout=120, check=True).stdout
     assert out.splitlines()[-1] == "heavy: [] code: 0"
-
-
-def test_written_out_optax_signatures_match_the_installed_optax() -> None:
-    for table, registry in ((optax_signatures.OPTIMIZERS, OPTIMIZERS),
-                            (optax_signatures.SCHEDULES, SCHEDULES)):
-        assert set(table) == {n for n in registry._names if hasattr(optax, n)}
-        for name, sig in table.items():
-            live = tuple((p.name, int(p.kind), p.default is not inspect.Parameter.empty)
-                         for p in inspect.signature(getattr(optax, name)).parameters.values())
-            assert sig == live, name
 
 
 def test_cache_folder_defaults_and_switches_off() -> None:

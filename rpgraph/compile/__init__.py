@@ -27,6 +27,7 @@ from .. import ast
 from ..bounds import check_initial
 from ..errors import SpecError, SpecValueError, did_you_mean
 from ..graph import Network, build, load, loads
+from ..memory import check_network
 from ..objective import make_objective
 from .plan import Options, Stage, configure, plan
 
@@ -65,7 +66,8 @@ def check(spec: str | Path | Network | ast.Spec, **options: Any) -> Network:
     net, opts = _network(spec, options)
     # options fixed here, so that checking never asks JAX which backend it runs on
     opts = replace(opts, assoc_scan=bool(opts.assoc_scan), unroll=opts.unroll or 1)
-    try:
+    try:  # what Program.__init__ checks, in its order
+        check_network(net)
         plan(net, opts)
         configure(net, opts)
         make_objective(net)
