@@ -32,7 +32,7 @@ from ..errors import SpecValueError
 from ..io.checkpoint import spec_hash
 from ..objective import make_objective
 from .evaluate import evaluate
-from .loop import FitOptions, FitResult, _non_finite, _padded
+from .loop import FitOptions, FitResult, _device_data, _non_finite, _padded
 from .progress import Progress
 from .run_dir import RunDir
 from .settings import resolve
@@ -136,9 +136,7 @@ def fit_ensemble(prog: Program, data: Any = None, *, seeds: Sequence[int],
     shared = st.batch_size == 1
     run_chunk = make_ensemble_chunk(prog, st.optimizer, seeds, objective=obj,
                                     shared_order=shared)
-    inputs = jnp.asarray(st.data.inputs, jnp.float32)
-    targets = jnp.asarray(st.data.labels if st.data.kind == "classification"
-                          else st.data.targets)
+    inputs, targets = _device_data(prog, st.data)
     bar = Progress(total, per_epoch, o.progress, 0)
     losses_all: list[np.ndarray] = []
     t0 = time.perf_counter()
