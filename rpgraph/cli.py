@@ -21,7 +21,7 @@ import sys
 import threading
 import traceback
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -323,11 +323,15 @@ def _with_debug(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     return parser
 
 
-def _with_no_cache(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
-    parser.add_argument("--no-cache", action="store_true",
-                        help="don't use the compilation cache (default folder "
-                        "~/.cache/rpgraph/jax; RPGRAPH_CACHE_DIR=DIR|off)")
-    return parser
+def _with_compile_flags(commands: Mapping[str, argparse.ArgumentParser]) -> None:
+    """``--no-cache`` for the commands that compile and run, ``--seeds K`` for ``train``."""
+    for name in ("train", "eval"):
+        commands[name].add_argument("--no-cache", action="store_true",
+                                    help="don't use the compilation cache (default folder "
+                                    "~/.cache/rpgraph/jax; RPGRAPH_CACHE_DIR=DIR|off)")
+    commands["train"].add_argument("--seeds", type=_positive, metavar="K",
+                                   help="train K models (seeds S..S+K-1) in one program; "
+                                   "--out gets a seed-S folder per model")
 
 
 # Conventions are checked by to_nir / from_nir (one list, in rpgraph.nir.conventions), so
@@ -376,9 +380,6 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--out", help="run directory (default runs/<spec>-<time>)")
     c.add_argument("--resume", action="store_true", help="continue the run in --out")
     c.add_argument("--seed", type=_non_negative)
-    c.add_argument("--seeds", type=_positive, metavar="K",
-                   help="train K models (seeds S..S+K-1) in one program; --out gets a "
-                   "seed-S folder per model")
     c.add_argument("--batch-size", type=_positive)
     c.add_argument("--devices", type=_positive, help="shard minibatches over N devices")
     c.add_argument("--checkpoint-every", type=_positive, help="steps between checkpoints")
@@ -390,7 +391,6 @@ def build_parser() -> argparse.ArgumentParser:
                    help="write TensorBoard event files to DIR/tensorboard (needs tensorboardX)")
     c.add_argument("--allow-outside", action="store_true",
                    help="let the spec read data files outside its folder")
-    _with_no_cache(c)
     c.set_defaults(fn=cmd_train)
 
     c = sub.add_parser("eval", help="evaluate trained parameters")
@@ -398,7 +398,6 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--params", required=True, help="run directory or params.npz")
     c.add_argument("--data", help="a .npz file (default: the spec's data)")
     c.add_argument("--allow-outside", action="store_true")
-    _with_no_cache(c)
     c.set_defaults(fn=cmd_eval)
 
     c = sub.add_parser("nir", help="NIR interchange")
@@ -417,9 +416,9 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--convention", default="auto", help=_CONVENTION_HELP["import"])
     i.add_argument("-o", "--output", required=True, help="the .rpg file to write")
     i.set_defaults(fn=cmd_nir_import)
-    for choices in (sub.choices, nsub.choices):
-        for command in choices.values():
-            _with_debug(command)
+    for command in [*sub.choices.values(), *nsub.choices.values()]:
+        _with_debug(command)
+    _with_compile_flags(sub.choices)
     _with_memory_limit(*(sub.choices[n] for n in ("check", "bounds", "train", "eval")),
                        nsub.choices["export"])
     return p

@@ -168,17 +168,21 @@ def fit_ensemble(prog: Program, data: Any = None, *, seeds: Sequence[int],
     seconds = time.perf_counter() - t0
     all_losses = np.concatenate(losses_all, axis=1) if losses_all else \
         np.zeros((len(seeds), 0), np.float32)
-    results = []
-    for i in range(len(seeds)):
-        p_i, o_i = member(params, i), member(opt_state, i)
-        r = FitResult(p_i, o_i, all_losses[i], total, runs[i].path if runs else None,
-                      seconds=seconds, data=st.data, objective=obj)
-        r.metrics = evaluate(prog, p_i, st.data, objective=obj)
-        if runs:
-            runs[i].finish(p_i, {"steps": total, "seconds": seconds, "ensemble": list(seeds),
-                                 **r.metrics})
-        if o.on_end is not None:
-            o.on_end(prog, r)
-        results.append(r)
-    return results
+    return [_result(prog, o, i, seeds, params, opt_state, all_losses[i], runs, seconds, total,
+                    st.data, obj) for i in range(len(seeds))]
 
+
+def _result(prog: Program, o: FitOptions, i: int, seeds: Sequence[int], params: Tree,
+            opt_state: Any, losses: np.ndarray, runs: list[RunDir], seconds: float, total: int,
+            data: Any, obj: Objective) -> FitResult:
+    """Model ``i``'s result: evaluated, its run directory finished, ``on_end`` called."""
+    p_i, o_i = member(params, i), member(opt_state, i)
+    r = FitResult(p_i, o_i, losses, total, runs[i].path if runs else None, seconds=seconds,
+                  data=data, objective=obj)
+    r.metrics = evaluate(prog, p_i, data, objective=obj)
+    if runs:
+        runs[i].finish(p_i, {"steps": total, "seconds": seconds, "ensemble": list(seeds),
+                             **r.metrics})
+    if o.on_end is not None:
+        o.on_end(prog, r)
+    return r

@@ -146,12 +146,10 @@ def fit(prog: Program, data: Any = None, *, options: FitOptions | None = None,
         while step < total and not watch.stopped:
             # chunk boundaries are absolute multiples of k (see the module docstring)
             end = min((step // k + 1) * k, total)
-            idx = _padded(indices(step, end - step, len(st.data), st.batch_size, per_epoch,
-                                  st.seed), k)
+            idx = jnp.asarray(_chunk_indices(st, step, end, k, per_epoch))
             try:
                 params, opt_state, losses, terms = run_chunk(params, opt_state, inputs,
-                                                             targets, jnp.asarray(idx), step,
-                                                             end - step)
+                                                             targets, idx, step, end - step)
             except jax.errors.JaxRuntimeError as err:
                 raise _out_of_memory(err) from None
             losses = np.asarray(losses)[:end - step]
@@ -242,6 +240,12 @@ def _initial(prog: Program, o: FitOptions, st: Settings, obj: Objective, run: Ru
     if run is None:
         raise nothing_to_resume(None)
     return run.resume(params, opt_state, total)
+
+
+def _chunk_indices(st: Settings, step: int, end: int, k: int, per_epoch: int) -> np.ndarray:
+    """The sample indices of steps ``step .. end``, padded to ``k`` rows."""
+    return _padded(indices(step, end - step, len(st.data), st.batch_size, per_epoch, st.seed),
+                   k)
 
 
 def _padded(idx: np.ndarray, k: int) -> np.ndarray:
