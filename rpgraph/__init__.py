@@ -26,11 +26,12 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
-from .compile import Options, Program, compile
+from .compile import Options, compile
 from .errors import SpecError
 from .graph import Network, load, loads
 
 if TYPE_CHECKING:
+    from .compile import Program
     from .nir import from_nir, to_nir
     from .train import FitOptions, FitResult, fit
 
@@ -38,8 +39,9 @@ __all__ = ["FitOptions", "FitResult", "Network", "Options", "Program", "SpecErro
            "fit", "from_nir", "load", "loads", "to_nir"]
 __version__ = "0.1.0"
 
-# NIR (and h5py behind it) costs ~0.4 s to import, the trainer (optax) ~0.2 s: only programs
-# that use them pay for them. Plain relative imports, not importlib: no module is ever named
+# NIR (and h5py behind it) costs ~0.4 s to import, the trainer (optax) ~0.2 s, JAX behind the
+# traced program 1-2 s: only programs that use them pay for them ('rpgraph check' never
+# imports JAX). Plain relative imports, not importlib: no module is ever named
 # by a string here.
 
 
@@ -49,6 +51,12 @@ def _nir() -> ModuleType:
     return nir
 
 
+def _program() -> ModuleType:
+    from .compile import program
+
+    return program
+
+
 def _train() -> ModuleType:
     from . import train
 
@@ -56,7 +64,8 @@ def _train() -> ModuleType:
 
 
 _LAZY: dict[str, Callable[[], ModuleType]] = {
-    "from_nir": _nir, "to_nir": _nir, "fit": _train, "FitOptions": _train, "FitResult": _train}
+    "Program": _program, "from_nir": _nir, "to_nir": _nir, "fit": _train, "FitOptions": _train,
+    "FitResult": _train}
 
 
 def __getattr__(name: str) -> Any:

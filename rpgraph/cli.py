@@ -22,7 +22,7 @@ import sys
 import threading
 import traceback
 import warnings
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
 
@@ -100,18 +100,18 @@ def _write_text(path: str | Path, text: str, what: str) -> None:
 
 def cmd_check(a: argparse.Namespace) -> int:
     """``rpgraph check FILE...``: parse, build and compile each spec, train block included."""
-    from .compile import compile
+    from .compile import check
     from .train_config import elaborate_train, open_data
 
     bad = 0
     for f in a.files:
         try:
-            prog = compile(f)
-            config = elaborate_train(prog.network)
+            net = check(f)  # all of compile's checks, without JAX (see compile.check)
+            config = elaborate_train(net)
             if config is not None:
                 # the train block too: its settings, and its data read and checked against
                 # the network, as training would
-                open_data(prog.network, config, allow_outside=a.allow_outside)
+                open_data(net, config, allow_outside=a.allow_outside)
             print(f"{f}: ok")
         except SpecError as err:
             if getattr(a, "debug", False):
@@ -183,18 +183,41 @@ def _load_bounds(prog: object, path: str | None) -> tuple[dict, dict] | None:
     return lower, upper
 
 
+def _use_cache(a: argparse.Namespace) -> None:
+    """JAX's persistent compilation cache, unless ``--no-cache`` (see
+    :mod:`rpgraph.compile.cache`); before anything compiles."""
+    if not getattr(a, "no_cache", False):
+        from .compile.cache import enable_cache
+
+        enable_cache()
+
+
+def _preload_plots() -> None:
+    """Import matplotlib (0.4 s of CPU) on a thread while JAX compiles and trains, which
+    release the GIL: the plots at the end then start at once (an import in progress is
+    waited for, not repeated)."""
+    from .train.plots import _plt
+
+    _plt()
+
+
 def cmd_train(a: argparse.Namespace) -> int:
     """``rpgraph train FILE``: the spec's training run, flags overriding its train block."""
+    _use_cache(a)
     from .compile import compile
     from .train import FitOptions, default_run_dir, fit
     from .train.plots import write_plots
 
     prog = compile(a.file)
+    if not a.no_plots:  # rpgraph's own modules are imported by now: only matplotlib is left
+        threading.Thread(target=_preload_plots, daemon=True).start()
     out = Path(a.out) if a.out else None
     if a.resume and out is None:
         raise SpecError("--resume needs --out DIR (the run to continue)",
                         hint="rpgraph train SPEC --out runs/NAME --resume")
     out = out or default_run_dir(prog)
+    if a.seeds is not None:
+        return _train_ensemble(a, prog, out)
     params = prog.load_params(a.init_params) if a.init_params else None
     options = FitOptions(
         epochs=a.epochs, seed=a.seed, batch_size=a.batch_size, out_dir=out, resume=a.resume,
@@ -232,8 +255,39 @@ def cmd_train(a: argparse.Namespace) -> int:
     return 0
 
 
+def _train_ensemble(a: argparse.Namespace, prog: object, out: Path) -> int:
+    """``rpgraph train FILE --seeds K``: K models (seeds S..S+K-1, S from --seed or the train
+    block) in one program, one run directory each under ``out``."""
+    from .train import FitOptions
+    from .train.ensemble import fit_ensemble
+    from .train.plots import write_plots
+    from .train_config import elaborate_train
+
+    if a.seed is not None:
+        first = a.seed
+    else:
+        config = elaborate_train(prog.network)  # type: ignore[attr-defined]
+        first = config.seed if config is not None else 0
+    seeds = list(range(first, first + a.seeds))
+    results = fit_ensemble(prog, a.data, seeds=seeds, options=FitOptions(  # type: ignore[arg-type]
+        epochs=a.epochs, batch_size=a.batch_size, out_dir=out, resume=a.resume,
+        progress=not a.quiet, params=a.init_params, checkpoint_every=a.checkpoint_every,
+        devices=a.devices, bounds=_load_bounds(prog, a.bounds),
+        on_end=None if a.no_plots else write_plots, allow_outside=a.allow_outside))
+    if not a.quiet:
+        r0 = results[0]
+        print(f"trained {len(seeds)} models x {r0.steps} steps in one program in "
+              f"{r0.seconds:.1f} s ({len(seeds) * r0.steps / max(r0.seconds, 1e-9):.0f} "
+              "model-steps/s)")
+        for s, r in zip(seeds, results, strict=True):
+            metrics = "  ".join(f"{k} {v:.4g}" for k, v in r.metrics.items())
+            print(f"seed {s}: {metrics}  ({r.run_dir})")
+    return 0
+
+
 def cmd_eval(a: argparse.Namespace) -> int:
     """``rpgraph eval FILE --params DIR``: loss and accuracy of trained parameters."""
+    _use_cache(a)
     from .compile import compile
     from .train import evaluate, resolve
     from .train.evaluate import evaluate_part
@@ -286,6 +340,17 @@ def _with_debug(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
                         help="show tracebacks for errors")
     return parser
+
+
+def _with_compile_flags(commands: Mapping[str, argparse.ArgumentParser]) -> None:
+    """``--no-cache`` for the commands that compile and run, ``--seeds K`` for ``train``."""
+    for name in ("train", "eval"):
+        commands[name].add_argument("--no-cache", action="store_true",
+                                    help="don't use the compilation cache (default folder "
+                                    "~/.cache/rpgraph/jax; RPGRAPH_CACHE_DIR=DIR|off)")
+    commands["train"].add_argument("--seeds", type=_positive, metavar="K",
+                                   help="train K models (seeds S..S+K-1) in one program; "
+                                   "--out gets a seed-S folder per model")
 
 
 # Conventions are checked by to_nir / from_nir (one list, in rpgraph.nir.conventions), so
@@ -381,9 +446,9 @@ def build_parser() -> argparse.ArgumentParser:
     i.add_argument("--convention", default="auto", help=_CONVENTION_HELP["import"])
     i.add_argument("-o", "--output", required=True, help="the .rpg file to write")
     i.set_defaults(fn=cmd_nir_import)
-    for choices in (sub.choices, nsub.choices):
-        for command in choices.values():
-            _with_debug(command)
+    for command in [*sub.choices.values(), *nsub.choices.values()]:
+        _with_debug(command)
+    _with_compile_flags(sub.choices)
     _with_memory_limit(*(sub.choices[n] for n in ("check", "bounds", "train", "eval")),
                        nsub.choices["export"])
     return p

@@ -10,12 +10,15 @@ Every function is pure and jit/grad-safe. Shape mistakes are reported at trace t
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
-
-import jax
-import jax.numpy as jnp
+from typing import TYPE_CHECKING, Any
 
 from .errors import SpecShapeError
+
+if TYPE_CHECKING:  # the real modules; at run time, imported on first use
+    import jax
+    import jax.numpy as jnp
+else:
+    from .lazy_jax import jax, jnp
 
 Array = Any
 LossFn = Callable[..., Array]

@@ -16,9 +16,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-import jax.numpy as jnp
+from typing import TYPE_CHECKING, Any
 
 from . import ast
 from .bounds import bounds_cost, bounds_penalty, check_like, template
@@ -29,6 +27,11 @@ from .graph import Network
 from .losses import LOSS_FUNCTIONS
 from .train_config import elaborate_train
 from .vocab import BINARY, NEG
+
+if TYPE_CHECKING:  # the real modules; at run time, imported on first use
+    import jax.numpy as jnp
+else:
+    from .lazy_jax import jnp
 
 Array = Any
 Tree = dict[str, dict[str, Any]]

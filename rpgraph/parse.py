@@ -119,7 +119,21 @@ class _Layout:
 
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
-    """Build the Lark parser once (a few tens of milliseconds)."""
+    """Build the Lark parser once (0.2 s)."""
+    import lark.lexer
+
+    # Lark checks every pair of terminals for collisions with interegular when it is
+    # installed (0.7 s at every start); the strict build in tests/test_parse.py proves once
+    # what this would re-prove each time.
+    saved = lark.lexer.has_interegular
+    lark.lexer.has_interegular = False
+    try:
+        return _build_parser()
+    finally:
+        lark.lexer.has_interegular = saved
+
+
+def _build_parser() -> Lark:
     return Lark(
         grammar_path().read_text(encoding="utf-8"),
         parser="lalr",

@@ -15,6 +15,11 @@ settings.register_profile("ci", derandomize=True, database=None, deadline=None)
 settings.register_profile("explore", max_examples=500, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
+# The CLI turns on JAX's persistent compilation cache (in ~/.cache); tests that call it in
+# process would turn it on for the rest of the session and write to the user's home. The
+# cache is tested on its own, in subprocesses with their own folder (tests/test_startup.py).
+os.environ.setdefault("RPGRAPH_CACHE_DIR", "off")
+
 
 @pytest.fixture(autouse=True)
 def _seed_numpy_global_rng() -> Iterator[None]:

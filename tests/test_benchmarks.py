@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("rockpool")
 
-from benchmarks import conv, lif, parse, run, scaling, seed  # noqa: E402
+from benchmarks import conv, ensemble, lif, parse, run, scaling, seed, startup  # noqa: E402
 
 TINY = run.Config(
     mlp=seed.SeedConfig(channels_in=16, hidden=4, length=20, steps=6, rockpool_repeats=1,
@@ -24,6 +24,9 @@ TINY = run.Config(
                                   rec_size=8, rec_in=4, memory_specs=("recurrent",)),
     parse=parse.ParseConfig(layers=20, repeats=1, chain_nodes=30),
     conv=conv.ConvConfig(length=3, batch=1, repeats=1),
+    startup=startup.StartupConfig(epochs=1, channels_in=8, hidden=4, length=10),
+    ensemble=ensemble.EnsembleConfig(cases=(("mlp", 2),), steps=3, repeats=1, channels_in=8,
+                                     length=10),
     name="tiny",
 )
 
@@ -33,7 +36,11 @@ def test_harness_runs_every_case(tmp_path: Path) -> None:
     assert not res.errors
     cases = {r.case for r in res.rows}
     assert {"mlp", "rate", "lif N=16", "scaling compile", "scaling memory T=40",
-            "parse 20 layers", "graph 30-node chain bottom-up"} <= cases
+            "parse 20 layers", "graph 30-node chain bottom-up", startup.CASE} <= cases
+    assert {r.impl for r in res.rows if r.case == startup.CASE} == {
+        "rpgraph cold cache", "rpgraph warm cache", "rockpool"}
+    assert res.find("startup: chunk programs per run", "rpgraph").value == 1  # type: ignore[union-attr]
+    assert res.find("ensemble mlp K=2", "rpgraph ensemble") is not None
     for kind in ("mlp", "rate"):
         impls = {r.impl for r in res.rows if r.case == kind}
         assert {"rockpool", "hand-written", "rpgraph"} <= impls
@@ -50,7 +57,7 @@ def test_harness_runs_every_case(tmp_path: Path) -> None:
     assert "targets:" in text and "x Rockpool" in text
     conv_row = res.find("conv SNN T=3 B=1", "rpgraph")
     assert conv_row is not None and conv_row.extra["loss_rel_diff"] < 1e-5
-    assert len(run.targets(res, TINY)) == 12
+    assert len(run.targets(res, TINY)) == 18
     out = tmp_path / "r.json"
     out.write_text(json.dumps(run.to_json(res, TINY), default=str), encoding="utf-8")
     data = json.loads(out.read_text(encoding="utf-8"))

@@ -467,6 +467,8 @@ def _rows() -> list[tuple[str, str, list[str]]]:
         ("cli:resume_without_out", "SpecError", ["train", "tiny.rpg", "--resume"]),
         ("cli:too_many_devices", "SpecValueError",
          ["train", "tiny.rpg", "--devices", "64", "--out", "o", *TRAIN]),
+        ("cli:seeds_with_resume", "SpecValueError",
+         ["train", "tiny.rpg", "--seeds", "2", "--out", "o", "--resume", *TRAIN]),
     ]
     return rows + _value_rows()
 
@@ -1126,6 +1128,10 @@ EXPECTED: dict[str, tuple[int, str]] = {
         'hint: on CPU, set XLA_FLAGS=--xla_force_host_platform_device_count=N before starting; on '
         'several hosts call jax.distributed.initialize() first\n'
     )),
+    'cli:seeds_with_resume': (1, (
+        'error: --resume does not work with --seeds yet\n'
+        'hint: train the seeds one by one for this\n'
+    )),
 }
 
 #: Exact stderr of the tensor-shape rows.
@@ -1598,6 +1604,7 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
         "number too large / division by zero": ["spec:too_large", "spec:division_by_zero",
                                                 "spec:huge_number"],
         "more devices than available": ["cli:too_many_devices"],
+        "an ensemble flag combination not supported": ["cli:seeds_with_resume"],
         "NIR import without a positive dt": ["nir:zero_dt"],
     },
     "DataError": {

@@ -16,7 +16,7 @@ import jax.numpy as jnp
 
 from ..graph import ModuleNode, Network, PortNode
 from ..modules import KINDS, Kind, KindConfig
-from .plan import DEFAULT_OPTIONS, Options, data_graph, plan
+from .plan import DEFAULT_OPTIONS, Options, configure, data_graph, plan
 
 Array = Any
 Tree = dict[str, dict[str, Array]]
@@ -40,14 +40,7 @@ class Executor:
         self._g = data_graph(network)
         self._nodes: dict[str, PortNode | ModuleNode] = {
             n: d["node"] for n, d in self._g.nodes(data=True)}
-        self._cfg = {n: self._node_cfg(d) for n, d in self._nodes.items()
-                     if isinstance(d, ModuleNode)}
-
-    def _node_cfg(self, d: ModuleNode) -> KindConfig:
-        return KINDS[d.kind].configure(d.cfg, dt=self.network.dt,
-                                       assoc_scan=self.options.resolved_assoc(),
-                                       unroll=self.options.resolved_unroll(),
-                                       shape_in=d.shape_in)
+        self._cfg: dict[str, KindConfig] = configure(network, options)
 
     def _kind(self, n: str) -> Kind[Any]:
         return KINDS[self.network.module(n).kind]

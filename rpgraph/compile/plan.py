@@ -7,11 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import jax
 import networkx as nx
 
 from ..errors import SpecValueError
 from ..graph import ModuleNode, Network
+from ..modules import KINDS, KindConfig
 
 
 @dataclass(frozen=True)
@@ -65,6 +65,8 @@ DEFAULT_OPTIONS = Options()
 
 
 def _on_gpu() -> bool:
+    import jax  # here, not at the top: 'rpgraph check' plans without importing JAX
+
     return jax.default_backend() in ("gpu", "cuda", "rocm")
 
 
@@ -110,6 +112,21 @@ def plan(net: Network, options: Options = Options()) -> tuple[Stage, ...]:
     return tuple(stages)
 
 
+
+
+def configure(net: Network, options: Options = Options()) -> dict[str, KindConfig]:
+    """Each module node's typed configuration, from its kind's ``configure`` (which checks
+    the node's arguments).
+
+    >>> from rpgraph.graph import loads
+    >>> net = loads("network n { input x : 3\\n output y : 3\\n x -> h: rate() -> y }")
+    >>> configure(net, Options(assoc_scan=False, unroll=1))["h"].unroll
+    1
+    """
+    assoc, unroll = options.resolved_assoc(), options.resolved_unroll()
+    return {n: KINDS[d["node"].kind].configure(d["node"].cfg, dt=net.dt, assoc_scan=assoc,
+                                               unroll=unroll, shape_in=d["node"].shape_in)
+            for n, d in data_graph(net).nodes(data=True) if isinstance(d["node"], ModuleNode)}
 
 
 def data_graph(net: Network) -> nx.DiGraph:

@@ -23,14 +23,18 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
-from typing import Any, ClassVar, Generic, TypeVar, cast, get_args
+from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast, get_args
 
-import jax
-import jax.numpy as jnp
 import numpy as np
 
 from ..errors import did_you_mean
 from ..ranges import NON_NEGATIVE, Range
+
+if TYPE_CHECKING:  # the real modules; at run time, imported on first use
+    import jax
+    import jax.numpy as jnp
+else:
+    from ..lazy_jax import jax, jnp
 
 Array = Any  # a jax or numpy array
 Params = Mapping[str, Array]
@@ -63,18 +67,27 @@ def _fan_in(shape: tuple[int, ...]) -> int:
     return int(shape[0]) if len(shape) else 1
 
 
+# the half-widths of the shape-scaled uniform initialisers (one formula each, used to draw
+# and to state their range without drawing)
+_UNIFORM_LIMITS: dict[str, Callable[[tuple[int, ...]], float]] = {
+    "kaiming": lambda shape: float(np.sqrt(6.0 / _fan_in(shape))),
+    "xavier": lambda shape: float(np.sqrt(6.0 / max(1, int(np.sum(shape))))),
+    "uniform_sqrt": lambda shape: float(np.sqrt(1.0 / _fan_in(shape))),
+}
+
+
 def _kaiming(key: Array, shape: tuple[int, ...], args: tuple[float, ...]) -> Array:
-    lim = float(np.sqrt(6.0 / _fan_in(shape)))
+    lim = _UNIFORM_LIMITS["kaiming"](shape)
     return jax.random.uniform(key, shape, jnp.float32, -lim, lim)
 
 
 def _xavier(key: Array, shape: tuple[int, ...], args: tuple[float, ...]) -> Array:
-    lim = float(np.sqrt(6.0 / max(1, int(np.sum(shape)))))
+    lim = _UNIFORM_LIMITS["xavier"](shape)
     return jax.random.uniform(key, shape, jnp.float32, -lim, lim)
 
 
 def _uniform_sqrt(key: Array, shape: tuple[int, ...], args: tuple[float, ...]) -> Array:
-    lim = float(np.sqrt(1.0 / _fan_in(shape)))
+    lim = _UNIFORM_LIMITS["uniform_sqrt"](shape)
     return jax.random.uniform(key, shape, jnp.float32, -lim, lim)
 
 
@@ -141,8 +154,16 @@ class Init:
             return self.name
         return f"{self.name}({', '.join(f'{a:g}' for a in self.args)})"
 
-    def bounds(self) -> tuple[float, float] | None:
-        """The closed range of values this initialiser can produce (None when unbounded)."""
+    def bounds(self, shape: tuple[int, ...] | None = None) -> tuple[float, float] | None:
+        """The closed range of values this initialiser can produce (None when unbounded);
+        with ``shape``, also the range the shape-scaled uniform ones draw from.
+
+        >>> Init("kaiming").bounds(), Init("kaiming").bounds((6, 2))
+        (None, (-1.0, 1.0))
+        """
+        lim = _UNIFORM_LIMITS.get(self.name)
+        if lim is not None and shape is not None:
+            return (-lim(shape), lim(shape))
         if self.name in ("constant", "zeros", "ones"):
             v = 1.0 if self.name == "ones" else (self.args[0] if self.args else 0.0)
             return (v, v)

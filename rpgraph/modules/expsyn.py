@@ -9,12 +9,16 @@ by ``noise_std * sqrt(dt)`` and adds them to the input, as Rockpool does.
 from __future__ import annotations
 
 from dataclasses import dataclass
-
-import jax.numpy as jnp
+from typing import TYPE_CHECKING
 
 from ..ranges import NON_NEGATIVE, POSITIVE
 from . import base
 from .base import Array, Evolution, Init, KindConfig, Params, Prepared, State, arg, constant
+
+if TYPE_CHECKING:  # the real modules; at run time, imported on first use
+    import jax.numpy as jnp
+else:
+    from ..lazy_jax import jnp
 
 
 @dataclass(frozen=True, kw_only=True)

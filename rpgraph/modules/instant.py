@@ -9,13 +9,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
-
-import jax
-import jax.numpy as jnp
+from typing import TYPE_CHECKING, Any
 
 from ..ranges import FINITE, POSITIVE
 from .base import Array, C, Kind, KindConfig, Params, arg, register
+
+if TYPE_CHECKING:  # the real modules; at run time, imported on first use
+    import jax
+    import jax.numpy as jnp
+else:
+    from ..lazy_jax import jax, jnp
 
 
 class Instant(Kind[C]):

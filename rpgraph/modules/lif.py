@@ -22,17 +22,21 @@ compiler passes standard-normal draws ``(B, N)`` per step; this kind scales them
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import jax
-import jax.numpy as jnp
-
+from ..lazy_jax import custom_jvp
 from ..ranges import NON_NEGATIVE, POSITIVE
 from . import base
 from .base import Array, Evolution, Init, KindConfig, Params, Prepared, State, arg, constant
 
+if TYPE_CHECKING:  # the real modules; at run time, imported on first use
+    import jax
+    import jax.numpy as jnp
+else:
+    from ..lazy_jax import jax, jnp
 
-@jax.custom_jvp
+
+@custom_jvp
 def step_pwl(
     x: Array, threshold: Array, window: float = 0.5, max_spikes_per_dt: float = 2.0**16
 ) -> Array:
@@ -61,7 +65,7 @@ def _surrogate(x: Array, threshold: Array, window: float, x_dot: Array, threshol
     return (x >= (threshold - window)) * (x_dot / threshold - threshold_dot * x / threshold**2)
 
 
-@jax.custom_jvp
+@custom_jvp
 def step_once(x: Array, threshold: Array, window: float = 0.5) -> Array:
     """One spike where ``x > threshold`` (strictly, as NIR fires), else none; the derivative
     is :func:`step_pwl`'s surrogate.

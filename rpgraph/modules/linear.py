@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
-
-import jax.numpy as jnp
+from typing import TYPE_CHECKING, Any
 
 from . import base
 from .base import Array, Init, KindConfig, Params, arg
+
+if TYPE_CHECKING:  # the real modules; at run time, imported on first use
+    import jax.numpy as jnp
+else:
+    from ..lazy_jax import jnp
 
 
 def bias_init(bias: Init | bool) -> Init | None:

@@ -9,9 +9,13 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
-import jax
-import jax.numpy as jnp
+if TYPE_CHECKING:
+    import jax
+    import jax.numpy as jnp
+else:
+    from ..lazy_jax import jax, jnp
 
 from . import base
 from .base import Array, KindConfig, Params, Shape, arg

@@ -144,7 +144,6 @@ def fit(prog: Program, data: Any = None, *, options: FitOptions | None = None,
         raise SpecValueError(f"Expected log_limit >= 0, got {o.log_limit}")
     per_epoch, total = step_plan(len(st.data), st.batch_size, st.epochs)
     k = o.chunk or max(1, min(1000, math.ceil(total / 50)))
-    ck_every = st.checkpoint_every or k * 5
     run = RunDir(Path(o.out_dir), canonical_hash(prog), per_epoch,
                  run_identity(prog, st, obj), o.log_limit) if o.out_dir is not None else None
     if run is not None:
@@ -153,13 +152,18 @@ def fit(prog: Program, data: Any = None, *, options: FitOptions | None = None,
         watch = _epochs(prog, obj, st, run)
         if watch.active:  # per-epoch evaluation needs epochs to end on chunk boundaries
             k = epoch_chunk(k, per_epoch)
+        ck_every = st.checkpoint_every or k * 5
+        k = min(k, ck_every)  # chunks are padded to k steps: no longer than a checkpoint gap
+        epoch = per_epoch if watch.active else total
 
         def boundary(step: int) -> int:
-            # chunks end on absolute multiples of k and of ck_every (see the module
-            # docstring), so checkpoints fall exactly every ck_every steps
-            return min((step // k + 1) * k, (step // ck_every + 1) * ck_every, total)
+            # chunks end on absolute multiples of k, of ck_every and (when epochs are
+            # evaluated) of the epoch (see the module docstring), so checkpoints fall exactly
+            # every ck_every steps and every epoch ends on a chunk boundary
+            return min((step // k + 1) * k, (step // ck_every + 1) * ck_every,
+                       (step // epoch + 1) * epoch, total)
 
-        return _train(prog, o, st, obj, run, watch, per_epoch, total, boundary, ck_every)
+        return _train(prog, o, st, obj, run, watch, per_epoch, total, boundary, ck_every, k)
     finally:
         if run is not None:
             run.close()
@@ -167,7 +171,7 @@ def fit(prog: Program, data: Any = None, *, options: FitOptions | None = None,
 
 def _train(prog: Program, o: FitOptions, st: Settings, obj: Objective, run: RunDir | None,
            watch: Epochs, per_epoch: int, total: int, boundary: Callable[[int], int],
-           ck_every: int) -> FitResult:
+           ck_every: int, width: int) -> FitResult:
     params, opt_state, start = _initial(prog, o, st, obj, run, total)
     if run is not None:
         run.start(prog, st, obj, total, start)
@@ -177,8 +181,12 @@ def _train(prog: Program, o: FitOptions, st: Settings, obj: Objective, run: RunD
     inputs, targets = _device_data(prog, st.data)
 
     def chunk(params: Tree, opt_state: Any, step: int, end: int) -> Any:
-        idx = indices(step, end - step, len(st.data), st.batch_size, per_epoch, st.seed)
-        return run_chunk(params, opt_state, inputs, targets, jnp.asarray(idx), step)
+        # every chunk is padded to `width` rows, so the run compiles one program
+        idx = jnp.asarray(_chunk_indices(st, step, end, width, per_epoch))
+        params, opt_state, losses, terms = run_chunk(params, opt_state, inputs, targets, idx,
+                                                     step, end - step)
+        cut = lambda a: a[:end - step]  # noqa: E731  (the padding rows' values are not steps)
+        return params, opt_state, cut(losses), jax.tree_util.tree_map(cut, terms)
 
     bar = Progress(total, per_epoch, o.progress, start)
     # compact growable buffers: a long run's memory stays flat (see log_limit)
@@ -290,6 +298,21 @@ def _initial(prog: Program, o: FitOptions, st: Settings, obj: Objective, run: Ru
     if run is None:
         raise nothing_to_resume(None)
     return run.resume(params, opt_state, total, force=o.force)
+
+
+def _chunk_indices(st: Settings, step: int, end: int, k: int, per_epoch: int) -> np.ndarray:
+    """The sample indices of steps ``step .. end``, padded to ``k`` rows."""
+    return _padded(indices(step, end - step, len(st.data), st.batch_size, per_epoch, st.seed),
+                   k)
+
+
+def _padded(idx: np.ndarray, k: int) -> np.ndarray:
+    """``idx`` with rows of sample 0 appended up to ``k`` rows: every chunk, the last and
+    a resumed run's first included, then has one shape, so the run compiles one program
+    (the padding steps' updates are discarded, see :func:`~.step.make_chunk`)."""
+    if len(idx) == k:
+        return idx
+    return np.concatenate([idx, np.zeros((k - len(idx), *idx.shape[1:]), idx.dtype)])
 
 
 def _out_of_memory(err: Exception) -> Exception:

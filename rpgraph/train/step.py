@@ -136,14 +136,17 @@ def indices(start: int, count: int, n: int, batch_size: int, per_epoch: int, see
 def make_chunk(prog: Program, opt: optax.GradientTransformation, *,
                objective: Objective | None = None, devices: int | None = None,
                seed: int = 0) -> Callable[..., Any]:
-    """``chunk(params, opt_state, inputs, targets, idx, step0=0) -> (params, opt_state,
-    losses, terms)``: a ``lax.scan`` over steps, jitted with parameter and optimizer buffers
-    donated. ``idx`` is ``(K, B)`` sample indices, one row per step; the data stays on the
-    device and each step gathers its batch there; ``inputs`` and ``targets`` may be dicts
-    of arrays by port (networks with several inputs or outputs). ``step0`` is the absolute
-    number of the first step: noise keys derive from ``(seed, step)``, so a resumed run
-    draws the same.
-    ``objective`` is as for :func:`make_step`.
+    """``chunk(params, opt_state, inputs, targets, idx, step0=0, count=None) -> (params,
+    opt_state, losses, terms)``: a ``lax.scan`` over steps, jitted with parameter and
+    optimizer buffers donated. ``idx`` is ``(K, B)`` sample indices, one row per step; the
+    data stays on the device and each step gathers its batch there; ``inputs`` and
+    ``targets`` may be dicts of arrays by port (networks with several inputs or outputs).
+    ``step0`` is the absolute number of the first step: noise keys derive from ``(seed,
+    step)``, so a resumed run draws the same. ``count`` (default ``K``) is how many of the
+    ``K`` rows are real steps: the rest are padding whose updates are discarded (their
+    losses are returned and meaningless), so a run's last, shorter chunk reuses the one
+    compiled program of length ``K`` instead of compiling another. ``objective`` is as for
+    :func:`make_step`.
 
     >>> import rpgraph
     >>> prog = rpgraph.compile("network n { input x : 3\\n output y : 2\\n x -> linear(2) -> y }")
@@ -154,13 +157,33 @@ def make_chunk(prog: Program, opt: optax.GradientTransformation, *,
     >>> out[2].shape
     (6,)
     """
+    jitted = jax.jit(chunk_fn(prog, opt, objective=objective, devices=devices),
+                     donate_argnums=(0, 1))
+    base = jax.random.PRNGKey(seed)
+
+    def chunk(params: Tree, opt_state: Any, inputs: Array, targets: Array, idx: Array,
+              step0: int = 0, count: int | None = None) -> Any:
+        n = len(idx) if count is None else count
+        return jitted(params, opt_state, inputs, targets, idx, step_words(step0),
+                      jnp.int32(n), base)
+
+    chunk.jitted = jitted  # type: ignore[attr-defined]  # (tests count its compiled programs)
+    return chunk
+
+
+def chunk_fn(prog: Program, opt: optax.GradientTransformation, *,
+             objective: Objective | None = None, devices: int | None = None
+             ) -> Callable[..., Any]:
+    """The pure function behind :func:`make_chunk`: ``run(params, opt_state, inputs, targets,
+    idx, step0, count, base) -> (params, opt_state, losses, terms)``, ``base`` the noise key
+    of the run (``jax.random.PRNGKey(seed)``). Unjitted, so that an ensemble can ``vmap`` it
+    (:func:`rpgraph.train.ensemble.make_ensemble_chunk`)."""
     step = make_step(prog, opt, objective=objective)
     name = prog.inputs[0]
     shard = batch_sharding(devices)
-    base = jax.random.PRNGKey(seed)
 
     def body(carry: Any, idx: Array) -> Any:
-        params, opt_state, inputs, targets, (hi, lo) = carry
+        params, opt_state, inputs, targets, (hi, lo), left, base = carry
         if idx.shape[0] == 1:  # one sample: a dynamic slice, cheaper than a gather
             pick = lambda a: jax.lax.dynamic_slice_in_dim(a, idx[0], 1, axis=0)  # noqa: E731
         else:
@@ -175,27 +198,35 @@ def make_chunk(prog: Program, opt: optax.GradientTransformation, *,
         # key is fold_in(base, step), as it always was
         key = jnp.where(hi == 0, jax.random.fold_in(base, lo),
                         jax.random.fold_in(jax.random.fold_in(base, hi), lo))
-        params, opt_state, loss, terms = step(params, opt_state,
-                                              x if isinstance(x, dict) else {name: x}, t, key)
+        new_params, new_opt, loss, terms = step(
+            params, opt_state, x if isinstance(x, dict) else {name: x}, t, key)
+        # a padding step keeps the old values: a select (fused into the update, so nearly
+        # free), not a lax.cond, which on GPU costs a device-to-host sync every step
+        live = left > 0
+        keep = lambda new, old: jnp.where(live, new, old)  # noqa: E731
+        params = jax.tree_util.tree_map(keep, new_params, params)
+        opt_state = jax.tree_util.tree_map(keep, new_opt, opt_state)
         lo = lo + jnp.uint32(1)
         hi = hi + (lo == 0).astype(jnp.uint32)
-        return (params, opt_state, inputs, targets, (hi, lo)), (loss, terms)
+        return (params, opt_state, inputs, targets, (hi, lo), left - 1, base), (loss, terms)
 
     def run(params: Tree, opt_state: Any, inputs: Array, targets: Array, idx: Array,
-            step0: tuple[Array, Array]) -> Any:
-        (params, opt_state, _, _, _), (losses, terms) = jax.lax.scan(
-            body, (params, opt_state, inputs, targets, step0), idx)
-        return params, opt_state, losses, terms
+            step0: tuple[Array, Array], count: Array, base: Array) -> Any:
+        init: Any = (params, opt_state, inputs, targets, step0, count, base)
+        carry, (losses, terms) = jax.lax.scan(body, init, idx)
+        return carry[0], carry[1], losses, terms
 
-    jitted = jax.jit(run, donate_argnums=(0, 1))
+    return run
 
-    def chunk(params: Tree, opt_state: Any, inputs: Array, targets: Array, idx: Array,
-              step0: int = 0) -> Any:
-        step0 = int(step0)
-        return jitted(params, opt_state, inputs, targets, idx,
-                      (jnp.uint32(step0 >> 32), jnp.uint32(step0 & 0xFFFFFFFF)))
 
-    return chunk
+def step_words(step0: int) -> tuple[Array, Array]:
+    """A 64-bit step number as the (high, low) 32-bit words the chunk's scan counts with.
+
+    >>> [int(w) for w in step_words(2**32 + 5)]
+    [1, 5]
+    """
+    step0 = int(step0)
+    return jnp.uint32(step0 >> 32), jnp.uint32(step0 & 0xFFFFFFFF)
 
 
 def batch_sharding(devices: int | None) -> Any:

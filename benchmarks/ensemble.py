@@ -1,0 +1,103 @@
+"""Case 7: ensembles. K models of a seed network (one per seed) trained in one vmapped program
+(:func:`rpgraph.train.ensemble.make_ensemble_chunk`) against the same K trained one after
+another with the single-model chunk (:func:`rpgraph.train.make_chunk`). Both are timed warm
+(compile excluded), per-sample Adam(1e-4) steps on the tutorial data, and reported as
+model-steps per second.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+
+import rpgraph
+from rpgraph.io.data import sinusoids
+from rpgraph.train import make_chunk
+from rpgraph.train.ensemble import make_ensemble_chunk, stack
+
+from .common import Row, time_calls
+
+SPECS = Path(__file__).resolve().parent.parent / "specs"
+
+
+@dataclass(frozen=True)
+class EnsembleConfig:
+    """``cases``: ``(kind, K)`` pairs, kind ``"mlp"`` or ``"rate"`` (the tutorial specs)."""
+
+    cases: tuple[tuple[str, int], ...] = (("mlp", 8), ("rate", 32))
+    steps: int = 300  # steps per timed call (whole epochs of the 3 samples)
+    repeats: int = 3
+    channels_in: int = 2000
+    length: int = 100
+
+
+def case_name(kind: str, k: int) -> str:
+    return f"ensemble {kind} K={k}"
+
+
+def _program(kind: str, cfg: EnsembleConfig) -> rpgraph.Program:
+    text = (SPECS / f"tutorial_{kind}.rpg").read_text(encoding="utf-8")
+    if cfg.channels_in != 2000 or cfg.length != 100:  # a shrunken copy (the smoke test)
+        text = (text.replace(": 2000", f": {cfg.channels_in}")
+                .replace("length = 100", f"length = {cfg.length}, channels_in = "
+                                         f"{cfg.channels_in}"))
+    return rpgraph.compile(text)
+
+
+def run_one(kind: str, k: int, cfg: EnsembleConfig, log: Callable[[str], None]) -> list[Row]:
+    prog = _program(kind, cfg)
+    ds = sinusoids(classes=3, length=cfg.length, channels_in=cfg.channels_in, channels_out=2)
+    xs, ts = jnp.asarray(ds.inputs, jnp.float32), jnp.asarray(ds.targets)
+    opt = optax.adam(1e-4)
+    order = (np.arange(cfg.steps) % 3)[:, None].astype(np.int32)
+    seeds = list(range(k))
+
+    log(f"  [{case_name(kind, k)}] one model at a time ...")
+    single = make_chunk(prog, opt)
+    one: dict[str, Any] = {"p": prog.init(0)}
+    one["o"] = opt.init(one["p"])
+    idx1 = jnp.asarray(order)
+
+    def call_one() -> Any:
+        one["p"], one["o"], loss, _ = single(one["p"], one["o"], xs, ts, idx1)
+        return loss
+
+    t1 = time_calls(call_one, cfg.repeats)
+
+    log(f"  [{case_name(kind, k)}] ensemble ...")
+    ens = make_ensemble_chunk(prog, opt, seeds, shared_order=True)  # per-sample: one order
+    many: dict[str, Any] = {"p": stack([prog.init(s) for s in seeds])}
+    many["o"] = jax.vmap(opt.init)(many["p"])
+    idx = jnp.asarray(order)
+
+    def call_many() -> Any:
+        many["p"], many["o"], loss, _ = ens(many["p"], many["o"], xs, ts, idx)
+        return loss
+
+    tk = time_calls(call_many, cfg.repeats)
+    work = k * cfg.steps
+    seq_cpu = k * t1.cpu_median_s if t1.cpu_median_s else None
+    return [
+        Row(case_name(kind, k), f"rpgraph {k} sequential", work / (k * t1.median_s),
+            "model-steps/s", True, t1.compile_s, note="make_chunk, one model after another",
+            cpu_value=work / seq_cpu if seq_cpu else None,
+            extra={"steps_per_call": cfg.steps, "warm_s": t1.warm_s}),
+        Row(case_name(kind, k), "rpgraph ensemble", work / tk.median_s, "model-steps/s", True,
+            tk.compile_s, note=f"{k} models in one vmapped program",
+            cpu_value=work / tk.cpu_median_s if tk.cpu_median_s else None,
+            extra={"steps_per_call": cfg.steps, "warm_s": tk.warm_s}),
+    ]
+
+
+def run_case(cfg: EnsembleConfig, log: Callable[[str], None] = print) -> list[Row]:
+    rows: list[Row] = []
+    for kind, k in cfg.cases:
+        rows += run_one(kind, k, cfg, log)
+    return rows
