@@ -664,7 +664,7 @@ hint: names may only use ASCII letters, digits and '_'""",
     (
         "network n {}\nbounds {\n    h.tau * >= 1 ms\n}\n",
         """\
-<string>:3:11: error: unexpected '*' in a bound target
+<string>:3:11: error: unexpected '*'; expected '<=', '>=' or 'in'
         h.tau * >= 1 ms
               ^
 hint: write a glob without spaces: 'tau*', 'w_*'""",

@@ -54,9 +54,15 @@ def evaluate(prog: Program, params: Tree, ds: Dataset, *,
     ['loss', 'mse']
     """
     out: dict[str, float] = {}
-    loss_fn = (objective if objective is not None else prog.objective).loss
+    obj = objective if objective is not None else prog.objective
     name = prog.outputs[0]
-    loss = jax.jit(lambda p, y, t: loss_fn({name: y}, t, p))
+    loss = jax.jit(lambda p, y, t: obj.loss({name: y}, t, p))
+    if obj.records:  # the loss reads traces: run the network again with recording on
+        def traced(p: Tree, x: Any, t: Any) -> Any:
+            outs, _, rec = prog.run(p, {prog.inputs[0]: x}, None, True)
+            return obj.loss(outs, t, p, rec)
+
+        traced_loss = jax.jit(traced)
     for prefix, part in (("", ds), ("test_", ds.test)):
         if part is None:
             continue
@@ -70,5 +76,9 @@ def evaluate(prog: Program, params: Tree, ds: Dataset, *,
             assert part.targets is not None
             out[prefix + "mse"] = float(np.mean((y - part.targets) ** 2))
             t = jnp.asarray(part.targets)
-        out[prefix + "loss"] = float(loss(params, jnp.asarray(y), t))
+        if obj.records:
+            out[prefix + "loss"] = float(traced_loss(params, jnp.asarray(part.inputs,
+                                                                     jnp.float32), t))
+        else:
+            out[prefix + "loss"] = float(loss(params, jnp.asarray(y), t))
     return out

@@ -81,8 +81,8 @@ def make_step(prog: Program, opt: optax.GradientTransformation, *,
         state = None
         if key is not None and noisy:
             state = {n: {"rng_key": jax.random.fold_in(key, i)} for i, n in enumerate(noisy)}
-        outs, _, _ = prog.run(params, x, state, False)
-        return obj.loss_and_terms(outs, target, params)
+        outs, _, rec = prog.run(params, x, state, obj.records)
+        return obj.loss_and_terms(outs, target, params, rec)
 
     def step(params: Tree, opt_state: Any, x: dict[str, Array] | Array, target: Array,
              key: Array | None = None) -> Any:
