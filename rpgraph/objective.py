@@ -301,6 +301,9 @@ def make_objective(net: Network, bounds: Bounds | None = None, loss: LossFn | No
     >>> float(obj.loss({"y": y}, t, {}))
     0.0
     """
+    if loss is not None and not callable(loss):
+        raise SpecValueError(f"Expected loss to be a function fn(outputs, target, params, "
+                             f"records) -> scalar, got {type(loss).__name__}")
     lower, upper = _bounds(net, bounds)
     if loss is not None:
         name = getattr(loss, "__name__", "loss")

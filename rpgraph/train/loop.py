@@ -22,7 +22,7 @@ import numpy as np
 from ..errors import SpecValueError, TrainingError
 from ..io.checkpoint import spec_hash
 from ..io.data import Dataset
-from ..objective import Objective, make_objective
+from ..objective import LossFn, Objective, make_objective
 from .evaluate import evaluate
 from .progress import Progress
 from .run_dir import RunDir, nothing_to_resume
@@ -72,6 +72,10 @@ class FitOptions:
             done; the arrays are reused by the next chunk, so copy them to keep them.
         on_end: ``on_end(prog, result)`` once training and evaluation are done (the CLI
             writes its plots this way).
+        loss: a Python loss ``fn(outputs, target, params, records) -> scalar`` replacing
+            the spec's loss expression (``outputs`` by output name, ``records`` by node:
+            ``records["h"]["vmem"]``, ``records["h"]["output"]``); every bounded parameter
+            is then projected (a Python loss holds no bounds term).
     """
 
     epochs: int | None = None
@@ -89,6 +93,7 @@ class FitOptions:
     progress: bool = True
     callback: Callable[[int, Tree], None] | None = None
     on_end: Callable[[Program, FitResult], object] | None = None
+    loss: LossFn | None = None
 
 
 def fit(prog: Program, data: Any = None, *, options: FitOptions | None = None,
@@ -110,7 +115,8 @@ def fit(prog: Program, data: Any = None, *, options: FitOptions | None = None,
                  allow_outside=o.allow_outside)
     if o.chunk is not None and o.chunk < 1:
         raise SpecValueError(f"Expected chunk >= 1, got {o.chunk}")
-    obj = prog.objective if o.bounds is None else make_objective(prog.network, o.bounds)
+    obj = prog.objective if o.bounds is None and o.loss is None else \
+        make_objective(prog.network, o.bounds, loss=o.loss)
     per_epoch, total = step_plan(len(st.data), st.batch_size, st.epochs)
     k = o.chunk or max(1, min(1000, math.ceil(total / 50)))
     ck_every = st.checkpoint_every or k * 5
