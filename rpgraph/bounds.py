@@ -179,12 +179,14 @@ def check_initial(net: Network, init: Callable[[int], Tree], seed: int = 0) -> N
         if rng[0] < lo or rng[1] > hi:
             bad = rng[0] if rng[0] < lo else rng[1]
             side = f">= {lo:g}" if rng[0] < lo else f"<= {hi:g}"
-            span = d.bound_spans[-1] if d.bound_spans else None
             floor = d.floor and rng[0] < lo
+            # a floor has no bound in the spec to point at: point at the initialiser
+            span = d.bound_spans[-1] if d.bound_spans else d.span if floor else None
             raise SpecValueError(
                 f"initial value {bad:g} of '{pid}' violates its bound ({side})"
                 + (", the default floor of time constants (dt / 2)" if floor else ""), span,
-                notes=[(d.span, f"'{pid}' is initialised by {d.init.describe()}")],
+                notes=[] if floor else [(d.span, f"'{pid}' is initialised by "
+                                                 f"{d.init.describe()}")],
                 hint=(f"declare a lower bound to replace the floor, e.g. 'bounds {{ {pid} >= "
                       f"{bad:g} }}'" if floor else
                       "change the initialiser or the bound so that they agree"),

@@ -47,6 +47,8 @@ Tree = dict[str, dict[str, Any]]
 Records = dict[str, dict[str, Array]]
 Term = Callable[[dict[str, Array], Any, Any, Records], Any]
 Bounds = tuple[Tree, Tree]
+#: Loss functions of activity (a node's output or a recorded state), never of parameters.
+ACTIVITY_FUNCTIONS = frozenset({"rate"})
 #: A Python loss: ``fn(outputs, target, params, records) -> scalar``.
 LossFn = Callable[[dict[str, Array], Any, Tree, Records], Array]
 
@@ -166,6 +168,16 @@ class _Compiler:
 
         return select
 
+    def selects_params(self, expr: ast.Expr) -> bool:
+        """Whether ``expr`` stands for parameters (``params``, ``w_*.weight``, ``h.*``)."""
+        if isinstance(expr, ast.Name):
+            return expr.id == "params"
+        if isinstance(expr, ast.Ref):
+            node, key = ".".join(expr.parts[:-1]), expr.parts[-1]
+            return not (node in self.modules and "*" not in expr.text
+                        and key in record_keys(self.net, node))
+        return False
+
     def call(self, expr: ast.Call) -> Term:
         if expr.func in BOUND_TERMS and not expr.args and not expr.kwargs:
             return self.bound_fn(expr.func)
@@ -176,6 +188,13 @@ class _Compiler:
                                 or f"known: {', '.join(sorted(known))}")
         fn = LOSS_FUNCTIONS[expr.func]
         args = [self.compile(a) for a in expr.args]
+        if expr.func in ACTIVITY_FUNCTIONS:
+            for a in expr.args:
+                if self.selects_params(a):
+                    raise SpecValueError(
+                        f"{expr.func}() takes a node's output or a recorded state, not "
+                        "parameters", getattr(a, "span", expr.span),
+                        hint=f"write e.g. '{expr.func}(h)' or '{expr.func}(h.spikes)'")
         kwargs = {k: _constant(v) for k, v in expr.kwargs}
 
         def call(outs: dict[str, Array], target: Any, params: Any, rec: Records) -> Any:

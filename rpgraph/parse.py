@@ -130,6 +130,9 @@ _OPERAND_END = frozenset({"NUMBER", "MU_UNIT", "RPAR", "RSQB", "STRING", "TRUE",
                           "NAME", "GLOB"})
 
 
+_GLOB_END = frozenset({"RPAR", "RSQB", "COMMA", "_NL", "RBRACE"})
+
+
 def _join_globs(stream: Iterator[Token]) -> Iterator[Token]:
     """Join a run of names and ``*`` written without spaces next to a ``.`` into one GLOB
     token: ``w_*.weight`` is GLOB('w_*') DOT NAME('weight'), ``h.tau_*`` is NAME DOT
@@ -143,7 +146,10 @@ def _join_globs(stream: Iterator[Token]) -> Iterator[Token]:
     def flush(nxt: Token | None) -> Iterator[Token]:
         near_dot = (before is not None and before.type == "DOT" and _adjacent(before, run[0])
                     ) or (nxt is not None and nxt.type == "DOT" and _adjacent(run[-1], nxt))
-        if len(run) > 1 and near_dot and any(t.type == "STAR" for t in run):
+        # a trailing '*' before ')' ']' ',' or a line end has no right operand: a glob
+        # (``freeze = [tau_*]`` is then reported as a target without a node, not a syntax error)
+        trailing = run[-1].type == "STAR" and (nxt is None or nxt.type in _GLOB_END)
+        if len(run) > 1 and (near_dot or trailing) and any(t.type == "STAR" for t in run):
             first, last = run[0], run[-1]
             yield Token("GLOB", "".join(str(t) for t in run), first.start_pos, first.line,
                         first.column, last.end_line, last.end_column, last.end_pos)
