@@ -125,6 +125,15 @@ SPEC_ROWS: dict[str, str] = {
     # long input, short message: the quoted line is a window around the place
     "huge_number": HDR + "    x -> linear(" + "7" * 5000 + ") -> y\n}\n",
     "long_sum": HDR + "    x -> linear(" + " + ".join(["1"] * 2000) + ") -> y\n}\n",
+    # a bound that would do nothing: a penalty without a bounds term in the loss
+    "penalty_without_term": OK_NET + "bounds {\n    linear_0.weight <= 1 enforce penalty\n}\n",
+    "block_penalty_without_term": OK_NET + "bounds {\n    enforce = penalty\n"
+    "    linear_0.weight <= 1\n}\n",
+    "tau_below_floor": HDR + "    x -> linear(2) -> rate(tau = 0.1 ms) -> y\n}\n",
+    "loss_unknown_state": OK_NET + "train {\n    loss = mse(y, target) + l2sqr(linear_0.vmem)\n}\n",
+    "loss_glob_no_match": OK_NET + "train {\n    loss = mse(y, target) + l1(w_*.weight)\n}\n",
+    "rate_of_params": OK_NET + "train {\n    loss = mse(y, target) + rate(linear_0.*)\n}\n",
+    "freeze_without_node": OK_NET + "train {\n    freeze = [weight*]\n}\n",
 }
 # rows that only fail when training starts (the train block is resolved by 'train')
 TRAIN_SPEC_ROWS: dict[str, str] = {
@@ -178,6 +187,13 @@ def _file_setup(d: Path) -> None:
     (d / "huge.rpg").write_bytes(b"#" * (rpgraph.parse.MAX_SPEC_BYTES + 1))
     (d / "bounds_bad.json").write_text('{"lower": 3}', encoding="utf-8")
     (d / "bounds_syntax.json").write_text("nope", encoding="utf-8")
+    lower = '{"linear_0": {"weight": 0}, "tanh_0": {}, "linear_1": {"weight": %s}}'
+    upper = '{"linear_0": {"weight": "inf"}, "tanh_0": {}, "linear_1": {"weight": "inf"}}'
+    for name, value in (("nan", "NaN"), ("long_number", "7" * 5000),
+                        ("deep", "[" * 100_000 + "]" * 100_000),
+                        ("element_shape", "[0, 0, 0]")):
+        (d / f"bounds_{name}.json").write_text(
+            '{"lower": ' + lower % value + ', "upper": ' + upper + "}", encoding="utf-8")
     (d / "rate.rpg").write_text(HDR + "    x -> linear(2) -> rate() -> y\n}\n", encoding="utf-8")
     (d / "snn.rpg").write_text(HDR + "    x -> linear(2) -> lif(reset = v_reset) -> y\n}\n",
                                encoding="utf-8")
@@ -294,6 +310,10 @@ def _rows() -> list[tuple[str, str, list[str]]]:
         "wrong_type": "SpecValueError", "too_large": "SpecValueError",
         "division_by_zero": "SpecValueError", "unknown_loss": "SpecNameError",
         "huge_number": "SpecValueError", "long_sum": "SpecSyntaxError",
+        "penalty_without_term": "SpecValueError", "block_penalty_without_term": "SpecValueError",
+        "tau_below_floor": "SpecValueError", "loss_unknown_state": "SpecNameError",
+        "loss_glob_no_match": "SpecNameError", "rate_of_params": "SpecValueError",
+        "freeze_without_node": "SpecValueError",
         "unknown_train_setting": "SpecNameError", "unknown_optimizer": "SpecNameError",
         "unknown_dataset": "DataError", "no_data": "DataError",
         "non_finite_loss": "TrainingError",
@@ -342,6 +362,9 @@ def _rows() -> list[tuple[str, str, list[str]]]:
          ["train", "tiny.rpg", "--bounds", "bounds_bad.json", "--out", "o", *TRAIN]),
         ("file:bounds_json_syntax", "CheckpointError",
          ["train", "tiny.rpg", "--bounds", "bounds_syntax.json", "--out", "o", *TRAIN]),
+        *[(f"file:bounds_json_{name}", "CheckpointError",
+           ["train", "tiny.rpg", "--bounds", f"bounds_{name}.json", "--out", "o", *TRAIN])
+          for name in ("nan", "long_number", "deep", "element_shape")],
         ("file:output_folder_missing", "SpecError",
          ["bounds", "tiny.rpg", "-o", "no/such/dir/b.json"]),
         ("file:out_is_a_file", "OSError", ["train", "tiny.rpg", "--out", "tiny.rpg/run", *TRAIN]),
@@ -908,6 +931,73 @@ EXPECTED: dict[str, tuple[int, str]] = {
         'error: --devices 64 asks for more devices than the 1 available\n'
         'hint: on CPU, set XLA_FLAGS=--xla_force_host_platform_device_count=N before starting; on '
         'several hosts call jax.distributed.initialize() first\n'
+    )),
+    'spec:penalty_without_term': (1, (
+        "penalty_without_term.rpg:7:5: error: bound on 'linear_0.weight' is enforced as 'penalty',"
+        ' but the loss has no bounds_cost or bounds_penalty term, so it would do nothing\n'
+        '        linear_0.weight <= 1 enforce penalty\n'
+        '        ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n'
+        "hint: add a bounds term to the loss (e.g. '+ 1e3 * bounds_penalty'), or enforce it by pro"
+        "jection ('enforce project')\n"
+    )),
+    'spec:block_penalty_without_term': (1, (
+        "block_penalty_without_term.rpg:7:5: error: bounds are enforced as 'penalty', but the loss"
+        ' has no bounds_cost or bounds_penalty term, so they would do nothing\n'
+        '        enforce = penalty\n'
+        '        ^^^^^^^^^^^^^^^^^\n'
+        "hint: add a bounds term to the loss (e.g. '+ 1e3 * bounds_penalty'), or enforce them by p"
+        "rojection ('enforce = project')\n"
+    )),
+    'spec:tau_below_floor': (1, (
+        "tau_below_floor.rpg:4:34: error: initial value 0.0001 of 'rate_0.tau' violates its bound "
+        '(>= 0.0005), the default floor of time constants (dt / 2)\n'
+        '        x -> linear(2) -> rate(tau = 0.1 ms) -> y\n'
+        '                                     ^^^^^^\n'
+        "hint: declare a lower bound to replace the floor, e.g. 'bounds { rate_0.tau >= 0.0001 }'"
+        '\n'
+    )),
+    'spec:loss_unknown_state': (1, (
+        "loss_unknown_state.rpg:7:35: error: 'linear_0.vmem' names neither a parameter nor a recor"
+        "ded state of 'linear_0'\n"
+        '        loss = mse(y, target) + l2sqr(linear_0.vmem)\n'
+        '                                      ^^^^^^^^^^^^^\n'
+        "hint: 'linear_0' has parameters weight and records output\n"
+    )),
+    'spec:loss_glob_no_match': (1, (
+        "loss_glob_no_match.rpg:7:32: error: 'w_*.weight' matches no parameter\n"
+        '        loss = mse(y, target) + l1(w_*.weight)\n'
+        '                                   ^^^^^^^^^^\n'
+        "hint: did you mean 'linear_0.weight'?\n"
+    )),
+    'spec:rate_of_params': (1, (
+        "rate_of_params.rpg:7:34: error: rate() takes a node's output or a recorded state, not par"
+        'ameters\n'
+        '        loss = mse(y, target) + rate(linear_0.*)\n'
+        '                                     ^^^^^^^^^^\n'
+        "hint: write e.g. 'rate(h)' or 'rate(h.spikes)'\n"
+    )),
+    'spec:freeze_without_node': (1, (
+        'freeze_without_node.rpg:7:15: error: Expected parameter names like hidden.tau or *.thresh'
+        "old, got 'weight*'\n"
+        '        freeze = [weight*]\n'
+        '                  ^^^^^^^\n'
+    )),
+    'file:bounds_json_nan': (1, (
+        "error: bounds file 'bounds_nan.json': NaN is not a bound\n"
+        'hint: leave a side unbounded with "inf" or "-inf"\n'
+    )),
+    'file:bounds_json_long_number': (1, (
+        "error: bounds file 'bounds_long_number.json': a number of 5000 characters (777777777777.."
+        '.) is too long\n'
+        'hint: write bounds as ordinary numbers, or "inf"\n'
+    )),
+    'file:bounds_json_deep': (1, (
+        "error: bounds file 'bounds_deep.json' is nested too deeply\n"
+        'hint: a bounds file is {"lower": {node: {param: value}}, "upper": ...}\n'
+    )),
+    'file:bounds_json_element_shape': (1, (
+        "error: bounds file 'bounds_element_shape.json': the lower bound of 'linear_1.weight' has "
+        'shape (3,); expected a number or an array of shape (4, 2)\n'
     )),
 }
 
