@@ -418,16 +418,38 @@ def to_python(lower: Tree, upper: Tree) -> str:
     return f"from math import inf\n\nlower_bounds = {fmt(lower)}\nupper_bounds = {fmt(upper)}\n"
 
 
+def _cell(v: Any) -> str:
+    a = np.asarray(v, np.float64)
+    if a.ndim == 0:
+        return f"{float(a):g}"
+    return f"[{a.min():g} .. {a.max():g}]"  # per-element bounds: their range
+
+
+def _bounded(lo: Any, hi: Any) -> bool:
+    return bool(np.any(np.asarray(lo) > -math.inf) or np.any(np.asarray(hi) < math.inf))
+
+
 def to_table(lower: Tree, upper: Tree, net: Network | None = None) -> str:
-    """A fixed-width table: parameter, family, lower, upper, enforcement."""
+    """A fixed-width table: parameter, family, lower, upper, enforcement; a time constant's
+    default floor says so.
+
+    >>> from rpgraph.graph import loads
+    >>> net = loads("network n (dt = 1 ms) { input x : 2\\n output y : 2\\n x -> h: rate -> y }")
+    >>> print(to_table(*template(net), net))
+    parameter    family      lower   upper  enforce
+    h.bias       biases      -inf    inf
+    h.tau        taus        0.0005  inf    project (default floor)
+    h.threshold  thresholds  -inf    inf
+    """
     info = {p.id: p for p in net.params()} if net is not None else {}
     rows = [("parameter", "family", "lower", "upper", "enforce")]
     for n, d in lower.items():
         for k, lo in d.items():
             pd = info.get(f"{n}.{k}")
-            rows.append((f"{n}.{k}", pd.family if pd else "", f"{lo:g}", f"{upper[n][k]:g}",
-                         str(pd.enforce if pd else "")
-                         if (lo > -math.inf or upper[n][k] < math.inf) else ""))
+            mode = str(pd.enforce if pd else "") + (" (default floor)" if pd and pd.floor
+                                                     else "")
+            rows.append((f"{n}.{k}", pd.family if pd else "", _cell(lo), _cell(upper[n][k]),
+                         mode if _bounded(lo, upper[n][k]) else ""))
     widths = [max(len(r[i]) for r in rows) for i in range(5)]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
 

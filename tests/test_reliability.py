@@ -602,8 +602,8 @@ EXPECTED: dict[str, tuple[int, str]] = {
         "unknown_loss.rpg:7:29: error: unknown loss function 'l3'\n"
         '        loss = mse(y, target) + l3(params)\n'
         '                                ^^\n'
-        'hint: known: bounds_cost, bounds_penalty, cross_entropy, l0, l2sqr, logsoftmax, mse, soft'
-        'max, sse\n'
+        'hint: known: bounds_cost, bounds_penalty, cross_entropy, l0, l1, l2sqr, logsoftmax, mse, '
+        'rate, softmax, sse\n'
     )),
     # a 5,000-digit number and a 2,000-term sum: 160 characters of the line, '...', carets
     'spec:huge_number': (1, (
@@ -1102,6 +1102,8 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
         "duplicate name / block": ["spec:duplicate_name", "spec:duplicate_block"],
         "undefined name": ["spec:undefined"],
         "bound matches no parameter": ["spec:bad_bound"],
+        "loss target names no parameter or recorded state": ["spec:loss_unknown_state",
+                                                             "spec:loss_glob_no_match"],
         "unknown loss / train setting / optimizer": ["spec:unknown_loss",
                                                      "spec:unknown_train_setting",
                                                      "spec:unknown_optimizer"],
@@ -1121,7 +1123,12 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
         "unknown NIR convention": ["cli:bad_convention"],
         "bad bound target / lower above upper / enforce mode": [
             "spec:bound_target", "spec:lower_above_upper", "spec:bad_enforce"],
-        "initial value outside its bound": ["spec:init_outside_bounds"],
+        "initial value outside its bound / below the floor of time constants": [
+            "spec:init_outside_bounds", "spec:tau_below_floor"],
+        "penalty bound without a bounds term in the loss": [
+            "spec:penalty_without_term", "spec:block_penalty_without_term"],
+        "rate() of parameters / freeze target without a node": [
+            "spec:rate_of_params", "spec:freeze_without_node"],
         "unknown unit / unit mismatch": ["spec:bad_unit", "spec:unit_mismatch"],
         "missing argument / wrong type": ["spec:missing_argument", "spec:wrong_type"],
         "number too large / division by zero": ["spec:too_large", "spec:division_by_zero",
@@ -1159,6 +1166,9 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
                                              "file:init_params_not_npz", "nir:missing_params"],
         "NIR export with parameters of another spec": ["nir:params_of_other_spec"],
         "bad bounds JSON": ["file:bounds_json_shape", "file:bounds_json_syntax"],
+        "bounds JSON with NaN, a 5000-digit number, 100,000-deep nesting, a wrong shape": [
+            "file:bounds_json_nan", "file:bounds_json_long_number", "file:bounds_json_deep",
+            "file:bounds_json_element_shape"],
     },
     "TrainingError": {
         "nothing to resume": ["file:nothing_to_resume"],
