@@ -180,11 +180,12 @@ def check_initial(net: Network, init: Callable[[int], Tree], seed: int = 0) -> N
             bad = rng[0] if rng[0] < lo else rng[1]
             side = f">= {lo:g}" if rng[0] < lo else f"<= {hi:g}"
             floor = d.floor and rng[0] < lo
+            kind = net.module(d.module).kind
             # a floor has no bound in the spec to point at: point at the initialiser
             span = d.bound_spans[-1] if d.bound_spans else d.span if floor else None
             raise SpecValueError(
                 f"initial value {bad:g} of '{pid}' violates its bound ({side})"
-                + (", the default floor of time constants (dt / 2)" if floor else ""), span,
+                + (f", the default floor of {kind} time constants" if floor else ""), span,
                 notes=[] if floor else [(d.span, f"'{pid}' is initialised by "
                                                  f"{d.init.describe()}")],
                 hint=(f"declare a lower bound to replace the floor, e.g. 'bounds {{ {pid} >= "

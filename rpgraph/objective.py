@@ -287,7 +287,7 @@ class Objective:
         ...                             " x -> h: rate -> y }"))
         >>> c = obj.constrain({"h": {"tau": jnp.array([-1.0]), "bias": jnp.zeros(1),
         ...                        "threshold": jnp.zeros(1)}})
-        >>> round(float(c["h"]["tau"][0]), 6)  # the default floor of time constants: dt / 2
+        >>> round(float(c["h"]["tau"][0]), 6)  # the default floor of a rate tau: dt / 2
         0.0005
         """
         return project(params, self.lower, self.upper, self.project)

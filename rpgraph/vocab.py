@@ -26,7 +26,6 @@ __all__ = [
     "PRODUCT",
     "PROJECTED",
     "SUM",
-    "TAU_FLOOR_DT",
     "UNARY",
     "UNITS",
     "BinaryOp",
@@ -62,11 +61,6 @@ PROJECTED = frozenset({"project", "both"})
 #: The loss's bounds terms: Rockpool's ``bounds_cost`` and the continuous ``bounds_penalty``.
 #: A bound enforced as a penalty acts only through one of them.
 BOUND_TERMS = ("bounds_cost", "bounds_penalty")
-
-#: The default floor of every time constant (``tau*`` of any kind), as a fraction of ``dt``:
-#: positive, and at least half a step, where the forward-Euler ``rate`` update stops being
-#: stable. Projected after each update; a lower bound in the spec replaces it.
-TAU_FLOOR_DT = 0.5
 
 # Binding strength, weakest first: sum < product < unary minus < power < atom. An operand
 # printed inside an operator needs at least the level the grammar allows there, or brackets.

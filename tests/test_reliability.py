@@ -950,7 +950,7 @@ EXPECTED: dict[str, tuple[int, str]] = {
     )),
     'spec:tau_below_floor': (1, (
         "tau_below_floor.rpg:4:34: error: initial value 0.0001 of 'rate_0.tau' violates its bound "
-        '(>= 0.0005), the default floor of time constants (dt / 2)\n'
+        '(>= 0.0005), the default floor of rate time constants\n'
         '        x -> linear(2) -> rate(tau = 0.1 ms) -> y\n'
         '                                     ^^^^^^\n'
         "hint: declare a lower bound to replace the floor, e.g. 'bounds { rate_0.tau >= 0.0001 }'"

@@ -21,7 +21,7 @@ from .. import ast
 from ..errors import SpecGraphError, SpecNameError, SpecShapeError, SpecValueError, did_you_mean
 from ..expr import as_float, describe, evaluate
 from ..modules import KINDS
-from ..vocab import BOUND_TERMS, DEFAULT_ENFORCE, TAU_FLOOR_DT
+from ..vocab import BOUND_TERMS, DEFAULT_ENFORCE
 from .elaborate import Context
 from .records import ModuleNode, ParamNode, PortNode, put, record
 
@@ -401,8 +401,9 @@ def apply_bounds(g: nx.DiGraph, ctx: Context) -> None:
 
 def floor_time_constants(g: nx.DiGraph, ctx: Context) -> None:
     """Every time constant (a parameter of family ``taus``: ``tau``, ``tau_mem``,
-    ``tau_syn`` of any kind) without a lower bound gets the default floor
-    ``TAU_FLOOR_DT * dt`` (half a step), projected after each update, so training cannot
+    ``tau_syn`` of any kind) without a lower bound gets its kind's default floor,
+    ``tau_floor * dt`` (``dt / 2`` for the forward-Euler ``rate``, ``dt / 1000`` for the
+    exponential ``lif`` and ``expsyn``), projected after each update, so training cannot
     drive it to zero or below. A lower bound in the spec replaces the floor.
 
     >>> from rpgraph.graph import loads
@@ -411,10 +412,12 @@ def floor_time_constants(g: nx.DiGraph, ctx: Context) -> None:
     >>> p.lower, p.enforce, p.floor
     (0.0005, 'project', True)
     """
-    floor = TAU_FLOOR_DT * ctx.dt
     for p in _params(g):
         if p.family != "taus" or p.lower > -math.inf:
             continue
+        m = record(g, p.module)
+        assert isinstance(m, ModuleNode)
+        floor = KINDS[m.kind].tau_floor * ctx.dt
         # the floor is projected whatever the parameter's other bounds use
         enforce = "project" if not p.bound_spans or p.enforce == "project" else "both"
         put(g, p.id, replace(p, lower=min(floor, p.upper), enforce=enforce, floor=True))
