@@ -347,3 +347,35 @@ def test_hostile_bounds_json_is_a_clean_error(text: str, message: str) -> None:
     with pytest.raises(CheckpointError) as info:
         bounds.from_json(text, "b.json")
     assert str(info.value) == message
+
+
+def test_cli_shows_the_floor_and_trains_with_per_element_bounds(tmp_path: Any) -> None:
+    """``rpgraph bounds`` lists a time constant's default floor; ``rpgraph train --bounds``
+    takes a JSON whose bound is a list shaped like its parameter."""
+    import json
+
+    from tests.test_reliability import run_cli
+
+    spec = tmp_path / "s.rpg"
+    spec.write_text("network n (dt = 1 ms) {\n input x : 2\n output y : 2\n"
+                    " x -> w: linear(2, weight = constant(0.5)) -> h: rate -> y\n}\n"
+                    "train {\n data = sinusoids(classes = 1, length = 5, channels_in = 2,"
+                    " channels_out = 2)\n optimizer = sgd(lr = 0.0)\n epochs = 1\n}\n",
+                    encoding="utf-8")
+    rc, out, err = run_cli(["bounds", str(spec)], tmp_path)
+    assert rc == 0, err
+    assert "h.tau        taus        0.0005  inf    project (default floor)" in out.splitlines()
+    rc, out, err = run_cli(["bounds", str(spec), "--format", "json", "-o", "b.json"], tmp_path)
+    assert rc == 0, err
+    data = json.loads((tmp_path / "b.json").read_text(encoding="utf-8"))
+    data["lower"]["w"]["weight"] = [[0, 0], [0, 0]]
+    data["upper"]["w"]["weight"] = [[0.1, 0.2], [0.3, 0.4]]
+    (tmp_path / "b.json").write_text(json.dumps(data), encoding="utf-8")
+    rc, out, err = run_cli(["train", str(spec), "--bounds", "b.json", "--out", "run",
+                            "--quiet", "--no-plots"], tmp_path)
+    assert rc == 0, err
+    with np.load(tmp_path / "run" / "params.npz") as npz:
+        weights = [npz[k] for k in npz.files if npz[k].shape == (2, 2)]
+    np.testing.assert_allclose(weights[0], [[0.1, 0.2], [0.3, 0.4]], rtol=1e-6)
+    saved = json.loads((tmp_path / "run" / "bounds.json").read_text(encoding="utf-8"))
+    assert saved["upper"]["w"]["weight"] == [[0.1, 0.2], [0.3, 0.4]]
