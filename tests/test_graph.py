@@ -196,7 +196,7 @@ def test_summary() -> None:
         "    recurrent h -> w_rec (one step delay)",
         "    bound h.tau_mem in [0.01, inf] (project)",
         "    bound h.tau_syn in [0.002, inf] (project)",
-        "    bound readout.tau in [1e-06, inf] (project)",
+        "    bound readout.tau in [1e-06, inf] (project, default floor)",
         "}"])
 
 
