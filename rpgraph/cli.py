@@ -57,6 +57,15 @@ def _positive(text: str) -> int:
     return n
 
 
+def _memory_size(text: str) -> int:
+    from .memory import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def _time(text: str) -> float:
     t = text.strip()
     for unit in sorted(UNITS, key=len, reverse=True):
@@ -332,7 +341,17 @@ def build_parser() -> argparse.ArgumentParser:
     for choices in (sub.choices, nsub.choices):
         for command in choices.values():
             _with_debug(command)
+    _with_memory_limit(*(sub.choices[n] for n in ("check", "bounds", "train", "eval")),
+                       nsub.choices["export"])
     return p
+
+
+def _with_memory_limit(*commands: argparse.ArgumentParser) -> None:
+    # the commands that build a network (and data): see rpgraph.memory
+    for command in commands:
+        command.add_argument("--memory-limit", type=_memory_size, metavar="SIZE",
+                             help="refuse networks, data and training runs estimated to "
+                             "need more memory (e.g. 64GB; default: the machine's RAM)")
 
 
 def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
@@ -353,6 +372,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         with warnings.catch_warnings():
             if not a.debug:  # 'warning: ...', not a file path and a line of our source
                 warnings.showwarning = _show_warning
+            from .memory import set_limit
+
+            set_limit(getattr(a, "memory_limit", None))
             return int(a.fn(a) or 0)
     except SpecError as err:
         if a.debug:

@@ -13,17 +13,32 @@ the network's parameter records); the config keeps the references.
 from __future__ import annotations
 
 import inspect
+import types
+import typing
+import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from . import ast
-from .errors import DataError, Span, SpecError, SpecNameError, SpecValueError, did_you_mean
+from .errors import (
+    DataError,
+    Span,
+    SpecError,
+    SpecNameError,
+    SpecValueError,
+    clip,
+    did_you_mean,
+)
 from .expr import Quantity, Symbol, as_int, describe
 from .expr import evaluate as value_of
 from .fmt import format_expr
 from .io.data import Dataset, check_against_spec, check_dataset, load_npz, make_dataset
+from .memory import refuse_above, training_estimate
+from .ranges import AT_LEAST_1, FINITE, NON_NEGATIVE, SEED, UNIT_INTERVAL, Range, range_error
 
 if TYPE_CHECKING:
     import optax
@@ -67,9 +82,19 @@ SCHEDULES = _Optax(("constant_schedule", "exponential_decay", "cosine_decay_sche
 ALIASES = {"lr": "learning_rate"}
 TRAIN_SETTINGS = ("data", "loss", "optimizer", "epochs", "batch_size", "freeze", "seed",
                   "checkpoint_every", "test_data")
-#: The integer settings: ``(default, smallest allowed value)``, checked in this order.
-INTEGERS: dict[str, tuple[int | None, int]] = {
-    "epochs": (100, 0), "batch_size": (1, 1), "seed": (0, 0), "checkpoint_every": (None, 1)}
+#: The integer settings: ``(default, smallest, largest allowed value)``, checked in this
+#: order (a seed is 32 bits, as numpy's and jax's generators take; steps are 64-bit).
+INTEGERS: dict[str, tuple[int | None, int, int]] = {
+    "epochs": (100, 0, 2**62), "batch_size": (1, 1, 2**31 - 1), "seed": (0, 0, 2**32 - 1),
+    "checkpoint_every": (None, 1, 2**62)}
+#: Ranges of optax arguments by name (types come from optax's signatures; every other
+#: number must be finite). Values outside these make optax fail or silently do nothing.
+OPTAX_RANGES: dict[str, Range] = {
+    "transition_steps": AT_LEAST_1, "decay_steps": AT_LEAST_1, "warmup_steps": NON_NEGATIVE,
+    "transition_begin": NON_NEGATIVE, "seed": SEED, "b1": UNIT_INTERVAL, "b2": UNIT_INTERVAL,
+    "decay": UNIT_INTERVAL, "rho": UNIT_INTERVAL, "momentum": UNIT_INTERVAL,
+    "eps": NON_NEGATIVE, "eps_root": NON_NEGATIVE, "pct_start": UNIT_INTERVAL,
+    "min_dim_size_to_factor": AT_LEAST_1, "max_learning_rate": NON_NEGATIVE}
 
 Kwargs = tuple[tuple[str, Any], ...]
 
@@ -130,7 +155,8 @@ class DataSpec:
         if self.path is not None:
             return load_npz(self.path, base_dir=base_dir, allow_outside=allow_outside)
         try:
-            return make_dataset(self.name, dict(self.kwargs))
+            return make_dataset(self.name, dict(self.kwargs), base_dir=base_dir,
+                                allow_outside=allow_outside)
         except DataError as err:
             if err.span is None:
                 err.span = self.span
@@ -177,9 +203,12 @@ class TrainConfig:
         for key, value in given.items():
             if value is None:
                 continue
-            lo = INTEGERS[key][1]
-            if value < lo:
-                raise SpecValueError(f"Expected {key} >= {lo}, got {value}")
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise SpecValueError(f"Expected {key} to be an integer, got "
+                                     f"{type(value).__name__} {clip(repr(value))}")
+            message = _integer_error(key, int(value))
+            if message is not None:
+                raise SpecValueError(message)
             changes[key] = int(value)
         return replace(self, **changes)
 
@@ -224,8 +253,8 @@ def _elaborate(train: ast.Train, env: Mapping[str, Any]) -> TrainConfig:
             raise SpecNameError(f"unknown train setting '{s.key}'", s.span,
                                 hint=did_you_mean(s.key, TRAIN_SETTINGS)
                                 or f"settings: {', '.join(TRAIN_SETTINGS)}")
-    ints: dict[str, Any] = {key: _integer(train.get(key), env, key, default, lo)
-                            for key, (default, lo) in INTEGERS.items()}
+    ints: dict[str, Any] = {key: _integer(train.get(key), env, key, default)
+                            for key, (default, _, _) in INTEGERS.items()}
     data, opt, test = train.get("data"), train.get("optimizer"), train.get("test_data")
     loss, freeze = train.get("loss"), train.get("freeze")
     return TrainConfig(
@@ -243,14 +272,22 @@ def _items(expr: ast.Expr) -> tuple[ast.Expr, ...]:
     return expr.items if isinstance(expr, ast.ListExpr) else (expr,)
 
 
-def _integer(s: ast.Setting | None, env: Mapping[str, Any], key: str, default: int | None,
-             lo: int) -> int | None:
+def _integer(s: ast.Setting | None, env: Mapping[str, Any], key: str, default: int | None
+             ) -> int | None:
     if s is None:
         return default
     n = as_int(value_of(s.value, env), s.value, f"an integer {key}")
-    if n < lo:
-        raise SpecValueError(f"Expected {key} >= {lo}, got {n}", s.value.span)
+    message = _integer_error(key, n)
+    if message is not None:
+        raise SpecValueError(message, s.value.span)
     return n
+
+
+def _integer_error(key: str, n: int) -> str | None:
+    """The message for an integer setting outside its range (``seed = 2**70``)."""
+    _, lo, hi = INTEGERS[key]
+    # name the side that is crossed: "seed >= 0" for -1, "seed <= 4294967295" for 2**70
+    return range_error(key, n, Range(lo) if n < lo else Range(hi=hi))
 
 
 def optimizer_spec(expr: ast.Expr | str, env: Mapping[str, Any] | None = None
@@ -277,7 +314,48 @@ def optimizer_spec(expr: ast.Expr | str, env: Mapping[str, Any] | None = None
     fn = OPTIMIZERS[call.func]
     kwargs = _kwargs(call, env or {}, fn, f"optimizer '{call.func}'")
     _require_all(fn, kwargs, f"optimizer '{call.func}'", call)
-    return OptimizerSpec(call.func, tuple(kwargs.items()), format_expr(call), call.span)
+    spec = OptimizerSpec(call.func, tuple(kwargs.items()), format_expr(call), call.span)
+    _try_build(spec, f"optimizer '{call.func}'", call.span)
+    _try_step(spec, f"optimizer '{call.func}'", call.span)
+    return spec
+
+
+def _try_step(spec: OptimizerSpec, what: str, span: Span | None) -> None:
+    """Trace one update of ``spec`` on a tiny abstract tree (``jax.eval_shape``: nothing is
+    computed or allocated, ~30 ms), as the training step runs it (with the loss as
+    ``value``): values optax accepts when building but not when updating, such as
+    ``polyak_sgd(variant = "x")``, are refused at check rather than at the first step."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    tree = {"w": jax.ShapeDtypeStruct((2,), jnp.float32)}
+    try:
+        with warnings.catch_warnings():  # optax's warnings are for the real build, at train
+            warnings.simplefilter("ignore")
+            tx = optax.with_extra_args_support(spec.build())
+            state = jax.eval_shape(tx.init, tree)
+            jax.eval_shape(lambda g, s, p: tx.update(g, s, p,
+                                                     value=jnp.zeros((), jnp.float32)),
+                           tree, state, tree)
+    except Exception as err:  # noqa: BLE001 - any failure: these values cannot train
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise SpecValueError(f"{what} cannot run with these arguments: {clip(first, 200)}",
+                             span) from None
+
+
+def _try_build(spec: OptimizerSpec | ScheduleSpec, what: str, span: Span | None) -> None:
+    """Build ``spec`` once (optax allocates nothing when building): what optax itself
+    refuses, such as ``cosine_decay_schedule(decay_steps = 0)``, is refused at check."""
+    try:
+        with warnings.catch_warnings():  # optax's warnings are for the real build, at train
+            warnings.simplefilter("ignore")
+            spec.build()
+    except (ValueError, TypeError, OverflowError, ArithmeticError, AttributeError, KeyError,
+            IndexError, AssertionError) as err:  # what optax raises for values it cannot use
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise SpecValueError(f"{what} refuses its arguments: {clip(first, 200)}",
+                             span) from None
 
 
 def _kwargs(call: ast.Call, env: Mapping[str, Any], fn: Callable[..., Any], what: str
@@ -302,7 +380,55 @@ def _kwargs(call: ast.Call, env: Mapping[str, Any], fn: Callable[..., Any], what
                                 hint=did_you_mean(key, [*sig, *ALIASES])
                                 or f"arguments: {', '.join(sig)}")
         out[key] = _argument(value_of(expr, env, calls=True), env)
+        if sig:
+            _check_optax_arg(what, sig[key], out[key], getattr(expr, "span", where))
     return out
+
+
+def _accepts(annotation: Any) -> set[str]:
+    """What an optax annotation accepts from a spec: ``int``, ``number``, ``bool``, ``str``,
+    ``schedule`` (a callable of the step) or ``any`` (masks, dtypes: not checked here)."""
+    if annotation is inspect.Parameter.empty or annotation is Any:
+        return {"any"}
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return set().union(*(_accepts(a) for a in typing.get_args(annotation)))
+    if origin is not None and origin.__name__ == "Callable" or annotation is Callable:
+        return {"schedule"}
+    atoms = {bool: "bool", int: "int", float: "number", complex: "number", str: "str",
+             type(None): "none"}
+    if annotation in atoms:
+        return {atoms[annotation]}
+    name = getattr(annotation, "__name__", "").rsplit(".", 1)[-1]
+    if name in ("Array", "ndarray", "number", "floating", "integer"):
+        return {"number"}
+    if name == "bool" or annotation is np.bool_:
+        return {"bool"}
+    return {"any"}
+
+
+_KIND_OF = {bool: "bool", int: "int", float: "number", str: "str", ScheduleSpec: "schedule"}
+_NAMED = {"bool": "true or false", "int": "an integer", "number": "a number", "str": "a name",
+          "schedule": "a schedule"}
+
+
+def _check_optax_arg(what: str, p: inspect.Parameter, value: Any, span: Span | None
+                     ) -> None:
+    """``value`` has a type optax's signature of ``p`` accepts and lies in its range."""
+    ok = _accepts(p.annotation)
+    if "any" in ok:
+        return
+    kind = _KIND_OF.get(type(value), "other")
+    fits = kind in ok or (kind == "int" and "number" in ok)
+    if not fits:
+        want = " or ".join(_NAMED[k] for k in sorted(ok) if k in _NAMED) or "another value"
+        raise SpecValueError(f"{what} argument '{p.name}' expects {want}, got "
+                             f"{describe(value) if kind != 'schedule' else 'a schedule'}",
+                             span)
+    if kind in ("int", "number"):
+        message = range_error(p.name, value, OPTAX_RANGES.get(p.name, FINITE))
+        if message is not None:
+            raise SpecValueError(f"{what}: {message}", span)
 
 
 def _argument(v: Any, env: Mapping[str, Any]) -> Any:
@@ -315,7 +441,9 @@ def _argument(v: Any, env: Mapping[str, Any]) -> Any:
         fn = SCHEDULES[v.func]
         kwargs = _kwargs(v, env, fn, f"'{v.func}'")
         _require_all(fn, kwargs, f"schedule '{v.func}'", v)
-        return ScheduleSpec(v.func, tuple(kwargs.items()))
+        spec = ScheduleSpec(v.func, tuple(kwargs.items()))
+        _try_build(spec, f"schedule '{v.func}'", v.span)
+        return spec
     if isinstance(v, Quantity):
         return v.value
     if isinstance(v, Symbol):
@@ -392,10 +520,22 @@ def check_data(net: Network, config: TrainConfig | None, ds: Dataset, desc: str)
     source = f"data file '{ds.name}'" if ds.name.endswith(".npz") else f"dataset '{desc}'"
     check_against_spec(ds, n_in=net.size(net.inputs[0]), n_out=net.size(net.outputs[0]),
                        source=source, input_name=net.inputs[0], output_name=net.outputs[0])
+    _check_memory(net, config, ds, source)
     if ds.kind == "classification" and (config is None or config.loss is None):
         raise DataError(f"{source} is a classification data set but the spec has no loss",
                         hint=f"add 'loss = cross_entropy({net.outputs[0]}, target)' to the "
                         "train block")
+
+
+def _check_memory(net: Network, config: TrainConfig | None, ds: Dataset, source: str) -> None:
+    """Training on ``ds`` fits the memory limit (sizes are static: refused before the
+    training program is built), located at the train block's data setting."""
+    out = ds.targets if ds.targets is not None else ds.labels
+    est = training_estimate(net, samples=len(ds), length=ds.length,
+                            batch=config.batch_size if config is not None else 1,
+                            data_bytes=ds.inputs.nbytes + (0 if out is None else out.nbytes))
+    refuse_above(est, f"training on {source}",
+                 config.spans.get("data") if config is not None else None)
 
 
 def open_data(net: Network, config: TrainConfig | None, *, allow_outside: bool = False

@@ -189,7 +189,8 @@ def test_digits_bad_arguments(kwargs, message, hint):
 
 
 def test_registry_builds_by_name():
-    assert set(DATASETS) == {"sinusoids", "digits"}
+    assert set(DATASETS) == {"sinusoids", "digits", "encoded", "shd", "ssc", "nmnist",
+                             "events"}
     ds = make_dataset("sinusoids", {"classes": 2, "channels_in": 4, "length": 10})
     assert ds.inputs.shape == (2, 10, 4)
 
@@ -200,13 +201,15 @@ def test_registry_builds_by_name():
         (
             "sinusoid",
             {},
-            "unknown data set 'sinusoid'; known data sets: digits, sinusoids",
+            "unknown data set 'sinusoid'; known data sets: digits, encoded, events, nmnist, shd, "
+            "sinusoids, ssc",
             "did you mean 'sinusoids'?",
         ),
         (
-            "mnist",
+            "cifar",
             {},
-            "unknown data set 'mnist'; known data sets: digits, sinusoids",
+            "unknown data set 'cifar'; known data sets: digits, encoded, events, nmnist, shd, "
+            "sinusoids, ssc",
             "or load a file: a .npz with 'inputs' and 'targets' or 'labels'",
         ),
         (

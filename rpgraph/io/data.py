@@ -29,11 +29,14 @@ import math
 import os
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Annotated, Any, Protocol, get_type_hints
 
 import numpy as np
 
 from ..errors import DataError, did_you_mean, known_list
+from ..memory import Estimate, refuse_above
+from ..ranges import AT_LEAST_1, NON_NEGATIVE, SEED, Range, range_error
+from .encode import ENCODERS, encode
 from .npz import read_npz, resolve_data_path
 
 __all__ = [
@@ -43,6 +46,7 @@ __all__ = [
     "check_against_spec",
     "check_dataset",
     "digits",
+    "encoded",
     "from_arrays",
     "from_dataset_protocol",
     "load_npz",
@@ -273,11 +277,11 @@ def from_arrays(
 
 
 def sinusoids(
-    classes: int = 3,
-    length: int = 100,
-    channels_in: int = 2000,
-    channels_out: int = 2,
-    seed: int = 0,
+    classes: Annotated[int, AT_LEAST_1] = 3,
+    length: Annotated[int, AT_LEAST_1] = 100,
+    channels_in: Annotated[int, AT_LEAST_1] = 2000,
+    channels_out: Annotated[int, AT_LEAST_1] = 2,
+    seed: Annotated[int, SEED] = 0,
 ) -> Dataset:
     """Rockpool's ``MultiClassRandomSinMapping``: one random input pattern per class, mapped
     to a random sinusoid per output channel (regression, one sample per class).
@@ -314,29 +318,16 @@ def _encode_digits(
     intensity: np.ndarray, *, encoding: str, length: int, gain: float, rng: np.random.RandomState
 ) -> np.ndarray:
     """Turn ``(N, 64)`` intensities in [0, 1] into ``(N, length, 64)`` float32 inputs."""
-    n, channels = intensity.shape
-    if encoding == "rate":
-        return np.ascontiguousarray(
-            np.broadcast_to((intensity * gain)[:, None, :], (n, length, channels)),
-            dtype=np.float32,
-        )
-    prob = np.clip(intensity * gain, 0.0, 1.0)
-    if encoding == "poisson":
-        return (rng.rand(n, length, channels) < prob[:, None, :]).astype(np.float32)
-    # latency: one spike per lit pixel, brighter pixels earlier; dark pixels stay silent.
-    out = np.zeros((n, length, channels), dtype=np.float32)
-    sample, channel = np.nonzero(prob > 0)
-    step = np.rint((1.0 - prob[sample, channel]) * (length - 1)).astype(np.int64)
-    out[sample, step, channel] = 1.0
-    return out
+    # the shared encoders (rpgraph.io.encode) draw and round exactly as this loader did
+    return ENCODERS[encoding](intensity, length=length, gain=gain, rng=rng)
 
 
 def digits(
     encoding: str = "rate",
-    length: int = 50,
-    split: float = 0.25,
-    seed: int = 0,
-    gain: float = 1.0,
+    length: Annotated[int, AT_LEAST_1] = 50,
+    split: Annotated[float, Range(0, 1, hi_open=True)] = 0.25,
+    seed: Annotated[int, SEED] = 0,
+    gain: Annotated[float, NON_NEGATIVE] = 1.0,
 ) -> Dataset:
     """scikit-learn's bundled 8x8 handwritten digits (1797 samples, no download), as a
     10-class classification set with 64 input channels.
@@ -389,9 +380,54 @@ def digits(
     return Dataset(train_inputs, labels=labels[train_idx], name="digits", test=test, num_classes=10)
 
 
+def encoded(
+    path: str = "",
+    encoding: str = "rate",
+    length: int = 50,
+    gain: float = 1.0,
+    threshold: float = 0.1,
+    seed: int = 0,
+    *,
+    base_dir: str | os.PathLike[str] | None = None,
+    allow_outside: bool = False,
+) -> Dataset:
+    """A ``.npz`` of dense ``inputs`` and integer ``labels`` (optionally ``test_inputs`` and
+    ``test_labels``) turned into inputs over time by an encoder of :mod:`rpgraph.io.encode`:
+    ``rate``/``poisson``/``latency`` take ``inputs (N, C)`` in [0, 1] (times ``gain``),
+    ``delta`` takes ``inputs (N, T, C)`` and gives ``2 C`` up/down channels.
+
+    >>> ds = encoded(path="pixels.npz", encoding="poisson", length=30)  # doctest: +SKIP
+    """
+    source = f"data file '{path}'"
+    if not path:
+        raise DataError('dataset \'encoded\' needs a file: write encoded(path = "x.npz")')
+    full = resolve_data_path(path, base_dir=base_dir, allow_outside=allow_outside)
+    arrays = read_npz(full, display=path)
+    rng = np.random.RandomState(seed)
+    parts: dict[str, Dataset] = {}
+    for prefix in ("", "test_") if "test_inputs" in arrays else ("",):
+        for key in (f"{prefix}inputs", f"{prefix}labels"):
+            if key not in arrays:
+                raise DataError(f"{source} has no array '{key}' (it holds: "
+                                + ", ".join(sorted(arrays)) + ")",
+                                hint=_rename_hint(key, arrays))
+        x = _real_array(arrays[f"{prefix}inputs"], array_name=f"{prefix}inputs", source=source)
+        spikes = encode(x, encoding, length=length, gain=gain, threshold=threshold, rng=rng,
+                        source=f"dataset 'encoded' ({path})")
+        parts[prefix] = from_arrays(spikes, labels=arrays[f"{prefix}labels"], name=path,
+                                    source=source, names=(f"{prefix}inputs", "",
+                                                          f"{prefix}labels"))
+    train, test = parts[""], parts.get("test_")
+    classes = max(train.n_out, test.n_out if test else 0)
+    if test is not None:
+        test = Dataset(test.inputs, labels=test.labels, name=path, num_classes=classes)
+    return Dataset(train.inputs, labels=train.labels, name=path, test=test, num_classes=classes)
+
+
 DATASETS: dict[str, Callable[..., Dataset]] = {
     "sinusoids": sinusoids,
     "digits": digits,
+    "encoded": encoded,
 }
 
 
@@ -413,7 +449,59 @@ def _check_kwarg_type(name: str, arg: str, value: object, default: object) -> No
         )
 
 
-def make_dataset(name: str, kwargs: Mapping[str, object] | None = None) -> Dataset:
+def _sinusoids_bytes(classes: int = 3, length: int = 100, channels_in: int = 2000,
+                     channels_out: int = 2, **_: object) -> float:
+    # float64 draws, then their float32 copies
+    return classes * length * (channels_in + channels_out) * (8 + 4)
+
+
+DIGITS_SAMPLES, DIGITS_CLASSES, DIGITS_CHANNELS = 1797, 10, 64
+
+
+def _digits_bytes(length: int = 50, split: float = 0.25, **_: object) -> float:
+    # a stratified split needs a sample of every class on each side
+    n_test = math.ceil(split * DIGITS_SAMPLES)
+    if split > 0 and min(n_test, DIGITS_SAMPLES - n_test) < DIGITS_CLASSES:
+        raise DataError(f"dataset 'digits': a split of {split:g} leaves "
+                        f"{min(n_test, DIGITS_SAMPLES - n_test)} of {DIGITS_SAMPLES} samples on "
+                        f"one side; each side needs at least {DIGITS_CLASSES} (one per class)",
+                        hint="use a split between 0.006 and 0.994, or 0 for no test part")
+    return DIGITS_SAMPLES * length * DIGITS_CHANNELS * 4
+
+
+#: Bytes each built-in data set takes to generate, from its arguments alone (also where
+#: arguments that are fine one by one but not together are refused).
+DATASET_BYTES: dict[str, Callable[..., float]] = {
+    "sinusoids": _sinusoids_bytes,
+    "digits": _digits_bytes,
+}
+
+
+def _hints(factory: Callable[..., Dataset]) -> Mapping[str, Any]:
+    """The factory's annotations with their ``Annotated`` ranges (none if unresolvable)."""
+    try:
+        return get_type_hints(factory, include_extras=True)
+    except (NameError, TypeError):  # pragma: no cover - a data set annotated loosely
+        return {}
+
+
+def _check_kwarg_range(name: str, arg: str, value: object, hints: Mapping[str, Any]) -> None:
+    """A number against the :class:`~rpgraph.ranges.Range` its signature annotates."""
+    for rng in getattr(hints.get(arg), "__metadata__", ()):
+        if isinstance(rng, Range) and isinstance(value, (int, float)) \
+                and not isinstance(value, bool):
+            message = range_error(arg, value, rng)
+            if message is not None:
+                raise DataError(f"dataset '{name}': {message}")
+
+
+def make_dataset(
+    name: str,
+    kwargs: Mapping[str, object] | None = None,
+    *,
+    base_dir: str | os.PathLike[str] | None = None,
+    allow_outside: bool = False,
+) -> Dataset:
     """Build the built-in data set ``name`` with the spec's keyword arguments.
 
     >>> make_dataset("sinusoids", {"channels_in": 20}).n_in
@@ -424,6 +512,10 @@ def make_dataset(name: str, kwargs: Mapping[str, object] | None = None) -> Datas
     """
     kwargs = dict(kwargs or {})
     check_dataset(name, kwargs)
+    if "base_dir" in inspect.signature(DATASETS[name]).parameters:
+        # data sets that read files (keyword-only: not settable from a spec) resolve
+        # their paths against the spec's folder and keep inside it
+        kwargs.update(base_dir=base_dir, allow_outside=allow_outside)
     return DATASETS[name](**kwargs)
 
 
@@ -442,7 +534,8 @@ def check_dataset(name: str, kwargs: Mapping[str, object]) -> None:
             or "or load a file: a .npz with 'inputs' and 'targets' or 'labels'",
         )
     factory = DATASETS[name]
-    params = inspect.signature(factory).parameters
+    params = {k: p for k, p in inspect.signature(factory).parameters.items()
+              if p.kind is not p.KEYWORD_ONLY}  # keyword-only: set by the loader, not a spec
     for arg, value in kwargs.items():
         if arg not in params:
             raise DataError(
@@ -450,6 +543,11 @@ def check_dataset(name: str, kwargs: Mapping[str, object]) -> None:
                 hint=did_you_mean(arg, params),
             )
         _check_kwarg_type(name, arg, value, params[arg].default)
+        _check_kwarg_range(name, arg, value, _hints(factory))
+    if name in DATASET_BYTES:
+        # sizes are static: refuse what cannot fit before generating it
+        refuse_above(Estimate((("data", DATASET_BYTES[name](**kwargs)),)),
+                     f"dataset '{name}'", error=DataError)
 
 
 # --------------------------------------------------------------------------------------------

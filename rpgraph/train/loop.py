@@ -113,8 +113,12 @@ def fit(prog: Program, data: Any = None, *, options: FitOptions | None = None,
     st = resolve(prog, data, epochs=o.epochs, optimizer=o.optimizer, batch_size=o.batch_size,
                  seed=o.seed, checkpoint_every=o.checkpoint_every,
                  allow_outside=o.allow_outside)
-    if o.chunk is not None and o.chunk < 1:
-        raise SpecValueError(f"Expected chunk >= 1, got {o.chunk}")
+    for name in ("chunk", "devices"):
+        value = getattr(o, name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 1):
+            raise SpecValueError(f"Expected {name} to be an integer >= 1, got "
+                                 f"{type(value).__name__} {value!r:.40}")
     obj = prog.objective if o.bounds is None and o.loss is None else \
         make_objective(prog.network, o.bounds, loss=o.loss)
     per_epoch, total = step_plan(len(st.data), st.batch_size, st.epochs)
@@ -140,8 +144,11 @@ def fit(prog: Program, data: Any = None, *, options: FitOptions | None = None,
             # chunk boundaries are absolute multiples of k (see the module docstring)
             end = min((step // k + 1) * k, total)
             idx = indices(step, end - step, len(st.data), st.batch_size, per_epoch, st.seed)
-            params, opt_state, losses, terms = run_chunk(params, opt_state, inputs, targets,
-                                                         jnp.asarray(idx), step)
+            try:
+                params, opt_state, losses, terms = run_chunk(params, opt_state, inputs,
+                                                             targets, jnp.asarray(idx), step)
+            except jax.errors.JaxRuntimeError as err:
+                raise _out_of_memory(err) from None
             losses = np.asarray(losses)
             if not np.all(np.isfinite(losses)):
                 _non_finite(losses, terms, step, per_epoch, run)
@@ -180,6 +187,17 @@ def _initial(prog: Program, o: FitOptions, st: Settings, obj: Objective, run: Ru
     if run is None:
         raise nothing_to_resume(None)
     return run.resume(params, opt_state, total)
+
+
+def _out_of_memory(err: Exception) -> Exception:
+    """XLA's out-of-memory as a :class:`TrainingError` (the estimate before training,
+    :mod:`rpgraph.memory`, is approximate); any other runtime error unchanged."""
+    if "RESOURCE_EXHAUSTED" not in str(err):
+        return err
+    first = str(err).splitlines()[0][:200]
+    return TrainingError(f"the training program ran out of device memory ({first})",
+                         hint="use a smaller batch_size, shorter data or a smaller network, "
+                         "or compile with remat = N to recompute activations")
 
 
 def _non_finite(losses: np.ndarray, terms: dict[str, Array], step: int, per_epoch: int,

@@ -54,12 +54,13 @@ def freeze(opt: optax.GradientTransformation, frozen: Tree) -> optax.GradientTra
 class Constrained(NamedTuple):
     """What :func:`fit` applies around an optax optimizer, for a training loop of your own:
     ``init(params) -> opt_state`` and ``update(grads, opt_state, params) -> (params,
-    opt_state)``, which runs the optimizer with frozen parameters partitioned off (see
+    opt_state)`` (extra keyword arguments, e.g. ``value=loss`` for ``polyak_sgd``, go to
+    the optimizer), which runs the optimizer with frozen parameters partitioned off (see
     :func:`freeze`), applies the updates and projects the parameters whose bounds say so
     (:meth:`rpgraph.objective.Objective.constrain`). Pure: jit it or call it in a scan."""
 
     init: Callable[[Tree], Any]
-    update: Callable[[Tree, Any, Tree], tuple[Tree, Any]]
+    update: Callable[..., tuple[Tree, Any]]
 
 
 def constrained(opt: optax.GradientTransformation, objective: Objective) -> Constrained:
@@ -76,11 +77,13 @@ def constrained(opt: optax.GradientTransformation, objective: Objective) -> Cons
     >>> round(float(params["h"]["tau"][0]), 6), float(params["h"]["bias"][0])  # floor; frozen
     (0.0005, 0.0)
     """
-    tx = freeze(opt, objective.frozen)
+    # optimizers such as polyak_sgd need the loss as update(..., value=loss); the others
+    # take extra arguments and ignore them
+    tx = optax.with_extra_args_support(freeze(opt, objective.frozen))
     any_proj = any(jax.tree_util.tree_leaves(objective.project))
 
-    def update(grads: Tree, opt_state: Any, params: Tree) -> tuple[Tree, Any]:
-        updates, opt_state = tx.update(grads, opt_state, params)
+    def update(grads: Tree, opt_state: Any, params: Tree, **extra: Any) -> tuple[Tree, Any]:
+        updates, opt_state = tx.update(grads, opt_state, params, **extra)
         new = optax.apply_updates(params, updates)
         if any_proj:
             new = objective.constrain(new)
@@ -128,7 +131,7 @@ def make_step(prog: Program, opt: optax.GradientTransformation, *,
             x = {prog.inputs[0]: x}
         (loss, terms), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, x, target,
                                                                          key)
-        new, opt_state = tx.update(grads, opt_state, params)
+        new, opt_state = tx.update(grads, opt_state, params, value=loss)
         return new, opt_state, loss, terms
 
     return step
