@@ -198,8 +198,13 @@ def cmd_train(a: argparse.Namespace) -> int:
         epochs=a.epochs, seed=a.seed, batch_size=a.batch_size, out_dir=out, resume=a.resume,
         progress=not a.quiet, params=params, checkpoint_every=a.checkpoint_every,
         devices=a.devices, bounds=_load_bounds(prog, a.bounds),
-        on_end=None if a.no_plots else write_plots, allow_outside=a.allow_outside))
+        on_end=None if a.no_plots else write_plots, allow_outside=a.allow_outside,
+        tensorboard=a.tensorboard or None))
     if not a.quiet:
+        if result.epochs and result.epochs[-1].get("stop"):
+            best = [r["epoch"] for r in result.epochs if r.get("best")]
+            print(f"early stopping after epoch {result.epochs[-1]['epoch']}: no better "
+                  f"validation loss since epoch {best[-1] if best else '?'}")
         metrics = "  ".join(f"{k} {v:.4g}" for k, v in result.metrics.items())
         print(f"trained {result.steps} steps in {result.seconds:.1f} s "
               f"({result.steps / max(result.seconds, 1e-9):.0f} steps/s); {metrics}")
@@ -211,11 +216,16 @@ def cmd_eval(a: argparse.Namespace) -> int:
     """``rpgraph eval FILE --params DIR``: loss and accuracy of trained parameters."""
     from .compile import compile
     from .train import evaluate, resolve
+    from .train.evaluate import evaluate_part
 
     prog = compile(a.file)
     params = prog.load_params(a.params)
     st = resolve(prog, a.data, allow_outside=a.allow_outside)
-    for k, v in evaluate(prog, params, st.data).items():
+    metrics = evaluate(prog, params, st.data)
+    if st.validation is not None and st.validation is not st.data.test:
+        metrics.update({f"val_{k}": v for k, v in
+                        evaluate_part(prog, params, st.validation).items()})
+    for k, v in metrics.items():
         print(f"{k}: {v:.6g}")
     return 0
 
@@ -311,6 +321,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--init-params", help="start from these parameters (a .npz or run dir)")
     c.add_argument("--quiet", action="store_true", help="no progress output")
     c.add_argument("--no-plots", action="store_true", help="skip writing PNG plots")
+    c.add_argument("--tensorboard", action="store_true",
+                   help="write TensorBoard event files to DIR/tensorboard (needs tensorboardX)")
     c.add_argument("--allow-outside", action="store_true",
                    help="let the spec read data files outside its folder")
     c.set_defaults(fn=cmd_train)

@@ -125,6 +125,9 @@ class _Compiler:
             return lambda outs, target, params, rec: outs[key]
         if key == "target":
             return lambda outs, target, params, rec: target
+        port = _target_port(key, self.net)
+        if port is not None:
+            return lambda outs, target, params, rec: _port_target(target, port)
         if key == "params":
             return lambda outs, target, params, rec: params
         if key in BOUND_TERMS:
@@ -135,7 +138,9 @@ class _Compiler:
         if key in self.net.sim:
             v = float(self.net.sim[key])
             return lambda outs, target, params, rec: v
-        known = [*self.net.outputs, "target", "params", *BOUND_TERMS, *self.modules]
+        known = [*self.net.outputs, "target", "params", *BOUND_TERMS, *self.modules,
+                 *(f"target_{o}" for o in self.net.outputs),
+                 *(f"labels_{o}" for o in self.net.outputs)]
         raise SpecNameError(f"undefined name '{key}' in the loss", expr.span,
                             hint=did_you_mean(key, known) or f"names: {', '.join(known)}")
 
@@ -201,6 +206,20 @@ class _Compiler:
             return fn(*(a(outs, target, params, rec) for a in args), **kwargs)
 
         return call
+
+
+def _target_port(name: str, net: Network) -> str | None:
+    """The output ``target_<output>`` / ``labels_<output>`` names (what a data file with
+    several outputs calls its arrays), or ``None``."""
+    for prefix in ("target_", "labels_"):
+        if name.startswith(prefix) and name[len(prefix):] in net.outputs:
+            return name[len(prefix):]
+    return None
+
+
+def _port_target(target: Any, port: str) -> Any:
+    # several outputs: targets by output name; one output: the target array itself
+    return target[port] if isinstance(target, dict) else target
 
 
 def _constant(expr: ast.Expr) -> float:

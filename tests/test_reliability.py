@@ -176,6 +176,7 @@ def _data_files(d: Path) -> None:
     good = io.BytesIO()
     np.savez(good, inputs=z((2, 20, 8)), targets=z((2, 20, 2)))
     (d / "cut.npz").write_bytes(good.getvalue()[: len(good.getvalue()) // 2])
+    _port_files(d)
 
 
 def _file_setup(d: Path) -> None:
@@ -492,6 +493,68 @@ def _event_files(d: Path) -> None:
 
 ROWS = _rows() + [(f"events:{row}", "DataError", ["check", f"ev_{row}.rpg"])
                   for row in EVENT_DATA]
+
+
+# --- data and targets: several inputs/outputs, validation, optimizer chains ------------------
+# (one block, so rows from parallel work merge without touching the lists above)
+
+TWO = """network two {
+    input  a : 3
+    input  b : 2
+    output y1 : 2
+    output y2 : 4
+    a -> linear(4) -> h: tanh
+    b -> linear(4) -> h
+    h -> linear(2) -> y1
+    h -> linear(4) -> y2
+}
+"""
+SIN4 = "    data = sinusoids(classes = 4, length = 5, channels_in = 4, channels_out = 2)\n"
+TWO_LOSS = "    loss = mse(y1, target_y1) + cross_entropy(y2, labels_y2)\n"
+DATA_SPEC_ROWS: dict[str, tuple[str, str]] = {
+    "test_data_missing": ("DataError", OK_NET + "train {\n" + SIN4
+                          + '    test_data = "no_such_file.npz"\n}\n'),
+    "bad_validation": ("SpecValueError", OK_NET + "train {\n" + SIN4 + "    validation = 2\n}\n"),
+    "validation_too_small": ("DataError", OK_NET + "train {\n" + SIN4
+                             + "    validation = 0.1\n}\n"),
+    "bad_keep": ("SpecValueError", OK_NET + "train {\n" + SIN4
+                 + "    validation = 0.5\n    keep = bets\n}\n"),
+    "no_validation_set": ("SpecValueError", OK_NET + "train {\n" + SIN4
+                          + "    early_stopping = 3\n}\n"),
+    "bad_early_stopping": ("SpecNameError", OK_NET + "train {\n" + SIN4
+                           + "    early_stopping = stop(patience = 3)\n}\n"),
+    "bad_tensorboard": ("SpecValueError", OK_NET + "train {\n" + SIN4
+                        + "    tensorboard = 1\n}\n"),
+    "unknown_transform": ("SpecNameError", OK_NET + "train {\n"
+                          + "    optimizer = chain(clip_by_global_nrm(1.0), adam(lr = 1e-3))"
+                          + "\n}\n"),
+    "not_a_transform": ("SpecValueError", OK_NET + "train {\n"
+                        + "    optimizer = chain(clip(1.0), hinge_loss(1.0, 1.0))\n}\n"),
+    "ports_mismatch": ("DataError", TWO + 'train {\n    data = "ports_bad.npz"\n' + TWO_LOSS
+                       + "}\n"),
+    "ports_single_arrays": ("DataError", TWO + 'train {\n    data = "ports_plain.npz"\n'
+                            + TWO_LOSS + "}\n"),
+    "ports_bare_target": ("SpecNameError", TWO + 'train {\n    data = "ports_good.npz"\n'
+                          + "    loss = mse(y1, target)\n}\n"),
+    "ports_no_loss": ("DataError", TWO + 'train {\n    data = "ports_good.npz"\n}\n'),
+}
+SPEC_ROWS.update({k: text for k, (_, text) in DATA_SPEC_ROWS.items()})
+ROWS += [(f"spec:{k}", family, ["check", f"{k}.rpg"])
+         for k, (family, _) in DATA_SPEC_ROWS.items()]
+ROWS.append(("data:ports_flag", "DataError",  # --data: checked against the ports too
+             ["train", "ports_mismatch.rpg", "--data", "ports_bad.npz", "--out", "o", *TRAIN]))
+
+
+def _port_files(d: Path) -> None:
+    """Data files named after the ports of TWO: good, plain (one input, one target), bad."""
+    r = np.random.RandomState(0)
+    _npz(d / "ports_good.npz", x_a=r.rand(4, 5, 3), x_b=r.rand(4, 5, 2),
+         target_y1=r.rand(4, 5, 2), labels_y2=np.arange(4))
+    _npz(d / "ports_plain.npz", inputs=r.rand(4, 5, 3), targets=r.rand(4, 5, 2))
+    # five problems at once: a wrong width, a misnamed input (so b is missing), a sample
+    # count that disagrees, float labels
+    _npz(d / "ports_bad.npz", x_a=r.rand(4, 5, 4), x_bb=r.rand(4, 5, 2),
+         target_y1=r.rand(3, 5, 2), labels_y2=np.arange(4.0))
 
 
 
@@ -1089,6 +1152,100 @@ EXPECTED: dict[str, tuple[int, str]] = {
     )),
 }
 
+DATA_EXPECTED: dict[str, tuple[int, str]] = {
+    'spec:test_data_missing': (1, (
+        "test_data_missing.rpg:8:17: error: data file 'no_such_file.npz' does not exist\n"
+        '        test_data = "no_such_file.npz"\n'
+        '                    ^^^^^^^^^^^^^^^^^^\n'
+    )),
+    'spec:bad_validation': (1, (
+        'bad_validation.rpg:8:18: error: Expected validation to be a fraction between 0 and 1 (e.'
+        'g. 0.1), got 2\n'
+        '        validation = 2\n'
+        '                     ^\n'
+        'hint: or hold out a file: test_data = "FILE.npz"\n'
+    )),
+    'spec:validation_too_small': (1, (
+        "validation_too_small.rpg:8:18: error: dataset 'sinusoids': a validation split of 0.1 of"
+        ' 4 samples leaves no validation samples\n'
+        '        validation = 0.1\n'
+        '                     ^^^\n'
+        'hint: use a fraction between 0 and 1 that leaves at least one sample on each side, o'
+        'r give test_data = "FILE.npz"\n'
+    )),
+    'spec:bad_keep': (1, (
+        'bad_keep.rpg:9:12: error: Expected keep = best or keep = last, got bets\n'
+        '        keep = bets\n'
+        '               ^^^^\n'
+        "hint: did you mean 'best'?\n"
+    )),
+    'spec:no_validation_set': (1, (
+        'no_validation_set.rpg:8:22: error: early_stopping watches the validation loss, but th'
+        'ere is no validation set\n'
+        '        early_stopping = 3\n'
+        '                         ^\n'
+        'hint: add \'validation = 0.1\' (a held-out fraction of the data) or \'test_data = "F'
+        'ILE.npz"\'\n'
+    )),
+    'spec:bad_early_stopping': (1, (
+        "bad_early_stopping.rpg:8:22: error: unknown early stopping rule 'stop'\n"
+        '        early_stopping = stop(patience = 3)\n'
+        '                         ^^^^\n'
+        'hint: write early_stopping = plateau(patience = 5) or early_stopping = 5\n'
+    )),
+    'spec:bad_tensorboard': (1, (
+        'bad_tensorboard.rpg:8:19: error: Expected tensorboard = true or false, got 1\n'
+        '        tensorboard = 1\n'
+        '                      ^\n'
+    )),
+    'spec:unknown_transform': (1, (
+        "unknown_transform.rpg:7:23: error: unknown optimizer 'clip_by_global_nrm'\n"
+        '        optimizer = chain(clip_by_global_nrm(1.0), adam(lr = 1e-3))\n'
+        '                          ^^^^^^^^^^^^^^^^^^\n'
+        "hint: did you mean 'clip_by_global_norm'?\n"
+    )),
+    'spec:not_a_transform': (1, (
+        'not_a_transform.rpg:7:34: error: optax.hinge_loss is not a gradient transformation (it'
+        ' returns ArrayImpl)\n'
+        '        optimizer = chain(clip(1.0), hinge_loss(1.0, 1.0))\n'
+        '                                     ^^^^^^^^^^\n'
+        'hint: use an optimizer such as adam(lr = 1e-3), or a transform such as clip_by_globa'
+        'l_norm(1.0) inside chain(...)\n'
+    )),
+    'spec:ports_mismatch': (1, (
+        "ports_mismatch.rpg: error: data file 'ports_bad.npz' does not fit network 'two': 5 prob"
+        'lems\n'
+        "  - array 'labels_y2' has dtype float64; expected integer labels\n"
+        "  - array 'x_a' has 4 samples; 'target_y1' has 3\n"
+        "  - array 'x_a' has shape (4, 5, 4); expected (N, T, 3) for input 'a' : 3\n"
+        "  - array 'x_bb' names no input of network 'two' (inputs: a, b); did you mean 'b'?\n"
+        "  - no array 'x_b' for input 'b' : 2\n"
+        'hint: name the arrays after the ports: x_<input>, target_<output> or labels_<output> (te'
+        'st_ in front for a test part)\n'
+    )),
+    'spec:ports_single_arrays': (1, (
+        "ports_single_arrays.rpg: error: data file 'ports_plain.npz' holds one input and one ta"
+        "rget array, but network 'two' has inputs a, b and outputs y1, y2\n"
+        'hint: name the arrays after the ports: x_a, x_b, target_y1, target_y2 (labels_<output'
+        '> for class labels)\n'
+    )),
+    'spec:ports_bare_target': (1, (
+        "ports_bare_target.rpg:13:20: error: the loss reads 'target', but network 'two' has sever"
+        'al outputs (y1, y2)\n'
+        '        loss = mse(y1, target)\n'
+        '                       ^^^^^^\n'
+        "hint: name the output's target: target_y1, target_y2 (or labels_<output> for class lab"
+        'els)\n'
+    )),
+    'spec:ports_no_loss': (1, (
+        "ports_no_loss.rpg: error: network 'two' has several outputs (y1, y2) but the spec has"
+        ' no loss naming their targets\n'
+        "hint: add e.g. 'loss = mse(y1, target_y1) + mse(y2, target_y2)'\n"
+    )),
+}
+DATA_EXPECTED["data:ports_flag"] = DATA_EXPECTED["spec:ports_mismatch"]
+EXPECTED.update(DATA_EXPECTED)
+
 EXPECTED.update({
     'value:negative_tau': (1, (
         "value_negative_tau.rpg:4:34: error: 'rate': Expected tau > 0, got -0.005 s\n"
@@ -1479,6 +1636,25 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
             "cli:missing_params", "cli:bad_choice", "cli:bad_time", "value:memory_limit"],
     },
 }
+#: the families of the data-and-targets block's rows
+FAMILIES["DataError"].update({
+    "test_data file missing": ["spec:test_data_missing"],
+    "validation split leaves no samples": ["spec:validation_too_small"],
+    "data named after the ports: every mismatch at once / one-port arrays for several "
+    "ports / no loss for several outputs": [
+        "spec:ports_mismatch", "spec:ports_single_arrays", "spec:ports_no_loss",
+        "data:ports_flag"],
+})
+FAMILIES["SpecValueError"].update({
+    "validation / keep / tensorboard values; early stopping without a validation set": [
+        "spec:bad_validation", "spec:bad_keep", "spec:bad_tensorboard",
+        "spec:no_validation_set"],
+    "an optax name that is no gradient transformation": ["spec:not_a_transform"],
+})
+FAMILIES["SpecNameError"].update({
+    "unknown early stopping rule / optax transformation; bare target with several outputs": [
+        "spec:bad_early_stopping", "spec:unknown_transform", "spec:ports_bare_target"],
+})
 #: Raised only by code paths the CLI matrix does not reach (covered elsewhere or not at all);
 #: listed so the report can say so.
 NOT_IN_MATRIX = {

@@ -173,8 +173,10 @@ def make_chunk(prog: Program, opt: optax.GradientTransformation, *,
     """``chunk(params, opt_state, inputs, targets, idx, step0=0) -> (params, opt_state,
     losses, terms)``: a ``lax.scan`` over steps, jitted with parameter and optimizer buffers
     donated. ``idx`` is ``(K, B)`` sample indices, one row per step; the data stays on the
-    device and each step gathers its batch there. ``step0`` is the absolute number of the
-    first step: noise keys derive from ``(seed, step)``, so a resumed run draws the same.
+    device and each step gathers its batch there; ``inputs`` and ``targets`` may be dicts
+    of arrays by port (networks with several inputs or outputs). ``step0`` is the absolute
+    number of the first step: noise keys derive from ``(seed, step)``, so a resumed run
+    draws the same.
     ``objective`` is as for :func:`make_step`.
 
     >>> import rpgraph
@@ -194,16 +196,18 @@ def make_chunk(prog: Program, opt: optax.GradientTransformation, *,
     def body(carry: Any, idx: Array) -> Any:
         params, opt_state, inputs, targets, n = carry
         if idx.shape[0] == 1:  # one sample: a dynamic slice, cheaper than a gather
-            x = jax.lax.dynamic_slice_in_dim(inputs, idx[0], 1, axis=0)
-            t = jax.lax.dynamic_slice_in_dim(targets, idx[0], 1, axis=0)
+            pick = lambda a: jax.lax.dynamic_slice_in_dim(a, idx[0], 1, axis=0)  # noqa: E731
         else:
-            x = inputs[idx]
-            t = targets[idx]
+            pick = lambda a: a[idx]  # noqa: E731
+        # inputs and targets are arrays, or dicts by port for several inputs/outputs
+        x = jax.tree_util.tree_map(pick, inputs)
+        t = jax.tree_util.tree_map(pick, targets)
         if shard is not None:
-            x = jax.lax.with_sharding_constraint(x, shard)
-            t = jax.lax.with_sharding_constraint(t, shard)
+            x = jax.tree_util.tree_map(lambda a: jax.lax.with_sharding_constraint(a, shard), x)
+            t = jax.tree_util.tree_map(lambda a: jax.lax.with_sharding_constraint(a, shard), t)
         key = jax.random.fold_in(base, n)
-        params, opt_state, loss, terms = step(params, opt_state, {name: x}, t, key)
+        params, opt_state, loss, terms = step(params, opt_state,
+                                              x if isinstance(x, dict) else {name: x}, t, key)
         return (params, opt_state, inputs, targets, n + 1), (loss, terms)
 
     def run(params: Tree, opt_state: Any, inputs: Array, targets: Array, idx: Array,
