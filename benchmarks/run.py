@@ -22,10 +22,10 @@ from typing import Any
 if __package__ in (None, ""):  # ``python benchmarks/run.py``: make the package importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from benchmarks import lif, parse, scaling, seed  # noqa: E402
+from benchmarks import conv, lif, parse, scaling, seed  # noqa: E402
 from benchmarks.common import Row, Target, machine_info  # noqa: E402
 
-CASES = ("mlp", "rate", "lif", "scaling", "parse")
+CASES = ("mlp", "rate", "lif", "scaling", "parse", "conv")
 REFERENCES = ("rockpool", "hand-written", "spyx")
 
 
@@ -38,6 +38,7 @@ class Config:
     lif: lif.LIFConfig
     scaling: scaling.ScalingConfig
     parse: parse.ParseConfig = parse.ParseConfig()
+    conv: conv.ConvConfig = conv.ConvConfig()
     name: str = "full"
 
 
@@ -58,6 +59,7 @@ def quick() -> Config:
         lif=lif.LIFConfig(sizes=(256, 1024), length=200, batch=16, repeats=3, budget_s=3.0),
         scaling=scaling.ScalingConfig(lengths=(100, 1000, 10000), mem_length=2000,
                                       repeats=2, compile_repeats=2),
+        conv=conv.ConvConfig(length=10, batch=2, repeats=2, budget_s=3.0),
         name="quick")
 
 
@@ -85,6 +87,7 @@ def run(cases: Sequence[str], cfg: Config, log: Callable[[str], None] = print,
         "lif": lambda: lif.run_case(cfg.lif, log),
         "scaling": lambda: scaling.run_case(cfg.scaling, log),
         "parse": lambda: parse.run_case(cfg.parse, log),
+        "conv": lambda: conv.run_case(cfg.conv, log),
     }
     for case in cases:
         log(f"== {case}")
@@ -135,6 +138,8 @@ def targets(res: Results, cfg: Config) -> list[Target]:
         _speed_target(res, "mlp", "hand-written", 0.95),
         _speed_target(res, "lif N=1024", "rockpool", 10.0),
         _speed_target(res, "lif N=1024", "spyx", 1.0),
+        _speed_target(res, f"conv SNN T={cfg.conv.length} B={cfg.conv.batch}",
+                      "hand-written", 0.95),
     ]
     sc = cfg.scaling
     lo, hi = min(sc.lengths), max(sc.lengths)

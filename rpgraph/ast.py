@@ -112,7 +112,16 @@ class ListExpr:
     span: Span = field(default=NOWHERE, compare=False)
 
 
-Expr = Num | Bool | Str | Name | Ref | Call | BinOp | Neg | ListExpr
+@dataclass(frozen=True)
+class TupleExpr:
+    """``(a, b, ...)`` with at least one comma: a tensor shape ``(2, 34, 34)`` or a pair of
+    sizes (``kernel = (3, 3)``)."""
+
+    items: tuple[Expr, ...]
+    span: Span = field(default=NOWHERE, compare=False)
+
+
+Expr = Num | Bool | Str | Name | Ref | Call | BinOp | Neg | ListExpr | TupleExpr
 
 
 # --- network bodies --------------------------------------------------------------------------

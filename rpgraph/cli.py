@@ -17,7 +17,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import os
+import signal
 import sys
+import threading
 import traceback
 import warnings
 from collections.abc import Callable, Sequence
@@ -194,20 +196,38 @@ def cmd_train(a: argparse.Namespace) -> int:
                         hint="rpgraph train SPEC --out runs/NAME --resume")
     out = out or default_run_dir(prog)
     params = prog.load_params(a.init_params) if a.init_params else None
-    result = fit(prog, a.data, options=FitOptions(
+    options = FitOptions(
         epochs=a.epochs, seed=a.seed, batch_size=a.batch_size, out_dir=out, resume=a.resume,
         progress=not a.quiet, params=params, checkpoint_every=a.checkpoint_every,
         devices=a.devices, bounds=_load_bounds(prog, a.bounds),
         on_end=None if a.no_plots else write_plots, allow_outside=a.allow_outside,
-        tensorboard=a.tensorboard or None))
+        tensorboard=a.tensorboard or None, force=a.force,
+        **({} if a.log_limit is None else {"log_limit": a.log_limit}))
+    try:
+        result = fit(prog, a.data, options=options)
+    except KeyboardInterrupt as stop:
+        # only a run that has a checkpoint can be continued
+        from .io.checkpoint import latest_checkpoint
+
+        what = "terminated" if isinstance(stop, _Terminated) else "interrupted"
+        if latest_checkpoint(out) is not None and (out / ".rpgraph-run").is_file():
+            print(f"{what}; continue the run with: rpgraph train {a.file} --out {out} --resume",
+                  file=sys.stderr)
+        else:
+            print(f"{what} before the first checkpoint; nothing to resume", file=sys.stderr)
+        return 143 if isinstance(stop, _Terminated) else 130
     if not a.quiet:
         if result.epochs and result.epochs[-1].get("stop"):
             best = [r["epoch"] for r in result.epochs if r.get("best")]
             print(f"early stopping after epoch {result.epochs[-1]['epoch']}: no better "
                   f"validation loss since epoch {best[-1] if best else '?'}")
         metrics = "  ".join(f"{k} {v:.4g}" for k, v in result.metrics.items())
-        print(f"trained {result.steps} steps in {result.seconds:.1f} s "
-              f"({result.steps / max(result.seconds, 1e-9):.0f} steps/s); {metrics}")
+        ran = result.steps - result.start
+        if ran:
+            print(f"trained {ran} steps in {result.seconds:.1f} s "
+                  f"({ran / max(result.seconds, 1e-9):.0f} steps/s); {metrics}")
+        else:
+            print(f"the run had already finished its {result.steps} steps; {metrics}")
         print(f"run directory: {out}")
     return 0
 
@@ -276,6 +296,33 @@ _CONVENTION_HELP = {
 }
 
 
+def _train_arguments(c: argparse.ArgumentParser) -> None:
+    """The flags of ``rpgraph train``."""
+    c.add_argument("file")
+    c.add_argument("--epochs", type=_non_negative)
+    c.add_argument("--data", help="a .npz file with inputs and targets or labels")
+    c.add_argument("--out", help="run directory (default runs/<spec>-<time>)")
+    c.add_argument("--resume", action="store_true",
+                   help="continue the run in --out (more --epochs extend a finished run)")
+    c.add_argument("--force", action="store_true",
+                   help="resume despite changed settings, or start over a run in --out")
+    c.add_argument("--log-limit", type=_non_negative, metavar="N",
+                   help="steps logged one metrics line each (default 100000); later steps "
+                   "get one line per chunk")
+    c.add_argument("--seed", type=_non_negative)
+    c.add_argument("--batch-size", type=_positive)
+    c.add_argument("--devices", type=_positive, help="shard minibatches over N devices")
+    c.add_argument("--checkpoint-every", type=_positive, help="steps between checkpoints")
+    c.add_argument("--bounds", help="a bounds JSON file (from 'rpgraph bounds --format json')")
+    c.add_argument("--init-params", help="start from these parameters (a .npz or run dir)")
+    c.add_argument("--quiet", action="store_true", help="no progress output")
+    c.add_argument("--no-plots", action="store_true", help="skip writing PNG plots")
+    c.add_argument("--tensorboard", action="store_true",
+                   help="write TensorBoard event files to DIR/tensorboard (needs tensorboardX)")
+    c.add_argument("--allow-outside", action="store_true",
+                   help="let the spec read data files outside its folder")
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The ``rpgraph`` argument parser (one sub-command per stage users reach)."""
     p = _Parser(prog="rpgraph", description="Declarative rate and spiking networks in JAX.")
@@ -308,23 +355,7 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(fn=cmd_bounds)
 
     c = sub.add_parser("train", help="train a spec")
-    c.add_argument("file")
-    c.add_argument("--epochs", type=_non_negative)
-    c.add_argument("--data", help="a .npz file with inputs and targets or labels")
-    c.add_argument("--out", help="run directory (default runs/<spec>-<time>)")
-    c.add_argument("--resume", action="store_true", help="continue the run in --out")
-    c.add_argument("--seed", type=_non_negative)
-    c.add_argument("--batch-size", type=_positive)
-    c.add_argument("--devices", type=_positive, help="shard minibatches over N devices")
-    c.add_argument("--checkpoint-every", type=_positive, help="steps between checkpoints")
-    c.add_argument("--bounds", help="a bounds JSON file (from 'rpgraph bounds --format json')")
-    c.add_argument("--init-params", help="start from these parameters (a .npz or run dir)")
-    c.add_argument("--quiet", action="store_true", help="no progress output")
-    c.add_argument("--no-plots", action="store_true", help="skip writing PNG plots")
-    c.add_argument("--tensorboard", action="store_true",
-                   help="write TensorBoard event files to DIR/tensorboard (needs tensorboardX)")
-    c.add_argument("--allow-outside", action="store_true",
-                   help="let the spec read data files outside its folder")
+    _train_arguments(c)
     c.set_defaults(fn=cmd_train)
 
     c = sub.add_parser("eval", help="evaluate trained parameters")
@@ -358,6 +389,14 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so that a run stops the same way and says so."""
+
+
+def _on_sigterm(signum: int, frame: object) -> None:
+    raise _Terminated
+
+
 def _with_memory_limit(*commands: argparse.ArgumentParser) -> None:
     # the commands that build a network (and data): see rpgraph.memory
     for command in commands:
@@ -380,6 +419,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     parser = build_parser()
     a = parser.parse_args(argv)
+    old_term = None
+    if threading.current_thread() is threading.main_thread():
+        old_term = signal.signal(signal.SIGTERM, _on_sigterm)
     try:
         with warnings.catch_warnings():
             if not a.debug:  # 'warning: ...', not a file path and a line of our source
@@ -393,9 +435,10 @@ def main(argv: Sequence[str] | None = None) -> int:
             traceback.print_exc()
         print(err, file=sys.stderr)
         return EXIT_SPEC
-    except KeyboardInterrupt:
-        print("interrupted; a run with --out can continue with --resume", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as stop:
+        terminated = isinstance(stop, _Terminated)
+        print("terminated" if terminated else "interrupted", file=sys.stderr)
+        return 143 if terminated else 130
     except BrokenPipeError:
         # 'rpgraph graph x.rpg | head': the reader left; say nothing more on a closed pipe
         with contextlib.suppress(OSError):
@@ -414,6 +457,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"rpgraph: internal error: {type(err).__name__}: {err}\n"
               "hint: rerun with --debug for a traceback and report it", file=sys.stderr)
         return EXIT_INTERNAL
+    finally:
+        if old_term is not None:
+            signal.signal(signal.SIGTERM, old_term)
 
 
 if __name__ == "__main__":

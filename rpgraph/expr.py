@@ -116,6 +116,8 @@ def evaluate(expr: ast.Expr, env: Mapping[str, Value], *, calls: bool = False) -
         return Quantity(float(out), dim) if dim else out
     if isinstance(expr, ast.ListExpr):
         return [evaluate(item, env, calls=calls) for item in expr.items]
+    if isinstance(expr, ast.TupleExpr):
+        return tuple(evaluate(item, env, calls=calls) for item in expr.items)
     if isinstance(expr, ast.Call):
         if calls:
             return expr
@@ -160,9 +162,23 @@ def describe(v: Value) -> str:
         return f"the name '{clip(v.name)}'"
     if isinstance(v, list):
         return "a list"
+    if isinstance(v, tuple):
+        return f"the tuple {format_tuple(v)}"
     if isinstance(v, ast.Call):
         return f"the call '{v.func}(...)'"
     return type(v).__name__
+
+
+def format_tuple(v: tuple[Any, ...]) -> str:
+    """A tuple of numbers as the spec writes it: ``(2, 34, 34)``, ``(4,)``.
+
+    >>> format_tuple((4,)), format_tuple((2, 3))
+    ('(4,)', '(2, 3)')
+    """
+    if len(v) == 1:
+        return f"({v[0]:g},)" if isinstance(v[0], (int, float)) else f"({v[0]},)"
+    return "(" + ", ".join(f"{x:g}" if isinstance(x, (int, float)) and not isinstance(x, bool)
+                           else str(x) for x in v) + ")"
 
 
 def as_float(v: Value, node: ast.Expr, *, time: bool = False, what: str = "a number") -> float:

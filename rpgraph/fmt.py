@@ -126,6 +126,9 @@ def format_expr(e: ast.Expr) -> str:
         return f"{e.func}({_args(e.args, e.kwargs)})"
     if isinstance(e, ast.ListExpr):
         return "[" + ", ".join(format_expr(i) for i in e.items) + "]"
+    if isinstance(e, ast.TupleExpr):
+        inner = ", ".join(format_expr(i) for i in e.items)
+        return f"({inner},)" if len(e.items) == 1 else f"({inner})"
     if isinstance(e, ast.Neg):
         return NEG.symbol + _wrap(e.operand, NEG.operand)
     if isinstance(e, ast.BinOp):

@@ -354,6 +354,9 @@ class _Builder:
     def list_expr(self, meta: Meta, ch: list[Any]) -> ast.ListExpr:
         return self._expr(ast.ListExpr(tuple(ch), _span(meta)), *ch)
 
+    def tuple_expr(self, meta: Meta, ch: list[Any]) -> ast.TupleExpr:
+        return self._expr(ast.TupleExpr(tuple(ch), _span(meta)), *ch)
+
     def neg(self, meta: Meta, ch: list[Any]) -> ast.Neg:
         return self._expr(ast.Neg(ch[0], _span(meta)), ch[0])
 

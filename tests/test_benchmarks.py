@@ -10,7 +10,7 @@ import pytest
 
 pytest.importorskip("rockpool")
 
-from benchmarks import lif, parse, run, scaling, seed  # noqa: E402
+from benchmarks import conv, lif, parse, run, scaling, seed  # noqa: E402
 
 TINY = run.Config(
     mlp=seed.SeedConfig(channels_in=16, hidden=4, length=20, steps=6, rockpool_repeats=1,
@@ -23,6 +23,7 @@ TINY = run.Config(
                                   rate_spec=lif.spec_text(8).replace("lif", "rate"),
                                   rec_size=8, rec_in=4, memory_specs=("recurrent",)),
     parse=parse.ParseConfig(layers=20, repeats=1, chain_nodes=30),
+    conv=conv.ConvConfig(length=3, batch=1, repeats=1),
     name="tiny",
 )
 
@@ -47,7 +48,9 @@ def test_harness_runs_every_case(tmp_path: Path) -> None:
 
     text = run.report(res, TINY)
     assert "targets:" in text and "x Rockpool" in text
-    assert len(run.targets(res, TINY)) == 11
+    conv_row = res.find("conv SNN T=3 B=1", "rpgraph")
+    assert conv_row is not None and conv_row.extra["loss_rel_diff"] < 1e-5
+    assert len(run.targets(res, TINY)) == 12
     out = tmp_path / "r.json"
     out.write_text(json.dumps(run.to_json(res, TINY), default=str), encoding="utf-8")
     data = json.loads(out.read_text(encoding="utf-8"))

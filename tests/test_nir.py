@@ -372,19 +372,21 @@ def test_import_lists_every_unsupported_node() -> None:
         "pool": nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]),
                               padding=np.array([0, 0])),
         "delay": nir.Delay(delay=np.ones(8)),
+        "flat": nir.Flatten(input_type={"input": np.array([2, 2, 2])}, start_dim=1),
         "lif": nir.LIF(tau=np.ones(8), r=np.ones(8), v_leak=np.zeros(8),
                        v_threshold=np.ones(8)),
         "output": nir.Output(output_type=np.array([8])),
     }
-    edges = [("input", "conv"), ("conv", "pool"), ("pool", "delay"), ("delay", "lif"),
-             ("lif", "output")]
+    edges = [("input", "conv"), ("conv", "pool"), ("pool", "delay"), ("delay", "flat"),
+             ("flat", "lif"), ("lif", "output")]
     graph = nir.NIRGraph(nodes=nodes, edges=edges, type_check=False)
     with pytest.raises(SpecError) as err:
         nir_to_spec(graph, dt=1e-3)
     msg = str(err.value)
-    assert "cannot import NIR graph: 3 unsupported nodes: 'conv' (Conv2d: no rpgraph " \
-           "equivalent), 'pool' (SumPool2d: no rpgraph equivalent), 'delay' (Delay: no " \
-           "rpgraph equivalent)" in msg
+    # conv and pool are read since tensor shapes (issue 12)
+    assert "cannot import NIR graph: 2 unsupported nodes: 'delay' (Delay: no rpgraph " \
+           "equivalent), 'flat' (Flatten: start_dim 1, end_dim -1 over an input of shape " \
+           "(2, 2, 2) (only flattening the whole sample))" in msg
     assert "lif" not in msg.split("hint")[0]
 
 
@@ -584,7 +586,8 @@ def test_top_level_api_and_export_table() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120, cwd=Path(__file__).resolve().parents[1], check=True)
     assert out.stdout.split() == ["False", "False"]
-    assert rnir.EXPORTABLE_KINDS == ("linear", "lif", "expsyn", "identity")
+    assert rnir.EXPORTABLE_KINDS == ("linear", "lif", "expsyn", "identity", "conv1d", "conv2d",
+                                     "sumpool2d", "avgpool2d", "flatten")
     assert set(EXPORTERS) <= set(KINDS)
 
 def test_cli_import_train_export_round_trip(tmp_path: Path) -> None:

@@ -148,6 +148,31 @@ TRAIN_SPEC_ROWS: dict[str, str] = {
     "\n    epochs = 1\n}\n",
 }
 
+#: Tensor-shape rows (issue 12): spec text and error family, merged into the matrix.
+SHAPE_HDR = 'network n {\n    input  x : (2, 4, 4)\n    output y : 2\n'
+SHAPE_ROWS: dict[str, tuple[str, str]] = {
+    'kernel_too_large': (SHAPE_HDR
+        + '    x -> conv2d(3, kernel = 5) -> flatten -> linear(2) -> y\n}\n', 'SpecShapeError'),
+    'bad_stride': (SHAPE_HDR
+        + '    x -> conv2d(3, kernel = 3, stride = 0) -> flatten -> linear(2) -> y\n}\n',
+        'SpecShapeError'),
+    'bad_groups': (SHAPE_HDR
+        + '    x -> conv2d(3, kernel = 3, groups = 2) -> flatten -> linear(2) -> y\n}\n',
+        'SpecShapeError'),
+    'non_integer_shape': (
+        'network n {\n    input  x : (2, 3.5)\n    output y : 2\n    x -> flatten '
+        '-> linear(2) -> y\n}\n', 'SpecValueError'),
+    'zero_in_shape': (
+        'network n {\n    input  x : (2, 0, 4)\n    output y : 2\n    x -> '
+        'flatten -> linear(2) -> y\n}\n', 'SpecShapeError'),
+    'shaped_into_linear': (SHAPE_HDR
+        + '    x -> linear(2) -> y\n}\n', 'SpecShapeError'),
+    'shape_mismatch': (SHAPE_HDR
+        + '    x -> s: identity -> flatten -> linear(2) -> y\n    x -> '
+        + 'unflatten((4, 2, 4)) -> s\n}\n', 'SpecShapeError'),
+}
+SPEC_ROWS.update({k: text for k, (text, _) in SHAPE_ROWS.items()})
+
 
 def _npz(path: Path, **arrays: np.ndarray) -> None:
     np.savez(path, **arrays)  # type: ignore[arg-type]
@@ -249,6 +274,11 @@ def build_matrix_dir(d: Path) -> Path:
     shutil.copytree(d / "run", d / "params_as_ck")
     shutil.copy(d / "run" / "params.npz", d / "params_as_ck" / "checkpoint.npz")
     (d / "empty_run").mkdir()
+    (d / "not_a_run").mkdir()
+    (d / "not_a_run" / "notes.txt").write_text("mine", encoding="utf-8")
+    shutil.copytree(d / "run", d / "linked_run")
+    (d / "linked_run" / "config.json").unlink()
+    (d / "linked_run" / "config.json").symlink_to(d / "tiny.rpg")
     _tampered_runs(d)
     return d
 
@@ -369,6 +399,7 @@ def _rows() -> list[tuple[str, str, list[str]]]:
         "unknown_dataset": "DataError", "no_data": "DataError",
         "non_finite_loss": "TrainingError",
     }
+    spec_family.update({k: family for k, (_, family) in SHAPE_ROWS.items()})
     rows = [(f"spec:{k}", spec_family[k], ["check", f"{k}.rpg"]) for k in SPEC_ROWS]
     rows += [(f"spec:{k}", spec_family[k], ["train", f"{k}.rpg", "--out", f"out_{k}", *TRAIN])
              for k in TRAIN_SPEC_ROWS]
@@ -400,8 +431,17 @@ def _rows() -> list[tuple[str, str, list[str]]]:
         ("file:step_past_end", "CheckpointError",
          ["train", "tiny.rpg", "--out", "past_end", "--resume", *TRAIN]),
         ("file:params_fifo", "CheckpointError", ["eval", "tiny.rpg", "--params", "pipe.npz"]),
-        ("file:checkpoint_of_other_spec", "CheckpointError",
+        ("file:checkpoint_of_other_spec", "TrainingError",
          ["train", "other.rpg", "--out", "run", "--resume", *TRAIN]),
+        ("file:resume_other_settings", "TrainingError",
+         ["train", "tiny.rpg", "--out", "run", "--resume", "--seed", "7", "--batch-size", "2",
+          *TRAIN]),
+        ("file:out_not_a_run_folder", "TrainingError",
+         ["train", "tiny.rpg", "--out", "not_a_run", *TRAIN]),
+        ("file:out_holds_a_run", "TrainingError", ["train", "tiny.rpg", "--out", "run", *TRAIN]),
+        ("file:link_in_run_folder", "TrainingError",
+         ["train", "tiny.rpg", "--out", "linked_run", "--resume", *TRAIN]),
+        ("cli:negative_log_limit", "usage", ["train", "tiny.rpg", "--log-limit", "-1"]),
         ("file:nothing_to_resume", "TrainingError",
          ["train", "tiny.rpg", "--out", "empty_run", "--resume", *TRAIN]),
         ("file:params_of_other_spec", "CheckpointError",
@@ -792,8 +832,8 @@ EXPECTED: dict[str, tuple[int, str]] = {
         "hint: add 'data = sinusoids(...)' or pass --data FILE.npz\n"
     )),
     'spec:non_finite_loss': (1, (
-        'error: loss became inf at step 0 (epoch 0); non-finite term: mse(y, target) (last good ch'
-        "eckpoint kept in 'out_non_finite_loss')\n"
+        'error: loss became inf at step 0 (epoch 0); non-finite term: mse(y, target); largest par'
+        "ameter: linear_0.weight = 1e+30; no checkpoint was written in 'out_non_finite_loss'\n"
         'hint: lower the learning rate, bound the parameters that diverge, or check the data\n'
     )),
     'data:rank': (1, (
@@ -911,7 +951,7 @@ EXPECTED: dict[str, tuple[int, str]] = {
     )),
     'file:corrupted_checkpoint': (1, (
         "error: checkpoint 'corrupted/checkpoint.npz' is corrupted or truncated\n"
-        'note: while reading: zip file version 11.9\n'
+        "note: while reading: Bad CRC-32 for file 'params.000000.npy'\n"
     )),
     'file:empty_checkpoint': (1, (
         "error: checkpoint 'empty_ck/checkpoint.npz' is empty (0 bytes); expected a .npz archive\n"
@@ -958,9 +998,35 @@ EXPECTED: dict[str, tuple[int, str]] = {
         "hint: rpgraph reads .npz archives from regular files only\n"
     )),
     'file:checkpoint_of_other_spec': (1, (
-        "error: checkpoint 'run/checkpoint.npz' was written for a different spec (hash 0153675f7c6"
-        'f…, this spec 634577270f1e…)\n'
-        'hint: start a new run, or pass the spec the run was started with\n'
+        "error: the run in 'run' was started with other settings: the spec (its canonical text ch"
+        'anged)\n'
+        'hint: resume with the settings it was started with, choose another --out, or pass --forc'
+        'e to continue it with these\n'
+    )),
+    'file:resume_other_settings': (1, (
+        "error: the run in 'run' was started with other settings: seed 0 -> 7; batch size 1 -> 2\n"
+        ''
+        'hint: resume with the settings it was started with, choose another --out, or pass --forc'
+        'e to continue it with these\n'
+    )),
+    'file:out_not_a_run_folder': (1, (
+        "error: 'not_a_run' is not empty and is not an rpgraph run folder\n"
+        'hint: choose a new or empty folder for --out (rpgraph marks its run folders with a .rpgr'
+        'aph-run file)\n'
+    )),
+    'file:out_holds_a_run': (1, (
+        "error: 'run' holds a run with a checkpoint\n"
+        'hint: continue it with --resume, choose another --out, or pass --force to start it over\n'
+        ''
+    )),
+    'file:link_in_run_folder': (1, (
+        "error: 'linked_run/config.json' is a symbolic link\n"
+        'hint: rpgraph never writes through links in a run folder; remove the link or choose anot'
+        'her --out\n'
+    )),
+    'cli:negative_log_limit': (2, (
+        'rpgraph train: error: argument --log-limit: Expected a number >= 0, got -1\n'
+        "hint: see 'rpgraph train --help'\n"
     )),
     'file:nothing_to_resume': (1, (
         "error: nothing to resume in 'empty_run'\n"
@@ -1152,6 +1218,59 @@ EXPECTED: dict[str, tuple[int, str]] = {
     )),
 }
 
+#: Exact stderr of the tensor-shape rows.
+SHAPE_EXPECTED: dict[str, tuple[int, str]] = {
+    'spec:kernel_too_large': (1, (
+        "kernel_too_large.rpg:4:10: error: 'conv2d_0' on input (2, 4, 4) from 'x': "
+        'kernel 5 is larger than the padded input (4, 4) (padding 0)\n'
+        '        x -> conv2d(3, kernel = 5) -> flatten -> linear(2) -> y\n'
+        '             ^^^^^^^^^^^^^^^^^^^^^\n'
+    )),
+    'spec:bad_stride': (1, (
+        "bad_stride.rpg:4:10: error: 'conv2d_0' on input (2, 4, 4) from 'x': Expected "
+        'stride >= 1, got 0\n'
+        '        x -> conv2d(3, kernel = 3, stride = 0) -> flatten -> linear(2) -> y\n'
+        '             ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n'
+    )),
+    'spec:bad_groups': (1, (
+        "bad_groups.rpg:4:10: error: 'conv2d_0' on input (2, 4, 4) from 'x': groups = "
+        '2 must divide the input channels (2) and out_channels (3)\n'
+        '        x -> conv2d(3, kernel = 3, groups = 2) -> flatten -> linear(2) -> y\n'
+        '             ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n'
+    )),
+    'spec:non_integer_shape': (1, (
+        'non_integer_shape.rpg:2:20: error: Expected an integer size, got the number 3.5\n'
+        '        input  x : (2, 3.5)\n'
+        '                       ^^^\n'
+    )),
+    'spec:zero_in_shape': (1, (
+        'zero_in_shape.rpg:2:20: error: Expected a positive size in a shape, got 0\n'
+        '        input  x : (2, 0, 4)\n'
+        '                       ^\n'
+        'hint: every axis of a shape has at least one element\n'
+    )),
+    'spec:shaped_into_linear': (1, (
+        "shaped_into_linear.rpg:4:10: error: 'linear_0' on input (2, 4, 4) from 'x': "
+        'linear needs a vector input\n'
+        '        x -> linear(2) -> y\n'
+        '             ^^^^^^^^^\n'
+        "hint: flatten first: 'x -> flatten -> linear_0'\n"
+    )),
+    'spec:shape_mismatch': (1, (
+        "shape_mismatch.rpg:5:34: error: shape mismatch into 's': 'unflatten_0' gives "
+        "(4, 2, 4) but 'x' gives (2, 4, 4)\n"
+        '        x -> unflatten((4, 2, 4)) -> s\n'
+        '                                     ^\n'
+        "shape_mismatch.rpg:5:10: note: 'unflatten_0' has output shape (4, 2, 4)\n"
+        '        x -> unflatten((4, 2, 4)) -> s\n'
+        '             ^^^^^^^^^^^^^^^^^^^^\n'
+        "shape_mismatch.rpg:2:5: note: 'x' has output shape (2, 4, 4)\n"
+        '        input  x : (2, 4, 4)\n'
+        '        ^^^^^^^^^^^^^^^^^^^^\n'
+        "hint: make the shapes agree, e.g. with 'flatten' or 'unflatten(...)'\n"
+    )),
+}
+EXPECTED.update(SHAPE_EXPECTED)
 DATA_EXPECTED: dict[str, tuple[int, str]] = {
     'spec:test_data_missing': (1, (
         "test_data_missing.rpg:8:17: error: data file 'no_such_file.npz' does not exist\n"
@@ -1614,8 +1733,7 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
         "array larger than its metadata, refused unpacked (zip bomb); unreadable metadata": [
             "file:bomb_ck", "file:deep_meta"],
         "parameter file that is not a regular file (FIFO)": ["file:params_fifo"],
-        "checkpoint or parameters of another spec": ["file:checkpoint_of_other_spec",
-                                                     "file:params_of_other_spec"],
+        "parameters of another spec": ["file:params_of_other_spec"],
         "missing / non-npz parameter file": ["file:missing_params",
                                              "file:init_params_not_npz", "nir:missing_params"],
         "NIR export with parameters of another spec": ["nir:params_of_other_spec"],
@@ -1627,15 +1745,26 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
     "TrainingError": {
         "nothing to resume": ["file:nothing_to_resume"],
         "non-finite loss": ["spec:non_finite_loss"],
+        "resume with other settings (spec, seed, batch size, ...)": [
+            "file:checkpoint_of_other_spec", "file:resume_other_settings"],
+        "--out not a run folder / holds a run / a link inside": [
+            "file:out_not_a_run_folder", "file:out_holds_a_run", "file:link_in_run_folder"],
     },
     "OSError": {"a run folder that cannot be created (cli)": ["file:out_is_a_file"]},
     "usage": {
         "argparse: unknown flag, bad value, missing argument, bad choice": [
             "cli:unknown_flag", "cli:negative_epochs", "cli:epochs_not_a_number",
+            "cli:negative_log_limit",
             "cli:zero_batch_size", "cli:no_command", "cli:missing_file",
             "cli:missing_params", "cli:bad_choice", "cli:bad_time", "value:memory_limit"],
     },
 }
+FAMILIES["SpecShapeError"]["tensor shapes: kernel larger than the padded input, stride or "
+                          "kernel < 1, groups not dividing channels, a zero in a shape, a "
+                          "shaped input into linear, shapes that disagree"] = [
+    "spec:kernel_too_large", "spec:bad_stride", "spec:bad_groups", "spec:zero_in_shape",
+    "spec:shaped_into_linear", "spec:shape_mismatch"]
+FAMILIES["SpecValueError"]["a shape with a non-integer size"] = ["spec:non_integer_shape"]
 #: the families of the data-and-targets block's rows
 FAMILIES["DataError"].update({
     "test_data file missing": ["spec:test_data_missing"],
@@ -1696,8 +1825,10 @@ def test_every_error_family_has_a_row() -> None:
 # --- crash safety: kill -9 during training and checkpoint writes -----------------------------
 
 KILL_ROUNDS = int(os.environ.get("RPGRAPH_KILL_ROUNDS", "3"))
-KILL_SPEC = TINY.replace("epochs    = 2", "epochs    = 150")  # 300 steps, 150 checkpoints
-KILL_ARGS = ["--checkpoint-every", "1", "--quiet", "--no-plots"]
+KILL_SPEC = TINY.replace("epochs    = 2", "epochs    = 150")  # 300 steps
+# a checkpoint every 6 steps: 50 fsync'd writes per run, plenty of kills land inside one
+# (checkpoint_every is honoured exactly; every step would cost 300 writes per run)
+KILL_ARGS = ["--checkpoint-every", "6", "--quiet", "--no-plots"]
 
 
 def _train_cmd(out: Path, resume: bool = False) -> list[str]:
@@ -1831,3 +1962,45 @@ def test_long_run_memory_flat_and_metrics_appended(tmp_path: Path) -> None:
     print(f"\nRSS after warm-up {warm[0] / 1024:.0f} MiB, growth {growth_mib:.1f} MiB "
           f"over {steps} steps")
     assert growth_mib < 64
+
+
+# --- signals and the end of a run ---------------------------------------------------------------
+
+def test_interrupt_before_the_run_folder_exists_does_not_suggest_resume(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    def interrupted(*args: object, **kw: object) -> None:
+        raise KeyboardInterrupt
+
+    (tmp_path / "tiny.rpg").write_text(TINY, encoding="utf-8")
+    monkeypatch.setattr(rpgraph.train, "fit", interrupted)
+    rc, _, err = run_cli(["train", "tiny.rpg", "--out", "fresh", *TRAIN], tmp_path)
+    assert (rc, err) == (130, "interrupted before the first checkpoint; nothing to resume\n")
+
+
+def test_sigterm_says_how_to_resume_and_more_epochs_extend_the_run(tmp_path: Path) -> None:
+    """SIGTERM stops like Ctrl-C, with a message; the resumed run finishes; resuming the
+    finished run reports it (not a rate of millions of steps/s); more epochs extend it."""
+    (tmp_path / "kill.rpg").write_text(KILL_SPEC, encoding="utf-8")
+    run = tmp_path / "r"
+    args = ["train", "kill.rpg", "--out", "r", "--checkpoint-every", "1", "--no-plots"]
+    proc = subprocess.Popen([*RPGRAPH, *args], cwd=tmp_path, env=_env(),
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 90
+    while not (run / "checkpoint.npz").exists() and proc.poll() is None:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    proc.send_signal(signal.SIGTERM)
+    _, err = proc.communicate(timeout=60)
+    if proc.returncode == 0:
+        pytest.skip("the run finished before SIGTERM arrived")
+    assert proc.returncode == 143, err
+    assert err.splitlines()[-1] == \
+        "terminated; continue the run with: rpgraph train kill.rpg --out r --resume"
+    done = run_script([*args, "--resume", "--quiet"], tmp_path)
+    assert done.returncode == 0, done.stderr
+    again = run_script([*args, "--resume"], tmp_path)
+    assert again.returncode == 0, again.stderr
+    assert again.stdout.startswith("the run had already finished its 300 steps; ")
+    more = run_script([*args, "--resume", "--epochs", "160"], tmp_path)
+    assert more.returncode == 0, more.stderr
+    assert more.stdout.startswith("trained 20 steps in "), more.stdout

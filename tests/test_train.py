@@ -523,8 +523,60 @@ def test_resume_with_another_spec_or_nothing_is_a_clear_error(tmp_path: Path) ->
     assert (run / "spec.rpg").read_text() == prog.network.source  # not overwritten
     with pytest.raises(TrainingError, match="nothing to resume"):
         fit(prog, out_dir=tmp_path / "empty", resume=True, progress=False)
-    with pytest.raises(TrainingError, match="started with 4 steps"):
-        fit(prog, out_dir=run, resume=True, progress=False, epochs=2)
+    with pytest.raises(CheckpointError, match="at step 4, past the 0 steps of this run"):
+        fit(prog, out_dir=run, resume=True, progress=False, epochs=0, force=True)
+
+
+def test_resume_with_more_epochs_extends_a_finished_run(tmp_path: Path) -> None:
+    """#14: ``--resume --epochs N`` continues a finished run to N epochs, exactly as a run
+    started with N epochs; resuming it again trains nothing."""
+    prog = rpgraph.compile(SMALL)
+    run = tmp_path / "run"
+    fit(prog, out_dir=run, progress=False, epochs=1, chunk=1)
+    longer = fit(prog, out_dir=run, resume=True, progress=False, epochs=2, chunk=1)
+    assert (longer.start, longer.steps, len(longer.losses)) == (4, 8, 4)
+    assert_same(longer.params, fit(prog, progress=False, epochs=2, chunk=1).params)
+    assert [m["step"] for m in read_metrics(run / "metrics.jsonl")] == list(range(8))
+    again = fit(prog, out_dir=run, resume=True, progress=False, epochs=2)
+    assert (again.start, again.steps, len(again.losses)) == (8, 8, 0)
+
+
+def test_resume_refuses_other_settings_listing_them_unless_forced(tmp_path: Path) -> None:
+    """#18 stale resume: everything that determines the run is compared."""
+    prog = rpgraph.compile(SMALL)
+    run = tmp_path / "run"
+    fit(prog, out_dir=run, progress=False, epochs=1)
+    other = rpgraph.compile(SMALL.replace("adam(lr = 1e-2)", "adam(lr = 1e-3)"))
+    with pytest.raises(TrainingError) as info:
+        fit(other, out_dir=run, resume=True, progress=False, epochs=1, seed=7, batch_size=2,
+            data="sinusoids(classes = 4, length = 20, channels_in = 20, seed = 3)")
+    assert str(info.value) == (
+        f"error: the run in '{run}' was started with other settings: the spec (its canonical "
+        "text changed); seed 0 -> 7; data sinusoids(classes = 4, length = 20, channels_in = 20)"
+        " -> sinusoids; optimizer "
+        "adam(lr = 1e-2) -> adam(lr = 1e-3); batch size 1 -> 2\n"
+        "hint: resume with the settings it was started with, choose another --out, or pass "
+        "--force to continue it with these")
+    forced = fit(prog, out_dir=run, resume=True, progress=False, epochs=2, seed=7, force=True)
+    assert forced.start == 4 and forced.steps == 8
+    assert json.loads((run / "config.json").read_text())["seed"] == 7
+
+
+def test_comment_and_layout_edits_do_not_block_resume(tmp_path: Path) -> None:
+    prog = rpgraph.compile(SMALL)
+    run = tmp_path / "run"
+
+    def stop(step: int, params: Tree) -> None:
+        if step == 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        fit(prog, out_dir=run, progress=False, chunk=2, checkpoint_every=2, callback=stop)
+    edited = rpgraph.compile("# my network\n" + SMALL.replace("-> linear(2) -> y",
+                                                                "->linear(2)->y   # out"))
+    resumed = fit(edited, out_dir=run, resume=True, progress=False, chunk=2)
+    assert resumed.start == 4
+    assert_same(resumed.params, fit(prog, progress=False, chunk=2).params)
 
 
 # --- several devices -------------------------------------------------------------------------
@@ -561,17 +613,231 @@ def test_more_devices_than_available_is_a_clear_error(small: rpgraph.Program) ->
         fit(small, batch_size=2, devices=64, progress=False)
 
 
-def test_stale_temp_files_of_a_killed_run_are_removed(tmp_path: Path) -> None:
+TINY_FIT = ("network n { input x : 3\n output y : 2\n x -> linear(2) -> y }\n"
+            "train { data = sinusoids(classes = 2, length = 5, channels_in = 3)\n epochs = 1\n"
+            " optimizer = sgd(lr = 0.1) }")
+
+
+def test_only_rpgraphs_own_temp_files_are_removed_by_exact_name(tmp_path: Path) -> None:
     run = tmp_path / "run"
     run.mkdir()
-    stale = run / ".checkpoint.npz.123.abcd.tmp"
+    (run / ".rpgraph-run").write_text("")  # a run folder
+    stale = run / ".checkpoint.npz.rpgraph.tmp"
     stale.write_bytes(b"half a checkpoint")
-    prog = rpgraph.compile(
-        "network n { input x : 3\n output y : 2\n x -> linear(2) -> y }\n"
-        "train { data = sinusoids(classes = 2, length = 5, channels_in = 3)\n epochs = 1\n"
-        " optimizer = sgd(lr = 0.1) }")
-    rpgraph.fit(prog, out_dir=run, progress=False)
+    mine = [run / ".x.npz.1.tmp", run / ".checkpoint.npz.123.abcd.tmp"]
+    for p in mine:
+        p.write_bytes(b"the user's")
+    rpgraph.fit(rpgraph.compile(TINY_FIT), out_dir=run, progress=False)
     assert not stale.exists() and (run / "checkpoint.npz").exists()
+    assert all(p.read_bytes() == b"the user's" for p in mine)
+
+
+def test_out_folders_that_are_not_runs_and_links_are_refused(tmp_path: Path) -> None:
+    prog = rpgraph.compile(TINY_FIT)
+    theirs = tmp_path / "theirs"
+    theirs.mkdir()
+    (theirs / "config.json").write_text("mine")
+    with pytest.raises(TrainingError) as info:
+        fit(prog, out_dir=theirs, progress=False)
+    assert str(info.value) == (
+        f"error: '{theirs}' is not empty and is not an rpgraph run folder\n"
+        "hint: choose a new or empty folder for --out (rpgraph marks its run folders with a "
+        ".rpgraph-run file)")
+    assert (theirs / "config.json").read_text() == "mine"
+    run = tmp_path / "run"
+    fit(prog, out_dir=run, progress=False)
+    (tmp_path / "outside.txt").write_text("keep")
+    (run / "metrics.jsonl").unlink()
+    (run / "metrics.jsonl").symlink_to(tmp_path / "outside.txt")
+    with pytest.raises(TrainingError) as info:
+        fit(prog, out_dir=run, progress=False, force=True)
+    assert str(info.value) == (
+        f"error: '{run / 'metrics.jsonl'}' is a symbolic link\n"
+        "hint: rpgraph never writes through links in a run folder; remove the link or choose "
+        "another --out")
+    assert (tmp_path / "outside.txt").read_text() == "keep"
+
+
+def test_a_new_run_over_a_run_with_a_checkpoint_needs_force(tmp_path: Path) -> None:
+    """A fresh run never leaves an old checkpoint behind for a later --resume."""
+    prog = rpgraph.compile(TINY_FIT)
+    run = tmp_path / "run"
+    fit(prog, out_dir=run, progress=False)
+    with pytest.raises(TrainingError) as info:
+        fit(prog, out_dir=run, progress=False, seed=7)
+    assert str(info.value) == (
+        f"error: '{run}' holds a run with a checkpoint\n"
+        "hint: continue it with --resume, choose another --out, or pass --force to start it "
+        "over")
+
+    def stop(step: int, params: Tree) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):  # interrupted before its first checkpoint
+        fit(prog, out_dir=run, progress=False, seed=7, force=True, callback=stop)
+    assert not (run / "checkpoint.npz").exists() and not (run / "params.npz").exists()
+    with pytest.raises(TrainingError, match="nothing to resume"):
+        fit(prog, out_dir=run, progress=False, seed=7, resume=True)
+
+
+def test_a_second_train_in_a_locked_run_folder_fails_cleanly(tmp_path: Path) -> None:
+    from rpgraph.train.run_dir import RunDir
+
+    prog = rpgraph.compile(TINY_FIT)
+    run = tmp_path / "run"
+    holder = RunDir(run, "x", 1)
+    holder.open(resume=False)
+    try:
+        with pytest.raises(TrainingError) as info:
+            fit(prog, out_dir=run, progress=False)
+        assert str(info.value) == (
+            f"error: another rpgraph process is training in '{run}'\n"
+            "hint: wait for it to finish, or choose another --out")
+    finally:
+        holder.close()
+    fit(prog, out_dir=run, progress=False)  # free again
+
+
+def test_checkpoint_every_is_honoured_exactly(tmp_path: Path) -> None:
+    prog = rpgraph.compile(SMALL)
+    run = tmp_path / "run"
+    seen: list[tuple[int, int]] = []
+
+    def watch(step: int, params: Tree) -> None:
+        seen.append((step, int(load_checkpoint(run, params_like=params).step)))
+
+    fit(prog, out_dir=run, progress=False, epochs=3, chunk=5, checkpoint_every=3,
+        callback=watch)
+    # chunks end on multiples of 5 and of 3; each checkpoint is the latest multiple of 3
+    assert seen == [(s, s - s % 3 if s != 12 else 12) for s in (3, 5, 6, 9, 10, 12)]
+
+
+def test_non_finite_update_names_parameters_and_says_no_checkpoint_exists(
+        tmp_path: Path) -> None:
+    """sgd(lr = 1e39): the loss is finite but the first update overflows; no checkpoint of
+    NaN parameters is written, and the message says none exists."""
+    prog = rpgraph.compile(TINY_FIT.replace("sgd(lr = 0.1)", "sgd(lr = 1e39)"))
+    run = tmp_path / "run"
+    with pytest.raises(TrainingError) as info:
+        fit(prog, out_dir=run, progress=False, checkpoint_every=1)
+    msg = str(info.value)
+    assert msg.startswith("error: the update at step 0 (epoch 0) made linear_0.weight (6 of 6 "
+                          "values)"), msg
+    assert f"no checkpoint was written in '{run}'" in msg
+    assert not (run / "checkpoint.npz").exists()
+
+
+def test_non_finite_loss_names_a_negative_time_constant(tmp_path: Path) -> None:
+    prog = rpgraph.compile(
+        "network r (dt = 1 ms) {\n input x : 3\n output y : 2\n"
+        " x -> linear(4) -> hidden: rate(tau = 12 ms) -> linear(2) -> y\n}\n"
+        "train { data = sinusoids(classes = 2, length = 200, channels_in = 3) }")
+    params = prog.init(0)
+    params["hidden"]["tau"] = jnp.full_like(params["hidden"]["tau"], -0.00024)
+    with pytest.raises(TrainingError) as info:
+        fit(prog, params=params, progress=False, epochs=1)
+    assert "time constants at or below zero: hidden.tau = -0.00024 (no lower bound)" in \
+        str(info.value), str(info.value)
+
+
+def test_params_file_names_its_arrays_after_the_parameters(tmp_path: Path) -> None:
+    from rpgraph.io.checkpoint import save_checkpoint
+
+    prog = rpgraph.compile(rate_spec())
+    run = tmp_path / "run"
+    r = fit(prog, out_dir=run, progress=False, epochs=1)
+    with np.load(run / "params.npz") as npz:
+        assert sorted(npz.files) == ["__rpgraph__", "hidden.bias", "hidden.tau",
+                                     "hidden.threshold", "linear_0.weight",
+                                     "linear_1.weight"], npz.files
+        np.testing.assert_array_equal(npz["hidden.tau"], r.params["hidden"]["tau"])
+    # an older, numbered file (a checkpoint has the same layout) still loads, shape-checked
+    save_checkpoint(tmp_path / "old.npz", params=r.params, step=1, spec_hash="x")
+    assert_same(rpgraph.io.checkpoint.load_params(tmp_path / "old.npz", prog.init(0)), r.params)
+    like = prog.init(0)
+    like["hidden"]["tau"] = np.ones(3)
+    with pytest.raises(CheckpointError, match=r"params\['hidden'\]\['tau'\] has shape \(16,\)"):
+        rpgraph.io.checkpoint.load_params(run / "params.npz", like)
+
+
+def test_steps_past_2_31_resume(tmp_path: Path) -> None:
+    """Steps are 64-bit: a run resumed at step 2**31 trains on (one step is 2 samples)."""
+    from rpgraph.io.checkpoint import save_checkpoint
+
+    prog = rpgraph.compile(TINY_FIT)
+    run = tmp_path / "run"
+    fit(prog, out_dir=run, progress=False)
+    like = prog.init(0)
+    opt = resolve(prog).optimizer
+    ck = load_checkpoint(run, params_like=like, opt_state_like=opt.init(like))
+    save_checkpoint(run, params=ck.params, opt_state=ck.opt_state, step=2**31,
+                    spec_hash=ck.spec_hash, extra=ck.extra)
+    r = fit(prog, out_dir=run, progress=False, resume=True, epochs=2**30 + 2)
+    assert (r.start, r.steps, len(r.losses)) == (2**31, 2**31 + 4, 1)  # one aggregate entry
+    assert read_metrics(run / "metrics.jsonl")[-1]["steps"] == 4
+
+
+def test_metrics_past_the_log_limit_get_one_line_per_chunk(tmp_path: Path) -> None:
+    prog = rpgraph.compile(SMALL)
+    run = tmp_path / "run"
+    r = fit(prog, out_dir=run, progress=False, epochs=3, chunk=4, log_limit=6)
+    rows = read_metrics(run / "metrics.jsonl")
+    assert [(m["step"], m.get("steps", 1)) for m in rows] == [
+        (0, 1), (1, 1), (2, 1), (3, 1), (4, 1), (5, 1), (6, 2), (8, 4)]
+    assert r.loss_steps.tolist() == [0, 1, 2, 3, 4, 5, 6, 8]
+    np.testing.assert_allclose([m["loss"] for m in rows], r.losses, rtol=1e-6)
+
+
+def test_resume_reads_only_the_tail_of_the_metrics(tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from rpgraph.train import run_dir
+
+    path = tmp_path / "metrics.jsonl"
+    line = '{{"step": {}, "epoch": 0, "loss": 0.5}}\n'
+    path.write_text("".join(line.format(i) for i in range(200_000)) + '{"step": 200000, "ep')
+    read = []
+    real = os.pread
+    monkeypatch.setattr(run_dir.os, "pread", lambda fd, n, at: read.append(n) or real(fd, n, at))
+    run_dir.trim_metrics(path, 199_990)
+    assert sum(read) <= 2 * 65536
+    tail = path.read_bytes()[-200:].decode().splitlines()
+    assert json.loads(tail[-1])["step"] == 199_989
+
+
+def test_eta_past_a_day_and_huge(capsys: pytest.CaptureFixture[str]) -> None:
+    from rpgraph.train.progress import duration
+
+    assert [duration(x) for x in (59.6, 86400 * 3 + 7, 1e300, math.nan)] == \
+        ["0:01:00", "3d 0:00:07", "?", "?"]
+
+
+def test_a_full_disk_names_the_metrics_file(tmp_path: Path,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+
+    from rpgraph.train.run_dir import RunDir
+
+    class Full:
+        def write(self, text: str) -> None:
+            raise OSError(errno.ENOSPC, "No space left on device")
+
+        def close(self) -> None:
+            pass
+
+    real = RunDir.start
+
+    def start(self: RunDir, *args: Any) -> None:
+        real(self, *args)
+        self._metrics.close()  # type: ignore[union-attr]
+        self._metrics = Full()  # type: ignore[assignment]
+
+    monkeypatch.setattr(RunDir, "start", start)
+    run = tmp_path / "run"
+    with pytest.raises(TrainingError) as info:
+        fit(rpgraph.compile(TINY_FIT), out_dir=run, progress=False)
+    assert str(info.value) == (
+        f"error: cannot write '{run / 'metrics.jsonl'}': No space left on device\n"
+        "hint: free some disk space, then continue the run with --resume")
 
 
 def test_noise_is_fresh_each_step_and_reproducible() -> None:

@@ -46,7 +46,8 @@ class Executor:
     def _node_cfg(self, d: ModuleNode) -> KindConfig:
         return KINDS[d.kind].configure(d.cfg, dt=self.network.dt,
                                        assoc_scan=self.options.resolved_assoc(),
-                                       unroll=self.options.resolved_unroll())
+                                       unroll=self.options.resolved_unroll(),
+                                       shape_in=d.shape_in)
 
     def _kind(self, n: str) -> Kind[Any]:
         return KINDS[self.network.module(n).kind]

@@ -156,6 +156,11 @@ class Program:
                                          f"{type(xs[name]).__name__}") from None
             _real(a, f"input '{name}'")
             n = self.network.size(name)
+            shape = self.network.port(name).shape_in
+            if len(shape) > 1 and a.ndim - len(shape) in (1, 2) and \
+                    tuple(a.shape[a.ndim - len(shape):]) == shape:
+                # a tensor input (B, T, C, H, W): flattened channel-major, as stored
+                a = a.reshape(*a.shape[:a.ndim - len(shape)], n)
             if a.ndim not in (2, 3):
                 raise SpecShapeError(f"input '{name}' has shape {tuple(a.shape)}; expected "
                                      f"(T, {n}) or (B, T, {n})")

@@ -159,13 +159,17 @@ class Elaborator:
         self._claim(port.name, port.span, scope)
         node = scope.prefix + port.name
         size = None
+        shape: tuple[int, ...] = ()
         if port.size is not None:
-            size = _size(evaluate(port.size, scope.env), port.size)
+            shape = _shape(evaluate(port.size, scope.env), port.size)
+            size = _shape_size(shape, port.size)
+            shape = shape if len(shape) > 1 else ()  # a vector port keeps its plain record
         elif top:
             raise SpecShapeError(f"{port.direction} '{port.name}' needs a size", port.span,
                                  hint=f"write '{port.direction} {port.name} : 16'")
         if top:
-            self._add(node, PortNode(node, port.direction, size or 0, port.span, size), scope)
+            self._add(node, PortNode(node, port.direction, size or 0, port.span, size,
+                                     shape=shape), scope)
         else:
             attr = "in_port" if port.direction == "input" else "out_port"
             if getattr(scope, attr) is not None:
@@ -175,8 +179,8 @@ class Elaborator:
             setattr(scope, attr, node)
             # the ports remember their block (NIR export writes each instance as a subgraph)
             self._add(node, PortNode(node, "junction", size or 0, port.span, size,
-                                     direction=port.direction, block=scope.within[-1][0]),
-                      scope)
+                                     direction=port.direction, block=scope.within[-1][0],
+                                     shape=shape), scope)
         scope.nodes[port.name] = node
 
     def _claim(self, name: str, span: Span, scope: _Scope) -> None:
@@ -528,6 +532,23 @@ def _make_init(name: str, args: tuple[float, ...], span: Span) -> Init:
     return Init(name, args)
 
 
+def _to_ints(arg: Arg, v: Value, expr: ast.Expr, env: Mapping[str, Value]
+             ) -> int | str | tuple[int, ...]:
+    """An integer, a tuple of integers (``(3, 3)``) or one of the argument's names
+    (``same``); the kind checks the ranges (it knows the input's shape)."""
+    name = _name(v)
+    if name is not None and arg.choices:
+        return _to_str(arg, v, expr, env)
+    if isinstance(v, (tuple, list)):
+        items = expr.items if isinstance(expr, (ast.TupleExpr, ast.ListExpr)) else ()
+        if not v:
+            raise SpecValueError(f"Expected at least one integer for '{arg.name}'", expr.span)
+        return tuple(as_int(x, items[i] if i < len(items) else expr, "an integer")
+                     for i, x in enumerate(v))
+    return as_int(v, expr, "an integer" + (" or " + " or ".join(arg.choices)
+                                           if arg.choices else ""))
+
+
 #: How a value given for an argument becomes its configuration entry, by ``Arg.type``.
 CONVERTERS: dict[str, Converter] = {
     "int": _to_int,
@@ -537,6 +558,7 @@ CONVERTERS: dict[str, Converter] = {
     "activation": _to_activation,
     "init": _to_init,
     "str": _to_str,
+    "ints": _to_ints,
 }
 
 
@@ -556,6 +578,39 @@ def _size(v: Value, expr: ast.Expr) -> int:
     if n > MAX_SIZE:
         shown = f"{n:.3g}" if n > 10**12 else str(n)
         raise SpecShapeError(f"Expected a size of at most {MAX_SIZE}, got {shown}", expr.span)
+    return n
+
+
+def _shape(v: Value, expr: ast.Expr) -> tuple[int, ...]:
+    """A port's shape: a size ``64`` is the vector ``(64,)``; a tuple ``(2, 34, 34)`` is
+    (channels, *spatial), each a positive integer.
+
+    >>> _shape((2, 3), ast.Num(0))
+    (2, 3)
+    """
+    if not isinstance(v, tuple):
+        return (_size(v, expr),)
+    items = expr.items if isinstance(expr, ast.TupleExpr) else ()
+    out = []
+    for i, x in enumerate(v):
+        at = items[i] if i < len(items) else expr
+        n = as_int(x, at, "an integer size")
+        if n <= 0:
+            raise SpecShapeError(f"Expected a positive size in a shape, got {n}", at.span,
+                                 hint="every axis of a shape has at least one element")
+        out.append(n)
+    return tuple(out)
+
+
+def _shape_size(shape: tuple[int, ...], expr: ast.Expr) -> int:
+    """The number of elements of a shape, within :data:`MAX_SIZE`."""
+    n = 1
+    for d in shape:
+        n *= d
+    if n > MAX_SIZE:
+        shown = f"{n:.3g}" if n > 10**12 else str(n)
+        raise SpecShapeError(f"Expected a shape of at most {MAX_SIZE} elements, got {shown}",
+                             expr.span)
     return n
 
 

@@ -95,12 +95,52 @@ def infer_sizes(g: nx.DiGraph, ctx: Context) -> None:
         if n in sized or best[n] != (k, i):
             continue
         first = next(p for p in g.predecessors(n) if p in sized)
-        _set_size_in(g, n, _data(g, first).size_out, ctx.dt)
+        _set_shape_in(g, n, _data(g, first).shape_out, ctx.dt, first)
         origin[n] = first
         sized[n] = (k, i)
         reach_from(n)
     _check_unsized(g, ctx, [n for n in g if n not in sized])
     _check_edge_sizes(g, origin)
+
+
+def _fmt_shape(shape: tuple[int, ...]) -> str:
+    return f"({shape[0]},)" if len(shape) == 1 else f"({', '.join(map(str, shape))})"
+
+
+def _set_shape_in(g: nx.DiGraph, n: str, shape: tuple[int, ...], dt: float, src: str
+                  ) -> None:
+    """Give ``n`` the input ``shape`` (from ``src``) and its output shape; vectors keep the
+    messages sizes always had, shaped tensors name both shapes."""
+    size = math.prod(shape)
+    rec = _data(g, n)
+    if isinstance(rec, PortNode) and rec.role == "output" and rec.shape_in != shape and (
+            len(shape) > 1 or len(rec.shape_in) > 1):
+        raise SpecShapeError(
+            f"shape mismatch into output '{n}': declared {_fmt_shape(rec.shape_in)}, got "
+            f"{_fmt_shape(shape)} from '{src}'", g.edges[src, n]["span"],
+            notes=[(rec.span, f"'{n}' is declared with shape {_fmt_shape(rec.shape_in)}")],
+            hint=None if rec.size != size else f"insert 'flatten' before '{n}'"
+            if len(rec.shape_in) == 1 else
+            f"insert 'unflatten({_fmt_shape(rec.shape_in)})' before '{n}'")
+    if isinstance(rec, ModuleNode):
+        kind = KINDS[rec.kind]
+        cfg = kind.configure(rec.cfg, dt=dt, shape_in=shape)
+        msg = kind.shape_in_rule(shape, cfg)
+        if msg:
+            raise SpecShapeError(
+                (f"'{n}' on input {_fmt_shape(shape)} from '{src}': {msg}" if len(shape) > 1
+                 else f"'{n}': {msg}"), rec.span,
+                hint=f"flatten first: '{src} -> flatten -> {n}'" if kind.vector_only
+                and len(shape) > 1 else None)
+        out = tuple(kind.shape_out(shape, cfg))
+        put(g, n, replace(rec, size_in=size, size_out=math.prod(out), shape_in=tuple(shape),
+                          shape_out=out))
+        return
+    _set_size_in(g, n, size, dt)
+    if len(shape) > 1:
+        rec = _data(g, n)
+        assert isinstance(rec, PortNode)
+        put(g, n, replace(rec, shape=tuple(shape)))
 
 
 def _set_size_in(g: nx.DiGraph, n: str, size: int, dt: float) -> None:
@@ -148,6 +188,15 @@ def _check_edge_sizes(g: nx.DiGraph, origin: dict[str, str]) -> None:
     """Every edge must agree with its target's size."""
     for u, v, e in g.edges(data=True):
         su, sv = _data(g, u).size_out, _data(g, v).size_in
+        hu, hv = _data(g, u).shape_out, _data(g, v).shape_in
+        if su == sv and hu != hv:
+            first = origin.get(v, u)
+            raise SpecShapeError(
+                f"shape mismatch into '{v}': '{u}' gives {_fmt_shape(hu)} but '{first}' "
+                f"gives {_fmt_shape(hv)}", e["span"],
+                notes=[(_data(g, u).span, f"'{u}' has output shape {_fmt_shape(hu)}"),
+                       (_data(g, first).span, f"'{first}' has output shape {_fmt_shape(hv)}")],
+                hint="make the shapes agree, e.g. with 'flatten' or 'unflatten(...)'")
         if su != sv:
             first = origin.get(v, u)
             raise SpecShapeError(
@@ -255,7 +304,7 @@ def add_params(g: nx.DiGraph, ctx: Context) -> None:
         m = record(g, n)
         assert isinstance(m, ModuleNode)
         kind = KINDS[m.kind]
-        cfg = kind.configure(m.cfg, dt=ctx.dt)
+        cfg = kind.configure(m.cfg, dt=ctx.dt, shape_in=m.shape_in)
         for pname, ps in kind.params(m.size_in, m.size_out, cfg).items():
             pid = f"{n}.{pname}"
             if pid in g:

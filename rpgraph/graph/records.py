@@ -43,6 +43,9 @@ class PortNode:
     declared: int | None = None
     direction: str | None = None  # a junction's side of its block: "input" | "output"
     block: str | None = None  # the block a junction belongs to
+    # the tensor shape per sample and time step, ``(2, 34, 34)``; ``()`` means the plain
+    # vector ``(size,)``; ``size`` is always its product (activity is kept flattened)
+    shape: tuple[int, ...] = ()
 
     @property
     def size_in(self) -> int:
@@ -52,6 +55,15 @@ class PortNode:
     @property
     def size_out(self) -> int:
         return self.size
+
+    @property
+    def shape_in(self) -> tuple[int, ...]:
+        """The shape of what flows in (and out): ``(2, 34, 34)``, or ``(size,)``."""
+        return self.shape or ((self.size,) if self.size else ())
+
+    @property
+    def shape_out(self) -> tuple[int, ...]:
+        return self.shape_in
 
 
 @dataclass(frozen=True)
@@ -74,6 +86,17 @@ class ModuleNode:
     span: Span
     call_span: Span | None = None  # the call (``linear(2)``) inside the element
     arg_spans: dict[str, Span] = field(default_factory=dict)  # where each argument is given
+    # tensor shapes per sample (``(16, 17, 17)``); sizes are their products. Empty until
+    # size inference; records built with sizes only take the vectors ``(size,)``.
+    shape_in: tuple[int, ...] = ()
+    shape_out: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        # frozen: set the vector shapes of a record built from sizes alone
+        if not self.shape_in and self.size_in:
+            object.__setattr__(self, "shape_in", (self.size_in,))
+        if not self.shape_out and self.size_out:
+            object.__setattr__(self, "shape_out", (self.size_out,))
 
 
 @dataclass(frozen=True)

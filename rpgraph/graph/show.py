@@ -16,7 +16,16 @@ if TYPE_CHECKING:
     from .network import Network
 
 
+def _dims(shape: tuple[int, ...]) -> str:
+    return f"({shape[0]},)" if len(shape) == 1 else f"({', '.join(map(str, shape))})"
+
+
 def _shape(m: ModuleNode) -> str:
+    if len(m.shape_in) > 1 or len(m.shape_out) > 1:
+        # a tensor: both shapes, (2, 34, 34) -> (16, 17, 17)
+        if m.shape_in == m.shape_out:
+            return _dims(m.shape_out)
+        return f"{_dims(m.shape_in)} -> {_dims(m.shape_out)}"
     if m.size_in == m.size_out and m.kind != "linear":
         return f"({m.size_out},)"
     return f"({m.size_in}, {m.size_out})"
@@ -33,6 +42,10 @@ def summary(net: Network) -> str:
     """
     g = net.graph
     lines = [f"Network '{net.name}' with shape {net.shape} {{"]
+    for n in (*net.inputs, *net.outputs):  # tensor ports (vectors are in the shape above)
+        p = g.nodes[n]["node"]
+        if len(p.shape_in) > 1:
+            lines.append(f"    {p.role} '{n}' with shape {_dims(p.shape_in)}")
     for n in net.modules():
         m = net.module(n)
         rp = KINDS[m.kind].rockpool
@@ -67,6 +80,10 @@ def _jsonable(v: Any) -> Any:
 
 
 def _port_fields(p: PortNode) -> dict[str, Any]:
+    return {**_port_sizes(p), "shape": p.shape_in}
+
+
+def _port_sizes(p: PortNode) -> dict[str, Any]:
     if p.role == "input":
         return {"type": "input", "size": p.declared, "span": p.span, "size_out": p.size}
     if p.role == "output":
@@ -79,7 +96,7 @@ def _port_fields(p: PortNode) -> dict[str, Any]:
 def _module_fields(m: ModuleNode) -> dict[str, Any]:
     return {"type": "module", "kind": m.kind, "cfg": m.cfg, "stateful": m.stateful,
             "span": m.span, "call_span": m.call_span, "size_in": m.size_in,
-            "size_out": m.size_out}
+            "size_out": m.size_out, "shape_in": m.shape_in, "shape_out": m.shape_out}
 
 
 def _param_fields(p: ParamNode) -> dict[str, Any]:
@@ -137,7 +154,8 @@ def to_dot(net: Network) -> str:
             label = f"{n}\\n{rec.kind} {_shape(rec)}"
             out.append(f'    "{n}" [shape=box, label="{label}"];')
         elif isinstance(rec, PortNode):
-            out.append(f'    "{n}" [shape=ellipse, label="{n} ({rec.size})"];')
+            size = _dims(rec.shape_in)[1:-1] if len(rec.shape_in) > 1 else rec.size
+            out.append(f'    "{n}" [shape=ellipse, label="{n} ({size})"];')
     for u, v, e in g.edges(data=True):
         if e.get("type") == "data":
             style = ' [style=dashed, label="z^-1"]' if e.get("recurrent") else ""

@@ -16,6 +16,10 @@ Inside each ``.npz`` (plain numeric arrays only, so it loads with ``allow_pickle
 * ``params.000000``, ``params.000001``, ... -- the leaves of ``params`` in
   ``jax.tree_util`` flattening order (likewise ``opt_state.*``). Typed PRNG keys (such as
   ``noisy_sgd``'s) are stored as their key data, bfloat16 & co. as unsigned integers.
+  A parameter file names its arrays after the parameters instead (``hidden.tau``,
+  ``linear_0.weight``: ``np.load("params.npz")["hidden.tau"]`` reads one); each leaf's
+  metadata entry records its array's name (``member``), and files without it (older
+  parameter files) use the numbered names.
 
 Loading always has a template -- the caller's ``prog.init(...)`` parameters and
 ``opt.init(...)`` state -- which gives the tree structure, dtypes and key implementations.
@@ -33,6 +37,7 @@ import contextlib
 import hashlib
 import json
 import os
+import re
 import sys
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -51,6 +56,7 @@ __all__ = [
     "CHECKPOINT_NAME",
     "PARAMS_NAME",
     "Checkpoint",
+    "checkpoint_info",
     "checkpoint_path",
     "latest_checkpoint",
     "load_checkpoint",
@@ -167,14 +173,34 @@ def _stored(leaf: Any, where: str) -> tuple[np.ndarray, dict[str, Any]]:
     return array, entry
 
 
-def _flatten(tree: PyTree, prefix: str) -> tuple[dict[str, np.ndarray], list[dict[str, Any]]]:
-    """``{"prefix.000000": array}`` plus the per-leaf metadata (path, dtype, shape, key)."""
+def _names(paths: list[Any]) -> list[str] | None:
+    """``"hidden.tau"`` for each key path of dict keys (a parameter tree), when the names are
+    distinct and cannot be taken for the numbered or metadata members; else ``None``."""
+    names = []
+    for path in paths:
+        keys = [str(getattr(k, "key", "")) if isinstance(getattr(k, "key", None), str) else ""
+                for k in path]
+        if not keys or not all(k and "/" not in k for k in keys):
+            return None
+        names.append(".".join(keys))
+    reserved = re.compile(r"(params|opt_state)\.\d{6}|__.*")
+    if len(set(names)) != len(names) or any(reserved.fullmatch(n) for n in names):
+        return None
+    return names
+
+
+def _flatten(tree: PyTree, prefix: str, named: bool = False
+             ) -> tuple[dict[str, np.ndarray], list[dict[str, Any]]]:
+    """``{"prefix.000000": array}`` (or ``{"hidden.tau": array}`` when ``named``) plus the
+    per-leaf metadata (path, member, dtype, shape, key)."""
     leaves, _ = jax.tree_util.tree_flatten_with_path(tree)
+    names = _names([path for path, _ in leaves]) if named else None
     arrays: dict[str, np.ndarray] = {}
     meta: list[dict[str, Any]] = []
     for i, (path, leaf) in enumerate(leaves):
-        arrays[f"{prefix}.{i:06d}"], entry = _stored(leaf, f"{prefix}{keystr(path)}")
-        meta.append({"path": keystr(path), **entry})
+        member = names[i] if names is not None else f"{prefix}.{i:06d}"
+        arrays[member], entry = _stored(leaf, f"{prefix}{keystr(path)}")
+        meta.append({"path": keystr(path), "member": member, **entry})
     return arrays, meta
 
 
@@ -199,14 +225,15 @@ def _file_in(path: str | os.PathLike[str], default_name: str) -> Path:
     return p / default_name if p.is_dir() or p.suffix != ".npz" else p
 
 
-def _write(target: Path, what: str, meta: dict[str, Any], trees: dict[str, PyTree]) -> None:
+def _write(target: Path, what: str, meta: dict[str, Any], trees: dict[str, PyTree],
+           temp: Path | None = None, named: bool = False) -> None:
     arrays: dict[str, np.ndarray] = {}
     for name, tree in trees.items():
         if tree is not None:
-            part, meta[name] = _flatten(tree, name)
+            part, meta[name] = _flatten(tree, name, named)
             arrays.update(part)
     arrays[_META] = _meta_array({"version": FORMAT_VERSION, **meta})
-    atomic_savez(target, arrays, what=what)
+    atomic_savez(target, arrays, what=what, temp=temp)
 
 
 def save_checkpoint(
@@ -217,10 +244,12 @@ def save_checkpoint(
     step: int,
     spec_hash: str,
     extra: Mapping[str, Any] | None = None,
+    temp: Path | None = None,
 ) -> None:
     """Atomically write a training checkpoint (see the module docstring for the format).
 
-    ``path`` is a ``.npz`` file, or a run directory (then ``run_dir/checkpoint.npz``).
+    ``path`` is a ``.npz`` file, or a run directory (then ``run_dir/checkpoint.npz``);
+    ``temp`` names the temporary file (see :func:`~rpgraph.io.npz.atomic_savez`).
 
     >>> save_checkpoint("runs/a", params={"w": np.ones(3)}, step=10,
     ...                 spec_hash=spec_hash("..."))  # doctest: +SKIP
@@ -230,18 +259,23 @@ def save_checkpoint(
     meta = {"format": _CHECKPOINT, "step": int(step), "spec_hash": str(spec_hash),
             "extra": _check_extra(extra), "opt_state": None}
     _write(_file_in(path, CHECKPOINT_NAME), "checkpoint", meta,
-           {"params": params, "opt_state": opt_state})
+           {"params": params, "opt_state": opt_state}, temp)
 
 
 def save_params(
-    path: str | os.PathLike[str], params: PyTree, *, spec_hash: str | None = None
+    path: str | os.PathLike[str], params: PyTree, *, spec_hash: str | None = None,
+    temp: Path | None = None,
 ) -> None:
-    """Atomically write final parameters (``run_dir/params.npz`` when given a directory).
+    """Atomically write final parameters (``run_dir/params.npz`` when given a directory),
+    each array named after its parameter (``hidden.tau``).
 
-    >>> save_params("runs/a", {"w": np.ones((2, 3))})  # doctest: +SKIP
+    >>> save_params("runs/a", {"hidden": {"tau": np.ones(3)}})  # doctest: +SKIP
+    >>> np.load("runs/a/params.npz")["hidden.tau"]  # doctest: +SKIP
+    array([1., 1., 1.])
     """
     meta = {"format": _PARAMS, "spec_hash": spec_hash}
-    _write(_file_in(path, PARAMS_NAME), "parameter file", meta, {"params": params})
+    _write(_file_in(path, PARAMS_NAME), "parameter file", meta, {"params": params}, temp,
+           named=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -283,10 +317,12 @@ def _leaves(raw: object, prefix: str) -> dict[str, _Leaf]:
     for i, leaf in enumerate(raw):
         _need(isinstance(leaf, dict))
         path, dtype, shape, key = (leaf.get(k) for k in ("path", "dtype", "shape", "key"))
+        member = leaf.get("member", f"{prefix}.{i:06d}")  # older files: numbered arrays
         _need(isinstance(path, str) and isinstance(dtype, str) and isinstance(shape, list)
               and all(type(d) is int and d >= 0 for d in shape)
-              and (key is None or isinstance(key, str)))
-        out[path] = _Leaf(f"{prefix}.{i:06d}", dtype, tuple(shape), key)
+              and (key is None or isinstance(key, str)) and isinstance(member, str)
+              and member != _META)
+        out[path] = _Leaf(member, dtype, tuple(shape), key)
     return out
 
 
@@ -499,6 +535,25 @@ def _check_step(step: int, max_step: int, shown: str) -> None:
             f"{shown} is at step {step}, past the {max_step} steps of this run",
             hint="resume with the --epochs and data the run was started with, or start a new run",
         )
+
+
+def checkpoint_info(path: str | os.PathLike[str]) -> Checkpoint:
+    """A checkpoint's step, spec hash and ``extra``, from its metadata alone (no arrays are
+    read: ``params`` and ``opt_state`` are ``None``), e.g. to compare a run's settings
+    before restoring it.
+
+    >>> checkpoint_info("runs/a").step  # doctest: +SKIP
+    10
+    """
+    target = _resolve_existing(path, CHECKPOINT_NAME)
+    with _open(target, "checkpoint") as (npz, meta):
+        if meta.format != _CHECKPOINT:
+            raise CheckpointError(
+                f"{npz.shown} is a parameter file, not a training checkpoint",
+                hint="load it with load_params, or resume from the run's checkpoint.npz",
+            )
+        _check_step(meta.step, MAX_STEP, npz.shown)
+    return Checkpoint(None, None, meta.step, meta.spec_hash or "", meta.extra)
 
 
 def load_checkpoint(

@@ -330,21 +330,29 @@ def atomic_savez(
     *,
     what: str,
     error: type[SpecError] = CheckpointError,
+    temp: Path | None = None,
 ) -> None:
     """Write ``arrays`` as an uncompressed ``.npz`` at ``path``, atomically: a crash leaves
-    the old file or the new one, never a partial one.
+    the old file or the new one, never a partial one. ``temp`` names the temporary file (a
+    run folder, locked by its one writer, uses a fixed name so that a leftover is known by
+    its exact name); by default it gets a unique name.
 
     >>> atomic_savez(Path("runs/a/params.npz"), {"w": np.ones(3)},
     ...              what="parameter file")  # doctest: +SKIP
     """
     # Same folder as the target, so os.replace is a rename within one file system; the
     # ".tmp" suffix keeps a leftover from a crash from ever being read as the file itself.
-    tmp = path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
+    tmp = temp or path.parent / f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp"
     created = False
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
-        # os.open applies the umask, so the file gets the same mode a plain open() would.
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY, 0o666)
+        if temp is not None:  # a leftover of a killed writer (unlink never follows a link)
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(tmp)
+        # os.open applies the umask, so the file gets the same mode a plain open() would;
+        # O_EXCL with O_NOFOLLOW: never write through a link planted at the temporary name.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | _O_BINARY
+                     | getattr(os, "O_NOFOLLOW", 0), 0o666)
         created = True
         with os.fdopen(fd, "wb") as f:
             _write_npz(f, arrays)

@@ -4,7 +4,7 @@ Importing this package registers every kind (``linear``, the instant activations
 ``rate``, ``lif``, ``expsyn``).
 """
 
-from . import expsyn, instant, lif, linear, rate  # noqa: F401  (imported to register kinds)
+from . import conv, expsyn, instant, lif, linear, pool, rate, reshape  # noqa: F401  (imported to register kinds)  # noqa: F401  (shape-aware kinds)
 from .base import (
     ACTIVATIONS,
     INITIALISERS,

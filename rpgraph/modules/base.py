@@ -56,6 +56,10 @@ REQUIRED: Any = _Required()
 
 
 def _fan_in(shape: tuple[int, ...]) -> int:
+    # dense weights are (in, out); convolution weights (out, in / groups, *kernel) have
+    # fan-in in / groups * prod(kernel), as PyTorch counts it
+    if len(shape) > 2:
+        return int(np.prod(shape[1:]))
     return int(shape[0]) if len(shape) else 1
 
 
@@ -201,7 +205,7 @@ def recurrence_evolution(name: str, a: Array, b: Array, state: State, record: bo
 # --- arguments and configuration -------------------------------------------------------------
 
 # what each argument type means is the graph builder's business (it converts the values)
-ARG_TYPES = ("int", "float", "time", "bool", "activation", "init", "str")
+ARG_TYPES = ("int", "float", "time", "bool", "activation", "init", "str", "ints")
 
 
 @dataclass(frozen=True)
@@ -212,7 +216,9 @@ class Arg:
     ``type`` is one of ``"int"`` (a size), ``"float"``, ``"time"`` (needs a time unit or a
     plain number of seconds), ``"bool"``, ``"activation"`` (a name from
     :data:`ACTIVATIONS`), ``"init"`` (an initialiser or a constant, for the parameter of
-    the same name), ``"str"`` (a name; one of ``choices`` when given).
+    the same name), ``"str"`` (a name; one of ``choices`` when given), ``"ints"`` (an
+    integer or a tuple of integers, ``3`` or ``(3, 3)``; or one of ``choices``, e.g.
+    ``same``).
 
     ``range`` is the interval the value must lie in (for an ``"init"``, every value the
     initialiser can produce, where that is known: constants and ``uniform``); ``unit`` is
@@ -271,6 +277,9 @@ class KindConfig:
     listed (positional arguments bind in that order)."""
 
     dt: float  # the network's solver step (s)
+    # the node's input shape per sample, (channels, *spatial) or (N,); filled in by the
+    # graph builder and the compiler for the kinds that read it (conv, pool, reshape)
+    shape_in: tuple[int, ...] = ()
     assoc_scan: bool = False  # evaluate linear recurrences by a parallel associative scan
     unroll: int = 1  # time steps per iteration of a scan over time
 
@@ -346,7 +355,7 @@ class Kind(Generic[C]):
         return args_of(self.config)
 
     def configure(self, values: Mapping[str, Any], *, dt: float, assoc_scan: bool = False,
-                  unroll: int = 1) -> C:
+                  unroll: int = 1, shape_in: Shape = ()) -> C:
         """The node's config from its argument values (missing ones take their defaults),
         the network's ``dt`` and the compiler's options.
 
@@ -360,7 +369,8 @@ class Kind(Generic[C]):
                 hint = did_you_mean(key, names)
                 raise TypeError(f"{self.name} has no argument {key!r}"
                                 + (f"; {hint}" if hint else ""))
-        return cast(C, self.config(dt=dt, assoc_scan=assoc_scan, unroll=unroll, **values))
+        return cast(C, self.config(dt=dt, assoc_scan=assoc_scan, unroll=unroll,
+                                   shape_in=tuple(shape_in), **values))
 
     # -- structure (static, run once at graph-build time) --
     def size_out(self, size_in: int, cfg: C) -> int:
@@ -370,6 +380,26 @@ class Kind(Generic[C]):
     def size_in_rule(self, size_in: int, cfg: C) -> str | None:
         """Return an error message when ``size_in`` is not acceptable, else ``None``."""
         return None
+
+    # -- tensor shapes (activity stays flattened to (B, T, prod(shape)) in channel-major
+    # order, so element-wise kinds work on any shape unchanged) --
+    #: kinds that mix all inputs densely and need a vector (``linear``): a shaped input is
+    #: an error with a hint to ``flatten`` first
+    vector_only: ClassVar[bool] = False
+
+    def shape_out(self, shape_in: Shape, cfg: C) -> Shape:
+        """Output shape given the input shape. Default: the shape is kept when the size is
+        (element-wise kinds), else the vector of :meth:`size_out`."""
+        n = int(np.prod(shape_in))
+        out = self.size_out(n, cfg)
+        return tuple(shape_in) if out == n else (out,)
+
+    def shape_in_rule(self, shape_in: Shape, cfg: C) -> str | None:
+        """An error message when ``shape_in`` is not acceptable, else ``None``. Default:
+        :meth:`size_in_rule` on its size, and a vector for :attr:`vector_only` kinds."""
+        if self.vector_only and len(shape_in) > 1:
+            return f"{self.name} needs a vector input"
+        return self.size_in_rule(int(np.prod(shape_in)), cfg)
 
     def params(self, size_in: int, size_out: int, cfg: C) -> ParamSpecs:
         return {}

@@ -48,6 +48,7 @@ class Linear(base.Kind[LinearConfig]):
     name = "linear"
     stateful = False
     rockpool = "LinearJax"
+    vector_only = True
     doc = "Dense weights y = x @ W (+ b). W: (N_in, out), Kaiming U(+-sqrt(6/N_in)) by default."
 
     def size_out(self, size_in: int, cfg: LinearConfig) -> int:

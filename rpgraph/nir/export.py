@@ -58,6 +58,7 @@ from .conventions import (
     write_lif,
 )
 from .names import unique
+from .shaped_export import SHAPED_WRITERS, is_conv, per_channel, scaled_conv, shape_params
 
 __all__ = ["EXPORTABLE_KINDS", "EXPORTERS", "KindExport", "to_nir"]
 
@@ -75,6 +76,8 @@ class DataNode:
     cfg: Mapping[str, Any] = field(default_factory=dict)  # module configuration
     direction: str | None = None  # a block port: "input" | "output"
     block: str | None = None  # a block port: the name of its block
+    shape_in: tuple[int, ...] = ()  # tensor shapes per sample: (2, 34, 34), or (size,)
+    shape_out: tuple[int, ...] = ()
 
 
 def _data_nodes(g: nx.DiGraph) -> dict[str, DataNode]:
@@ -83,9 +86,11 @@ def _data_nodes(g: nx.DiGraph) -> dict[str, DataNode]:
     for n, d in g.nodes(data=True):
         rec = d["node"]
         if isinstance(rec, ModuleNode):
-            out[n] = DataNode(n, "module", rec.size_out, rec.kind, rec.cfg)
+            out[n] = DataNode(n, "module", rec.size_out, rec.kind, rec.cfg,
+                              shape_in=rec.shape_in, shape_out=rec.shape_out)
         elif isinstance(rec, PortNode):
-            out[n] = DataNode(n, rec.role, rec.size, direction=rec.direction, block=rec.block)
+            out[n] = DataNode(n, rec.role, rec.size, direction=rec.direction, block=rec.block,
+                              shape_in=rec.shape_in, shape_out=rec.shape_out)
     return out
 
 
@@ -190,14 +195,16 @@ EXPORTERS: dict[str, KindExport] = {
     "lif": KindExport(_lif, "CubaLIF", refuse=_lif_refuse, loops=_lif_loops),
     "expsyn": KindExport(_expsyn, "LI", conventions=tuple(LI_WRITERS)),
     "identity": KindExport(_ones, "Scale"),
+    **{k: KindExport(f, t) for k, (f, t) in SHAPED_WRITERS.items()},
 }
 EXPORTABLE_KINDS = tuple(EXPORTERS)
 
-_WHY_NOT = {"rate": "NIR has no rate neuron"}  # other kinds: "no NIR equivalent"
+_WHY_NOT = {"rate": "NIR has no rate neuron",  # other kinds: "no NIR equivalent"
+            "sumpool1d": "NIR has no 1-D pooling", "avgpool1d": "NIR has no 1-D pooling"}
 
 _PORTS: dict[str, Callable[[DataNode, Params, _Out], nir.NIRNode]] = {
-    "input": lambda m, p, out: nir.Input(input_type=np.array([m.size])),
-    "output": lambda m, p, out: nir.Output(output_type=np.array([m.size])),
+    "input": lambda m, p, out: nir.Input(input_type=np.array(m.shape_out or [m.size])),
+    "output": lambda m, p, out: nir.Output(output_type=np.array(m.shape_in or [m.size])),
     "junction": _ones,
 }
 
@@ -221,7 +228,10 @@ def _export_node(m: DataNode, p: Params, out: _Out) -> nir.NIRNode:
     if float(m.cfg.get("noise_std", 0.0) or 0.0) > 0:
         out.notes.append(f"'{m.id}': noise_std = {m.cfg['noise_std']} is not exported (NIR "
                          "has no noise)")
-    return EXPORTERS[m.kind].node(m, p, out)
+    node = EXPORTERS[m.kind].node(m, p, out)
+    if len(m.shape_out) > 1 and m.kind not in SHAPED_WRITERS:
+        shape_params(node, m.shape_out)  # a neuron layer on (C, H, W): parameters too
+    return node
 
 
 def _add_node(nodes: dict[str, nir.NIRNode], name: str, m: DataNode,
@@ -261,11 +271,13 @@ def _fold(nodes: dict[str, nir.NIRNode], edges: list[tuple[str, str]], out: _Out
             continue
         gain, shift = out.pending.pop(id(node))
         preds = [u for u, v in edges if v == name]
-        dedicated = all(isinstance(nodes[u], (nir.Linear, nir.Affine))
+        dedicated = all((isinstance(nodes[u], (nir.Linear, nir.Affine))
+                         or per_channel(nodes[u], gain, shift))
                         and [v for a, v in edges if a == u] == [name] for u in preds)
         if preds and dedicated:
             for i, u in enumerate(preds):  # the constant input once, on the first
-                nodes[u] = _scaled(nodes[u], gain, shift if i == 0 else None)
+                scale = scaled_conv if is_conv(nodes[u]) else _scaled
+                nodes[u] = scale(nodes[u], gain, shift if i == 0 else None)
             continue
         size = next(int(np.size(a)) for a in (gain, shift) if a is not None)
         front = unique(name + "_in", set(nodes))

@@ -18,7 +18,22 @@ from pathlib import Path
 import nir
 import numpy as np
 
-from ..ast import Block, Chain, Element, ListExpr, Name, Num, Port, Ref, Setting, Spec, Stmt, Train
+from ..ast import (
+    Block,
+    Chain,
+    Element,
+    Expr,
+    ListExpr,
+    Name,
+    Num,
+    Port,
+    Ref,
+    Setting,
+    Spec,
+    Stmt,
+    Train,
+    TupleExpr,
+)
 from ..ast import Network as NetworkDecl
 from ..compile import Program
 from ..errors import SpecValueError
@@ -52,7 +67,9 @@ def _ports(imp: Import, scope: str) -> list[Stmt]:
         if n.scope != scope:
             continue
         if n.role in ("input", "output"):
-            out.append(Port(n.role, n.name, Num(float(n.size), is_int=True)))
+            size: Expr = Num(float(n.size), is_int=True) if len(n.shape) < 2 else TupleExpr(
+                tuple(Num(float(d), is_int=True) for d in n.shape))
+            out.append(Port(n.role, n.name, size))
         elif n.role in ("port_in", "port_out"):
             out.append(Port("input" if n.role == "port_in" else "output", n.name, None))
     return out

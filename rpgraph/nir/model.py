@@ -33,6 +33,7 @@ from .conventions import (
 from .files import MAX_NESTING, NESTING_HINT
 from .metadata import meta_float, meta_str
 from .names import ident, unique
+from .shaped import conv_call, flat_node, flatten_ok, pool_call, shape_of
 
 __all__ = ["CONVERTERS", "SUPPORTED", "Conv", "Import", "Node", "load_graph"]
 
@@ -63,6 +64,7 @@ class Node:
     nir_path: str
     conv: Conv | None = None
     size: int = 0
+    shape: tuple[int, ...] = ()  # a port's tensor shape when it has more than one axis
 
 
 @dataclass
@@ -252,6 +254,9 @@ def _spiking(dynamics: Callable[[str, Any, float, str, list[str]], _Dynamics]) -
 
     def convert(name: str, node: Any, dt: float, conv: str, notes: list[str]) -> Result:
         thr = _vec(node.threshold if isinstance(node, nir.Threshold) else node.v_threshold)
+        if thr.ndim > 1:  # a shaped layer (C, H, W): parameters channel-major, as activity
+            node = flat_node(node)
+            thr = thr.reshape(-1)
         if thr.ndim != 1:
             return f"shape {thr.shape} (only 1-D neuron layers)"
         if np.any(thr <= 0):
@@ -284,6 +289,31 @@ def _lif(node: Any, d: _Dynamics, thr: np.ndarray, dt: float, conv: str) -> Conv
                 reset=reset)
 
 
+def _conv(name: str, node: Any, dt: float, conv: str, notes: list[str]) -> Result:
+    res = conv_call(node)
+    if isinstance(res, str):
+        return res
+    kind, call, params = res
+    n_in, n_out = _shape_size(node.input_type), _shape_size(node.output_type)
+    return Conv(kind, n_in, n_out, call, params)
+
+
+def _pool(name: str, node: Any, dt: float, conv: str, notes: list[str]) -> Result:
+    res = pool_call(node)
+    if isinstance(res, str):
+        return res
+    kind, call = res
+    return Conv(kind, _shape_size(node.input_type), _shape_size(node.output_type), call)
+
+
+def _flatten(name: str, node: Any, dt: float, conv: str, notes: list[str]) -> Result:
+    why = flatten_ok(node)
+    if why is not None:
+        return why
+    n = _shape_size(node.input_type)
+    return Conv("flatten", n, n, _call("flatten"))
+
+
 #: NIR node type -> its converter; the order is the one the "supported" hint lists.
 CONVERTERS: dict[type, Converter] = {
     nir.Affine: _affine,
@@ -296,6 +326,11 @@ CONVERTERS: dict[type, Converter] = {
     nir.CubaLI: _cuba_li,
     nir.IF: _spiking(_if_dynamics),
     nir.Threshold: _spiking(_threshold_dynamics),
+    nir.Conv1d: _conv,
+    nir.Conv2d: _conv,
+    nir.SumPool2d: _pool,
+    nir.AvgPool2d: _pool,
+    nir.Flatten: _flatten,
 }
 SUPPORTED: tuple[type, ...] = (nir.Input, nir.Output, nir.NIRGraph, *CONVERTERS)
 
@@ -343,6 +378,8 @@ def _all_names(imp: Import) -> set[str]:
 
 def _shape_size(t: Any) -> int:
     a = np.asarray(t.get("input", t.get("output")) if isinstance(t, Mapping) else t)
+    if a.dtype == object:  # a shape NIR left unknown (None): rpgraph infers it
+        return 0
     return int(np.prod(a)) if a.size else 0
 
 
@@ -412,6 +449,8 @@ def _port(imp: Import, node: nir.NIRNode, key: str, at: _Where, raw: str, path: 
         role = ("input" if is_in else "output") if at.mode == "top" else (
             "port_in" if is_in else "port_out")
         _add(imp, key, at.scope, raw, role, node, path, size=size)
+        shape = shape_of(node.input_type if is_in else node.output_type)
+        imp.nodes[key].shape = shape if len(shape) > 1 else ()
 
 
 def _subgraph(imp: Import, node: nir.NIRGraph, name: str, key: str, at: _Where, raw: str,
@@ -478,10 +517,18 @@ def _fold_gains(imp: Import) -> None:
         if np.allclose(gain, 1.0, rtol=1e-12, atol=0):
             continue
         feeders: list[str] = []
-        if _feeders(imp, key, preds, succs, feeders, set()) and feeders:
+        if _feeders(imp, key, preds, succs, feeders, set()) and feeders and all(
+                _per_channel(gain, c) for f in feeders if (c := imp.nodes[f].conv)):
             for f in feeders:
                 fc = imp.nodes[f].conv
                 assert fc is not None
+                if fc.kind.startswith("conv"):  # one gain per output channel (checked)
+                    g = gain.reshape(fc.params["weight"].shape[0], -1)[:, 0]
+                    fc.params["weight"] = fc.params["weight"] * g.reshape(
+                        -1, *([1] * (fc.params["weight"].ndim - 1)))
+                    if "bias" in fc.params:
+                        fc.params["bias"] = fc.params["bias"] * g
+                    continue
                 fc.params["weight"] = fc.params["weight"] * gain[None, :]
                 if "bias" in fc.params:
                     fc.params["bias"] = fc.params["bias"] * gain
@@ -517,9 +564,20 @@ def _feeders(imp: Import, key: str, preds: dict[str, list[str]],
                 return False
         elif node.conv is not None and node.conv.kind == "linear":  # Scale stays diagonal
             out.append(p)
+        elif node.conv is not None and node.conv.kind.startswith("conv"):
+            out.append(p)  # folds when the gain is one number per channel (_per_channel)
         else:
             return False
     return True
+
+
+def _per_channel(gain: np.ndarray, conv: Conv) -> bool:
+    """Whether an input gain is one number per output channel of ``conv`` (not a
+    convolution: true), so it folds into the convolution's weights and bias."""
+    if not conv.kind.startswith("conv"):
+        return True
+    g = np.asarray(gain).reshape(conv.params["weight"].shape[0], -1)
+    return bool(np.allclose(g, g[:, :1], rtol=1e-12, atol=0))
 
 
 # --- the whole graph -------------------------------------------------------------------------

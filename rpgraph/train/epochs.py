@@ -136,7 +136,8 @@ class Epochs:
     def steps(self, start: int, losses: np.ndarray) -> None:
         """The losses of a chunk's steps (starting at ``start``): kept for the epoch's mean,
         and TensorBoard scalars ``train/loss``."""
-        self._losses.append(np.asarray(losses))
+        if self.active:  # cleared at each epoch's end; kept only when epochs end (flat memory)
+            self._losses.append(np.asarray(losses))
         if self._writer is not None:
             for i, loss in enumerate(losses):
                 self._writer.add_scalar("train/loss", float(loss), start + i)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import time
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -20,13 +21,19 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..errors import SpecValueError, TrainingError
-from ..io.checkpoint import spec_hash
 from ..io.data import Dataset
 from ..objective import LossFn, Objective, make_objective
 from .epochs import Epochs, epoch_chunk
 from .evaluate import evaluate, evaluate_part, firing_rates
 from .progress import Progress
-from .run_dir import RunDir, nothing_to_resume
+from .run_dir import (
+    LOG_LIMIT,
+    RunDir,
+    canonical_hash,
+    log_split,
+    nothing_to_resume,
+    run_identity,
+)
 from .settings import Settings, resolve
 from .step import freeze, indices, make_chunk, step_plan
 
@@ -40,8 +47,11 @@ Tree = dict[str, dict[str, Array]]
 @dataclass
 class FitResult:
     """What :func:`fit` returns: final parameters and optimizer state, per-step losses (of
-    this call: a resumed run's start from its checkpoint), the run directory (when one was
-    written), final metrics, and the data and objective trained on."""
+    this call: a resumed run's start from its checkpoint, step ``start``; past the
+    ``log_limit``-th step one mean loss per chunk, and ``loss_steps`` gives the first step
+    of each entry), the run directory (when one was written), final metrics, and the data
+    and objective trained on. ``steps`` is the run's length, ``steps - start`` the steps
+    this call trained."""
 
     params: Tree
     opt_state: Any
@@ -54,6 +64,8 @@ class FitResult:
     objective: Objective | None = None
     epochs: list[dict[str, Any]] = field(default_factory=list)  # the epochs.jsonl rows
     validation: Dataset | None = None
+    start: int = 0
+    loss_steps: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
@@ -67,7 +79,12 @@ class FitOptions:
         params: initial parameters (default: ``prog.init(seed)``).
         bounds: a ``(lower, upper)`` template (e.g. an edited ``rpgraph bounds --format
             json``) replacing the spec's bounds for projection and the loss's bounds terms.
-        out_dir: the run directory (none: nothing is written); ``resume`` continues it.
+        out_dir: the run directory (none: nothing is written); ``resume`` continues it,
+            if it was started with the same spec, seed, data, optimizer, batch size and
+            bounds (more epochs extend it). ``force`` resumes despite differences, or
+            starts a run over in a folder that holds one.
+        log_limit: steps logged one ``metrics.jsonl`` line (and one ``losses`` entry)
+            each; later steps get one per chunk, so a long run's log stays small.
         chunk: steps per dispatch (default: about 1/50 of the run, at most 1000).
         devices: shard each minibatch over this many devices.
         progress: a progress bar (or plain lines) on stderr.
@@ -94,6 +111,8 @@ class FitOptions:
     bounds: tuple[Tree, Tree] | None = None
     out_dir: str | Path | None = None
     resume: bool = False
+    force: bool = False
+    log_limit: int = LOG_LIMIT
     chunk: int | None = None
     devices: int | None = None
     progress: bool = True
@@ -127,16 +146,34 @@ def fit(prog: Program, data: Any = None, *, options: FitOptions | None = None,
     _check_counts(o)
     obj = prog.objective if o.bounds is None and o.loss is None else \
         make_objective(prog.network, o.bounds, loss=o.loss)
+    if o.log_limit < 0:
+        raise SpecValueError(f"Expected log_limit >= 0, got {o.log_limit}")
     per_epoch, total = step_plan(len(st.data), st.batch_size, st.epochs)
     k = o.chunk or max(1, min(1000, math.ceil(total / 50)))
     ck_every = st.checkpoint_every or k * 5
-    ck_every = max(k, (ck_every // k) * k)  # checkpoints fall on chunk boundaries
-    run = RunDir(Path(o.out_dir), spec_hash(prog.network.source), per_epoch) \
-        if o.out_dir is not None else None
-    watch = _epochs(prog, obj, st, run)
-    if watch.active:  # per-epoch evaluation needs epochs to end on chunk boundaries
-        k = epoch_chunk(k, per_epoch)
-        ck_every = max(k, (ck_every // k) * k)
+    run = RunDir(Path(o.out_dir), canonical_hash(prog), per_epoch,
+                 run_identity(prog, st, obj), o.log_limit) if o.out_dir is not None else None
+    if run is not None:
+        run.open(resume=o.resume, force=o.force)
+    try:
+        watch = _epochs(prog, obj, st, run)
+        if watch.active:  # per-epoch evaluation needs epochs to end on chunk boundaries
+            k = epoch_chunk(k, per_epoch)
+
+        def boundary(step: int) -> int:
+            # chunks end on absolute multiples of k and of ck_every (see the module
+            # docstring), so checkpoints fall exactly every ck_every steps
+            return min((step // k + 1) * k, (step // ck_every + 1) * ck_every, total)
+
+        return _train(prog, o, st, obj, run, watch, per_epoch, total, boundary, ck_every)
+    finally:
+        if run is not None:
+            run.close()
+
+
+def _train(prog: Program, o: FitOptions, st: Settings, obj: Objective, run: RunDir | None,
+           watch: Epochs, per_epoch: int, total: int, boundary: Callable[[int], int],
+           ck_every: int) -> FitResult:
     params, opt_state, start = _initial(prog, o, st, obj, run, total)
     if run is not None:
         run.start(prog, st, obj, total, start)
@@ -144,32 +181,44 @@ def fit(prog: Program, data: Any = None, *, options: FitOptions | None = None,
 
     run_chunk = make_chunk(prog, st.optimizer, objective=obj, devices=o.devices, seed=st.seed)
     inputs, targets = _device_data(prog, st.data)
+
+    def chunk(params: Tree, opt_state: Any, step: int, end: int) -> Any:
+        idx = indices(step, end - step, len(st.data), st.batch_size, per_epoch, st.seed)
+        return run_chunk(params, opt_state, inputs, targets, jnp.asarray(idx), step)
+
     bar = Progress(total, per_epoch, o.progress, start)
-    losses_all: list[np.ndarray] = []
+    # compact growable buffers: a long run's memory stays flat (see log_limit)
+    losses_all, loss_steps = array("f"), array("q")
+    anchor = (start, _copy(params), _copy(opt_state))  # where a failure is replayed from
     t0 = time.perf_counter()
     step = start
     try:
         while step < total and not watch.stopped:
-            # chunk boundaries are absolute multiples of k (see the module docstring)
-            end = min((step // k + 1) * k, total)
-            idx = indices(step, end - step, len(st.data), st.batch_size, per_epoch, st.seed)
+            end = boundary(step)
             try:
-                params, opt_state, losses, terms = run_chunk(params, opt_state, inputs,
-                                                             targets, jnp.asarray(idx), step)
+                params, opt_state, losses, terms = chunk(params, opt_state, step, end)
             except jax.errors.JaxRuntimeError as err:
                 raise _out_of_memory(err) from None
             losses = np.asarray(losses)
-            if not np.all(np.isfinite(losses)):
-                _non_finite(losses, terms, step, per_epoch, run)
-            losses_all.append(losses)
+            if not np.all(np.isfinite(losses)) or not bool(_all_finite((params, opt_state))):
+                raise _failure(prog, obj, chunk, boundary, anchor, step, end, per_epoch,
+                               losses, terms, run)
+            each, rest = log_split(step, losses, o.log_limit)
+            losses_all.extend(each.astype(np.float32).tolist())
+            loss_steps.extend(range(step, step + len(each)))
+            if len(rest):
+                losses_all.append(float(np.mean(rest, dtype=np.float64)))
+                loss_steps.append(step + len(each))
             if run is not None:
                 run.append(step, losses)
             watch.steps(step, losses)
             step = end
             if watch.active and step % per_epoch == 0:
                 watch.end_epoch(step // per_epoch - 1, step, params)
-            if run is not None and (step % ck_every == 0 or step == total or watch.stopped):
-                run.checkpoint(params, opt_state, step, st, total)
+            if step % ck_every == 0 or step == total or watch.stopped:
+                if run is not None:
+                    run.checkpoint(params, opt_state, step, st, total)
+                anchor = (step, _copy(params), _copy(opt_state))
             bar.update(step, float(losses[-1]) if len(losses) else float("nan"))
             if o.callback is not None:
                 o.callback(step, params)
@@ -178,10 +227,11 @@ def fit(prog: Program, data: Any = None, *, options: FitOptions | None = None,
         watch.close()
     if watch.best_params is not None:  # keep = best
         params = jax.tree_util.tree_map(jnp.asarray, watch.best_params)
-    result = FitResult(params, opt_state, np.concatenate(losses_all) if losses_all else
-                       np.zeros(0, np.float32), step, run.path if run else None,
-                       seconds=time.perf_counter() - t0, data=st.data, objective=obj,
-                       epochs=watch.rows, validation=st.validation)
+    result = FitResult(params, opt_state, np.asarray(losses_all, np.float32), step,
+                       run.path if run else None, seconds=time.perf_counter() - t0,
+                       data=st.data, objective=obj, epochs=watch.rows,
+                       validation=st.validation, start=start,
+                       loss_steps=np.asarray(loss_steps, np.int64))
     _report(prog, st, result, run, watch)
     if o.on_end is not None:
         o.on_end(prog, result)
@@ -245,7 +295,7 @@ def _initial(prog: Program, o: FitOptions, st: Settings, obj: Objective, run: Ru
         return params, opt_state, 0
     if run is None:
         raise nothing_to_resume(None)
-    return run.resume(params, opt_state, total)
+    return run.resume(params, opt_state, total, force=o.force)
 
 
 def _out_of_memory(err: Exception) -> Exception:
@@ -259,14 +309,100 @@ def _out_of_memory(err: Exception) -> Exception:
                          "or compile with remat = N to recompute activations")
 
 
-def _non_finite(losses: np.ndarray, terms: dict[str, Array], step: int, per_epoch: int,
-                run: RunDir | None) -> None:
-    j = int(np.argmax(~np.isfinite(losses)))
-    bad_step = step + j
-    names = [name for name, v in terms.items()
-             if not np.isfinite(np.asarray(v)[j])]
-    where = f" (last good checkpoint kept in '{run.path}')" if run is not None else ""
-    raise TrainingError(
-        f"loss became {losses[j]} at step {bad_step} (epoch {bad_step // per_epoch}); "
-        f"non-finite term: {', '.join(names) or 'the total'}{where}",
-        hint="lower the learning rate, bound the parameters that diverge, or check the data")
+# --- non-finite values -------------------------------------------------------------------------
+
+
+def _copy(tree: Any) -> Any:
+    # the chunk donates its inputs: a replay needs its own buffers
+    return jax.tree_util.tree_map(lambda x: x.copy(), tree)
+
+
+@jax.jit
+def _all_finite(tree: Any) -> Array:
+    """Whether every float leaf of ``tree`` (parameters and optimizer state) is finite."""
+    oks = [jnp.all(jnp.isfinite(x)) for x in jax.tree_util.tree_leaves(tree)
+           if jnp.issubdtype(x.dtype, jnp.inexact)]
+    return jnp.all(jnp.stack(oks)) if oks else jnp.bool_(True)
+
+
+def _bad_leaves(tree: Any, prefix: str) -> list[str]:
+    """``"hidden.tau (3 of 20 values)"`` for each leaf holding NaN or inf."""
+    out = []
+    for path, x in jax.tree_util.tree_flatten_with_path(tree)[0]:
+        if not jnp.issubdtype(x.dtype, jnp.inexact):
+            continue
+        a = np.asarray(x)
+        bad = int(a.size - np.count_nonzero(np.isfinite(a)))
+        if bad:
+            keys = [getattr(p, "key", None) for p in path]
+            name = ".".join(str(q) for q in keys) if prefix == "params" and all(
+                isinstance(q, str) for q in keys) else f"{prefix}{jax.tree_util.keystr(path)}"
+            out.append(f"{name} ({bad} of {a.size} values)")
+    return out
+
+
+def _suspects(prog: Program, obj: Objective, params: Tree) -> str:
+    """What is wrong with the parameters a non-finite step started from: non-finite
+    values, time constants at or below zero (with their bound), else the largest value."""
+    bad = _bad_leaves(params, "params")
+    if bad:
+        return "non-finite parameters: " + ", ".join(bad)
+    taus, largest = [], ("", 0.0)
+    for d in prog.network.params():
+        a = np.asarray(params[d.module][d.name], np.float64)
+        if not a.size:
+            continue
+        if d.family == "taus" and a.min() <= 0:
+            lo = float(np.min(np.asarray(obj.lower[d.module][d.name])))
+            taus.append(f"{d.id} = {a.min():.5g} "
+                        + ("(no lower bound)" if lo == -math.inf else f"(lower bound {lo:g})"))
+        peak = float(np.max(np.abs(a)))
+        if peak >= largest[1]:
+            largest = (d.id, float(a.flat[int(np.argmax(np.abs(a)))]))
+    if taus:
+        return "time constants at or below zero: " + ", ".join(taus)
+    return f"largest parameter: {largest[0]} = {largest[1]:.5g}" if largest[0] else ""
+
+
+def _failure(prog: Program, obj: Objective, chunk: Callable[..., Any],
+             boundary: Callable[[int], int], anchor: tuple[int, Tree, Any], step: int,
+             end: int, per_epoch: int, losses: np.ndarray, terms: dict[str, Array],
+             run: RunDir | None) -> TrainingError:
+    """The error for a chunk (``step .. end``) that produced a non-finite loss or state:
+    replayed from the last checkpoint (``anchor``) step by step through the failing chunk,
+    it names the first step that went wrong, the loss term, and the parameters it started
+    from; and what is left to resume from."""
+    at, params, opt_state = anchor[0], _copy(anchor[1]), _copy(anchor[2])
+    while at < step:  # to the failing chunk, with the same boundaries as the run
+        nxt = boundary(at)
+        params, opt_state, _, _ = chunk(params, opt_state, at, nxt)
+        at = nxt
+    found = None
+    while at < end:
+        before = jax.tree_util.tree_map(np.array, params)  # a copy: params are donated
+        params, opt_state, one, one_terms = chunk(params, opt_state, at, at + 1)
+        if not np.isfinite(np.asarray(one)[0]) or not bool(_all_finite((params, opt_state))):
+            found = (at, float(np.asarray(one)[0]), before, one_terms)
+            break
+        at += 1
+    kept = run.kept() if run is not None else ""
+    hint = "lower the learning rate, bound the parameters that diverge, or check the data"
+    if found is None:  # not reproduced (should not happen): report what the chunk saw
+        j = int(np.argmax(~np.isfinite(losses)))
+        names = [n for n, v in terms.items() if not np.isfinite(np.asarray(v)[j])]
+        return TrainingError(
+            f"loss became {losses[j]} at step {step + j} (epoch {(step + j) // per_epoch}); "
+            f"non-finite term: {', '.join(names) or 'the total'}" + (f"; {kept}" if kept
+                                                                       else ""), hint=hint)
+    bad_step, loss, before, one_terms = found
+    where = f"at step {bad_step} (epoch {bad_step // per_epoch})"
+    if not math.isfinite(loss):
+        names = [n for n, v in one_terms.items() if not np.isfinite(np.asarray(v)[0])]
+        what = f"loss became {loss} {where}; non-finite term: {', '.join(names) or 'the total'}"
+    else:
+        made = _bad_leaves(params, "params") + _bad_leaves(opt_state, "opt_state")
+        what = (f"the update {where} made {', '.join(made[:3])}"
+                + (f" and {len(made) - 3} more" if len(made) > 3 else "")
+                + f" non-finite (loss {loss:.4g})")
+    parts = [what, _suspects(prog, obj, before), kept]
+    return TrainingError("; ".join(p for p in parts if p), hint=hint)

@@ -18,6 +18,7 @@ callback.
 
 from __future__ import annotations
 
+import io
 import math
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -27,7 +28,7 @@ import numpy as np
 
 from .epochs import EPOCHS_FILE
 from .evaluate import evaluate_part, predict_all
-from .run_dir import read_metrics
+from .run_dir import read_metrics, write_file
 
 if TYPE_CHECKING:
     from ..compile import Program
@@ -46,18 +47,27 @@ def _plt() -> Any:
     return plt
 
 
-def plot_loss(losses: np.ndarray, path: Path) -> None:
-    """Training loss per step on a log scale (``loss.png``)."""
+def _save(fig: Any, path: Path) -> None:
+    """The figure as a PNG, written like every run file (atomically, never through a link,
+    a full disk named with the file)."""
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110)
+    write_file(Path(path), buf.getvalue())
+
+
+def plot_loss(losses: np.ndarray, path: Path, steps: np.ndarray | None = None) -> None:
+    """Training loss per step on a log scale (``loss.png``); ``steps`` places each value
+    (past a run's log limit, one per chunk)."""
     plt = _plt()
     fig, ax = plt.subplots(figsize=(8, 3.5))
-    ax.plot(np.arange(len(losses)), losses, lw=0.8)
+    ax.plot(np.arange(len(losses)) if steps is None else steps, losses, lw=0.8)
     if np.all(losses[np.isfinite(losses)] > 0):
         ax.set_yscale("log")
     ax.set_xlabel("Iteration")
     ax.set_ylabel("Loss")
     ax.set_title("Training loss")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    _save(fig, path)
     plt.close(fig)
 
 
@@ -81,7 +91,7 @@ def plot_outputs(y: np.ndarray, targets: np.ndarray, path: Path, max_samples: in
             ax.set_ylabel("Value")
             ax.legend(fontsize=7, ncol=2 if y.shape[-1] > 4 else 1)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    _save(fig, path)
     plt.close(fig)
 
 
@@ -101,7 +111,7 @@ def plot_param(values: np.ndarray, lower: float, upper: float, name: str, family
     if math.isfinite(lower) or math.isfinite(upper):
         ax.legend()
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    _save(fig, path)
     plt.close(fig)
 
 
@@ -127,7 +137,7 @@ def plot_accuracy(epochs: Sequence[dict[str, Any]], test_acc: Mapping[str, float
     ax.xaxis.get_major_locator().set_params(integer=True)  # whole epochs
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    _save(fig, path)
     plt.close(fig)
 
 
@@ -153,7 +163,7 @@ def plot_epochs(epochs: Sequence[dict[str, Any]], path: Path) -> None:
     ax.xaxis.get_major_locator().set_params(integer=True)  # whole epochs
     ax.legend(fontsize=7)
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    _save(fig, path)
     plt.close(fig)
 
 
@@ -184,7 +194,7 @@ def plot_spikes(rec: Mapping[str, Mapping[str, np.ndarray]], path: Path, traces:
         ax.set_title(f"{node}: membrane potential")
         ax.set_xlabel("Time (steps)")
     fig.tight_layout()
-    fig.savefig(path, dpi=110)
+    _save(fig, path)
     plt.close(fig)
 
 
@@ -211,7 +221,8 @@ def plot_run(prog: Program, params: Tree, ds: Dataset, run_dir: Path,
     metrics = read_metrics(run_dir / "metrics.jsonl")
     losses = np.array([float(m["loss"]) for m in metrics if "loss" in m], dtype=np.float64)
     if len(losses):
-        plot_loss(losses, run_dir / "loss.png")
+        plot_loss(losses, run_dir / "loss.png",
+                  np.array([m["step"] for m in metrics if "loss" in m]))
         written.append(run_dir / "loss.png")
     epochs = read_metrics(run_dir / EPOCHS_FILE) if (run_dir / EPOCHS_FILE).exists() else []
     outs, ins = prog.outputs, prog.inputs

@@ -7,6 +7,20 @@ import sys
 import time
 
 
+def duration(seconds: float) -> str:
+    """``H:MM:SS``, with days past 24 hours; ``?`` when unknown or beyond 10,000 days.
+
+    >>> duration(3725), duration(90000.4), duration(1e300), duration(float("inf"))
+    ('1:02:05', '1d 1:00:00', '?', '?')
+    """
+    if not math.isfinite(seconds) or seconds < 0 or seconds >= 10_000 * 86400:
+        return "?"
+    m, s = divmod(round(seconds), 60)
+    h, m = divmod(m, 60)
+    d, h = divmod(h, 24)
+    return (f"{d}d " if d else "") + f"{h}:{m:02d}:{s:02d}"
+
+
 class Progress:
     """A tqdm bar on a terminal; plain lines (about every 10% or 5 s) otherwise."""
 
@@ -42,7 +56,7 @@ class Progress:
         self.last_print, self.last_frac = now, frac
         rate = (step - self.start) / max(now - self.t0, 1e-9)
         eta = (self.total - step) / rate if rate > 0 else math.inf
-        eta_s = time.strftime("%H:%M:%S", time.gmtime(eta)) if math.isfinite(eta) else "?"
+        eta_s = duration(eta)
         print(f"epoch {epoch}/{epochs}  step {step}/{self.total}  loss {loss:.6g}  "
               f"{rate:.1f} steps/s  ETA {eta_s}", file=sys.stderr, flush=True)
 

@@ -194,7 +194,7 @@ def make_chunk(prog: Program, opt: optax.GradientTransformation, *,
     base = jax.random.PRNGKey(seed)
 
     def body(carry: Any, idx: Array) -> Any:
-        params, opt_state, inputs, targets, n = carry
+        params, opt_state, inputs, targets, (hi, lo) = carry
         if idx.shape[0] == 1:  # one sample: a dynamic slice, cheaper than a gather
             pick = lambda a: jax.lax.dynamic_slice_in_dim(a, idx[0], 1, axis=0)  # noqa: E731
         else:
@@ -205,13 +205,18 @@ def make_chunk(prog: Program, opt: optax.GradientTransformation, *,
         if shard is not None:
             x = jax.tree_util.tree_map(lambda a: jax.lax.with_sharding_constraint(a, shard), x)
             t = jax.tree_util.tree_map(lambda a: jax.lax.with_sharding_constraint(a, shard), t)
-        key = jax.random.fold_in(base, n)
+        # the step number as two 32-bit words (steps are 64-bit counters); below 2**32 the
+        # key is fold_in(base, step), as it always was
+        key = jnp.where(hi == 0, jax.random.fold_in(base, lo),
+                        jax.random.fold_in(jax.random.fold_in(base, hi), lo))
         params, opt_state, loss, terms = step(params, opt_state,
                                               x if isinstance(x, dict) else {name: x}, t, key)
-        return (params, opt_state, inputs, targets, n + 1), (loss, terms)
+        lo = lo + jnp.uint32(1)
+        hi = hi + (lo == 0).astype(jnp.uint32)
+        return (params, opt_state, inputs, targets, (hi, lo)), (loss, terms)
 
     def run(params: Tree, opt_state: Any, inputs: Array, targets: Array, idx: Array,
-            step0: Array) -> Any:
+            step0: tuple[Array, Array]) -> Any:
         (params, opt_state, _, _, _), (losses, terms) = jax.lax.scan(
             body, (params, opt_state, inputs, targets, step0), idx)
         return params, opt_state, losses, terms
@@ -220,7 +225,9 @@ def make_chunk(prog: Program, opt: optax.GradientTransformation, *,
 
     def chunk(params: Tree, opt_state: Any, inputs: Array, targets: Array, idx: Array,
               step0: int = 0) -> Any:
-        return jitted(params, opt_state, inputs, targets, idx, jnp.int32(step0))
+        step0 = int(step0)
+        return jitted(params, opt_state, inputs, targets, idx,
+                      (jnp.uint32(step0 >> 32), jnp.uint32(step0 & 0xFFFFFFFF)))
 
     return chunk
 
