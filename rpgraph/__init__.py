@@ -33,10 +33,10 @@ from .graph import Network, load, loads
 if TYPE_CHECKING:
     from .compile import Program
     from .nir import from_nir, to_nir
-    from .train import FitOptions, FitResult, fit
+    from .train import FitOptions, FitResult, constrained, fit
 
 __all__ = ["FitOptions", "FitResult", "Network", "Options", "Program", "SpecError", "compile",
-           "fit", "from_nir", "load", "loads", "to_nir"]
+           "constrained", "fit", "from_nir", "load", "loads", "to_nir"]
 __version__ = "0.1.0"
 
 # NIR (and h5py behind it) costs ~0.4 s to import, the trainer (optax) ~0.2 s, JAX behind the
@@ -65,7 +65,7 @@ def _train() -> ModuleType:
 
 _LAZY: dict[str, Callable[[], ModuleType]] = {
     "Program": _program, "from_nir": _nir, "to_nir": _nir, "fit": _train, "FitOptions": _train,
-    "FitResult": _train}
+    "FitResult": _train, "constrained": _train}
 
 
 def __getattr__(name: str) -> Any:

@@ -140,6 +140,33 @@ def l2sqr(params: Any) -> Array:
     return jnp.mean(jnp.stack([jnp.mean(jnp.asarray(p) ** 2) for p in leaves]))
 
 
+def l1(params: Any) -> Array:
+    """Mean over parameters of each one's mean absolute value (the lasso counterpart of
+    :func:`l2sqr`); an empty tree costs 0. Takes a tree (``params``, ``h.*``) or an array.
+
+    >>> float(l1({"a": jnp.array([1.0, -3.0]), "b": jnp.array([2.0])}))
+    2.0
+    """
+    leaves = _leaves("l1", params)
+    if not leaves:
+        return jnp.float32(0.0)
+    return jnp.mean(jnp.stack([jnp.mean(jnp.abs(jnp.asarray(p))) for p in leaves]))
+
+
+def rate(activity: Array) -> Array:
+    """Mean activity per neuron and time step: for a ``lif`` node (``rate(h)``) the mean
+    number of spikes per neuron and step, averaged over batch, time and neurons; for other
+    nodes or traces (``rate(h.vmem)``) their mean value.
+
+    >>> float(rate(jnp.array([[[0.0, 1.0], [0.0, 1.0]]])))
+    0.5
+    """
+    if isinstance(activity, dict):
+        raise SpecShapeError("rate: Expected a node's output or a recorded state (rate(h), "
+                             "rate(h.spikes)), got parameters")
+    return jnp.mean(jnp.asarray(activity, jnp.float32))
+
+
 def l0(params: Any, sigma: float = 1e-4) -> Array:
     """Smooth approximation of the fraction of non-zero parameters (Rockpool
     ``l0_norm_approx``): mean over parameters of ``mean(p**4 / (p**4 + sigma))``.
@@ -182,7 +209,9 @@ LOSS_FUNCTIONS: dict[str, LossFn] = {
     "sse": sse,
     "cross_entropy": cross_entropy,
     "l2sqr": l2sqr,
+    "l1": l1,
     "l0": l0,
+    "rate": rate,
     "softmax": softmax,
     "logsoftmax": logsoftmax,
 }

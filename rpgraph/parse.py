@@ -85,6 +85,9 @@ class _Layout:
     _CLOSE = frozenset({"RPAR", "RSQB", "RBRACE"})
 
     def process(self, stream: Iterator[Token]) -> Iterator[Token]:
+        return self._layout(_join_globs(stream))
+
+    def _layout(self, stream: Iterator[Token]) -> Iterator[Token]:
         brackets: list[str] = []
         prev: Token | None = None
         before_prev: Token | None = None
@@ -115,6 +118,65 @@ class _Layout:
             # '*' after '.' is a wildcard (``hidden.*``) and may end a statement.
             return before is None or before.type != "DOT"
         return prev.type in self._JOIN_AFTER
+
+
+def _adjacent(a: Token, b: Token) -> bool:
+    """Whether ``b`` starts exactly where ``a`` ends (no space or comment between)."""
+    return (b.line, b.column) == (a.end_line, a.end_column)
+
+
+# Tokens after which a '*' is multiplication, never the start of a glob (``2*h``, ``f(x)*y``).
+_OPERAND_END = frozenset({"NUMBER", "MU_UNIT", "RPAR", "RSQB", "STRING", "TRUE", "FALSE",
+                          "NAME", "GLOB"})
+
+
+_GLOB_END = frozenset({"RPAR", "RSQB", "COMMA", "_NL", "RBRACE"})
+
+
+def _join_globs(stream: Iterator[Token]) -> Iterator[Token]:
+    """Join a run of names and ``*`` written without spaces next to a ``.`` into one GLOB
+    token: ``w_*.weight`` is GLOB('w_*') DOT NAME('weight'), ``h.tau_*`` is NAME DOT
+    GLOB('tau_*'). So a glob inside a segment is one token, and ``tau *`` (with a space) or
+    ``2*dt`` stay what they were; the grammar then has one target rule for bounds,
+    ``freeze`` and loss terms without a conflict between a glob's '*' and multiplication.
+    """
+    run: list[Token] = []
+    before: Token | None = None  # the last token passed on before the run
+
+    def flush(nxt: Token | None) -> Iterator[Token]:
+        near_dot = (before is not None and before.type == "DOT" and _adjacent(before, run[0])
+                    ) or (nxt is not None and nxt.type == "DOT" and _adjacent(run[-1], nxt))
+        # a trailing '*' before ')' ']' ',' or a line end has no right operand: a glob
+        # (``freeze = [tau_*]`` is then reported as a target without a node, not a syntax error)
+        trailing = run[-1].type == "STAR" and (nxt is None or nxt.type in _GLOB_END)
+        if len(run) > 1 and (near_dot or trailing) and any(t.type == "STAR" for t in run):
+            first, last = run[0], run[-1]
+            yield Token("GLOB", "".join(str(t) for t in run), first.start_pos, first.line,
+                        first.column, last.end_line, last.end_column, last.end_pos)
+        else:
+            yield from run
+
+    for tok in stream:
+        if tok.type in ("NAME", "STAR"):
+            if run and _adjacent(run[-1], tok):
+                run.append(tok)
+                continue
+            if run:
+                yield from flush(tok)
+                before, run = run[-1], []
+            if tok.type == "STAR" and before is not None and before.type in _OPERAND_END:
+                yield tok  # multiplication
+                before = tok
+                continue
+            run = [tok]
+            continue
+        if run:
+            yield from flush(tok)
+            run = []
+        yield tok
+        before = tok
+    if run:
+        yield from flush(None)
 
 
 @lru_cache(maxsize=1)
@@ -294,21 +356,14 @@ class _Builder:
     def name(self, meta: Meta, ch: list[Token]) -> ast.Name:
         return self._expr(ast.Name(str(ch[0]), _span(meta)))
 
-    def ref(self, meta: Meta, ch: list[Token]) -> ast.Ref:
-        return self._expr(ast.Ref(tuple(str(t) for t in ch), _span(meta)))
-
-    def target(self, meta: Meta, ch: list[str]) -> ast.Ref:
-        return ast.Ref(tuple(ch), _span(meta))
+    def target(self, meta: Meta, ch: list[str]) -> ast.Name | ast.Ref:
+        # the one target rule (bounds, freeze, loss terms); a lone name is a plain name
+        if len(ch) == 1 and "*" not in ch[0]:
+            return self._expr(ast.Name(ch[0], _span(meta)))
+        return self._expr(ast.Ref(tuple(ch), _span(meta)))
 
     def segment(self, meta: Meta, ch: list[Token]) -> str:
-        # one segment of a bound target, written without spaces: 'tau*' is a glob,
-        # 'tau *' (or 'tau mem') is a mistake
-        for a, b in zip(ch, ch[1:]):
-            if (b.line, b.column) != (a.end_line, a.end_column):
-                raise SpecSyntaxError(
-                    f"unexpected {_describe(b)} in a bound target",
-                    _tspan(b), hint="write a glob without spaces: 'tau*', 'w_*'")
-        return "".join(str(t) for t in ch)
+        return str(ch[0])
 
     def list_expr(self, meta: Meta, ch: list[Any]) -> ast.ListExpr:
         return self._expr(ast.ListExpr(tuple(ch), _span(meta)), *ch)
@@ -398,12 +453,14 @@ class _Builder:
         _check_enforce(str(ch[0]), _tspan(ch[0]))
         return str(ch[0])
 
-    def _bound(self, meta: Meta, target: ast.Ref, lo: Any, hi: Any, rest: list[Any]) -> ast.Bound:
-        if len(target.parts) < 2:
+    def _bound(self, meta: Meta, target: ast.Name | ast.Ref, lo: Any, hi: Any, rest: list[Any]
+               ) -> ast.Bound:
+        if isinstance(target, ast.Name) or len(target.parts) < 2:
+            text = target.id if isinstance(target, ast.Name) else target.text
             raise SpecValueError(
-                f"bound target '{target.text}' must name a node and a parameter",
+                f"bound target '{text}' must name a node and a parameter",
                 target.span,
-                hint=f"write e.g. '{target.text}.tau' or '{target.text}.*'",
+                hint=f"write e.g. '{text}.tau' or '{text}.*'",
             )
         enforce = rest[0] if rest else None
         return ast.Bound(target, lo, hi, enforce, _span(meta))
@@ -494,6 +551,7 @@ _WORDS: dict[str, str] = {
     "MINUS": "'-'",
     "POW": "'**'",
     "STAR": "'*'",
+    "GLOB": "a name pattern",
     "SLASH": "'/'",
     "_NL": "a new line",
     "$END": "end of file",
@@ -548,6 +606,8 @@ def _token_hint(tok: Token, expected: set[str], after: Any) -> str | None:
         return "is a ']' missing?"
     if "RBRACE" in expected and tok.type in ("$END", "NETWORK", "BLOCK", "BOUNDS", "TRAIN"):
         return "is a '}' missing?"
+    if tok.type == "STAR" and "GE" in expected:
+        return "write a glob without spaces: 'tau*', 'w_*'"
     if tok.type == "EQUAL" and "ARROW" in expected:
         return "edges are written '->'"
     if tok.type == "_NL" and isinstance(after, Token) and after.type == "NAME":

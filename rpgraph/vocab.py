@@ -16,6 +16,7 @@ from typing import Any
 __all__ = [
     "ATOM",
     "BINARY",
+    "BOUND_TERMS",
     "DEFAULT_ENFORCE",
     "ENFORCE_MODES",
     "KEYWORDS",
@@ -56,6 +57,10 @@ ENFORCE_MODES = ("penalty", "project", "both")
 DEFAULT_ENFORCE = "penalty"
 PENALISED = frozenset({"penalty", "both"})
 PROJECTED = frozenset({"project", "both"})
+
+#: The loss's bounds terms: Rockpool's ``bounds_cost`` and the continuous ``bounds_penalty``.
+#: A bound enforced as a penalty acts only through one of them.
+BOUND_TERMS = ("bounds_cost", "bounds_penalty")
 
 # Binding strength, weakest first: sum < product < unary minus < power < atom. An operand
 # printed inside an operator needs at least the level the grammar allows there, or brackets.

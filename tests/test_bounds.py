@@ -156,12 +156,13 @@ def test_from_json_errors() -> None:
     with pytest.raises(CheckpointError) as err:
         bounds.from_json('{"lower": {"h": {"tau": "big"}}, "upper": {}}', "b.json")
     assert str(err.value) == ("error: bounds file 'b.json': lower.h.tau must be a number, "
-                              "\"inf\" or \"-inf\", got 'big'")
+                              "\"inf\", \"-inf\" or a list of those, got 'big'")
 
 
 def test_to_python_matches_the_seed_printout(seed_prog: rpgraph.Program) -> None:
     lower, upper = seed_prog.bounds_template()
     assert bounds.to_python(lower, upper) == (
+        "from math import inf\n\n"
         "lower_bounds = {\n"
         "    'linear_0': {'weight': -inf},\n"
         "    'hidden': {'bias': -inf, 'tau': 0.01, 'threshold': -inf},\n"
@@ -240,3 +241,141 @@ def test_projection_keeps_every_bounded_parameter_inside_during_training(
 
     rpgraph.fit(prog, data, chunk=1, progress=False, callback=check, seed=seed)
     assert seen == list(range(1, 7))
+
+
+# --- runnable Python, per-element bounds, hostile JSON ----------------------------------------
+
+
+def test_python_format_runs_and_gives_the_template(tmp_path: Any) -> None:
+    """``rpgraph bounds --format python`` prints Python that runs in a fresh interpreter and
+    holds the template's values (per-element bounds as lists)."""
+    import subprocess
+    import sys
+
+    from tests.test_reliability import run_cli
+
+    spec = tmp_path / "s.rpg"
+    spec.write_text("network n (dt = 1 ms) {\n input x : 2\n output y : 2\n"
+                    " x -> h: rate -> y\n}\nbounds {\n h.bias in [-1, 1]\n}\n",
+                    encoding="utf-8")
+    rc, out, err = run_cli(["bounds", str(spec), "--format", "python"], tmp_path)
+    assert rc == 0, err
+    code = out + "import json\nprint(json.dumps([lower_bounds, upper_bounds]))\n"
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                          timeout=60, check=True)
+    lower, upper = __import__("json").loads(done.stdout.replace("Infinity", "1e999"))
+    assert lower == {"h": {"bias": -1.0, "tau": 0.0005, "threshold": -INF}}
+    assert upper == {"h": {"bias": 1.0, "tau": INF, "threshold": INF}}
+    text = bounds.to_python({"h": {"w": np.array([0.0, -INF])}}, {"h": {"w": INF}})
+    assert "'w': [0.0, -inf]" in text and compile(text, "<bounds>", "exec")
+
+
+def test_per_element_bounds_in_json_and_the_objective(seed_prog: rpgraph.Program) -> None:
+    """A bound may be an array shaped like its parameter: read from JSON, checked, used by
+    projection and the penalties element by element."""
+    from rpgraph.objective import make_objective
+
+    net = seed_prog.network
+    lower, upper = seed_prog.bounds_template()
+    tau_lo = np.linspace(0.01, 0.03, 200)
+    lower["hidden"]["tau"] = tau_lo.tolist()
+    text = bounds.to_json(lower, upper)
+    lo2, up2 = bounds.from_json(text, "b.json")
+    np.testing.assert_array_equal(lo2["hidden"]["tau"], tau_lo)
+    obj = make_objective(net, (lo2, up2))
+    p = {"hidden": {"tau": jnp.full(200, 0.02, jnp.float32)}}
+    below = tau_lo > 0.02
+    want = float(np.sum((tau_lo[below] - 0.02) ** 2))
+    got = bounds.bounds_penalty(p, {"hidden": {"tau": obj.lower["hidden"]["tau"]}},
+                                {"hidden": {"tau": INF}})
+    assert float(got) == pytest.approx(want, rel=1e-4)
+    cost = bounds.bounds_cost(p, {"hidden": {"tau": obj.lower["hidden"]["tau"]}},
+                              {"hidden": {"tau": INF}})
+    assert float(cost) == pytest.approx(float(np.sum(np.exp(-(0.02 - tau_lo[below])))),
+                                        rel=1e-5)
+    clipped = bounds.project(p, {"hidden": {"tau": obj.lower["hidden"]["tau"]}},
+                             {"hidden": {"tau": INF}})["hidden"]["tau"]
+    assert np.all(np.asarray(clipped, np.float64) >= tau_lo)
+    assert np.all(np.asarray(clipped)[~below] == np.float32(0.02))
+    # a wrong shape, a NaN and a crossing are refused by check_like
+    bad = {**lower, "hidden": {**lower["hidden"], "tau": [0.01, 0.02]}}
+    with pytest.raises(CheckpointError) as info:
+        bounds.check_like(bad, upper, net, "b.json")
+    assert str(info.value) == ("error: bounds file 'b.json': the lower bound of 'hidden.tau' "
+                               "has shape (2,); expected a number or an array of shape (200,)")
+    cross = {**upper, "hidden": {**upper["hidden"], "bias": np.r_[np.ones(199), -1.0]}}
+    lo3 = {**lower, "hidden": {**lower["hidden"], "bias": np.zeros(200)}}
+    with pytest.raises(CheckpointError) as info:
+        bounds.check_like(lo3, cross, net, "b.json")
+    assert str(info.value) == ("error: bounds file 'b.json': lower bound 0 of "
+                               "'hidden.bias[199]' is above its upper bound -1")
+
+
+def test_fit_takes_per_element_bounds() -> None:
+    """``fit(bounds=...)`` with an array leaf projects each element onto its own box."""
+    prog = rpgraph.compile("network n (dt = 1 ms) {\n input x : 2\n output y : 2\n"
+                           " x -> w: linear(2, weight = constant(0.5)) -> y\n}\n")
+    lower, upper = prog.bounds_template()
+    lower["w"]["weight"] = np.array([[0.0, 0.0], [0.0, 0.0]])
+    upper["w"]["weight"] = np.array([[0.1, 0.2], [0.3, 0.4]])
+    result = rpgraph.fit(prog, rpgraph.io.data.sinusoids(classes=1, length=5,
+                                                         channels_in=2, channels_out=2),
+                         epochs=1, bounds=(lower, upper), progress=False,
+                         optimizer="sgd(lr = 0.0)")
+    np.testing.assert_allclose(np.asarray(result.params["w"]["weight"]),
+                               [[0.1, 0.2], [0.3, 0.4]], rtol=1e-6)
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ('{"lower": {"h": {"tau": NaN}}, "upper": {}}',
+     "error: bounds file 'b.json': NaN is not a bound\n"
+     'hint: leave a side unbounded with "inf" or "-inf"'),
+    ('{"lower": {"h": {"tau": ' + "7" * 5000 + '}}, "upper": {}}',
+     "error: bounds file 'b.json': a number of 5000 characters (777777777777...) is too long\n"
+     'hint: write bounds as ordinary numbers, or "inf"'),
+    ('{"lower": {"h": {"tau": 1e999}}, "upper": {}}',
+     "error: bounds file 'b.json': number 1e999 is too large\n"
+     'hint: write an infinite bound as "inf" or "-inf"'),
+    ('{"lower": ' + "[" * 100_000 + "]" * 100_000 + ', "upper": {}}',
+     "error: bounds file 'b.json' is nested too deeply\n"
+     'hint: a bounds file is {"lower": {node: {param: value}}, "upper": ...}'),
+    ('{"lower": {"h": {"tau": [[1], [2, 3]]}}, "upper": {}}',
+     "error: bounds file 'b.json': lower.h.tau is a ragged list; a per-element bound has its "
+     "parameter's shape"),
+])
+def test_hostile_bounds_json_is_a_clean_error(text: str, message: str) -> None:
+    with pytest.raises(CheckpointError) as info:
+        bounds.from_json(text, "b.json")
+    assert str(info.value) == message
+
+
+def test_cli_shows_the_floor_and_trains_with_per_element_bounds(tmp_path: Any) -> None:
+    """``rpgraph bounds`` lists a time constant's default floor; ``rpgraph train --bounds``
+    takes a JSON whose bound is a list shaped like its parameter."""
+    import json
+
+    from tests.test_reliability import run_cli
+
+    spec = tmp_path / "s.rpg"
+    spec.write_text("network n (dt = 1 ms) {\n input x : 2\n output y : 2\n"
+                    " x -> w: linear(2, weight = constant(0.5)) -> h: rate -> y\n}\n"
+                    "train {\n data = sinusoids(classes = 1, length = 5, channels_in = 2,"
+                    " channels_out = 2)\n optimizer = sgd(lr = 0.0)\n epochs = 1\n}\n",
+                    encoding="utf-8")
+    rc, out, err = run_cli(["bounds", str(spec)], tmp_path)
+    assert rc == 0, err
+    assert "h.tau        taus        0.0005  inf    project (default floor)" in out.splitlines()
+    rc, out, err = run_cli(["bounds", str(spec), "--format", "json", "-o", "b.json"], tmp_path)
+    assert rc == 0, err
+    data = json.loads((tmp_path / "b.json").read_text(encoding="utf-8"))
+    data["lower"]["w"]["weight"] = [[0, 0], [0, 0]]
+    data["upper"]["w"]["weight"] = [[0.1, 0.2], [0.3, 0.4]]
+    (tmp_path / "b.json").write_text(json.dumps(data), encoding="utf-8")
+    rc, out, err = run_cli(["train", str(spec), "--bounds", "b.json", "--out", "run",
+                            "--quiet", "--no-plots"], tmp_path)
+    assert rc == 0, err
+    with np.load(tmp_path / "run" / "params.npz") as npz:
+        weights = [npz[k] for k in npz.files if npz[k].shape == (2, 2)]
+    np.testing.assert_allclose(weights[0], [[0.1, 0.2], [0.3, 0.4]], rtol=1e-6)
+    saved = json.loads((tmp_path / "run" / "bounds.json").read_text(encoding="utf-8"))
+    assert saved["upper"]["w"]["weight"] == [[0.1, 0.2], [0.3, 0.4]]

@@ -657,6 +657,7 @@ def test_value_and_grad_and_str(small: Any) -> None:
         "    linear 'linear_0' with shape (3, 4)  [LinearJax]\n"
         "    rate 'h' with shape (4,)  [RateJax]\n"
         "    linear 'linear_1' with shape (4, 2)  [LinearJax]\n"
+        "    bound h.tau in [0.0005, inf] (project, default floor)\n"
         "}")
     seed = rpgraph.compile(f"{SPECS}/tutorial_rate.rpg")
     assert str(seed) == (

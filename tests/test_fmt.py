@@ -101,6 +101,8 @@ SPECS = [
     "network n (r = [a.b, *.c, d.*, *.*.e, [1, [2]]], f = g(h(1), k = [x.y])) {}",
     "network n {}\nbounds { a.b >= 1 enforce both; c.d <= 2 ms; *.e in [-1, 1 + 2] }",
     "network n {}\nbounds { *.tau_* >= 2 ms; w_*.w* in [-1, 1]; *x*.* <= 3 }",
+    "network n {}\ntrain { freeze = [h.tau_*, w_*.weight, *.threshold]\n"
+    " loss = 1e-3 * l2sqr(w_*.weight) + l1(h.*)*2 + (rate(h) - 0.05) ** 2 + l2sqr(h.vmem) }",
     "network n {}\nbounds {\n enforce = penalty\n}\ntrain {\n x = 1\n}",
     "network n {}\ntrain { loss = (mse(y, t)\n + 1) * 2 }",
     "network n {\n input x\n output y : n * 2 + 1\n a: f(1) \n b: g -> a\n}",

@@ -119,7 +119,7 @@ def test_bounds_wildcards_and_enforce() -> None:
                 "bounds {\n    enforce = project\n    *.tau >= 2 ms\n    o.tau_syn >= 2 ms\n"
                 "    hidden.* <= 5\n    o.threshold in [0.5, 2] enforce both\n}\n")
     assert {p: param(net, p)["lower"] for p in ("hidden.tau", "o.tau_mem", "o.tau_syn")} == \
-        pytest.approx({"hidden.tau": 2e-3, "o.tau_mem": -math.inf, "o.tau_syn": 2e-3})
+        pytest.approx({"hidden.tau": 2e-3, "o.tau_mem": 1e-6, "o.tau_syn": 2e-3})
     assert {p: param(net, p)["upper"] for p in ("hidden.tau", "hidden.bias",
                                                  "hidden.threshold", "o.bias")} == \
         {"hidden.tau": 5.0, "hidden.bias": 5.0, "hidden.threshold": 5.0, "o.bias": math.inf}
@@ -194,8 +194,9 @@ def test_summary() -> None:
         "    linear 'linear_0' with shape (64, 4)  [LinearJax]",
         "    expsyn 'readout' with shape (4,)  [ExpSynJax]",
         "    recurrent h -> w_rec (one step delay)",
-        "    bound h.tau_mem in [0.01, inf] (penalty)",
-        "    bound h.tau_syn in [0.002, inf] (penalty)",
+        "    bound h.tau_mem in [0.01, inf] (project)",
+        "    bound h.tau_syn in [0.002, inf] (project)",
+        "    bound readout.tau in [1e-06, inf] (project, default floor)",
         "}"])
 
 

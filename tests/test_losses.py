@@ -121,8 +121,8 @@ def test_accuracy() -> None:
 
 
 def test_registries_and_jit() -> None:
-    assert set(LOSS_FUNCTIONS) == {"mse", "sse", "cross_entropy", "l2sqr", "l0", "softmax",
-                                   "logsoftmax"}
+    assert set(LOSS_FUNCTIONS) == {"mse", "sse", "cross_entropy", "l2sqr", "l1", "l0", "rate",
+                                   "softmax", "logsoftmax"}
     assert set(METRICS) == {"accuracy"}
     for fn in (*LOSS_FUNCTIONS.values(), *METRICS.values()):
         assert fn.__doc__ and "Expected" not in (fn.__name__)

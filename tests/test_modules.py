@@ -292,13 +292,35 @@ def test_lif_size_rule_and_init() -> None:
     assert msg is not None and "n_syn = 2" in msg and "7" in msg
     specs = kind.params(12, 6, conf("lif", {"n_syn": 2, "rec": True}))
     assert specs["tau_syn"].shape == (6, 2) and specs["tau_syn"].family == "taus"
-    assert specs["w_rec"].shape == (6, 12) and specs["w_rec"].init == Init("kaiming")
+    beta = np.exp(-1e-3 / 20e-3)  # the default tau_syn, at dt = 1 ms
+    assert specs["w_rec"].shape == (6, 12) and specs["w_rec"].init == Init(
+        "normal", (0.0, pytest.approx(0.5 * (1 - beta) / np.sqrt(6))))
+    given = kind.params(12, 6, conf("lif", {"n_syn": 2, "rec": True, "w_rec": Init("kaiming")}))
+    assert given["w_rec"].init == Init("kaiming")
     assert specs["threshold"].family == "thresholds" and specs["bias"].family == "biases"
     key = jax.random.PRNGKey(0)
     assert float(specs["threshold"].init(key, (6,))[0]) == 1.0
     assert kind.state_shapes(12, 6, conf("lif", {"n_syn": 2})) == {
         "spikes": (6,), "isyn": (6, 2), "vmem": (6,)}
     assert "w_rec" not in kind.params(6, 6, conf("lif", {"n_syn": 1, "rec": False}))
+
+
+def test_recurrent_lif_starts_stable() -> None:
+    """``lif(rec = true)`` with its default ``w_rec`` fires about as a feed-forward layer
+    does on the same input, far below the 65,536-spike cap that Kaiming weights hit."""
+    import rpgraph
+
+    x = jax.random.uniform(jax.random.PRNGKey(1), (2, 200, 32)) * 0.3
+    head = "network n (dt = 1 ms) { input x : 32\n output y : 32\n x -> h: "
+    rec = rpgraph.compile(head + "lif(rec = true) -> y }")
+    ff = rpgraph.compile(head + "lif -> y }")
+    y_ff = ff.evolve(ff.init(0), x)[0]
+    for seed in (0, 1):
+        y = rec.evolve(rec.init(seed), x)[0]
+        assert float(y.max()) < 20
+        assert abs(float(y.mean()) - float(y_ff.mean())) < 0.5 * float(y_ff.mean())
+    kaiming = rpgraph.compile(head + "lif(rec = true, w_rec = kaiming) -> y }")
+    assert float(kaiming.evolve(kaiming.init(0), x)[0].max()) == 2.0**16  # the old default
 
 
 def test_step_pwl_surrogate() -> None:

@@ -386,6 +386,36 @@ def test_wildcard_ref_may_end_a_line() -> None:
     assert spec.train == Train((Setting("freeze", Ref(("h", "*"))), Setting("epochs", n(1))))
 
 
+def test_one_target_syntax_in_freeze_bounds_and_losses() -> None:
+    """``h.tau_*`` parses in ``freeze`` and in a loss exactly as in ``bounds``: a glob inside
+    a segment is one GLOB token, so it never reads as a multiplication."""
+    spec = parse("network n {}\nbounds {\n    h.tau_* >= 1 ms\n    w_*.weight <= 1\n}\n"
+                 "train {\n    freeze = [h.tau_*, w_*.weight, *.threshold, *x*.*]\n"
+                 "    loss = l2sqr(w_*.weight) + l1(h.*)\n}\n")
+    assert spec.bounds is not None and spec.train is not None
+    targets = [b.target for b in spec.bounds.bounds]
+    assert targets == [Ref(("h", "tau_*")), Ref(("w_*", "weight"))]
+    assert spec.train.settings[0] == Setting("freeze", ListExpr((
+        Ref(("h", "tau_*")), Ref(("w_*", "weight")), Ref(("*", "threshold")),
+        Ref(("*x*", "*")))))
+    assert spec.train.settings[1].value == BinOp(
+        "+", Call("l2sqr", (Ref(("w_*", "weight")),)), Call("l1", (Ref(("h", "*")),)))
+    assert spec.train.settings[0].value.items[0].span == Span(7, 15, 7, 22)
+
+
+@pytest.mark.parametrize(("text", "want"), [
+    ("2*dt", BinOp("*", n(2), Name("dt"))),
+    ("a*b", BinOp("*", Name("a"), Name("b"))),
+    ("a* b", BinOp("*", Name("a"), Name("b"))),
+    ("f(x)*h", BinOp("*", Call("f", (Name("x"),)), Name("h"))),
+    ("2*h.tau", BinOp("*", n(2), Ref(("h", "tau")))),
+    ("l1(h.*)*2", BinOp("*", Call("l1", (Ref(("h", "*")),)), n(2))),
+    ("[tau_*]", ListExpr((Ref(("tau_*",)),))),
+])
+def test_globs_leave_multiplication_alone(text: str, want: ast.Expr) -> None:
+    assert expr(text) == want
+
+
 # --- bounds ----------------------------------------------------------------------------------
 
 
@@ -664,7 +694,7 @@ hint: names may only use ASCII letters, digits and '_'""",
     (
         "network n {}\nbounds {\n    h.tau * >= 1 ms\n}\n",
         """\
-<string>:3:11: error: unexpected '*' in a bound target
+<string>:3:11: error: unexpected '*'; expected '<=', '>=' or 'in'
         h.tau * >= 1 ms
               ^
 hint: write a glob without spaces: 'tau*', 'w_*'""",

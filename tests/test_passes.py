@@ -17,6 +17,7 @@ from rpgraph.graph.passes import (
     add_params,
     apply_bounds,
     check_topology,
+    floor_time_constants,
     freeze,
     infer_sizes,
     mark_recurrent,
@@ -57,7 +58,7 @@ def elaborated(text: str) -> tuple[nx.DiGraph, Context]:
 
 def test_the_passes_and_their_order() -> None:
     assert PASSES == (infer_sizes, check_topology, mark_recurrent, add_params, apply_bounds,
-                      freeze)
+                      floor_time_constants, freeze)
 
 
 def test_infer_sizes_from_the_inputs_whatever_the_declaration_order() -> None:

@@ -125,6 +125,15 @@ SPEC_ROWS: dict[str, str] = {
     # long input, short message: the quoted line is a window around the place
     "huge_number": HDR + "    x -> linear(" + "7" * 5000 + ") -> y\n}\n",
     "long_sum": HDR + "    x -> linear(" + " + ".join(["1"] * 2000) + ") -> y\n}\n",
+    # a bound that would do nothing: a penalty without a bounds term in the loss
+    "penalty_without_term": OK_NET + "bounds {\n    linear_0.weight <= 1 enforce penalty\n}\n",
+    "block_penalty_without_term": OK_NET + "bounds {\n    enforce = penalty\n"
+    "    linear_0.weight <= 1\n}\n",
+    "tau_below_floor": HDR + "    x -> linear(2) -> rate(tau = 0.1 ms) -> y\n}\n",
+    "loss_unknown_state": OK_NET + "train {\n    loss = mse(y, target) + l2sqr(linear_0.vmem)\n}\n",
+    "loss_glob_no_match": OK_NET + "train {\n    loss = mse(y, target) + l1(w_*.weight)\n}\n",
+    "rate_of_params": OK_NET + "train {\n    loss = mse(y, target) + rate(linear_0.*)\n}\n",
+    "freeze_without_node": OK_NET + "train {\n    freeze = [weight*]\n}\n",
 }
 # rows that only fail when training starts (the train block is resolved by 'train')
 TRAIN_SPEC_ROWS: dict[str, str] = {
@@ -204,6 +213,13 @@ def _file_setup(d: Path) -> None:
     (d / "huge.rpg").write_bytes(b"#" * (rpgraph.parse.MAX_SPEC_BYTES + 1))
     (d / "bounds_bad.json").write_text('{"lower": 3}', encoding="utf-8")
     (d / "bounds_syntax.json").write_text("nope", encoding="utf-8")
+    lower = '{"linear_0": {"weight": 0}, "tanh_0": {}, "linear_1": {"weight": %s}}'
+    upper = '{"linear_0": {"weight": "inf"}, "tanh_0": {}, "linear_1": {"weight": "inf"}}'
+    for name, value in (("nan", "NaN"), ("long_number", "7" * 5000),
+                        ("deep", "[" * 100_000 + "]" * 100_000),
+                        ("element_shape", "[0, 0, 0]")):
+        (d / f"bounds_{name}.json").write_text(
+            '{"lower": ' + lower % value + ', "upper": ' + upper + "}", encoding="utf-8")
     (d / "rate.rpg").write_text(HDR + "    x -> linear(2) -> rate() -> y\n}\n", encoding="utf-8")
     (d / "snn.rpg").write_text(HDR + "    x -> linear(2) -> lif(reset = v_reset) -> y\n}\n",
                                encoding="utf-8")
@@ -375,6 +391,10 @@ def _rows() -> list[tuple[str, str, list[str]]]:
         "wrong_type": "SpecValueError", "too_large": "SpecValueError",
         "division_by_zero": "SpecValueError", "unknown_loss": "SpecNameError",
         "huge_number": "SpecValueError", "long_sum": "SpecSyntaxError",
+        "penalty_without_term": "SpecValueError", "block_penalty_without_term": "SpecValueError",
+        "tau_below_floor": "SpecValueError", "loss_unknown_state": "SpecNameError",
+        "loss_glob_no_match": "SpecNameError", "rate_of_params": "SpecValueError",
+        "freeze_without_node": "SpecValueError",
         "unknown_train_setting": "SpecNameError", "unknown_optimizer": "SpecNameError",
         "unknown_dataset": "DataError", "no_data": "DataError",
         "non_finite_loss": "TrainingError",
@@ -433,6 +453,9 @@ def _rows() -> list[tuple[str, str, list[str]]]:
          ["train", "tiny.rpg", "--bounds", "bounds_bad.json", "--out", "o", *TRAIN]),
         ("file:bounds_json_syntax", "CheckpointError",
          ["train", "tiny.rpg", "--bounds", "bounds_syntax.json", "--out", "o", *TRAIN]),
+        *[(f"file:bounds_json_{name}", "CheckpointError",
+           ["train", "tiny.rpg", "--bounds", f"bounds_{name}.json", "--out", "o", *TRAIN])
+          for name in ("nan", "long_number", "deep", "element_shape")],
         ("file:output_folder_missing", "SpecError",
          ["bounds", "tiny.rpg", "-o", "no/such/dir/b.json"]),
         ("file:out_is_a_file", "OSError", ["train", "tiny.rpg", "--out", "tiny.rpg/run", *TRAIN]),
@@ -772,8 +795,8 @@ EXPECTED: dict[str, tuple[int, str]] = {
         "unknown_loss.rpg:7:29: error: unknown loss function 'l3'\n"
         '        loss = mse(y, target) + l3(params)\n'
         '                                ^^\n'
-        'hint: known: bounds_cost, bounds_penalty, cross_entropy, l0, l2sqr, logsoftmax, mse, soft'
-        'max, sse\n'
+        'hint: known: bounds_cost, bounds_penalty, cross_entropy, l0, l1, l2sqr, logsoftmax, mse, '
+        'rate, softmax, sse\n'
     )),
     # a 5,000-digit number and a 2,000-term sum: 160 characters of the line, '...', carets
     'spec:huge_number': (1, (
@@ -1131,6 +1154,73 @@ EXPECTED: dict[str, tuple[int, str]] = {
     'cli:seeds_with_resume': (1, (
         'error: --resume does not work with --seeds yet\n'
         'hint: train the seeds one by one for this\n'
+    )),
+    'spec:penalty_without_term': (1, (
+        "penalty_without_term.rpg:7:5: error: bound on 'linear_0.weight' is enforced as 'penalty',"
+        ' but the loss has no bounds_cost or bounds_penalty term, so it would do nothing\n'
+        '        linear_0.weight <= 1 enforce penalty\n'
+        '        ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n'
+        "hint: add a bounds term to the loss (e.g. '+ 1e3 * bounds_penalty'), or enforce it by pro"
+        "jection ('enforce project')\n"
+    )),
+    'spec:block_penalty_without_term': (1, (
+        "block_penalty_without_term.rpg:7:5: error: bounds are enforced as 'penalty', but the loss"
+        ' has no bounds_cost or bounds_penalty term, so they would do nothing\n'
+        '        enforce = penalty\n'
+        '        ^^^^^^^^^^^^^^^^^\n'
+        "hint: add a bounds term to the loss (e.g. '+ 1e3 * bounds_penalty'), or enforce them by p"
+        "rojection ('enforce = project')\n"
+    )),
+    'spec:tau_below_floor': (1, (
+        "tau_below_floor.rpg:4:34: error: initial value 0.0001 of 'rate_0.tau' violates its bound "
+        '(>= 0.0005), the default floor of rate time constants\n'
+        '        x -> linear(2) -> rate(tau = 0.1 ms) -> y\n'
+        '                                     ^^^^^^\n'
+        "hint: declare a lower bound to replace the floor, e.g. 'bounds { rate_0.tau >= 0.0001 }'"
+        '\n'
+    )),
+    'spec:loss_unknown_state': (1, (
+        "loss_unknown_state.rpg:7:35: error: 'linear_0.vmem' names neither a parameter nor a recor"
+        "ded state of 'linear_0'\n"
+        '        loss = mse(y, target) + l2sqr(linear_0.vmem)\n'
+        '                                      ^^^^^^^^^^^^^\n'
+        "hint: 'linear_0' has parameters weight and records output\n"
+    )),
+    'spec:loss_glob_no_match': (1, (
+        "loss_glob_no_match.rpg:7:32: error: 'w_*.weight' matches no parameter\n"
+        '        loss = mse(y, target) + l1(w_*.weight)\n'
+        '                                   ^^^^^^^^^^\n'
+        "hint: did you mean 'linear_0.weight'?\n"
+    )),
+    'spec:rate_of_params': (1, (
+        "rate_of_params.rpg:7:34: error: rate() takes a node's output or a recorded state, not par"
+        'ameters\n'
+        '        loss = mse(y, target) + rate(linear_0.*)\n'
+        '                                     ^^^^^^^^^^\n'
+        "hint: write e.g. 'rate(h)' or 'rate(h.spikes)'\n"
+    )),
+    'spec:freeze_without_node': (1, (
+        'freeze_without_node.rpg:7:15: error: Expected parameter names like hidden.tau or *.thresh'
+        "old, got 'weight*'\n"
+        '        freeze = [weight*]\n'
+        '                  ^^^^^^^\n'
+    )),
+    'file:bounds_json_nan': (1, (
+        "error: bounds file 'bounds_nan.json': NaN is not a bound\n"
+        'hint: leave a side unbounded with "inf" or "-inf"\n'
+    )),
+    'file:bounds_json_long_number': (1, (
+        "error: bounds file 'bounds_long_number.json': a number of 5000 characters (777777777777.."
+        '.) is too long\n'
+        'hint: write bounds as ordinary numbers, or "inf"\n'
+    )),
+    'file:bounds_json_deep': (1, (
+        "error: bounds file 'bounds_deep.json' is nested too deeply\n"
+        'hint: a bounds file is {"lower": {node: {param: value}}, "upper": ...}\n'
+    )),
+    'file:bounds_json_element_shape': (1, (
+        "error: bounds file 'bounds_element_shape.json': the lower bound of 'linear_1.weight' has "
+        'shape (3,); expected a number or an array of shape (4, 2)\n'
     )),
 }
 
@@ -1571,6 +1661,8 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
         "duplicate name / block": ["spec:duplicate_name", "spec:duplicate_block"],
         "undefined name": ["spec:undefined"],
         "bound matches no parameter": ["spec:bad_bound"],
+        "loss target names no parameter or recorded state": ["spec:loss_unknown_state",
+                                                             "spec:loss_glob_no_match"],
         "unknown loss / train setting / optimizer": ["spec:unknown_loss",
                                                      "spec:unknown_train_setting",
                                                      "spec:unknown_optimizer"],
@@ -1598,7 +1690,12 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
         "unknown NIR convention": ["cli:bad_convention"],
         "bad bound target / lower above upper / enforce mode": [
             "spec:bound_target", "spec:lower_above_upper", "spec:bad_enforce"],
-        "initial value outside its bound": ["spec:init_outside_bounds"],
+        "initial value outside its bound / below the floor of time constants": [
+            "spec:init_outside_bounds", "spec:tau_below_floor"],
+        "penalty bound without a bounds term in the loss": [
+            "spec:penalty_without_term", "spec:block_penalty_without_term"],
+        "rate() of parameters / freeze target without a node": [
+            "spec:rate_of_params", "spec:freeze_without_node"],
         "unknown unit / unit mismatch": ["spec:bad_unit", "spec:unit_mismatch"],
         "missing argument / wrong type": ["spec:missing_argument", "spec:wrong_type"],
         "number too large / division by zero": ["spec:too_large", "spec:division_by_zero",
@@ -1648,6 +1745,9 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
                                              "file:init_params_not_npz", "nir:missing_params"],
         "NIR export with parameters of another spec": ["nir:params_of_other_spec"],
         "bad bounds JSON": ["file:bounds_json_shape", "file:bounds_json_syntax"],
+        "bounds JSON with NaN, a 5000-digit number, 100,000-deep nesting, a wrong shape": [
+            "file:bounds_json_nan", "file:bounds_json_long_number", "file:bounds_json_deep",
+            "file:bounds_json_element_shape"],
     },
     "TrainingError": {
         "nothing to resume": ["file:nothing_to_resume"],

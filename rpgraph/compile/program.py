@@ -209,8 +209,9 @@ class Program:
 
     def _evolve_and_loss(self, params: Tree, xs: dict[str, Array], target: Any,
                          state: Tree | None) -> tuple[Array, tuple[dict[str, Array], Tree]]:
-        outs, new_state, _ = self._exec.run(params, xs, state, False)
-        return self.objective.loss(outs, target, params), (outs, new_state)
+        rec_on = self.objective.records  # the loss reads traces or hidden nodes' outputs
+        outs, new_state, rec = self._exec.run(params, xs, state, rec_on)
+        return self.objective.loss(outs, target, params, rec), (outs, new_state)
 
     def _prepare_target(self, target: Any, batched: bool) -> Any:
         if isinstance(target, Mapping):
@@ -243,8 +244,8 @@ class Program:
     def loss_terms(self, params: Tree, x: Any, target: Any) -> dict[str, Array]:
         """Each top-level term of the loss separately (for diagnosing non-finite losses)."""
         xs, batched = self._prepare_x(x)
-        outs, _, _ = self._exec.run(params, xs, None, False)
-        return self.objective.terms(outs, self._prepare_target(target, batched), params)
+        outs, _, rec = self._exec.run(params, xs, None, self.objective.records)
+        return self.objective.terms(outs, self._prepare_target(target, batched), params, rec)
 
     # -- conveniences --
     def bounds_template(self) -> tuple[Tree, Tree]:

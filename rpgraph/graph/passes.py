@@ -21,6 +21,7 @@ from .. import ast
 from ..errors import SpecGraphError, SpecNameError, SpecShapeError, SpecValueError, did_you_mean
 from ..expr import as_float, describe, evaluate
 from ..modules import KINDS
+from ..vocab import BOUND_TERMS, DEFAULT_ENFORCE
 from .elaborate import Context
 from .records import ModuleNode, ParamNode, PortNode, put, record
 
@@ -317,24 +318,79 @@ def _params(g: nx.DiGraph) -> list[ParamNode]:
     return [d["node"] for _, d in g.nodes(data=True) if d["type"] == "param"]
 
 
-def _match(params: list[ParamNode], ref: ast.Ref) -> list[str]:
-    """Ids of the parameters a (globbed) ``node.param`` reference names."""
+def match_params(params: Iterable[ParamNode], ref: ast.Ref, what: str = "parameter"
+                 ) -> list[str]:
+    """Ids of the parameters a (globbed) ``node.param`` target names: the one matcher of
+    bounds, ``freeze`` and loss terms. The last segment matches the parameter name, the
+    others the node (``*`` and globs inside a segment as in :mod:`fnmatch`); no match is a
+    located error.
+
+    >>> from rpgraph.graph import loads
+    >>> net = loads("network n { input x : 2\\n output y : 2\\n"
+    ...             " x -> w_in: linear(2) -> h: rate -> w_out: linear(2) -> y }")
+    >>> match_params(net.params(), ast.Ref(("w_*", "weight")))
+    ['w_in.weight', 'w_out.weight']
+    >>> match_params(net.params(), ast.Ref(("h", "t*")))
+    ['h.tau', 'h.threshold']
+    """
+    params = list(params)
     node_pat, param_pat = ".".join(ref.parts[:-1]), ref.parts[-1]
     out = [p.id for p in params if fnmatch.fnmatchcase(p.module, node_pat)
            and fnmatch.fnmatchcase(p.name, param_pat)]
     if not out:
         ids = [p.id for p in params]
-        raise SpecNameError(f"'{ref.text}' matches no parameter", ref.span,
+        raise SpecNameError(f"'{ref.text}' matches no {what}", ref.span,
                             hint=did_you_mean(ref.text, ids)
                             or f"parameters: {', '.join(ids[:12])}"
                             + (", ..." if len(ids) > 12 else ""))
     return out
 
 
+def loss_has_bound_term(loss: ast.Expr | None) -> bool:
+    """Whether a loss expression mentions ``bounds_cost`` or ``bounds_penalty``.
+
+    >>> from rpgraph.parse import parse_expr
+    >>> loss_has_bound_term(parse_expr("mse(y, target) + 1e3 * bounds_cost"))
+    True
+    >>> loss_has_bound_term(parse_expr("mse(y, target)"))
+    False
+    """
+    todo: list[ast.Expr] = [loss] if loss is not None else []
+    while todo:
+        e = todo.pop()
+        if isinstance(e, ast.Name) and e.id in BOUND_TERMS:
+            return True
+        if isinstance(e, ast.Call):
+            if e.func in BOUND_TERMS:
+                return True
+            todo.extend((*e.args, *(v for _, v in e.kwargs)))
+        elif isinstance(e, ast.BinOp):
+            todo.extend((e.left, e.right))
+        elif isinstance(e, ast.Neg):
+            todo.append(e.operand)
+        elif isinstance(e, ast.ListExpr):
+            todo.extend(e.items)
+    return False
+
+
+def _spec_loss(spec: ast.Spec) -> ast.Expr | None:
+    s = spec.train.get("loss") if spec.train is not None else None
+    return s.value if s is not None else None
+
+
+_NO_TERM_HINT = ("add a bounds term to the loss (e.g. '+ 1e3 * bounds_penalty'), or enforce "
+                 "it by projection ('enforce project')")
+
+
 def apply_bounds(g: nx.DiGraph, ctx: Context) -> None:
     """The ``bounds`` block: each parameter's box (intersected over the bounds that match
     it) and enforcement mode; the block's default mode goes to ``ctx.enforce``. The parser
     has already checked every enforce mode, so it is taken as written.
+
+    A bound cannot silently do nothing: when the block sets no ``enforce``, the default is
+    ``penalty`` if the loss has a bounds term (``bounds_cost``/``bounds_penalty``) and
+    ``project`` if it has none; a bound (or block) that asks for ``penalty``/``both`` while
+    the loss has no bounds term is an error here.
 
     >>> from rpgraph.parse import parse
     >>> from rpgraph.graph.elaborate import elaborate
@@ -343,8 +399,10 @@ def apply_bounds(g: nx.DiGraph, ctx: Context) -> None:
     >>> infer_sizes(g, ctx); add_params(g, ctx); apply_bounds(g, ctx)
     >>> p = g.nodes["linear_0.weight"]["node"]
     >>> p.upper, p.enforce, ctx.enforce
-    (1.0, 'penalty', 'penalty')
+    (1.0, 'project', 'project')
     """
+    term = loss_has_bound_term(_spec_loss(ctx.spec))
+    ctx.enforce = DEFAULT_ENFORCE if term else "project"
     bounds = ctx.spec.bounds
     if bounds is None:
         return
@@ -353,16 +411,27 @@ def apply_bounds(g: nx.DiGraph, ctx: Context) -> None:
             raise SpecNameError(f"unknown bounds setting '{s.key}'", s.span,
                                 hint=did_you_mean(s.key, ["enforce"])
                                 or "the only setting is 'enforce'")
+        if not term and bounds.enforce == "penalty":
+            raise SpecValueError(
+                f"bounds are enforced as '{bounds.enforce}', but the loss has no "
+                "bounds_cost or bounds_penalty term, so they would do nothing", s.span,
+                hint=_NO_TERM_HINT.replace("it by", "them by").replace(
+                    "'enforce project'", "'enforce = project'"))
     ctx.enforce = bounds.enforce or ctx.enforce  # a mode the parser checked
     params = _params(g)
     for b in bounds.bounds:
+        if not term and b.enforce == "penalty":
+            raise SpecValueError(
+                f"bound on '{b.target.text}' is enforced as '{b.enforce}', but the loss has "
+                "no bounds_cost or bounds_penalty term, so it would do nothing", b.span,
+                hint=_NO_TERM_HINT)
         lo = -math.inf if b.lower is None else as_float(evaluate(b.lower, ctx.consts), b.lower,
                                                          time=True)
         hi = math.inf if b.upper is None else as_float(evaluate(b.upper, ctx.consts), b.upper,
                                                         time=True)
         if lo > hi:
             raise SpecValueError(f"lower bound {lo:g} is above upper bound {hi:g}", b.span)
-        for pid in _match(params, b.target):
+        for pid in match_params(params, b.target):
             p = record(g, pid)
             assert isinstance(p, ParamNode)
             p = replace(p, lower=max(p.lower, lo), upper=min(p.upper, hi),
@@ -379,8 +448,33 @@ def apply_bounds(g: nx.DiGraph, ctx: Context) -> None:
             put(g, p.id, replace(p, enforce=ctx.enforce))
 
 
+def floor_time_constants(g: nx.DiGraph, ctx: Context) -> None:
+    """Every time constant (a parameter of family ``taus``: ``tau``, ``tau_mem``,
+    ``tau_syn`` of any kind) without a lower bound gets its kind's default floor,
+    ``tau_floor * dt`` (``dt / 2`` for the forward-Euler ``rate``, ``dt / 1000`` for the
+    exponential ``lif`` and ``expsyn``), projected after each update, so training cannot
+    drive it to zero or below. A lower bound in the spec replaces the floor.
+
+    >>> from rpgraph.graph import loads
+    >>> p = {p.id: p for p in loads("network n (dt = 1 ms) { input x : 2\\n output y : 2\\n"
+    ...                             " x -> h: rate -> y }").params()}["h.tau"]
+    >>> p.lower, p.enforce, p.floor
+    (0.0005, 'project', True)
+    """
+    for p in _params(g):
+        if p.family != "taus" or p.lower > -math.inf:
+            continue
+        m = record(g, p.module)
+        assert isinstance(m, ModuleNode)
+        floor = KINDS[m.kind].tau_floor * ctx.dt
+        # the floor is projected whatever the parameter's other bounds use
+        enforce = "project" if not p.bound_spans or p.enforce == "project" else "both"
+        put(g, p.id, replace(p, lower=min(floor, p.upper), enforce=enforce, floor=True))
+
+
 def freeze(g: nx.DiGraph, ctx: Context) -> None:
     """``freeze = [...]`` in the train block: the parameters it names are not trained.
+    Targets are written as in ``bounds`` (``h.tau_*``, ``w_*.weight``, ``*.threshold``).
 
     >>> from rpgraph.parse import parse
     >>> from rpgraph.graph.elaborate import elaborate
@@ -397,11 +491,13 @@ def freeze(g: nx.DiGraph, ctx: Context) -> None:
     items = s.value.items if isinstance(s.value, ast.ListExpr) else (s.value,)
     params = _params(g)
     for item in items:
-        if not isinstance(item, ast.Ref):
+        if not isinstance(item, ast.Ref) or len(item.parts) < 2:
+            got = (f"'{item.text}'" if isinstance(item, ast.Ref)
+                   else describe(evaluate(item, {}, calls=True)))
             raise SpecValueError(
-                "Expected parameter names like hidden.tau or *.threshold, got "
-                f"{describe(evaluate(item, {}, calls=True))}", item.span)
-        for pid in _match(params, item):
+                f"Expected parameter names like hidden.tau or *.threshold, got {got}",
+                item.span)
+        for pid in match_params(params, item):
             p = record(g, pid)
             assert isinstance(p, ParamNode)
             put(g, pid, replace(p, trainable=False))
@@ -409,4 +505,4 @@ def freeze(g: nx.DiGraph, ctx: Context) -> None:
 
 #: The passes :func:`rpgraph.graph.build` runs after elaboration, in order.
 PASSES: tuple[Pass, ...] = (infer_sizes, check_topology, mark_recurrent, add_params,
-                            apply_bounds, freeze)
+                            apply_bounds, floor_time_constants, freeze)

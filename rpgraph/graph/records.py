@@ -105,7 +105,8 @@ class ParamNode:
     from the kind; bounds, enforcement mode and ``trainable`` from the spec.
 
     ``enforce`` is ``None`` when the spec has no bounds block; ``bound_spans`` lists the
-    bounds that apply to it, in order.
+    bounds that apply to it, in order; ``floor`` says the lower bound is the default floor
+    of time constants (no bound in the spec names it).
 
     >>> p = ParamNode("h.tau", "h", "tau", (4,), "taus", Init("constant", (0.02,)))
     >>> p.trainable, p.lower, p.bounded
@@ -124,6 +125,7 @@ class ParamNode:
     enforce: str | None = None
     span: Span | None = None
     bound_spans: tuple[Span, ...] = ()
+    floor: bool = False  # the lower bound is the default floor of time constants
 
     @property
     def bounded(self) -> bool:

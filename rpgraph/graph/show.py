@@ -57,7 +57,8 @@ def summary(net: Network) -> str:
         lines.append(f"    recurrent {u} -> {v} (one step delay)")
     for p in net.params():
         if p.bounded:
-            lines.append(f"    bound {p.id} in [{p.lower:g}, {p.upper:g}] ({p.enforce})")
+            floor = ", default floor" if p.floor else ""
+            lines.append(f"    bound {p.id} in [{p.lower:g}, {p.upper:g}] ({p.enforce}{floor})")
         if not p.trainable:
             lines.append(f"    frozen {p.id}")
     lines.append("}")

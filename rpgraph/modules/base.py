@@ -356,6 +356,11 @@ class Kind(Generic[C]):
     doc: ClassVar[str] = ""
     # the Rockpool class this kind reproduces, for printing and docs
     rockpool: ClassVar[str] = ""
+    # The default floor of this kind's time constants (family "taus"), as a fraction of dt:
+    # positive, and where the discretisation is still safe. Exponential decays
+    # (exp(-dt / tau)) are safe for any tau > 0; 1/1000 of a step keeps their gradient
+    # (dt / tau**2 * exp(-dt / tau)) finite in float32.
+    tau_floor: ClassVar[float] = 1e-3
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)

@@ -21,6 +21,7 @@ compiler passes standard-normal draws ``(B, N)`` per step; this kind scales them
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -96,7 +97,8 @@ class LIFConfig(KindConfig):
     threshold: Init = arg("init", constant(1.0), "firing thresholds", range=POSITIVE)
     n_syn: int = arg("int", 1, "synapses per neuron (input size = N * n_syn)")
     rec: bool = arg("bool", False, "recurrent weights w_rec (N, N * n_syn)")
-    w_rec: Init = arg("init", Init("kaiming"), "initialiser of w_rec")
+    w_rec: Init = arg("init", Init("stable_normal"),
+                      "initialiser of w_rec (default: a stable recurrent scale, see stable_w_rec)")
     noise_std: float = arg("float", 0.0, "membrane noise std. dev. after 1 s",
                            range=NON_NEGATIVE)
     max_spikes_per_dt: float = arg("float", 2.0**16, "most spikes one neuron emits per step",
@@ -105,6 +107,37 @@ class LIFConfig(KindConfig):
                      doc="subtract the threshold (Rockpool) or set vmem to v_reset (NIR, "
                      "one spike)")
     v_reset: Init = arg("init", constant(0.0), "membrane after a spike (reset = v_reset)")
+
+
+#: ``lif(rec = true)`` without ``w_rec = ...``: weights from :func:`stable_w_rec`.
+DEFAULT_W_REC = Init("stable_normal")
+#: Target gain of the recurrent loop at initialisation (below 1: spikes die out).
+REC_GAIN = 0.5
+
+
+def stable_w_rec(n: int, cfg: LIFConfig) -> Init:
+    """The default initialiser of a recurrent ``lif``'s ``w_rec``: zero-mean normal weights
+    with ``std = 0.5 * (1 - exp(-dt / tau_syn)) * threshold / sqrt(N)``.
+
+    A spike feeds ``w_rec`` into the synaptic current, which sums it over about
+    ``1 / (1 - beta)`` steps (``beta = exp(-dt / tau_syn)``), and the membrane turns every
+    ``threshold`` of input into a spike. The loop's gain is then about the spectral radius
+    of ``w_rec`` (``std * sqrt(N)`` for random weights) times ``1 / ((1 - beta) threshold)``;
+    this scale puts it at 0.5, so recurrent activity decays. Kaiming weights give a gain
+    near 30 at ``tau_syn = 20 ms`` and ``dt = 1 ms``: every neuron then fires the
+    ``max_spikes_per_dt`` cap (65,536 spikes) each step.
+
+    >>> cfg = LIF().configure({}, dt=1e-3)
+    >>> init = stable_w_rec(64, cfg)
+    >>> init.name, round(init.args[1], 6)
+    ('normal', 0.003048)
+    """
+    tau = cfg.tau_syn.bounds()
+    thr = cfg.threshold.bounds()
+    tau_syn = tau[1] if tau is not None and tau[1] > 0 else 20e-3
+    threshold = thr[0] if thr is not None and thr[0] > 0 else 1.0
+    beta = math.exp(-cfg.dt / tau_syn)
+    return Init("normal", (0.0, REC_GAIN * (1.0 - beta) * threshold / math.sqrt(max(n, 1))))
 
 
 def _fire(vmem: Array, params: Params, cfg: LIFConfig) -> tuple[Array, Array]:
@@ -123,7 +156,7 @@ def _fire(vmem: Array, params: Params, cfg: LIFConfig) -> tuple[Array, Array]:
 @base.register
 class LIF(base.Kind[LIFConfig]):
     """``lif(tau_mem = 20 ms, tau_syn = 20 ms, bias = 0, threshold = 1, n_syn = 1,
-    rec = false, w_rec = kaiming, noise_std = 0, max_spikes_per_dt = 65536,
+    rec = false, w_rec = (stable scale), noise_std = 0, max_spikes_per_dt = 65536,
     reset = subtract, v_reset = 0)``; size in = N * n_syn, size out = N."""
 
     name = "lif"
@@ -159,7 +192,8 @@ class LIF(base.Kind[LIFConfig]):
         if cfg.reset == "v_reset":
             specs["v_reset"] = base.ParamSpec(n, "biases", cfg.v_reset)
         if cfg.rec:
-            specs["w_rec"] = base.ParamSpec((size_out, size_in), "weights", cfg.w_rec)
+            w_rec = stable_w_rec(size_out, cfg) if cfg.w_rec == DEFAULT_W_REC else cfg.w_rec
+            specs["w_rec"] = base.ParamSpec((size_out, size_in), "weights", w_rec)
         return specs
 
     def state_shapes(self, size_in: int, size_out: int, cfg: LIFConfig) -> base.Shapes:

@@ -46,6 +46,8 @@ class Rate(base.Kind[RateConfig]):
 
     name = "rate"
     stateful = True
+    # forward Euler (x += dt / tau * ...) oscillates without bound once dt / tau > 2
+    tau_floor = 0.5
     rockpool = "RateJax"
     doc = "Rate neurons: x += dt/tau (-x + in + bias + H(x) @ w_rec); y = H(x - threshold)."
 

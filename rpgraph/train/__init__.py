@@ -15,8 +15,8 @@ from .loop import FitOptions, FitResult, fit
 from .progress import Progress
 from .run_dir import RunDir, default_run_dir, read_metrics
 from .settings import Settings, make_data, resolve
-from .step import freeze, make_chunk, make_step
+from .step import Constrained, constrained, freeze, make_chunk, make_step
 
-__all__ = ["FitOptions", "FitResult", "Progress", "RunDir", "Settings", "default_run_dir",
-           "evaluate", "fit", "freeze", "make_chunk", "make_data", "make_step", "predict",
-           "read_metrics", "resolve"]
+__all__ = ["Constrained", "FitOptions", "FitResult", "Progress", "RunDir", "Settings",
+           "constrained", "default_run_dir", "evaluate", "fit", "freeze", "make_chunk",
+           "make_data", "make_step", "predict", "read_metrics", "resolve"]

@@ -84,7 +84,8 @@ def evaluate_part(prog: Program, params: Tree, part: Dataset, *,
     >>> sorted(evaluate_part(prog, prog.init(0), sinusoids(classes=3)))
     ['loss', 'mse']
     """
-    loss_fn = (objective if objective is not None else prog.objective).loss
+    obj = objective if objective is not None else prog.objective
+    loss_fn = obj.loss
     ys = predict_all(prog, params, part)
     ts = part.output_arrays(prog.outputs)
     out: dict[str, float] = {}
@@ -97,9 +98,23 @@ def evaluate_part(prog: Program, params: Tree, part: Dataset, *,
             out["mse" + suffix] = float(np.mean((ys[o] - t) ** 2))
     target: Any = (jnp.asarray(ts[prog.outputs[0]]) if single
                    else {o: jnp.asarray(t) for o, t in ts.items()})
+    if obj.records:  # the loss reads traces: run the network again with recording on
+        xs = {k: jnp.asarray(v, jnp.float32)
+              for k, v in part.input_arrays(prog.inputs).items()}
+        out["loss"] = float(_jit_traced_loss(prog, loss_fn)(params, xs, target))
+        return out
     outs = {o: jnp.asarray(v) for o, v in ys.items()}
     out["loss"] = float(_jit_loss(loss_fn)(params, outs, target))
     return out
+
+
+@functools.lru_cache(maxsize=16)
+def _jit_traced_loss(prog: Program, loss_fn: Callable[..., Any]) -> Callable[..., Any]:
+    def traced(p: Tree, xs: dict[str, Array], t: Any) -> Any:
+        outs, _, rec = prog.run(p, xs, None, True)
+        return loss_fn(outs, t, p, rec)
+
+    return jax.jit(traced)
 
 
 @functools.lru_cache(maxsize=16)

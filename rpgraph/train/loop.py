@@ -22,7 +22,7 @@ import numpy as np
 
 from ..errors import SpecValueError, TrainingError
 from ..io.data import Dataset
-from ..objective import Objective, make_objective
+from ..objective import LossFn, Objective, make_objective
 from .epochs import Epochs, epoch_chunk
 from .evaluate import evaluate, evaluate_part, firing_rates
 from .progress import Progress
@@ -95,6 +95,10 @@ class FitOptions:
         validation, early_stopping, keep, tensorboard: override the train block's
             (a held-out fraction, a patience in epochs, ``"best"`` or ``"last"``, TensorBoard
             event files in the run directory); see :mod:`rpgraph.train.epochs`.
+        loss: a Python loss ``fn(outputs, target, params, records) -> scalar`` replacing
+            the spec's loss expression (``outputs`` by output name, ``records`` by node:
+            ``records["h"]["vmem"]``, ``records["h"]["output"]``); every bounded parameter
+            is then projected (a Python loss holds no bounds term).
     """
 
     epochs: int | None = None
@@ -118,6 +122,7 @@ class FitOptions:
     early_stopping: int | None = None
     keep: str | None = None
     tensorboard: bool | None = None
+    loss: LossFn | None = None
 
 
 def fit(prog: Program, data: Any = None, *, options: FitOptions | None = None,
@@ -139,7 +144,8 @@ def fit(prog: Program, data: Any = None, *, options: FitOptions | None = None,
                  allow_outside=o.allow_outside, validation=o.validation,
                  early_stopping=o.early_stopping, keep=o.keep, tensorboard=o.tensorboard)
     _check_counts(o)
-    obj = prog.objective if o.bounds is None else make_objective(prog.network, o.bounds)
+    obj = prog.objective if o.bounds is None and o.loss is None else \
+        make_objective(prog.network, o.bounds, loss=o.loss)
     if o.log_limit < 0:
         raise SpecValueError(f"Expected log_limit >= 0, got {o.log_limit}")
     per_epoch, total = step_plan(len(st.data), st.batch_size, st.epochs)

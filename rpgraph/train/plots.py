@@ -261,6 +261,10 @@ def plot_run(prog: Program, params: Tree, ds: Dataset, run_dir: Path,
         pid, lo, hi = d.id, d.lower, d.upper
         if bounds is not None:
             lo, hi = bounds[0][d.module][d.name], bounds[1][d.module][d.name]
+        # per-element bounds are drawn by their extremes
+        lo, hi = float(np.min(lo)), float(np.max(hi))
+        if d.floor and lo == d.lower and not d.bound_spans and not math.isfinite(hi):
+            continue  # only the default floor of a time constant: nothing the user chose
         if math.isfinite(lo) or math.isfinite(hi):
             path = run_dir / f"param_{pid}.png"
             plot_param(np.asarray(params[d.module][d.name]), lo, hi, pid, d.family,

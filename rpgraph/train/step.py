@@ -15,14 +15,13 @@ dispatch.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
-from ..bounds import project
 from ..errors import SpecValueError
 from ..objective import Objective
 
@@ -52,6 +51,47 @@ def freeze(opt: optax.GradientTransformation, frozen: Tree) -> optax.GradientTra
     return optax.partition({"train": opt, "frozen": optax.set_to_zero()}, labels)
 
 
+class Constrained(NamedTuple):
+    """What :func:`fit` applies around an optax optimizer, for a training loop of your own:
+    ``init(params) -> opt_state`` and ``update(grads, opt_state, params) -> (params,
+    opt_state)`` (extra keyword arguments, e.g. ``value=loss`` for ``polyak_sgd``, go to
+    the optimizer), which runs the optimizer with frozen parameters partitioned off (see
+    :func:`freeze`), applies the updates and projects the parameters whose bounds say so
+    (:meth:`rpgraph.objective.Objective.constrain`). Pure: jit it or call it in a scan."""
+
+    init: Callable[[Tree], Any]
+    update: Callable[..., tuple[Tree, Any]]
+
+
+def constrained(opt: optax.GradientTransformation, objective: Objective) -> Constrained:
+    """``opt`` wrapped as :func:`fit` uses it: the freeze mask and the projection onto the
+    bounds of ``objective`` (``prog.objective``, or one with overridden bounds).
+
+    >>> import rpgraph
+    >>> prog = rpgraph.compile("network n { input x : 1\\n output y : 1\\n x -> h: rate -> y }"
+    ...                        "\\ntrain { freeze = [h.bias] }")
+    >>> tx = constrained(optax.sgd(1.0), prog.objective)
+    >>> params = prog.init(0)
+    >>> grads = {"h": {"tau": jnp.ones(1), "bias": jnp.ones(1), "threshold": jnp.ones(1)}}
+    >>> params, state = tx.update(grads, tx.init(params), params)
+    >>> round(float(params["h"]["tau"][0]), 6), float(params["h"]["bias"][0])  # floor; frozen
+    (0.0005, 0.0)
+    """
+    # optimizers such as polyak_sgd need the loss as update(..., value=loss); the others
+    # take extra arguments and ignore them
+    tx = optax.with_extra_args_support(freeze(opt, objective.frozen))
+    any_proj = any(jax.tree_util.tree_leaves(objective.project))
+
+    def update(grads: Tree, opt_state: Any, params: Tree, **extra: Any) -> tuple[Tree, Any]:
+        updates, opt_state = tx.update(grads, opt_state, params, **extra)
+        new = optax.apply_updates(params, updates)
+        if any_proj:
+            new = objective.constrain(new)
+        return new, opt_state
+
+    return Constrained(tx.init, update)
+
+
 def make_step(prog: Program, opt: optax.GradientTransformation, *,
               objective: Objective | None = None) -> Callable[..., Any]:
     """One training step ``(params, opt_state, x, target, key=None) -> (params, opt_state,
@@ -72,10 +112,7 @@ def make_step(prog: Program, opt: optax.GradientTransformation, *,
     ['mse(y, target)']
     """
     obj = objective if objective is not None else prog.objective
-    # optimizers such as polyak_sgd need the loss as update(..., value=loss); the others
-    # take extra arguments and ignore them
-    tx = optax.with_extra_args_support(freeze(opt, obj.frozen))
-    any_proj = any(jax.tree_util.tree_leaves(obj.project))
+    tx = constrained(opt, obj)
     noisy = [n for n, st in prog.initial_state().items() if "rng_key" in st]
 
     def loss_fn(params: Tree, x: dict[str, Array], target: Array, key: Array | None
@@ -83,8 +120,8 @@ def make_step(prog: Program, opt: optax.GradientTransformation, *,
         state = None
         if key is not None and noisy:
             state = {n: {"rng_key": jax.random.fold_in(key, i)} for i, n in enumerate(noisy)}
-        outs, _, _ = prog.run(params, x, state, False)
-        return obj.loss_and_terms(outs, target, params)
+        outs, _, rec = prog.run(params, x, state, obj.records)
+        return obj.loss_and_terms(outs, target, params, rec)
 
     def step(params: Tree, opt_state: Any, x: dict[str, Array] | Array, target: Array,
              key: Array | None = None) -> Any:
@@ -94,10 +131,7 @@ def make_step(prog: Program, opt: optax.GradientTransformation, *,
             x = {prog.inputs[0]: x}
         (loss, terms), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, x, target,
                                                                          key)
-        updates, opt_state = tx.update(grads, opt_state, params, value=loss)
-        new = optax.apply_updates(params, updates)
-        if any_proj:
-            new = project(new, obj.lower, obj.upper, obj.project)
+        new, opt_state = tx.update(grads, opt_state, params, value=loss)
         return new, opt_state, loss, terms
 
     return step
