@@ -21,7 +21,7 @@ the compiler's ``assoc_scan`` and ``unroll``.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
 from typing import Any, ClassVar, Generic, TypeVar, cast, get_args
 
@@ -191,7 +191,7 @@ def recurrence_evolution(name: str, a: Array, b: Array, state: State, record: bo
 # --- arguments and configuration -------------------------------------------------------------
 
 # what each argument type means is the graph builder's business (it converts the values)
-ARG_TYPES = ("int", "float", "time", "bool", "activation", "init", "str")
+ARG_TYPES = ("int", "float", "time", "bool", "activation", "init", "str", "surrogate")
 
 
 @dataclass(frozen=True)
@@ -202,7 +202,8 @@ class Arg:
     ``type`` is one of ``"int"`` (a size), ``"float"``, ``"time"`` (needs a time unit or a
     plain number of seconds), ``"bool"``, ``"activation"`` (a name from
     :data:`ACTIVATIONS`), ``"init"`` (an initialiser or a constant, for the parameter of
-    the same name), ``"str"`` (a name; one of ``choices`` when given).
+    the same name), ``"str"`` (a name; one of ``choices`` when given), ``"surrogate"`` (a
+    surrogate gradient from :data:`~rpgraph.modules.surrogates.SURROGATES`).
     """
 
     name: str
@@ -268,6 +269,7 @@ class ParamSpec:
     shape: tuple[int, ...]
     family: str
     init: Init
+    trainable: bool = True  # False: never updated by training (e.g. delays in steps)
 
 
 ParamSpecs = dict[str, ParamSpec]
@@ -326,6 +328,13 @@ class Kind(Generic[C]):
                 raise TypeError(f"{self.name} has no argument {key!r}"
                                 + (f"; {hint}" if hint else ""))
         return cast(C, self.config(dt=dt, assoc_scan=assoc_scan, unroll=unroll, **values))
+
+    def check_args(self, cfg: Mapping[str, Any], given: Collection[str]
+                   ) -> tuple[str, str] | None:
+        """Arguments that are wrong together: ``(argument, message)`` naming the argument
+        the error points at (one of ``given``, the ones the spec wrote), else ``None``.
+        Default: none."""
+        return None
 
     # -- structure (static, run once at graph-build time) --
     def size_out(self, size_in: int, cfg: C) -> int:
