@@ -24,6 +24,7 @@ from .expr import Quantity, Symbol, as_int, describe
 from .expr import evaluate as value_of
 from .fmt import format_expr
 from .io.data import Dataset, check_against_spec, check_dataset, load_npz, make_dataset
+from .modules import KINDS
 
 if TYPE_CHECKING:
     import optax
@@ -392,10 +393,25 @@ def check_data(net: Network, config: TrainConfig | None, ds: Dataset, desc: str)
     source = f"data file '{ds.name}'" if ds.name.endswith(".npz") else f"dataset '{desc}'"
     check_against_spec(ds, n_in=net.size(net.inputs[0]), n_out=net.size(net.outputs[0]),
                        source=source, input_name=net.inputs[0], output_name=net.outputs[0])
+    _check_lookback(net, ds, source)
     if ds.kind == "classification" and (config is None or config.loss is None):
         raise DataError(f"{source} is a classification data set but the spec has no loss",
                         hint=f"add 'loss = cross_entropy({net.outputs[0]}, target)' to the "
                         "train block")
+
+
+def _check_lookback(net: Network, ds: Dataset, source: str) -> None:
+    """No node reaches further into the past than the data goes (a delay as long as the
+    sequence would only ever output zeros)."""
+    for n in net.modules():
+        m = net.module(n)
+        kind = KINDS[m.kind]
+        steps = kind.lookback(kind.configure(m.cfg, dt=net.dt))
+        if steps >= ds.length:
+            raise SpecValueError(
+                f"'{n}' delays by up to {steps} steps but {source} has {ds.length} time "
+                "steps per sample", m.span,
+                hint="shorten the delay or use longer sequences")
 
 
 def open_data(net: Network, config: TrainConfig | None, *, allow_outside: bool = False

@@ -1,10 +1,10 @@
 """Module kinds: one file per kind family, all registered in :data:`KINDS`.
 
 Importing this package registers every kind (``linear``, the instant activations,
-``rate``, ``lif``, ``expsyn``).
+``rate``, ``lif``, ``alif``, ``if``, ``li``, ``expsyn``).
 """
 
-from . import expsyn, instant, lif, linear, rate  # noqa: F401  (imported to register kinds)
+from . import alif, delay, expsyn, if_, instant, li, lif, linear, rate  # noqa: F401  (registers)
 from .base import (
     ACTIVATIONS,
     INITIALISERS,

@@ -336,6 +336,11 @@ class Kind(Generic[C]):
         Default: none."""
         return None
 
+    def lookback(self, cfg: C) -> int:
+        """Time steps into the past this node's output reaches (a delay's longest); the
+        data must have more time steps. Default: 0."""
+        return 0
+
     # -- structure (static, run once at graph-build time) --
     def size_out(self, size_in: int, cfg: C) -> int:
         """Output width given the input width (default: unchanged)."""

@@ -176,10 +176,3 @@ def check_spiking(cfg: Mapping[str, Any], given: Collection[str]) -> tuple[str, 
                 "write spikes = binary")
     return None
 
-
-def spike_mode(cfg: Any) -> str:
-    """How a spiking node fires, for ``rpgraph graph``: ``"binary"`` or
-    ``"multi (at most N per step)"``."""
-    if cfg.spikes == "binary" or getattr(cfg, "reset", "") == "v_reset":
-        return "binary"
-    return f"multi (at most {cfg.max_spikes_per_dt:g} per step)"
