@@ -125,6 +125,12 @@ SPEC_ROWS: dict[str, str] = {
     # long input, short message: the quoted line is a window around the place
     "huge_number": HDR + "    x -> linear(" + "7" * 5000 + ") -> y\n}\n",
     "long_sum": HDR + "    x -> linear(" + " + ".join(["1"] * 2000) + ") -> y\n}\n",
+    "unknown_surrogate": HDR + "    x -> linear(2) -> lif(surrogate = atna) -> y\n}\n",
+    "surrogate_range": HDR + "    x -> linear(2) -> lif(surrogate = atan(alpha = 0)) -> y\n}\n",
+    "surrogate_not_spiking": HDR + "    x -> linear(2) -> rate(surrogate = atan) -> y\n}\n",
+    "binary_max_spikes": HDR + "    x -> linear(2) -> alif(spikes = binary, "
+    "max_spikes_per_dt = 3) -> y\n}\n",
+    "negative_delay": HDR + "    x -> linear(2) -> delay(uniform(-2 ms, 1 ms)) -> y\n}\n",
 }
 # rows that only fail when training starts (the train block is resolved by 'train')
 TRAIN_SPEC_ROWS: dict[str, str] = {
@@ -133,6 +139,10 @@ TRAIN_SPEC_ROWS: dict[str, str] = {
     "    data = sinusoids(classes = 2, length = 5, channels_in = 4, channels_out = 2)\n}\n",
     "unknown_dataset": OK_NET + "train {\n    data = sinusoid(classes = 2)\n}\n",
     "no_data": OK_NET,
+    "delay_too_long": "network n (dt = 1 ms) {\n    input  x : 4\n    output y : 2\n"
+    "    x -> linear(2) -> delay(5 ms) -> y\n}\n"
+    "train {\n    data = sinusoids(classes = 2, length = 5, channels_in = 4, channels_out = 2)"
+    "\n    epochs = 1\n}\n",
     "non_finite_loss": "network n {\n    input  x : 8\n    output y : 2\n"
     "    x -> linear(2, weight = 1e30) -> y\n}\n"
     "train {\n    data = sinusoids(classes = 2, length = 5, channels_in = 8, channels_out = 2)"
@@ -297,6 +307,9 @@ def _rows() -> list[tuple[str, str, list[str]]]:
         "unknown_train_setting": "SpecNameError", "unknown_optimizer": "SpecNameError",
         "unknown_dataset": "DataError", "no_data": "DataError",
         "non_finite_loss": "TrainingError",
+        "unknown_surrogate": "SpecNameError", "surrogate_range": "SpecValueError",
+        "surrogate_not_spiking": "SpecNameError", "binary_max_spikes": "SpecValueError",
+        "negative_delay": "SpecValueError", "delay_too_long": "SpecValueError",
     }
     rows = [(f"spec:{k}", spec_family[k], ["check", f"{k}.rpg"]) for k in SPEC_ROWS]
     rows += [(f"spec:{k}", spec_family[k], ["train", f"{k}.rpg", "--out", f"out_{k}", *TRAIN])
@@ -386,6 +399,43 @@ ROWS = _rows()
 
 # Exact stderr per row ('{LONG}' stands for LONG_NAME); status 2 = usage, 1 = error.
 EXPECTED: dict[str, tuple[int, str]] = {
+    'spec:unknown_surrogate': (1, (
+        "unknown_surrogate.rpg:4:39: error: unknown surrogate 'atna'\n"
+        '        x -> linear(2) -> lif(surrogate = atna) -> y\n'
+        '                                          ^^^^\n'
+        "hint: did you mean 'atan'?\n"
+    )),
+    'spec:surrogate_range': (1, (
+        "surrogate_range.rpg:4:52: error: surrogate 'atan': alpha must be positive, got 0\n"
+        '        x -> linear(2) -> lif(surrogate = atan(alpha = 0)) -> y\n'
+        '                                                       ^\n'
+        'hint: e.g. atan(alpha = 2)\n'
+    )),
+    'spec:surrogate_not_spiking': (1, (
+        "surrogate_not_spiking.rpg:4:28: error: 'rate' has no argument 'surrogate'\n"
+        '        x -> linear(2) -> rate(surrogate = atan) -> y\n'
+        '                               ^^^^^^^^^\n'
+        "hint: 'surrogate' is an argument of alif, if, lif, not of 'rate'\n"
+    )),
+    'spec:binary_max_spikes': (1, (
+        "binary_max_spikes.rpg:4:65: error: 'alif': max_spikes_per_dt applies to "
+        "spikes = multi; spikes = binary fires at most one per step\n"
+        '        x -> linear(2) -> alif(spikes = binary, max_spikes_per_dt = 3) -> y\n'
+        '                                                                    ^\n'
+    )),
+    'spec:negative_delay': (1, (
+        "negative_delay.rpg:4:29: error: 'delay': delays cannot be negative, got -0.002 s\n"
+        '        x -> linear(2) -> delay(uniform(-2 ms, 1 ms)) -> y\n'
+        '                                ^^^^^^^^^^^^^^^^^^^^\n'
+    )),
+    'spec:delay_too_long': (1, (
+        "delay_too_long.rpg:4:23: error: 'delay_0' delays by up to 5 steps but dataset "
+        "'sinusoids(classes = 2, length = 5, channels_in = 4, channels_out = 2)' has 5 time "
+        "steps per sample\n"
+        '        x -> linear(2) -> delay(5 ms) -> y\n'
+        '                          ^^^^^^^^^^^\n'
+        'hint: shorten the delay or use longer sequences\n'
+    )),
     'spec:syntax': (1, (
         "syntax.rpg:4:20: error: unexpected '='; expected a new line, '->' or '}'\n"
         '        x -> linear(2) => y\n'
@@ -1009,6 +1059,8 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
     },
     "SpecNameError": {
         "unknown module kind / argument": ["spec:unknown_kind", "spec:unknown_argument"],
+        "unknown surrogate / surrogate on a non-spiking kind": [
+            "spec:unknown_surrogate", "spec:surrogate_not_spiking"],
         "duplicate name / block": ["spec:duplicate_name", "spec:duplicate_block"],
         "undefined name": ["spec:undefined"],
         "bound matches no parameter": ["spec:bad_bound"],
@@ -1028,6 +1080,10 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
         "node budget": ["spec:block_budget"],
     },
     "SpecValueError": {
+        "surrogate argument out of range / binary spikes with max_spikes_per_dt": [
+            "spec:surrogate_range", "spec:binary_max_spikes"],
+        "negative delay / a delay as long as the data": [
+            "spec:negative_delay", "spec:delay_too_long"],
         "unknown NIR convention": ["cli:bad_convention"],
         "bad bound target / lower above upper / enforce mode": [
             "spec:bound_target", "spec:lower_above_upper", "spec:bad_enforce"],
