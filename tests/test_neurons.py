@@ -71,7 +71,7 @@ def test_surrogate_derivative_is_its_formula(name: str, binary: bool) -> None:
         given = {} if arg is None else {SURROGATES[name].args[0][0]: arg}
         s = Surrogate.make(name, given)
         value = dict(s.args)[SURROGATES[name].args[0][0]]
-        grad = jax.vmap(jax.grad(lambda x: spike(x, jnp.float32(thr), s, binary)))(v)
+        grad = jax.vmap(jax.grad(lambda x, s=s: spike(x, jnp.float32(thr), s, binary)))(v)
         np.testing.assert_allclose(grad, FORMULAS[name](v, thr, value), rtol=1e-5, atol=1e-6)
     # the forward pass does not depend on the surrogate
     np.testing.assert_array_equal(spike(v, thr, s, binary), spike(v, thr, Surrogate.make("pwl"),
@@ -192,7 +192,7 @@ def test_alif_surrogate_gradient_reaches_the_input() -> None:
     p = {k: jnp.asarray(v) for k, v in ALIF_P.items()}
     for surrogate in ("pwl", "fast_sigmoid", "atan"):
         cfg = {"surrogate": Surrogate.make(surrogate)}
-        g = jax.grad(lambda x: jnp.sum(run("alif", cfg, p, x)[1]))(x)
+        g = jax.grad(lambda x, cfg=cfg: jnp.sum(run("alif", cfg, p, x)[1]))(x)
         assert np.all(np.isfinite(g)) and float(jnp.abs(g).sum()) > 0, surrogate
 
 
