@@ -309,3 +309,26 @@ def test_network_with_new_kinds_compiles_trains_and_bounds(net_prog: Any) -> Non
     lines = net.summary().splitlines()
     assert "    alif 'a' with shape (4,)  spikes = binary, surrogate = pwl(window = 0.5)" in lines
     assert "    delay 'dl' with shape (4,)" in lines and "    li 'r' with shape (2,)" in lines
+
+
+def test_adaptation_parameters_of_the_wrong_shape_are_refused(net_prog: Any) -> None:
+    _, prog = net_prog
+    params = prog.init(0)
+    params["a"]["beta"] = jnp.ones(3)
+    with pytest.raises(rpgraph.SpecError) as err:
+        prog.check_params(params)
+    assert str(err.value) == "error: params 'a.beta' has shape (3,); expected (4,)"
+
+
+def test_digits_rows_encoding_is_a_time_series() -> None:
+    from sklearn.datasets import load_digits
+
+    from rpgraph.io.data import digits
+
+    ds = digits(encoding="rows", length=16, gain=1.0, split=0.0)
+    assert ds.inputs.shape == (1797, 16, 8)
+    images = load_digits().images / 16.0  # (N, 8, 8)
+    # the samples are shuffled: find sample 0's image, then check each row is held 2 steps
+    match = [i for i in range(len(images))
+             if np.allclose(np.repeat(images[i], 2, axis=0), ds.inputs[0], atol=1e-6)]
+    assert match and int(load_digits().target[match[0]]) == int(ds.labels[0])

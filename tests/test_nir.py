@@ -331,7 +331,7 @@ def test_zoo_of_node_types_matches_reference() -> None:
     for name, node in (("lif", "lif_"), ("if_", "if_"), ("thr", "thr")):  # lif: a kind name
         np.testing.assert_array_equal(np.asarray(rec[node]["spikes"]), ref[name], err_msg=name)
         assert ref[name].sum() > 0, name
-    np.testing.assert_allclose(np.asarray(rec["li"]["isyn"]), ref["li"], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(rec["li_"]["isyn"]), ref["li"], rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(np.asarray(y), ref["out"], rtol=1e-4, atol=1e-4)
 
 
