@@ -332,3 +332,40 @@ def test_digits_rows_encoding_is_a_time_series() -> None:
     match = [i for i in range(len(images))
              if np.allclose(np.repeat(images[i], 2, axis=0), ds.inputs[0], atol=1e-6)]
     assert match and int(load_digits().target[match[0]]) == int(ds.labels[0])
+
+
+def test_li_if_and_delay_export_to_nir_nodes() -> None:
+    import nir
+
+    net = loads("network n (dt = 1 ms) {\n input x : 2\n output y : 2\n"
+                " x -> dl: delay(uniform(0 ms, 3 ms)) -> f: if(r = 0.5, reset = v_reset)"
+                " -> linear(2) -> r: li(tau = 10 ms, r = 2) -> y\n}\n")
+    prog = rpgraph.compile(net)
+    params = prog.init(0)
+    params["dl"]["d"] = jnp.asarray(f32(0.0012, 0.0026))
+    graph = rpgraph.to_nir(prog, params, convention="nir")
+    nodes = graph.nodes
+    assert isinstance(nodes["dl"], nir.Delay) and isinstance(nodes["f"], nir.IF)
+    assert isinstance(nodes["r"], nir.LI)
+    np.testing.assert_allclose(nodes["dl"].delay, [0.001, 0.003])
+    np.testing.assert_allclose(nodes["f"].r, [500.0, 500.0])  # r / dt
+    np.testing.assert_allclose(nodes["r"].tau, [0.01, 0.01])
+    np.testing.assert_allclose(nodes["r"].r, [2.0, 2.0])
+    with pytest.raises(rpgraph.SpecError, match="reset = subtract"):
+        sub = rpgraph.compile(loads("network n { input x : 2\n output y : 2\n x -> if -> y }"))
+        rpgraph.to_nir(sub, sub.init(0), convention="nir")
+
+
+def test_nir_delay_round_trip() -> None:
+    """delay -> NIR Delay -> delay: same delays, same output."""
+    net = loads("network n (dt = 1 ms) {\n input x : 3\n output y : 3\n"
+                " x -> dl: delay(uniform(0 ms, 4 ms)) -> y\n}\n")
+    prog = rpgraph.compile(net)
+    params = prog.init(0)
+    params["dl"]["d"] = jnp.asarray(f32(0.0, 0.002, 0.004))
+    graph = rpgraph.to_nir(prog, params, convention="nir")
+    back, bparams = rpgraph.from_nir(graph, dt=1e-3, convention="nir")
+    x = np.random.default_rng(6).normal(0, 1, (10, 3)).astype(np.float32)
+    bprog = rpgraph.compile(back)
+    np.testing.assert_allclose(bprog.evolve(bparams, x)[0], prog.evolve(params, x)[0])
+    assert "x -> dl: delay(uniform(0.0, 0.004)) -> y" in back.source

@@ -584,7 +584,8 @@ def test_top_level_api_and_export_table() -> None:
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
                          timeout=120, cwd=Path(__file__).resolve().parents[1], check=True)
     assert out.stdout.split() == ["False", "False"]
-    assert rnir.EXPORTABLE_KINDS == ("linear", "lif", "expsyn", "identity")
+    assert rnir.EXPORTABLE_KINDS == ("linear", "lif", "expsyn", "identity", "li", "if",
+                                     "delay")
     assert set(EXPORTERS) <= set(KINDS)
 
 def test_cli_import_train_export_round_trip(tmp_path: Path) -> None:

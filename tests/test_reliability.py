@@ -200,7 +200,8 @@ def _nir_files(d: Path) -> None:
     (d / "garbage.nir").write_bytes(b"not an HDF5 file\n" * 8)
     two = np.array([2])
     graph = nir.NIRGraph(
-        nodes={"input": nir.Input(input_type=two), "delay": nir.Delay(delay=np.ones(2)),
+        nodes={"input": nir.Input(input_type=two),
+               "delay": nir.Flatten(input_type={"input": two}, start_dim=0, end_dim=-1),
                "scale": nir.Scale(scale=np.ones(2)),
                "flat": nir.Flatten(input_type={"input": two}, start_dim=0, end_dim=-1),
                "output": nir.Output(output_type=two)},
@@ -879,10 +880,10 @@ EXPECTED: dict[str, tuple[int, str]] = {
         'hint: NIR files are HDF5 files written by nir.write\n'
     )),
     'nir:unsupported_import': (1, (
-        "error: cannot import NIR graph: 2 unsupported nodes: 'delay' (Delay: no rpgraph equi"
-        "valent), 'flat' (Flatten: no rpgraph equivalent)\n"
+        "error: cannot import NIR graph: 2 unsupported nodes: 'delay' (Flatten: no rpgraph eq"
+        "uivalent), 'flat' (Flatten: no rpgraph equivalent)\n"
         'hint: supported: Input, Output, NIRGraph, Affine, Linear, Scale, LI, I, LIF, CubaLIF'
-        ', CubaLI, IF, Threshold\n'
+        ', CubaLI, IF, Threshold, Delay\n'
     )),
     'nir:zero_dt': (1, (
         'error: Expected a positive time step dt in seconds, got 0.0\n'
@@ -895,7 +896,7 @@ EXPECTED: dict[str, tuple[int, str]] = {
     'nir:unsupported_export': (1, (
         "error: cannot export to NIR: 1 unsupported node: 'rate_0' (rate: NIR has no rate neu"
         'ron)\n'
-        'hint: exportable kinds (nir): linear, lif, expsyn, identity\n'
+        'hint: exportable kinds (nir): linear, lif, expsyn, identity, li, if, delay\n'
     )),
     'nir:missing_params': (1, (
         "error: parameter file 'nope' does not exist\n"

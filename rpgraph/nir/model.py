@@ -284,6 +284,21 @@ def _lif(node: Any, d: _Dynamics, thr: np.ndarray, dt: float, conv: str) -> Conv
                 reset=reset)
 
 
+def _delay(name: str, node: Any, dt: float, conv: str, notes: list[str]) -> Result:
+    d = _vec(node.delay)
+    if d.ndim != 1:
+        return f"shape {d.shape} (only 1-D delays)"
+    if np.any(d < 0) or not np.all(np.isfinite(d)):
+        return "negative or non-finite delays"
+    steps = np.round(d / dt)
+    if np.any(np.abs(steps * dt - d) > 1e-6 * max(1.0, float(d.max(initial=0.0)))):
+        notes.append(f"Delay '{name}': delays rounded to whole steps of {dt:g} s")
+    # the initialiser's range sizes the node's buffer; the delays themselves are the params
+    longest = float(steps.max(initial=0.0) * dt)
+    call = _call("delay", Call("uniform", (Num(0.0), Num(longest))))
+    return Conv("delay", d.size, d.size, call, {"d": steps * dt})
+
+
 #: NIR node type -> its converter; the order is the one the "supported" hint lists.
 CONVERTERS: dict[type, Converter] = {
     nir.Affine: _affine,
@@ -296,6 +311,7 @@ CONVERTERS: dict[type, Converter] = {
     nir.CubaLI: _cuba_li,
     nir.IF: _spiking(_if_dynamics),
     nir.Threshold: _spiking(_threshold_dynamics),
+    nir.Delay: _delay,
 }
 SUPPORTED: tuple[type, ...] = (nir.Input, nir.Output, nir.NIRGraph, *CONVERTERS)
 
