@@ -57,6 +57,15 @@ def _positive(text: str) -> int:
     return n
 
 
+def _memory_size(text: str) -> int:
+    from .memory import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as err:
+        raise argparse.ArgumentTypeError(str(err)) from None
+
+
 def _time(text: str) -> float:
     t = text.strip()
     for unit in sorted(UNITS, key=len, reverse=True):
@@ -189,8 +198,13 @@ def cmd_train(a: argparse.Namespace) -> int:
         epochs=a.epochs, seed=a.seed, batch_size=a.batch_size, out_dir=out, resume=a.resume,
         progress=not a.quiet, params=params, checkpoint_every=a.checkpoint_every,
         devices=a.devices, bounds=_load_bounds(prog, a.bounds),
-        on_end=None if a.no_plots else write_plots, allow_outside=a.allow_outside))
+        on_end=None if a.no_plots else write_plots, allow_outside=a.allow_outside,
+        tensorboard=a.tensorboard or None))
     if not a.quiet:
+        if result.epochs and result.epochs[-1].get("stop"):
+            best = [r["epoch"] for r in result.epochs if r.get("best")]
+            print(f"early stopping after epoch {result.epochs[-1]['epoch']}: no better "
+                  f"validation loss since epoch {best[-1] if best else '?'}")
         metrics = "  ".join(f"{k} {v:.4g}" for k, v in result.metrics.items())
         print(f"trained {result.steps} steps in {result.seconds:.1f} s "
               f"({result.steps / max(result.seconds, 1e-9):.0f} steps/s); {metrics}")
@@ -202,11 +216,16 @@ def cmd_eval(a: argparse.Namespace) -> int:
     """``rpgraph eval FILE --params DIR``: loss and accuracy of trained parameters."""
     from .compile import compile
     from .train import evaluate, resolve
+    from .train.evaluate import evaluate_part
 
     prog = compile(a.file)
     params = prog.load_params(a.params)
     st = resolve(prog, a.data, allow_outside=a.allow_outside)
-    for k, v in evaluate(prog, params, st.data).items():
+    metrics = evaluate(prog, params, st.data)
+    if st.validation is not None and st.validation is not st.data.test:
+        metrics.update({f"val_{k}": v for k, v in
+                        evaluate_part(prog, params, st.validation).items()})
+    for k, v in metrics.items():
         print(f"{k}: {v:.6g}")
     return 0
 
@@ -302,6 +321,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--init-params", help="start from these parameters (a .npz or run dir)")
     c.add_argument("--quiet", action="store_true", help="no progress output")
     c.add_argument("--no-plots", action="store_true", help="skip writing PNG plots")
+    c.add_argument("--tensorboard", action="store_true",
+                   help="write TensorBoard event files to DIR/tensorboard (needs tensorboardX)")
     c.add_argument("--allow-outside", action="store_true",
                    help="let the spec read data files outside its folder")
     c.set_defaults(fn=cmd_train)
@@ -332,7 +353,17 @@ def build_parser() -> argparse.ArgumentParser:
     for choices in (sub.choices, nsub.choices):
         for command in choices.values():
             _with_debug(command)
+    _with_memory_limit(*(sub.choices[n] for n in ("check", "bounds", "train", "eval")),
+                       nsub.choices["export"])
     return p
+
+
+def _with_memory_limit(*commands: argparse.ArgumentParser) -> None:
+    # the commands that build a network (and data): see rpgraph.memory
+    for command in commands:
+        command.add_argument("--memory-limit", type=_memory_size, metavar="SIZE",
+                             help="refuse networks, data and training runs estimated to "
+                             "need more memory (e.g. 64GB; default: the machine's RAM)")
 
 
 def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
@@ -353,6 +384,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         with warnings.catch_warnings():
             if not a.debug:  # 'warning: ...', not a file path and a line of our source
                 warnings.showwarning = _show_warning
+            from .memory import set_limit
+
+            set_limit(getattr(a, "memory_limit", None))
             return int(a.fn(a) or 0)
     except SpecError as err:
         if a.debug:

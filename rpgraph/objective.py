@@ -68,6 +68,9 @@ def _compile(expr: ast.Expr, net: Network, bounds: Bounds) -> Term:
             return lambda outs, target, params: outs[key]
         if expr.id == "target":
             return lambda outs, target, params: target
+        port = _target_port(expr.id, net)
+        if port is not None:
+            return lambda outs, target, params: _port_target(target, port)
         if expr.id == "params":
             return lambda outs, target, params: params
         if expr.id in BOUND_TERMS:
@@ -75,7 +78,8 @@ def _compile(expr: ast.Expr, net: Network, bounds: Bounds) -> Term:
         if expr.id in net.sim:
             v = float(net.sim[expr.id])
             return lambda outs, target, params: v
-        known = [*net.outputs, "target", "params", *BOUND_TERMS]
+        known = [*net.outputs, "target", "params", *BOUND_TERMS,
+                 *(f"target_{o}" for o in net.outputs), *(f"labels_{o}" for o in net.outputs)]
         raise SpecNameError(f"undefined name '{expr.id}' in the loss", expr.span,
                             hint=did_you_mean(expr.id, known) or f"names: {', '.join(known)}")
     if isinstance(expr, ast.Neg):
@@ -104,6 +108,20 @@ def _compile(expr: ast.Expr, net: Network, bounds: Bounds) -> Term:
     raise SpecValueError("this is not allowed in a loss expression",
                          getattr(expr, "span", None),
                          hint="use loss functions, outputs, target, params and numbers")
+
+
+def _target_port(name: str, net: Network) -> str | None:
+    """The output ``target_<output>`` / ``labels_<output>`` names (what a data file with
+    several outputs calls its arrays), or ``None``."""
+    for prefix in ("target_", "labels_"):
+        if name.startswith(prefix) and name[len(prefix):] in net.outputs:
+            return name[len(prefix):]
+    return None
+
+
+def _port_target(target: Any, port: str) -> Any:
+    # several outputs: targets by output name; one output: the target array itself
+    return target[port] if isinstance(target, dict) else target
 
 
 def _constant(expr: ast.Expr) -> float:

@@ -13,18 +13,41 @@ the network's parameter records); the config keeps the references.
 from __future__ import annotations
 
 import inspect
+import types
+import typing
+import warnings
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import numpy as np
+
 from . import ast
-from .errors import DataError, Span, SpecError, SpecNameError, SpecValueError, did_you_mean
+from .errors import (
+    DataError,
+    Span,
+    SpecError,
+    SpecNameError,
+    SpecValueError,
+    clip,
+    did_you_mean,
+)
 from .expr import Quantity, Symbol, as_int, describe
 from .expr import evaluate as value_of
 from .fmt import format_expr
-from .io.data import Dataset, check_against_spec, check_dataset, load_npz, make_dataset
+from .io.data import (
+    Dataset,
+    Ports,
+    check_against_spec,
+    check_dataset,
+    check_ports,
+    load_npz,
+    make_dataset,
+)
+from .memory import refuse_above, training_estimate
 from .modules import KINDS
+from .ranges import AT_LEAST_1, FINITE, NON_NEGATIVE, SEED, UNIT_INTERVAL, Range, range_error
 
 if TYPE_CHECKING:
     import optax
@@ -66,11 +89,44 @@ SCHEDULES = _Optax(("constant_schedule", "exponential_decay", "cosine_decay_sche
                     "piecewise_constant_schedule", "cosine_onecycle_schedule",
                     "warmup_exponential_decay_schedule", "sgdr_schedule"))
 ALIASES = {"lr": "learning_rate"}
+
+
+class _OptaxTransforms(_Optax):
+    """Every public optax function by name (``clip_by_global_norm``, ``chain``, ``masked``,
+    ...), listed on first use; whether a name builds a gradient transformation is checked
+    when the spec's call is built (:func:`optimizer_spec`)."""
+
+    def _load(self) -> dict[str, Callable[..., Any]]:
+        if self._fns is None:
+            import optax
+
+            self._fns = {n: getattr(optax, n) for n in dir(optax)
+                         if not n.startswith("_") and n not in SCHEDULES
+                         and callable(getattr(optax, n))
+                         and not isinstance(getattr(optax, n), type) and n[0].islower()}
+        return self._fns
+
+
+#: Any optax transformation by name, for ``chain(clip_by_global_norm(1.0), adamw(...))``.
+TRANSFORMS = _OptaxTransforms(())
 TRAIN_SETTINGS = ("data", "loss", "optimizer", "epochs", "batch_size", "freeze", "seed",
-                  "checkpoint_every", "test_data")
-#: The integer settings: ``(default, smallest allowed value)``, checked in this order.
-INTEGERS: dict[str, tuple[int | None, int]] = {
-    "epochs": (100, 0), "batch_size": (1, 1), "seed": (0, 0), "checkpoint_every": (None, 1)}
+                  "checkpoint_every", "test_data", "validation", "early_stopping", "keep",
+                  "tensorboard")
+#: ``keep = best | last``: which parameters a run ends with (best: lowest validation loss).
+KEEP = ("last", "best")
+#: The integer settings: ``(default, smallest, largest allowed value)``, checked in this
+#: order (a seed is 32 bits, as numpy's and jax's generators take; steps are 64-bit).
+INTEGERS: dict[str, tuple[int | None, int, int]] = {
+    "epochs": (100, 0, 2**62), "batch_size": (1, 1, 2**31 - 1), "seed": (0, 0, 2**32 - 1),
+    "checkpoint_every": (None, 1, 2**62)}
+#: Ranges of optax arguments by name (types come from optax's signatures; every other
+#: number must be finite). Values outside these make optax fail or silently do nothing.
+OPTAX_RANGES: dict[str, Range] = {
+    "transition_steps": AT_LEAST_1, "decay_steps": AT_LEAST_1, "warmup_steps": NON_NEGATIVE,
+    "transition_begin": NON_NEGATIVE, "seed": SEED, "b1": UNIT_INTERVAL, "b2": UNIT_INTERVAL,
+    "decay": UNIT_INTERVAL, "rho": UNIT_INTERVAL, "momentum": UNIT_INTERVAL,
+    "eps": NON_NEGATIVE, "eps_root": NON_NEGATIVE, "pct_start": UNIT_INTERVAL,
+    "min_dim_size_to_factor": AT_LEAST_1, "max_learning_rate": NON_NEGATIVE}
 
 Kwargs = tuple[tuple[str, Any], ...]
 
@@ -105,9 +161,11 @@ class OptimizerSpec:
     kwargs: Kwargs = ()
     text: str = ""
     span: Span | None = field(default=None, compare=False)
+    args: tuple[Any, ...] = ()  # ``chain(a, b)``: the transformations it chains
 
     def build(self) -> optax.GradientTransformation:
-        return OPTIMIZERS[self.name](**_built(self.kwargs))
+        fn = OPTIMIZERS[self.name] if self.name in OPTIMIZERS else TRANSFORMS[self.name]
+        return fn(*(_built_one(a) for a in self.args), **_built(self.kwargs))
 
 
 @dataclass(frozen=True)
@@ -126,16 +184,34 @@ class DataSpec:
     text: str = ""
     span: Span | None = field(default=None, compare=False)
 
-    def load(self, base_dir: Path | None = None, allow_outside: bool = False) -> Dataset:
-        """The data set itself (the file read, or the built-in set generated)."""
+    def load(self, base_dir: Path | None = None, allow_outside: bool = False,
+             ports: Ports | None = None) -> Dataset:
+        """The data set itself (the file read, or the built-in set generated); a file named
+        after ``ports`` is checked against them as it is read."""
         if self.path is not None:
-            return load_npz(self.path, base_dir=base_dir, allow_outside=allow_outside)
+            return load_npz(self.path, base_dir=base_dir, allow_outside=allow_outside,
+                            ports=ports)
         try:
-            return make_dataset(self.name, dict(self.kwargs))
+            return make_dataset(self.name, dict(self.kwargs), base_dir=base_dir,
+                                allow_outside=allow_outside)
         except DataError as err:
             if err.span is None:
                 err.span = self.span
             raise
+
+
+@dataclass(frozen=True)
+class EarlyStopping:
+    """``early_stopping = plateau(patience = 5, min_delta = 0)`` (or ``early_stopping = 5``):
+    stop when the validation loss has not fallen by more than ``min_delta`` for ``patience``
+    epochs.
+
+    >>> EarlyStopping(5).patience
+    5
+    """
+
+    patience: int
+    min_delta: float = 0.0
 
 
 def _default_optimizer() -> OptimizerSpec:
@@ -164,6 +240,10 @@ class TrainConfig:
     seed: int = 0
     checkpoint_every: int | None = None
     test_data: DataSpec | None = None
+    validation: float | None = None
+    early_stopping: EarlyStopping | None = None
+    keep: str = "last"
+    tensorboard: bool = False
     freeze: tuple[ast.Ref, ...] = ()
     spans: Mapping[str, Span] = field(default_factory=dict, compare=False)
 
@@ -178,9 +258,12 @@ class TrainConfig:
         for key, value in given.items():
             if value is None:
                 continue
-            lo = INTEGERS[key][1]
-            if value < lo:
-                raise SpecValueError(f"Expected {key} >= {lo}, got {value}")
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)):
+                raise SpecValueError(f"Expected {key} to be an integer, got "
+                                     f"{type(value).__name__} {clip(repr(value))}")
+            message = _integer_error(key, int(value))
+            if message is not None:
+                raise SpecValueError(message)
             changes[key] = int(value)
         return replace(self, **changes)
 
@@ -225,10 +308,11 @@ def _elaborate(train: ast.Train, env: Mapping[str, Any]) -> TrainConfig:
             raise SpecNameError(f"unknown train setting '{s.key}'", s.span,
                                 hint=did_you_mean(s.key, TRAIN_SETTINGS)
                                 or f"settings: {', '.join(TRAIN_SETTINGS)}")
-    ints: dict[str, Any] = {key: _integer(train.get(key), env, key, default, lo)
-                            for key, (default, lo) in INTEGERS.items()}
+    ints: dict[str, Any] = {key: _integer(train.get(key), env, key, default)
+                            for key, (default, _, _) in INTEGERS.items()}
     data, opt, test = train.get("data"), train.get("optimizer"), train.get("test_data")
     loss, freeze = train.get("loss"), train.get("freeze")
+    val_stop = _validation_settings(train, env)
     return TrainConfig(
         data=data_spec(data.value, env) if data is not None else None,
         loss=loss.value if loss is not None else None,
@@ -237,21 +321,93 @@ def _elaborate(train: ast.Train, env: Mapping[str, Any]) -> TrainConfig:
         # the graph has refused anything but parameter references (and marked those)
         freeze=tuple(i for i in _items(freeze.value) if isinstance(i, ast.Ref))
         if freeze is not None else (),
-        spans={s.key: s.value.span for s in train.settings}, **ints)
+        spans={s.key: s.value.span for s in train.settings}, **val_stop, **ints)
+
+
+def _validation_settings(train: ast.Train, env: Mapping[str, Any]) -> dict[str, Any]:
+    """``validation``, ``early_stopping``, ``keep`` and ``tensorboard``, checked."""
+    out: dict[str, Any] = {}
+    s = train.get("validation")
+    if s is not None:
+        v = value_of(s.value, env)
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v < 1:
+            raise SpecValueError(f"Expected validation to be a fraction between 0 and 1 "
+                                 f"(e.g. 0.1), got {format_expr(s.value)}", s.value.span,
+                                 hint="or hold out a file: test_data = \"FILE.npz\"")
+        out["validation"] = float(v)
+    s = train.get("early_stopping")
+    if s is not None:
+        out["early_stopping"] = _early_stopping(s.value, env)
+    s = train.get("keep")
+    if s is not None:
+        word = s.value.id if isinstance(s.value, ast.Name) else format_expr(s.value)
+        if word not in KEEP:
+            raise SpecValueError(f"Expected keep = best or keep = last, got {word}",
+                                 s.value.span, hint=did_you_mean(word, KEEP))
+        out["keep"] = word
+    s = train.get("tensorboard")
+    if s is not None:
+        if not isinstance(s.value, ast.Bool):
+            raise SpecValueError(f"Expected tensorboard = true or false, got "
+                                 f"{format_expr(s.value)}", s.value.span)
+        out["tensorboard"] = s.value.value
+    return out
+
+
+def _early_stopping(expr: ast.Expr, env: Mapping[str, Any]) -> EarlyStopping:
+    """``5`` or ``plateau(patience = 5, min_delta = 1e-4)``."""
+    if isinstance(expr, ast.Call) and expr.func == "plateau":
+        names = [k for k, _ in expr.kwargs]
+        args = dict(zip(("patience", "min_delta"), expr.args, strict=False))
+        for i, (k, v) in enumerate(expr.kwargs):
+            if k not in ("patience", "min_delta"):
+                raise SpecNameError(f"plateau has no argument '{k}'", expr.key_span(i),
+                                    hint=did_you_mean(k, ("patience", "min_delta"))
+                                    or "arguments: patience, min_delta")
+            args[k] = v
+        if len(expr.args) > 2 or len(set(names)) != len(names) or "patience" not in args:
+            raise SpecValueError("Expected plateau(patience = N, min_delta = D)", expr.span)
+        patience = as_int(value_of(args["patience"], env), args["patience"], "an integer "
+                          "patience")
+        delta = value_of(args["min_delta"], env) if "min_delta" in args else 0.0
+        if isinstance(delta, bool) or not isinstance(delta, (int, float)) or delta < 0:
+            raise SpecValueError(f"Expected min_delta >= 0, got "
+                                 f"{format_expr(args['min_delta'])}", args["min_delta"].span)
+        if patience < 1:
+            raise SpecValueError(f"Expected patience >= 1, got {patience}",
+                                 args["patience"].span)
+        return EarlyStopping(patience, float(delta))
+    if isinstance(expr, ast.Call):
+        raise SpecNameError(f"unknown early stopping rule '{expr.func}'", expr.func_span,
+                            hint="write early_stopping = plateau(patience = 5) or "
+                            "early_stopping = 5")
+    v = value_of(expr, env)
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or v != int(v) or v < 1:
+        raise SpecValueError(f"Expected early_stopping = plateau(patience = N) or a patience "
+                             f"N >= 1, got {format_expr(expr)}", getattr(expr, "span", None))
+    return EarlyStopping(int(v))
 
 
 def _items(expr: ast.Expr) -> tuple[ast.Expr, ...]:
     return expr.items if isinstance(expr, ast.ListExpr) else (expr,)
 
 
-def _integer(s: ast.Setting | None, env: Mapping[str, Any], key: str, default: int | None,
-             lo: int) -> int | None:
+def _integer(s: ast.Setting | None, env: Mapping[str, Any], key: str, default: int | None
+             ) -> int | None:
     if s is None:
         return default
     n = as_int(value_of(s.value, env), s.value, f"an integer {key}")
-    if n < lo:
-        raise SpecValueError(f"Expected {key} >= {lo}, got {n}", s.value.span)
+    message = _integer_error(key, n)
+    if message is not None:
+        raise SpecValueError(message, s.value.span)
     return n
+
+
+def _integer_error(key: str, n: int) -> str | None:
+    """The message for an integer setting outside its range (``seed = 2**70``)."""
+    _, lo, hi = INTEGERS[key]
+    # name the side that is crossed: "seed >= 0" for -1, "seed <= 4294967295" for 2**70
+    return range_error(key, n, Range(lo) if n < lo else Range(hi=hi))
 
 
 def optimizer_spec(expr: ast.Expr | str, env: Mapping[str, Any] | None = None
@@ -272,13 +428,93 @@ def optimizer_spec(expr: ast.Expr | str, env: Mapping[str, Any] | None = None
         raise SpecValueError("Expected an optimizer such as adam(lr = 1e-4)",
                              getattr(expr, "span", None))
     if call.func not in OPTIMIZERS:
-        raise SpecNameError(f"unknown optimizer '{call.func}'", call.func_span,
-                            hint=did_you_mean(call.func, OPTIMIZERS)
-                            or f"known optimizers: {', '.join(sorted(OPTIMIZERS))}")
+        return _transform_spec(call, env or {})
     fn = OPTIMIZERS[call.func]
     kwargs = _kwargs(call, env or {}, fn, f"optimizer '{call.func}'")
     _require_all(fn, kwargs, f"optimizer '{call.func}'", call)
-    return OptimizerSpec(call.func, tuple(kwargs.items()), format_expr(call), call.span)
+    spec = OptimizerSpec(call.func, tuple(kwargs.items()), format_expr(call), call.span)
+    _try_build(spec, f"optimizer '{call.func}'", call.span)
+    _try_step(spec, f"optimizer '{call.func}'", call.span)
+    return spec
+
+
+def _try_step(spec: OptimizerSpec, what: str, span: Span | None) -> None:
+    """Trace one update of ``spec`` on a tiny abstract tree (``jax.eval_shape``: nothing is
+    computed or allocated, ~30 ms), as the training step runs it (with the loss as
+    ``value``): values optax accepts when building but not when updating, such as
+    ``polyak_sgd(variant = "x")``, are refused at check rather than at the first step."""
+    import jax
+    import jax.numpy as jnp
+    import optax
+
+    tree = {"w": jax.ShapeDtypeStruct((2,), jnp.float32)}
+    try:
+        with warnings.catch_warnings():  # optax's warnings are for the real build, at train
+            warnings.simplefilter("ignore")
+            tx = optax.with_extra_args_support(spec.build())
+            state = jax.eval_shape(tx.init, tree)
+            jax.eval_shape(lambda g, s, p: tx.update(g, s, p,
+                                                     value=jnp.zeros((), jnp.float32)),
+                           tree, state, tree)
+    except Exception as err:  # noqa: BLE001 - any failure: these values cannot train
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise SpecValueError(f"{what} cannot run with these arguments: {clip(first, 200)}",
+                             span) from None
+
+
+def _try_build(spec: OptimizerSpec | ScheduleSpec, what: str, span: Span | None) -> None:
+    """Build ``spec`` once (optax allocates nothing when building): what optax itself
+    refuses, such as ``cosine_decay_schedule(decay_steps = 0)``, is refused at check."""
+    try:
+        with warnings.catch_warnings():  # optax's warnings are for the real build, at train
+            warnings.simplefilter("ignore")
+            spec.build()
+    except (ValueError, TypeError, OverflowError, ArithmeticError, AttributeError, KeyError,
+            IndexError, AssertionError) as err:  # what optax raises for values it cannot use
+        first = str(err).splitlines()[0] if str(err) else type(err).__name__
+        raise SpecValueError(f"{what} refuses its arguments: {clip(first, 200)}",
+                             span) from None
+
+
+def _transform_spec(call: ast.Call, env: Mapping[str, Any]) -> OptimizerSpec:
+    """Any optax transformation by name: ``chain(clip_by_global_norm(1.0), adam(1e-3))``,
+    ``apply_if_finite(adam(lr = 1e-3), max_consecutive_errors = 3)``; its arguments may be
+    transformations themselves. Built once here, so a name that is no transformation (a
+    loss, a helper) is refused at ``check``."""
+    if call.func not in TRANSFORMS:
+        raise SpecNameError(f"unknown optimizer '{call.func}'", call.func_span,
+                            hint=did_you_mean(call.func, [*OPTIMIZERS, *TRANSFORMS])
+                            or f"known optimizers: {', '.join(sorted(OPTIMIZERS))}; "
+                            "or any optax transformation, combined with chain(...)")
+    fn = TRANSFORMS[call.func]
+    what = f"optimizer '{call.func}'"
+    params = inspect.signature(fn).parameters
+    var = any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params.values())
+    args: tuple[Any, ...] = ()
+    if var:  # chain(a, b, ...): every positional argument is a transformation
+        args = tuple(optimizer_spec(a, env) for a in call.args)
+        call = ast.Call(call.func, (), call.kwargs, call.span, call.func_span, call.key_spans)
+    kwargs = _kwargs(call, env, fn, what)
+    _require_all(fn, kwargs, what, call)
+    spec = OptimizerSpec(call.func, tuple(kwargs.items()), format_expr(call), call.span, args)
+    if var:
+        spec = replace(spec, text=f"{call.func}({', '.join(a.text for a in args)}"
+                       + "".join(f", {k} = {format_expr(v)}" for k, v in call.kwargs) + ")")
+    import optax
+
+    try:
+        built = spec.build()
+    except SpecError:
+        raise
+    except Exception as exc:  # optax's own check of the values
+        raise SpecValueError(f"{what} cannot be built: {type(exc).__name__}: {exc}",
+                             call.span) from None
+    if not isinstance(built, optax.GradientTransformation):
+        raise SpecValueError(f"optax.{call.func} is not a gradient transformation (it returns "
+                             f"{type(built).__name__})", call.func_span,
+                             hint="use an optimizer such as adam(lr = 1e-3), or a transform "
+                             "such as clip_by_global_norm(1.0) inside chain(...)")
+    return spec
 
 
 def _kwargs(call: ast.Call, env: Mapping[str, Any], fn: Callable[..., Any], what: str
@@ -303,11 +539,63 @@ def _kwargs(call: ast.Call, env: Mapping[str, Any], fn: Callable[..., Any], what
                                 hint=did_you_mean(key, [*sig, *ALIASES])
                                 or f"arguments: {', '.join(sig)}")
         out[key] = _argument(value_of(expr, env, calls=True), env)
+        if sig:
+            _check_optax_arg(what, sig[key], out[key], getattr(expr, "span", where))
     return out
 
 
+def _accepts(annotation: Any) -> set[str]:
+    """What an optax annotation accepts from a spec: ``int``, ``number``, ``bool``, ``str``,
+    ``schedule`` (a callable of the step) or ``any`` (masks, dtypes: not checked here)."""
+    if annotation is inspect.Parameter.empty or annotation is Any:
+        return {"any"}
+    origin = typing.get_origin(annotation)
+    if origin in (typing.Union, types.UnionType):
+        return set().union(*(_accepts(a) for a in typing.get_args(annotation)))
+    if origin is not None and origin.__name__ == "Callable" or annotation is Callable:
+        return {"schedule"}
+    atoms = {bool: "bool", int: "int", float: "number", complex: "number", str: "str",
+             type(None): "none"}
+    if annotation in atoms:
+        return {atoms[annotation]}
+    name = getattr(annotation, "__name__", "").rsplit(".", 1)[-1]
+    if name in ("Array", "ndarray", "number", "floating", "integer"):
+        return {"number"}
+    if name == "bool" or annotation is np.bool_:
+        return {"bool"}
+    return {"any"}
+
+
+_KIND_OF = {bool: "bool", int: "int", float: "number", str: "str", ScheduleSpec: "schedule"}
+_NAMED = {"bool": "true or false", "int": "an integer", "number": "a number", "str": "a name",
+          "schedule": "a schedule"}
+
+
+def _check_optax_arg(what: str, p: inspect.Parameter, value: Any, span: Span | None
+                     ) -> None:
+    """``value`` has a type optax's signature of ``p`` accepts and lies in its range."""
+    ok = _accepts(p.annotation)
+    if "any" in ok:
+        return
+    kind = _KIND_OF.get(type(value), "other")
+    fits = kind in ok or (kind == "int" and "number" in ok)
+    if not fits:
+        want = " or ".join(_NAMED[k] for k in sorted(ok) if k in _NAMED) or "another value"
+        raise SpecValueError(f"{what} argument '{p.name}' expects {want}, got "
+                             f"{describe(value) if kind != 'schedule' else 'a schedule'}",
+                             span)
+    if kind in ("int", "number"):
+        message = range_error(p.name, value, OPTAX_RANGES.get(p.name, FINITE))
+        if message is not None:
+            raise SpecValueError(f"{what}: {message}", span)
+
+
 def _argument(v: Any, env: Mapping[str, Any]) -> Any:
-    """One evaluated keyword value: a plain number, string or list, or a schedule."""
+    """One evaluated keyword value: a plain number, string or list, a schedule, or a
+    transformation (``apply_if_finite(adam(lr = 1e-3), ...)``)."""
+    if isinstance(v, ast.Call) and v.func not in SCHEDULES and (
+            v.func in OPTIMIZERS or v.func in TRANSFORMS):
+        return optimizer_spec(v, env)
     if isinstance(v, ast.Call):
         if v.func not in SCHEDULES:
             raise SpecNameError(f"unknown schedule '{v.func}'", v.func_span,
@@ -316,7 +604,9 @@ def _argument(v: Any, env: Mapping[str, Any]) -> Any:
         fn = SCHEDULES[v.func]
         kwargs = _kwargs(v, env, fn, f"'{v.func}'")
         _require_all(fn, kwargs, f"schedule '{v.func}'", v)
-        return ScheduleSpec(v.func, tuple(kwargs.items()))
+        spec = ScheduleSpec(v.func, tuple(kwargs.items()))
+        _try_build(spec, f"schedule '{v.func}'", v.span)
+        return spec
     if isinstance(v, Quantity):
         return v.value
     if isinstance(v, Symbol):
@@ -338,7 +628,11 @@ def _require_all(fn: Callable[..., Any], kwargs: Mapping[str, Any], what: str,
 
 
 def _built(kwargs: Kwargs) -> dict[str, Any]:
-    return {k: v.build() if isinstance(v, ScheduleSpec) else v for k, v in kwargs}
+    return {k: _built_one(v) for k, v in kwargs}
+
+
+def _built_one(v: Any) -> Any:
+    return v.build() if isinstance(v, (ScheduleSpec, OptimizerSpec)) else v
 
 
 def data_spec(expr: ast.Expr, env: Mapping[str, Any]) -> DataSpec:
@@ -383,17 +677,97 @@ def data_spec(expr: ast.Expr, env: Mapping[str, Any]) -> DataSpec:
 # --- the data against the network ------------------------------------------------------------
 
 
+def loss_outputs(net: Network, loss: ast.Expr | None) -> tuple[str, ...]:
+    """The outputs whose targets the loss reads (``target_y1``, ``labels_y2``; ``target``
+    for a single output), in the network's order; without a loss, the first output.
+
+    >>> from rpgraph.graph import loads
+    >>> net = loads("network n { input x : 2\\n output a : 2\\n output b : 3\\n x -> a\\n"
+    ...             "x -> linear(3) -> b }")
+    >>> from rpgraph.parse import parse_expr
+    >>> loss_outputs(net, parse_expr("mse(a, target_a) + cross_entropy(b, labels_b)"))
+    ('a', 'b')
+    """
+    if loss is None:
+        return (net.outputs[0],)
+    read: set[str] = set()
+    for e in _names(loss):
+        if e.id == "target":
+            read.add(net.outputs[0])
+        for prefix in ("target_", "labels_"):
+            if e.id.startswith(prefix) and e.id[len(prefix):] in net.outputs:
+                read.add(e.id[len(prefix):])
+    return tuple(o for o in net.outputs if o in read)
+
+
+def _children(v: Any) -> list[Any]:
+    if isinstance(v, tuple):
+        return [x for item in v for x in _children(item)]
+    return [v] if hasattr(v, "span") else []
+
+
+def network_ports(net: Network, config: TrainConfig | None) -> Ports:
+    """The network's ports with their widths, and the outputs the loss reads data for."""
+    return Ports({i: net.size(i) for i in net.inputs}, {o: net.size(o) for o in net.outputs},
+                 net.name, loss_outputs(net, config.loss if config is not None else None))
+
+
+def _check_ports_data(net: Network, config: TrainConfig | None, ds: Dataset,
+                      source: str) -> None:
+    """A network with several inputs or outputs: data named after its ports, a loss that
+    names each output's target; every mismatch at once."""
+    outs = ", ".join(net.outputs)
+    check_port_loss(net, config)
+    if ds.x is None and ds.y is None and (len(net.inputs) != 1 or len(net.outputs) != 1):
+        names = [f"x_{i}" for i in net.inputs] + [f"target_{o}" for o in net.outputs]
+        raise DataError(f"{source} holds one input and one target array, but network "
+                        f"'{net.name}' has inputs {', '.join(net.inputs)} and outputs {outs}",
+                        hint="name the arrays after the ports: " + ", ".join(names)
+                        + " (labels_<output> for class labels)")
+    check_ports(ds, network_ports(net, config), source)
+
+
+def check_port_loss(net: Network, config: TrainConfig | None) -> None:
+    """A network with several outputs needs a loss that names each output's target
+    (``target_y1``, ``labels_y2``); checked before any data is read."""
+    if len(net.outputs) == 1:
+        return
+    outs = ", ".join(net.outputs)
+    if config is None or config.loss is None:
+        raise DataError(f"network '{net.name}' has several outputs ({outs}) but the spec has "
+                        "no loss naming their targets",
+                        hint="add e.g. 'loss = " + " + ".join(
+                            f"mse({o}, target_{o})" for o in net.outputs) + "'")
+    bare = [e for e in _names(config.loss) if e.id == "target"]
+    if bare:
+        raise SpecNameError(f"the loss reads 'target', but network '{net.name}' has several "
+                            f"outputs ({outs})", bare[0].span,
+                            hint="name the output's target: "
+                            + ", ".join(f"target_{o}" for o in net.outputs)
+                            + " (or labels_<output> for class labels)")
+
+
+def _names(e: Any) -> list[ast.Name]:
+    if isinstance(e, ast.Name):
+        return [e]
+    if isinstance(e, (ast.Call, ast.BinOp, ast.Neg, ast.ListExpr)):
+        return [n for f in fields(e) for c in _children(getattr(e, f.name)) for n in _names(c)]
+    return []
+
+
 def check_data(net: Network, config: TrainConfig | None, ds: Dataset, desc: str) -> None:
-    """The data fits the network: one input, one output, matching widths; a classification
+    """The data fits the network: widths of every port (a network with several inputs or
+    outputs reads arrays named after its ports, all checked in one pass); a classification
     set needs the spec to name its loss."""
-    if len(net.inputs) != 1 or len(net.outputs) != 1:
-        raise DataError("training from a data set needs exactly one input and one output; "
-                        f"this network has inputs {net.inputs} and outputs {net.outputs}")
     # name the data as the loaders do: files as "data file '...'", the rest as "dataset"
     source = f"data file '{ds.name}'" if ds.name.endswith(".npz") else f"dataset '{desc}'"
+    if len(net.inputs) != 1 or len(net.outputs) != 1 or ds.x is not None or ds.y is not None:
+        _check_ports_data(net, config, ds, source)
+        return
     check_against_spec(ds, n_in=net.size(net.inputs[0]), n_out=net.size(net.outputs[0]),
                        source=source, input_name=net.inputs[0], output_name=net.outputs[0])
     _check_lookback(net, ds, source)
+    _check_memory(net, config, ds, source)
     if ds.kind == "classification" and (config is None or config.loss is None):
         raise DataError(f"{source} is a classification data set but the spec has no loss",
                         hint=f"add 'loss = cross_entropy({net.outputs[0]}, target)' to the "
@@ -414,6 +788,17 @@ def _check_lookback(net: Network, ds: Dataset, source: str) -> None:
                 hint="shorten the delay or use longer sequences")
 
 
+def _check_memory(net: Network, config: TrainConfig | None, ds: Dataset, source: str) -> None:
+    """Training on ``ds`` fits the memory limit (sizes are static: refused before the
+    training program is built), located at the train block's data setting."""
+    out = ds.targets if ds.targets is not None else ds.labels
+    est = training_estimate(net, samples=len(ds), length=ds.length,
+                            batch=config.batch_size if config is not None else 1,
+                            data_bytes=ds.inputs.nbytes + (0 if out is None else out.nbytes))
+    refuse_above(est, f"training on {source}",
+                 config.spans.get("data") if config is not None else None)
+
+
 def open_data(net: Network, config: TrainConfig | None, *, allow_outside: bool = False
               ) -> tuple[Dataset, str]:
     """The spec's own data set, read and checked against the network, with the text that
@@ -429,13 +814,67 @@ def open_data(net: Network, config: TrainConfig | None, *, allow_outside: bool =
         if config is None or config.data is None:
             raise DataError("no data: the spec's train block has no 'data' setting",
                             hint="add 'data = sinusoids(...)' or pass --data FILE.npz")
-        ds = config.data.load(data_dir(net), allow_outside)
+        check_port_loss(net, config)
+        ports = network_ports(net, config)
+        ds = config.data.load(data_dir(net), allow_outside, ports)
+        if config.test_data is not None:
+            ds = with_test_data(ds, config.test_data, data_dir(net), allow_outside, ports,
+                                config.spans.get("test_data"))
         check_data(net, config, ds, config.data.text)
+        check_validation(ds, config)
     except SpecError as err:
         raise err.located(net.source, net.filename) from None
     return ds, config.data.text
 
 
-__all__ = ["ALIASES", "INTEGERS", "OPTIMIZERS", "SCHEDULES", "TRAIN_SETTINGS", "DataSpec",
-           "OptimizerSpec", "ScheduleSpec", "TrainConfig", "check_data", "data_dir",
-           "data_spec", "elaborate_train", "open_data", "optimizer_spec", "train_env"]
+def with_test_data(ds: Dataset, spec: DataSpec, base_dir: Path | None, allow_outside: bool,
+                   ports: Ports | None = None, span: Span | None = None) -> Dataset:
+    """``ds`` with the ``test_data`` set as its test part (replacing any the data brings);
+    the file must exist and hold a training part shaped like ``ds``."""
+    try:
+        test = spec.load(base_dir, allow_outside, ports)
+    except DataError as err:
+        if err.span is None:
+            err.span = span
+        raise
+    return replace(ds, test=replace(test, test=None, name=f"{test.name}"))
+
+
+def tensorboard_available() -> bool:
+    """Whether the optional ``tensorboardX`` writer is installed (``rpgraph[tensorboard]``)."""
+    try:
+        import tensorboardX  # noqa: F401
+    except ImportError:
+        return False
+    return True
+
+
+def check_validation(ds: Dataset, config: TrainConfig) -> None:
+    """``validation`` leaves samples on both sides; ``early_stopping`` and ``keep = best``
+    have a validation set to watch (a split, or a test part)."""
+    if config.tensorboard and not tensorboard_available():
+        raise SpecError("TensorBoard logging (tensorboard = true, --tensorboard) needs the "
+                        "tensorboardX package",
+                        config.spans.get("tensorboard"),
+                        hint="pip install 'rpgraph[tensorboard]' (or pip install tensorboardX)")
+    if config.validation is not None:
+        try:
+            ds.split(config.validation, config.seed)
+        except DataError as err:
+            err.span = config.spans.get("validation")
+            raise
+        return
+    for key, on in (("early_stopping", config.early_stopping is not None),
+                    ("keep", config.keep == "best")):
+        if on and ds.test is None:
+            raise SpecValueError(f"{key} watches the validation loss, but there is no "
+                                 "validation set", config.spans.get(key),
+                                 hint="add 'validation = 0.1' (a held-out fraction of the "
+                                 "data) or 'test_data = \"FILE.npz\"'")
+
+
+__all__ = ["ALIASES", "INTEGERS", "KEEP", "OPTIMIZERS", "SCHEDULES", "TRAIN_SETTINGS",
+           "TRANSFORMS", "DataSpec", "EarlyStopping", "OptimizerSpec", "ScheduleSpec",
+           "TrainConfig", "check_data", "check_port_loss", "check_validation", "data_dir",
+           "data_spec", "elaborate_train", "loss_outputs", "network_ports", "open_data",
+           "optimizer_spec", "tensorboard_available", "train_env", "with_test_data"]

@@ -711,3 +711,43 @@ def test_distinct_nodes_draw_distinct_noise() -> None:
     out, state, _ = prog.evolve(prog.init(0), np.zeros((20, 3), np.float32))
     assert not np.allclose(np.asarray(out["y"]), np.asarray(out["z"]))
     assert set(state["hidden1"]) == {"x", "rng_key"}
+
+
+# --- Python API misuse: SpecError with the expected type, never a raw TypeError ------------
+
+
+@pytest.fixture(scope="module")
+def tiny_prog() -> rpgraph.Program:
+    return rpgraph.compile("network n { input x : 3\n output y : 2\n x -> linear(2) -> y }")
+
+
+@pytest.mark.parametrize(("call", "message"), [
+    (lambda p, w: p.init(2**70), "Expected 0 <= seed <= 4294967295, got 1.18e+21"),
+    (lambda p, w: p.init(1.5), "Expected seed to be an integer, got float 1.5"),
+    (lambda p, w: p.load_params(123), "Expected a path (str or Path) to a run folder or "
+     "params file, got int 123"),
+    (lambda p, w: p.evolve(w, "abc"), "input 'x' holds strings; expected real numbers"),
+    (lambda p, w: p.evolve(w, np.array([object()] * 3)),
+     "input 'x' holds Python objects; expected real numbers"),
+    (lambda p, w: p.evolve(w, np.ones((4, 3)) * (1 + 2j)),
+     "input 'x' holds complex numbers; expected real numbers"),
+    (lambda p, w: p.evolve({"linear_0": {"weight": [[0.0, 0.0]] * 3}}, np.ones((4, 3))),
+     "params 'linear_0.weight' is a list; expected an array of shape (3, 2)"),
+    (lambda p, w: rpgraph.fit(p, "sinusoids(classes = 2, length = 5, channels_in = 3)",
+                              epochs=1.5, progress=False),
+     "Expected epochs to be an integer, got float 1.5"),
+    (lambda p, w: rpgraph.fit(p, "sinusoids(classes = 2, length = 5, channels_in = 3)",
+                              devices=-1, progress=False),
+     "Expected devices to be an integer >= 1, got int -1"),
+], ids=["init_huge", "init_float", "load_params_int", "evolve_str", "evolve_object",
+        "evolve_complex", "leaf_list", "fit_epochs", "fit_devices"])
+def test_api_misuse_is_a_spec_error(tiny_prog: rpgraph.Program, call: Callable[..., Any],
+                                    message: str) -> None:
+    with pytest.raises(SpecValueError) as info:
+        call(tiny_prog, tiny_prog.init(0))
+    assert str(info.value).splitlines()[0] == f"error: {message}"
+
+
+def test_plain_lists_of_numbers_still_evolve(tiny_prog: rpgraph.Program) -> None:
+    y, _, _ = tiny_prog.evolve(tiny_prog.init(0), [[1, 2, 3]] * 4)
+    assert y.shape == (4, 2)

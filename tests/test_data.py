@@ -22,10 +22,13 @@ from rpgraph.io import npz
 from rpgraph.io.data import (
     DATASETS,
     Dataset,
+    Ports,
     check_against_spec,
+    check_ports,
     digits,
     from_arrays,
     from_dataset_protocol,
+    from_port_arrays,
     load_npz,
     make_dataset,
     sinusoids,
@@ -189,7 +192,8 @@ def test_digits_bad_arguments(kwargs, message, hint):
 
 
 def test_registry_builds_by_name():
-    assert set(DATASETS) == {"sinusoids", "digits"}
+    assert set(DATASETS) == {"sinusoids", "digits", "encoded", "shd", "ssc", "nmnist",
+                             "events"}
     ds = make_dataset("sinusoids", {"classes": 2, "channels_in": 4, "length": 10})
     assert ds.inputs.shape == (2, 10, 4)
 
@@ -200,13 +204,15 @@ def test_registry_builds_by_name():
         (
             "sinusoid",
             {},
-            "unknown data set 'sinusoid'; known data sets: digits, sinusoids",
+            "unknown data set 'sinusoid'; known data sets: digits, encoded, events, nmnist, shd, "
+            "sinusoids, ssc",
             "did you mean 'sinusoids'?",
         ),
         (
-            "mnist",
+            "cifar",
             {},
-            "unknown data set 'mnist'; known data sets: digits, sinusoids",
+            "unknown data set 'cifar'; known data sets: digits, encoded, events, nmnist, shd, "
+            "sinusoids, ssc",
             "or load a file: a .npz with 'inputs' and 'targets' or 'labels'",
         ),
         (
@@ -867,3 +873,90 @@ def test_dataset_needs_exactly_one_of_targets_and_labels():
         "dataset 'd': expected exactly one of 'targets' (regression) and 'labels' "
         "(classification), got both"
     )
+
+
+# --- arrays named after the ports (networks with several inputs and outputs) ----------------
+
+PORTS = Ports({"a": 3, "b": 2}, {"y1": 2, "y2": 4}, "two")
+
+
+def _ports_ok(n: int = 5, t: int = 4, prefix: str = "") -> dict[str, np.ndarray]:
+    r = np.random.RandomState(n)
+    return {f"{prefix}x_a": r.rand(n, t, 3), f"{prefix}x_b": r.rand(n, t, 2),
+            f"{prefix}target_y1": r.rand(n, t, 2), f"{prefix}labels_y2": np.arange(n) % 4}
+
+
+def test_port_arrays_become_a_dataset_by_port(tmp_path: Path) -> None:
+    arrays = {**_ports_ok(), **_ports_ok(3, prefix="test_")}
+    np.savez(tmp_path / "two.npz", **arrays)
+    ds = load_npz(tmp_path / "two.npz", ports=PORTS)
+    assert ds.x is not None and ds.y is not None and ds.test is not None
+    assert list(ds.x) == ["a", "b"] and list(ds.y) == ["y1", "y2"]
+    assert ds.x["a"].dtype == np.float32 and ds.y["y2"].dtype == np.int32
+    assert np.array_equal(ds.y["y2"], arrays["labels_y2"])
+    assert len(ds) == 5 and len(ds.test) == 3 and ds.test.x is not None
+    # a validation split keeps every port's arrays aligned
+    train, val = ds.split(0.4, seed=1)
+    assert (len(train), len(val)) == (3, 2) and train.test is ds.test
+    for k in ("a", "b"):
+        assert train.x is not None and val.x is not None
+        both = np.concatenate([train.x[k], val.x[k]])
+        assert sorted(map(bytes, both)) == sorted(map(bytes, ds.x[k]))
+    check_ports(ds, PORTS, "data file 'two.npz'")
+
+
+def test_one_input_one_output_named_after_the_ports_is_a_plain_dataset() -> None:
+    ds = from_port_arrays({"x_in": np.zeros((2, 3, 4)), "labels_out": np.array([0, 1])},
+                          ports=Ports({"in": 4}, {"out": 2}))
+    assert ds.x is None and ds.y is None and ds.kind == "classification"
+    assert ds.inputs.shape == (2, 3, 4) and ds.num_classes == 2
+
+
+def test_every_port_mismatch_is_reported_at_once() -> None:
+    r = np.random.RandomState(0)
+    bad = {"x_a": r.rand(5, 4, 4), "x_bb": r.rand(5, 4, 2), "target_y1": r.rand(5, 3, 2),
+           "labels_y2": np.array([0, 1, 2, 9, -1]), "extra": np.zeros(3),
+           "test_x_a": r.rand(2, 4, 3)}
+    with pytest.raises(DataError) as err:
+        from_port_arrays(bad, ports=PORTS, name="f.npz", source="data file 'f.npz'")
+    assert err.value.message == "\n".join([
+        "data file 'f.npz' does not fit network 'two': 13 problems",
+        "  - array 'extra' does not follow the port naming",
+        "  - array 'labels_y2' holds negative labels (label -1); expected class indices 0..K-1",
+        "  - array 'labels_y2' holds label 9 but output 'y2' has 4 channels",
+        "  - array 'x_a' has 4 time steps; 'target_y1' has 3",
+        "  - array 'x_a' has shape (5, 4, 4); expected (N, T, 3) for input 'a' : 3",
+        "  - array 'x_bb' names no input of network 'two' (inputs: a, b); did you mean 'b'?",
+        "  - no array 'x_b' for input 'b' : 2",
+        "  - test part: no array 'test_x_b' for input 'b' : 2",
+        "  - test part: no array 'test_target_y1' or 'test_labels_y1' for output 'y1' : 2 "
+        "(the loss reads it)",
+        "  - test part: no array 'test_target_y2' or 'test_labels_y2' for output 'y2' : 4 "
+        "(the loss reads it)",
+        "  - array 'labels_y2' has no test counterpart 'test_labels_y2'",
+        "  - array 'target_y1' has no test counterpart 'test_target_y1'",
+        "  - array 'x_bb' has no test counterpart 'test_x_bb'",
+    ])
+    assert err.value.hint == ("name the arrays after the ports: x_<input>, target_<output> or "
+                              "labels_<output> (test_ in front for a test part)")
+
+
+def test_port_data_for_an_output_the_loss_does_not_read_is_reported() -> None:
+    ports = Ports(PORTS.inputs, PORTS.outputs, "two", needed=("y1",))
+    with pytest.raises(DataError, match="array 'labels_y2' is not used: the loss reads no "
+                       "target of output 'y2'"):
+        from_port_arrays(_ports_ok(), ports=ports)
+    arrays = _ports_ok()
+    del arrays["labels_y2"]
+    ds = from_port_arrays(arrays, ports=ports)
+    assert ds.y is not None and list(ds.y) == ["y1"]
+
+
+def test_single_port_short_names_still_load(tmp_path: Path) -> None:
+    x, t = np.zeros((3, 4, 2)), np.ones((3, 4, 1))
+    np.savez(tmp_path / "short.npz", x=x, target=t, test_x=x[:1], test_target=t[:1])
+    np.savez(tmp_path / "long.npz", inputs=x, labels=np.array([0, 1, 1]))
+    ds = load_npz(tmp_path / "short.npz")
+    assert ds.kind == "regression" and ds.test is not None and len(ds.test) == 1
+    assert np.array_equal(ds.targets, t.astype(np.float32))
+    assert load_npz(tmp_path / "long.npz").num_classes == 2

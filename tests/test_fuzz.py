@@ -40,8 +40,12 @@ SPEC_TEXTS = [p.read_text(encoding="utf-8") for p in SPECS]
 #: The longest any single fuzz input may take through parse + graph building.
 PER_INPUT_S = 1.0
 #: Pathological inputs (10,000 levels or nodes) must finish, with a result or a SpecError,
-#: within this many seconds (lexing and parsing 10,000 tokens is linear but not free).
-STRESS_S = 8.0
+#: within this many seconds. This is a hang guard, not a speed goal: it catches exponential
+#: blow-ups and endless loops even on a loaded CI machine (the slowest case takes about 2 s on
+#: a quiet one and 37 s was seen with eight other jobs on two cores). Speed goals, such as the
+#: linear-time graph build of the 12,000-node chain declared bottom-up, live in
+#: benchmarks/parse.py.
+STRESS_S = 90.0
 #: The number of examples per strategy (recorded in the module docstring of the report).
 EXAMPLES = {"text": 250, "ascii": 250, "tokens": 400, "mutations": 400, "lines": 150}
 

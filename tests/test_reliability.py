@@ -177,6 +177,7 @@ def _data_files(d: Path) -> None:
     good = io.BytesIO()
     np.savez(good, inputs=z((2, 20, 8)), targets=z((2, 20, 2)))
     (d / "cut.npz").write_bytes(good.getvalue()[: len(good.getvalue()) // 2])
+    _port_files(d)
 
 
 def _file_setup(d: Path) -> None:
@@ -228,8 +229,11 @@ def build_matrix_dir(d: Path) -> Path:
     """One folder with every bad file, and a finished run of tiny.rpg (for --resume rows)."""
     for name, text in {**SPEC_ROWS, **TRAIN_SPEC_ROWS}.items():
         (d / f"{name}.rpg").write_text(text, encoding="utf-8")
+    for name, (_, text, _) in VALUE_ROWS.items():
+        (d / f"value_{name}.rpg").write_text(text, encoding="utf-8")
     _data_files(d)
     _file_setup(d)
+    _event_files(d)
     rc, _, err = run_cli(["train", "tiny.rpg", "--out", "run", "--quiet", "--no-plots"], d)
     assert rc == 0, err
     ck = (d / "run" / "checkpoint.npz").read_bytes()
@@ -283,6 +287,53 @@ def _flip(data: bytes) -> bytes:
 
 TRAIN = ["--quiet", "--no-plots"]
 LONG_NAME = "x" * 300 + ".rpg"
+
+
+# values that used to change meaning silently or end in an internal error (exit 70): each
+# refused where it is written, by 'check' as by 'train' ('--memory-limit' fixes the limit the
+# message quotes, whatever the machine)
+_TRAIN_HDR = OK_NET + "train {\n    data = sinusoids(classes = 2, length = 5, channels_in = 4, " \
+    "channels_out = 2)\n"
+VALUE_ROWS: dict[str, tuple[str, str, list[str]]] = {
+    "negative_tau": ("SpecValueError", HDR + "    x -> linear(2) -> rate(tau = -5 ms) -> y\n}\n",
+                     []),
+    "zero_tau": ("SpecValueError", HDR + "    x -> linear(2) -> rate(tau = 0 ms) -> y\n}\n", []),
+    "negative_noise": ("SpecValueError",
+                       HDR + "    x -> linear(2) -> rate(noise_std = -1) -> y\n}\n", []),
+    "negative_std": ("SpecValueError",
+                     HDR + "    x -> linear(2, weight = normal(-1)) -> y\n}\n", []),
+    "huge_seed": ("SpecValueError", _TRAIN_HDR + "    seed = 2**70\n}\n", []),
+    "negative_data_seed": ("DataError", OK_NET + "train {\n    data = sinusoids(seed = -1)\n}\n",
+                           []),
+    "digits_split": ("DataError", OK_NET + "train {\n    data = digits(split = 0.999999)\n}\n",
+                     []),
+    "lr_string": ("SpecValueError", _TRAIN_HDR + '    optimizer = adam(lr = "abc")\n}\n', []),
+    "decay_steps": ("SpecValueError", _TRAIN_HDR + "    optimizer = sgd(lr = cosine_decay_schedule("
+                    "init_value = 0.1, decay_steps = -1))\n}\n", []),
+    "digits_memory": ("DataError", OK_NET + "train {\n    data = digits(length = 10**7)\n}\n",
+                      ["--memory-limit", "8GiB"]),
+    "sinusoids_memory": ("DataError", OK_NET + "train {\n    data = sinusoids(classes = 10**6, "
+                         "length = 10**5)\n}\n", ["--memory-limit", "8GiB"]),
+    "wide_linear": ("SpecValueError", HDR.replace("x : 4", "x : 2") + "    x -> linear(2**24) -> "
+                    "linear(2) -> y\n}\ntrain {\n    data = sinusoids(classes = 2, length = 20, "
+                    "channels_in = 2, channels_out = 2)\n}\n", ["--memory-limit", "2GiB"]),
+    "recurrent_lif": ("SpecValueError", HDR + "    x -> linear(100000) -> h: lif(rec = true) -> "
+                      "linear(2) -> y\n}\n", ["--memory-limit", "8GiB"]),
+}
+
+
+def _value_rows() -> list[tuple[str, str, list[str]]]:
+    rows = [(f"value:{k}", family, ["check", f"value_{k}.rpg", *flags])
+            for k, (family, _, flags) in VALUE_ROWS.items()]
+    return rows + [
+        ("value:nir_export_memory", "SpecValueError",
+         ["nir", "export", "value_recurrent_lif.rpg", "-o", "n.nir", "--memory-limit", "8GiB"]),
+        ("value:train_memory", "SpecValueError",
+         ["train", "value_wide_linear.rpg", "--out", "o", "--memory-limit", "2GiB", *TRAIN]),
+        ("value:cli_seed", "SpecValueError",
+         ["train", "tiny.rpg", "--seed", str(10**23), "--out", "o", *TRAIN]),
+        ("value:memory_limit", "usage", ["check", "tiny.rpg", "--memory-limit", "lots"]),
+    ]
 
 
 def _rows() -> list[tuple[str, str, list[str]]]:
@@ -391,10 +442,110 @@ def _rows() -> list[tuple[str, str, list[str]]]:
         ("cli:too_many_devices", "SpecValueError",
          ["train", "tiny.rpg", "--devices", "64", "--out", "o", *TRAIN]),
     ]
-    return rows
+    return rows + _value_rows()
 
 
-ROWS = _rows()
+# --- event data (rpgraph.io.events): each official format's bad files, read by 'check' ------
+
+EVENT_NET = "network n {\n    input  x : 8\n    output y : 20\n    x -> linear(20) -> y\n}\n"
+EVENT_DATA = {  # row -> the spec's data (cache = false: the matrix writes no cache)
+    "missing": 'shd(path = "shd_train.h5")',
+    "layout": 'shd(path = "layout.h5", cache = false)',
+    "not_hdf5": 'shd(path = "garbage.h5", cache = false)',
+    "nan_time": 'shd(path = "nan.h5", cache = false)',
+    "negative_time": 'shd(path = "negative.h5", cache = false)',
+    "unit_range": 'shd(path = "unit.h5", cache = false)',
+    "label_range": 'shd(path = "label.h5", cache = false)',
+    "truncated": 'nmnist(path = "NMNIST", cache = false)',
+    "fifo": 'shd(path = "pipe.h5", cache = false)',
+    "frame_width": 'shd(path = "ok.h5", channels = 16, cache = false)',
+}
+
+
+def _event_files(d: Path) -> None:
+    from eventcraft import nmnist_bytes, write_shd
+
+    for row, data in EVENT_DATA.items():
+        (d / f"ev_{row}.rpg").write_text(EVENT_NET + f"train {{\n    data = {data}\n"
+                                         "    loss = cross_entropy(y, target)\n}\n",
+                                         encoding="utf-8")
+    t, u = [[0.1], [0.2, 0.3]], [[1], [2, 3]]
+    write_shd(d / "layout.h5", t, u, [0, 1], skip="spikes/times")
+    (d / "garbage.h5").write_bytes(b"not an HDF5 file\n" * 8)
+    write_shd(d / "nan.h5", [[0.1], [0.2, float("nan")]], u, [0, 1])
+    write_shd(d / "negative.h5", [[0.1], [-0.2, 0.3]], u, [0, 1])
+    write_shd(d / "unit.h5", t, [[1], [2, 700]], [0, 1])
+    write_shd(d / "label.h5", t, u, [0, 20])
+    write_shd(d / "ok.h5", t, u, [0, 1])
+    os.mkfifo(d / "pipe.h5")  # opening it for reading would wait for a writer forever
+    (d / "NMNIST" / "3").mkdir(parents=True)
+    (d / "NMNIST" / "3" / "00001.bin").write_bytes(nmnist_bytes([(1, 2, 1, 300)])[:3])
+
+
+ROWS = _rows() + [(f"events:{row}", "DataError", ["check", f"ev_{row}.rpg"])
+                  for row in EVENT_DATA]
+
+
+# --- data and targets: several inputs/outputs, validation, optimizer chains ------------------
+# (one block, so rows from parallel work merge without touching the lists above)
+
+TWO = """network two {
+    input  a : 3
+    input  b : 2
+    output y1 : 2
+    output y2 : 4
+    a -> linear(4) -> h: tanh
+    b -> linear(4) -> h
+    h -> linear(2) -> y1
+    h -> linear(4) -> y2
+}
+"""
+SIN4 = "    data = sinusoids(classes = 4, length = 5, channels_in = 4, channels_out = 2)\n"
+TWO_LOSS = "    loss = mse(y1, target_y1) + cross_entropy(y2, labels_y2)\n"
+DATA_SPEC_ROWS: dict[str, tuple[str, str]] = {
+    "test_data_missing": ("DataError", OK_NET + "train {\n" + SIN4
+                          + '    test_data = "no_such_file.npz"\n}\n'),
+    "bad_validation": ("SpecValueError", OK_NET + "train {\n" + SIN4 + "    validation = 2\n}\n"),
+    "validation_too_small": ("DataError", OK_NET + "train {\n" + SIN4
+                             + "    validation = 0.1\n}\n"),
+    "bad_keep": ("SpecValueError", OK_NET + "train {\n" + SIN4
+                 + "    validation = 0.5\n    keep = bets\n}\n"),
+    "no_validation_set": ("SpecValueError", OK_NET + "train {\n" + SIN4
+                          + "    early_stopping = 3\n}\n"),
+    "bad_early_stopping": ("SpecNameError", OK_NET + "train {\n" + SIN4
+                           + "    early_stopping = stop(patience = 3)\n}\n"),
+    "bad_tensorboard": ("SpecValueError", OK_NET + "train {\n" + SIN4
+                        + "    tensorboard = 1\n}\n"),
+    "unknown_transform": ("SpecNameError", OK_NET + "train {\n"
+                          + "    optimizer = chain(clip_by_global_nrm(1.0), adam(lr = 1e-3))"
+                          + "\n}\n"),
+    "not_a_transform": ("SpecValueError", OK_NET + "train {\n"
+                        + "    optimizer = chain(clip(1.0), hinge_loss(1.0, 1.0))\n}\n"),
+    "ports_mismatch": ("DataError", TWO + 'train {\n    data = "ports_bad.npz"\n' + TWO_LOSS
+                       + "}\n"),
+    "ports_single_arrays": ("DataError", TWO + 'train {\n    data = "ports_plain.npz"\n'
+                            + TWO_LOSS + "}\n"),
+    "ports_bare_target": ("SpecNameError", TWO + 'train {\n    data = "ports_good.npz"\n'
+                          + "    loss = mse(y1, target)\n}\n"),
+    "ports_no_loss": ("DataError", TWO + 'train {\n    data = "ports_good.npz"\n}\n'),
+}
+SPEC_ROWS.update({k: text for k, (_, text) in DATA_SPEC_ROWS.items()})
+ROWS += [(f"spec:{k}", family, ["check", f"{k}.rpg"])
+         for k, (family, _) in DATA_SPEC_ROWS.items()]
+ROWS.append(("data:ports_flag", "DataError",  # --data: checked against the ports too
+             ["train", "ports_mismatch.rpg", "--data", "ports_bad.npz", "--out", "o", *TRAIN]))
+
+
+def _port_files(d: Path) -> None:
+    """Data files named after the ports of TWO: good, plain (one input, one target), bad."""
+    r = np.random.RandomState(0)
+    _npz(d / "ports_good.npz", x_a=r.rand(4, 5, 3), x_b=r.rand(4, 5, 2),
+         target_y1=r.rand(4, 5, 2), labels_y2=np.arange(4))
+    _npz(d / "ports_plain.npz", inputs=r.rand(4, 5, 3), targets=r.rand(4, 5, 2))
+    # five problems at once: a wrong width, a misnamed input (so b is missing), a sample
+    # count that disagrees, float labels
+    _npz(d / "ports_bad.npz", x_a=r.rand(4, 5, 4), x_bb=r.rand(4, 5, 2),
+         target_y1=r.rand(3, 5, 2), labels_y2=np.arange(4.0))
 
 
 
@@ -658,8 +809,8 @@ EXPECTED: dict[str, tuple[int, str]] = {
         "hint: did you mean 'adam'?\n"
     )),
     'spec:unknown_dataset': (1, (
-        "unknown_dataset.rpg:7:12: error: unknown data set 'sinusoid'; known data sets: digits, si"
-        'nusoids\n'
+        "unknown_dataset.rpg:7:12: error: unknown data set 'sinusoid'; known data sets: digits, en"
+        'coded, events, nmnist, shd, sinusoids, ssc\n'
         '        data = sinusoid(classes = 2)\n'
         '               ^^^^^^^^^^^^^^^^^^^^^\n'
         "hint: did you mean 'sinusoids'?\n"
@@ -962,6 +1113,289 @@ EXPECTED: dict[str, tuple[int, str]] = {
     )),
 }
 
+DATA_EXPECTED: dict[str, tuple[int, str]] = {
+    'spec:test_data_missing': (1, (
+        "test_data_missing.rpg:8:17: error: data file 'no_such_file.npz' does not exist\n"
+        '        test_data = "no_such_file.npz"\n'
+        '                    ^^^^^^^^^^^^^^^^^^\n'
+    )),
+    'spec:bad_validation': (1, (
+        'bad_validation.rpg:8:18: error: Expected validation to be a fraction between 0 and 1 (e.'
+        'g. 0.1), got 2\n'
+        '        validation = 2\n'
+        '                     ^\n'
+        'hint: or hold out a file: test_data = "FILE.npz"\n'
+    )),
+    'spec:validation_too_small': (1, (
+        "validation_too_small.rpg:8:18: error: dataset 'sinusoids': a validation split of 0.1 of"
+        ' 4 samples leaves no validation samples\n'
+        '        validation = 0.1\n'
+        '                     ^^^\n'
+        'hint: use a fraction between 0 and 1 that leaves at least one sample on each side, o'
+        'r give test_data = "FILE.npz"\n'
+    )),
+    'spec:bad_keep': (1, (
+        'bad_keep.rpg:9:12: error: Expected keep = best or keep = last, got bets\n'
+        '        keep = bets\n'
+        '               ^^^^\n'
+        "hint: did you mean 'best'?\n"
+    )),
+    'spec:no_validation_set': (1, (
+        'no_validation_set.rpg:8:22: error: early_stopping watches the validation loss, but th'
+        'ere is no validation set\n'
+        '        early_stopping = 3\n'
+        '                         ^\n'
+        'hint: add \'validation = 0.1\' (a held-out fraction of the data) or \'test_data = "F'
+        'ILE.npz"\'\n'
+    )),
+    'spec:bad_early_stopping': (1, (
+        "bad_early_stopping.rpg:8:22: error: unknown early stopping rule 'stop'\n"
+        '        early_stopping = stop(patience = 3)\n'
+        '                         ^^^^\n'
+        'hint: write early_stopping = plateau(patience = 5) or early_stopping = 5\n'
+    )),
+    'spec:bad_tensorboard': (1, (
+        'bad_tensorboard.rpg:8:19: error: Expected tensorboard = true or false, got 1\n'
+        '        tensorboard = 1\n'
+        '                      ^\n'
+    )),
+    'spec:unknown_transform': (1, (
+        "unknown_transform.rpg:7:23: error: unknown optimizer 'clip_by_global_nrm'\n"
+        '        optimizer = chain(clip_by_global_nrm(1.0), adam(lr = 1e-3))\n'
+        '                          ^^^^^^^^^^^^^^^^^^\n'
+        "hint: did you mean 'clip_by_global_norm'?\n"
+    )),
+    'spec:not_a_transform': (1, (
+        'not_a_transform.rpg:7:34: error: optax.hinge_loss is not a gradient transformation (it'
+        ' returns ArrayImpl)\n'
+        '        optimizer = chain(clip(1.0), hinge_loss(1.0, 1.0))\n'
+        '                                     ^^^^^^^^^^\n'
+        'hint: use an optimizer such as adam(lr = 1e-3), or a transform such as clip_by_globa'
+        'l_norm(1.0) inside chain(...)\n'
+    )),
+    'spec:ports_mismatch': (1, (
+        "ports_mismatch.rpg: error: data file 'ports_bad.npz' does not fit network 'two': 5 prob"
+        'lems\n'
+        "  - array 'labels_y2' has dtype float64; expected integer labels\n"
+        "  - array 'x_a' has 4 samples; 'target_y1' has 3\n"
+        "  - array 'x_a' has shape (4, 5, 4); expected (N, T, 3) for input 'a' : 3\n"
+        "  - array 'x_bb' names no input of network 'two' (inputs: a, b); did you mean 'b'?\n"
+        "  - no array 'x_b' for input 'b' : 2\n"
+        'hint: name the arrays after the ports: x_<input>, target_<output> or labels_<output> (te'
+        'st_ in front for a test part)\n'
+    )),
+    'spec:ports_single_arrays': (1, (
+        "ports_single_arrays.rpg: error: data file 'ports_plain.npz' holds one input and one ta"
+        "rget array, but network 'two' has inputs a, b and outputs y1, y2\n"
+        'hint: name the arrays after the ports: x_a, x_b, target_y1, target_y2 (labels_<output'
+        '> for class labels)\n'
+    )),
+    'spec:ports_bare_target': (1, (
+        "ports_bare_target.rpg:13:20: error: the loss reads 'target', but network 'two' has sever"
+        'al outputs (y1, y2)\n'
+        '        loss = mse(y1, target)\n'
+        '                       ^^^^^^\n'
+        "hint: name the output's target: target_y1, target_y2 (or labels_<output> for class lab"
+        'els)\n'
+    )),
+    'spec:ports_no_loss': (1, (
+        "ports_no_loss.rpg: error: network 'two' has several outputs (y1, y2) but the spec has"
+        ' no loss naming their targets\n'
+        "hint: add e.g. 'loss = mse(y1, target_y1) + mse(y2, target_y2)'\n"
+    )),
+}
+DATA_EXPECTED["data:ports_flag"] = DATA_EXPECTED["spec:ports_mismatch"]
+EXPECTED.update(DATA_EXPECTED)
+
+EXPECTED.update({
+    'value:negative_tau': (1, (
+        "value_negative_tau.rpg:4:34: error: 'rate': Expected tau > 0, got -0.005 s\n"
+        '        x -> linear(2) -> rate(tau = -5 ms) -> y\n'
+        '                                     ^^^^^\n'
+    )),
+    'value:zero_tau': (1, (
+        "value_zero_tau.rpg:4:34: error: 'rate': Expected tau > 0, got 0 s\n"
+        '        x -> linear(2) -> rate(tau = 0 ms) -> y\n'
+        '                                     ^^^^\n'
+    )),
+    'value:negative_noise': (1, (
+        "value_negative_noise.rpg:4:40: error: 'rate': Expected noise_std >= 0, got -1\n"
+        '        x -> linear(2) -> rate(noise_std = -1) -> y\n'
+        '                                           ^^\n'
+    )),
+    'value:negative_std': (1, (
+        "value_negative_std.rpg:4:29: error: initialiser 'normal': Expected std >= 0, got -1\n"
+        '        x -> linear(2, weight = normal(-1)) -> y\n'
+        '                                ^^^^^^^^^^\n'
+        'hint: write normal(std) or normal(mean, std)\n'
+    )),
+    'value:huge_seed': (1, (
+        'value_huge_seed.rpg:8:12: error: Expected seed <= 4294967295, got 1.18e+21\n'
+        '        seed = 2**70\n'
+        '               ^^^^^\n'
+    )),
+    'value:negative_data_seed': (1, (
+        "value_negative_data_seed.rpg:7:12: error: dataset 'sinusoids': Expected 0 <= see"
+        'd <= 4294967295, got -1\n'
+        '        data = sinusoids(seed = -1)\n'
+        '               ^^^^^^^^^^^^^^^^^^^^\n'
+    )),
+    'value:digits_split': (1, (
+        "value_digits_split.rpg:7:12: error: dataset 'digits': a split of 0.999999 leaves"
+        ' 0 of 1797 samples on one side; each side needs at least 10 (one per class)\n'
+        '        data = digits(split = 0.999999)\n'
+        '               ^^^^^^^^^^^^^^^^^^^^^^^^\n'
+        'hint: use a split between 0.006 and 0.994, or 0 for no test part\n'
+    )),
+    'value:lr_string': (1, (
+        "value_lr_string.rpg:8:27: error: optimizer 'adam' argument 'learning_rate' expec"
+        'ts a number or a schedule, got the string "abc"\n'
+        '        optimizer = adam(lr = "abc")\n'
+        '                              ^^^^^\n'
+    )),
+    'value:decay_steps': (1, (
+        "value_decay_steps.rpg:8:80: error: 'cosine_decay_schedule': Expected decay_steps"
+        ' >= 1, got -1\n'
+        '        optimizer = sgd(lr = cosine_decay_schedule(init_value = 0.1, decay_steps'
+        ' = -1))\n'
+        '                                                                                '
+        '   ^^\n'
+    )),
+    'value:digits_memory': (1, (
+        "value_digits_memory.rpg:7:12: error: dataset 'digits' would need about 4.18 TiB "
+        'of memory (data 4.18 TiB), more than the limit of 8 GiB\n'
+        '        data = digits(length = 10**7)\n'
+        '               ^^^^^^^^^^^^^^^^^^^^^^\n'
+        'hint: make it smaller, or raise the limit with --memory-limit SIZE (e.g. 64GB) o'
+        'r RPGRAPH_MEMORY_LIMIT\n'
+    )),
+    'value:sinusoids_memory': (1, (
+        "value_sinusoids_memory.rpg:7:12: error: dataset 'sinusoids' would need about 2.1"
+        '3 PiB of memory (data 2.13 PiB), more than the limit of 8 GiB\n'
+        '        data = sinusoids(classes = 10**6, length = 10**5)\n'
+        '               ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n'
+        'hint: make it smaller, or raise the limit with --memory-limit SIZE (e.g. 64GB) o'
+        'r RPGRAPH_MEMORY_LIMIT\n'
+    )),
+    'value:wide_linear': (1, (
+        "value_wide_linear.rpg:7:12: error: training on dataset 'sinusoids(classes = 2, l"
+        "ength = 20, channels_in = 2, channels_out = 2)' would need about 3.5 GiB of memo"
+        'ry (parameters, gradients and optimizer state 1 GiB, data 640 B, activations 2.5'
+        ' GiB), more than the limit of 2 GiB\n'
+        '        data = sinusoids(classes = 2, length = 20, channels_in = 2, channels_out'
+        ' = 2)\n'
+        '               ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^'
+        '^^^^^\n'
+        'hint: make it smaller, or raise the limit with --memory-limit SIZE (e.g. 64GB) o'
+        'r RPGRAPH_MEMORY_LIMIT\n'
+    )),
+    'value:recurrent_lif': (1, (
+        "value_recurrent_lif.rpg:4:28: error: the network's parameters (largest: 'h', 37."
+        '3 GiB) would need about 37.3 GiB of memory (parameters 37.3 GiB), more than the '
+        'limit of 8 GiB\n'
+        '        x -> linear(100000) -> h: lif(rec = true) -> linear(2) -> y\n'
+        '                               ^^^^^^^^^^^^^^^^^^\n'
+        'hint: make it smaller, or raise the limit with --memory-limit SIZE (e.g. 64GB) o'
+        'r RPGRAPH_MEMORY_LIMIT\n'
+    )),
+    'value:nir_export_memory': (1, (
+        "value_recurrent_lif.rpg:4:28: error: the network's parameters (largest: 'h', 37."
+        '3 GiB) would need about 37.3 GiB of memory (parameters 37.3 GiB), more than the '
+        'limit of 8 GiB\n'
+        '        x -> linear(100000) -> h: lif(rec = true) -> linear(2) -> y\n'
+        '                               ^^^^^^^^^^^^^^^^^^\n'
+        'hint: make it smaller, or raise the limit with --memory-limit SIZE (e.g. 64GB) o'
+        'r RPGRAPH_MEMORY_LIMIT\n'
+    )),
+    'value:train_memory': (1, (
+        "value_wide_linear.rpg:7:12: error: training on dataset 'sinusoids(classes = 2, l"
+        "ength = 20, channels_in = 2, channels_out = 2)' would need about 3.5 GiB of memo"
+        'ry (parameters, gradients and optimizer state 1 GiB, data 640 B, activations 2.5'
+        ' GiB), more than the limit of 2 GiB\n'
+        '        data = sinusoids(classes = 2, length = 20, channels_in = 2, channels_out'
+        ' = 2)\n'
+        '               ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^'
+        '^^^^^\n'
+        'hint: make it smaller, or raise the limit with --memory-limit SIZE (e.g. 64GB) o'
+        'r RPGRAPH_MEMORY_LIMIT\n'
+    )),
+    'value:cli_seed': (1, (
+        'tiny.rpg: error: Expected seed <= 4294967295, got 1e+23\n'
+    )),
+    'value:memory_limit': (2, (
+        'rpgraph check: error: argument --memory-limit: Expected a size such as 64GB or 5'
+        "12MiB, got 'lots'\n"
+        "hint: see 'rpgraph check --help'\n"
+    )),
+})
+
+# event data rows (rpgraph.io.events)
+EXPECTED.update({
+    'events:missing': (1, (
+        "ev_missing.rpg:7:12: error: data file 'shd_train.h5' does not exist\n"
+        '        data = shd(path = "shd_train.h5")\n'
+        '               ^^^^^^^^^^^^^^^^^^^^^^^^^^\n'
+        'hint: download shd_train.h5.gz and shd_test.h5.gz from https://zenkelab.org/datasets/ an'
+        'd gunzip them; rpgraph never downloads\n'
+    )),
+    'events:layout': (1, (
+        "ev_layout.rpg:7:12: error: data file 'layout.h5' has no dataset 'spikes/times' (the SHD/"
+        'SSC layout is spikes/times, spikes/units and labels)\n'
+        '        data = shd(path = "layout.h5", cache = false)\n'
+        '               ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n'
+    )),
+    'events:not_hdf5': (1, (
+        "ev_not_hdf5.rpg:7:12: error: data file 'garbage.h5' is not an HDF5 file, or it is damage"
+        'd or truncated\n'
+        '        data = shd(path = "garbage.h5", cache = false)\n'
+        '               ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n'
+        'hint: SHD/SSC files are gunzipped .h5 files\n'
+    )),
+    'events:nan_time': (1, (
+        "ev_nan_time.rpg:7:12: error: data file 'nan.h5': sample 1 has timestamp nan (event 1); e"
+        'xpected finite times >= 0\n'
+        '        data = shd(path = "nan.h5", cache = false)\n'
+        '               ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n'
+        'hint: times are seconds from the start of each sample\n'
+    )),
+    'events:negative_time': (1, (
+        "ev_negative_time.rpg:7:12: error: data file 'negative.h5': sample 1 has timestamp -0.2 ("
+        'event 0); expected finite times >= 0\n'
+        '        data = shd(path = "negative.h5", cache = false)\n'
+        '               ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n'
+        'hint: times are seconds from the start of each sample\n'
+    )),
+    'events:unit_range': (1, (
+        "ev_unit_range.rpg:7:12: error: data file 'unit.h5': sample 1 has unit 700 (event 1); the"
+        ' data declare 700 channels (units 0..699)\n'
+        '        data = shd(path = "unit.h5", cache = false)\n'
+        '               ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n'
+    )),
+    'events:label_range': (1, (
+        "ev_label_range.rpg:7:12: error: data file 'label.h5': sample 1 has label 20; expected a "
+        'class 0..19\n'
+        '        data = shd(path = "label.h5", cache = false)\n'
+        '               ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n'
+    )),
+    'events:truncated': (1, (
+        "ev_truncated.rpg:7:12: error: data file 'NMNIST/3/00001.bin' is truncated: 3 bytes is no"
+        't a whole number of 5-byte (40-bit) events\n'
+        '        data = nmnist(path = "NMNIST", cache = false)\n'
+        '               ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n'
+    )),
+    'events:fifo': (1, (
+        "ev_fifo.rpg:7:12: error: data file 'pipe.h5' is not a regular file\n"
+        '        data = shd(path = "pipe.h5", cache = false)\n'
+        '               ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n'
+        'hint: folders, pipes and devices cannot be read as event files\n'
+    )),
+    'events:frame_width': (1, (
+        'ev_frame_width.rpg: error: dataset \'shd(path = "ok.h5", channels = 16, cache = false)\': '
+        "array 'inputs' has shape (2, 100, 16); expected (N, T, 8) for input 'x' : 8\n"
+        "hint: make input 'x' 16 wide, or use data with 8 channels\n"
+    )),
+})
+
 
 def _expected(row_id: str) -> tuple[int, str]:
     rc, text = EXPECTED[row_id]
@@ -1085,6 +1519,14 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
             "spec:surrogate_range", "spec:binary_max_spikes"],
         "negative delay / a delay as long as the data": [
             "spec:negative_delay", "spec:delay_too_long"],
+        "argument outside the range its kind, initialiser or optimizer declares; a train "
+        "setting out of range; an optimizer argument of the wrong type": [
+            "value:negative_tau", "value:zero_tau", "value:negative_noise",
+            "value:negative_std", "value:huge_seed", "value:lr_string", "value:decay_steps",
+            "value:cli_seed"],
+        "estimated memory above the limit (network, training run)": [
+            "value:wide_linear", "value:recurrent_lif", "value:nir_export_memory",
+            "value:train_memory"],
         "unknown NIR convention": ["cli:bad_convention"],
         "bad bound target / lower above upper / enforce mode": [
             "spec:bound_target", "spec:lower_above_upper", "spec:bad_enforce"],
@@ -1109,6 +1551,18 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
         "over the size limit before unpacking (zip bomb) / not a regular file (FIFO)": [
             "data:bomb", "data:pipe"],
         "unknown data set / no data": ["spec:unknown_dataset", "spec:no_data"],
+        "built-in data set argument out of range / arguments that cannot work together / "
+        "estimated memory above the limit": [
+            "value:negative_data_seed", "value:digits_split", "value:digits_memory",
+            "value:sinusoids_memory"],
+        "event files: missing (names the download) / wrong HDF5 layout / not HDF5 / "
+        "truncated N-MNIST file / not a regular file": [
+            "events:missing", "events:layout", "events:not_hdf5", "events:truncated",
+            "events:fifo"],
+        "event values: NaN or negative timestamps, units beyond the channel count, labels "
+        "out of range; frames that do not fit the input port": [
+            "events:nan_time", "events:negative_time", "events:unit_range",
+            "events:label_range", "events:frame_width"],
     },
     "CheckpointError": {
         "truncated / corrupted / empty checkpoint": [
@@ -1136,9 +1590,28 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
         "argparse: unknown flag, bad value, missing argument, bad choice": [
             "cli:unknown_flag", "cli:negative_epochs", "cli:epochs_not_a_number",
             "cli:zero_batch_size", "cli:no_command", "cli:missing_file",
-            "cli:missing_params", "cli:bad_choice", "cli:bad_time"],
+            "cli:missing_params", "cli:bad_choice", "cli:bad_time", "value:memory_limit"],
     },
 }
+#: the families of the data-and-targets block's rows
+FAMILIES["DataError"].update({
+    "test_data file missing": ["spec:test_data_missing"],
+    "validation split leaves no samples": ["spec:validation_too_small"],
+    "data named after the ports: every mismatch at once / one-port arrays for several "
+    "ports / no loss for several outputs": [
+        "spec:ports_mismatch", "spec:ports_single_arrays", "spec:ports_no_loss",
+        "data:ports_flag"],
+})
+FAMILIES["SpecValueError"].update({
+    "validation / keep / tensorboard values; early stopping without a validation set": [
+        "spec:bad_validation", "spec:bad_keep", "spec:bad_tensorboard",
+        "spec:no_validation_set"],
+    "an optax name that is no gradient transformation": ["spec:not_a_transform"],
+})
+FAMILIES["SpecNameError"].update({
+    "unknown early stopping rule / optax transformation; bare target with several outputs": [
+        "spec:bad_early_stopping", "spec:unknown_transform", "spec:ports_bare_target"],
+})
 #: Raised only by code paths the CLI matrix does not reach (covered elsewhere or not at all);
 #: listed so the report can say so.
 NOT_IN_MATRIX = {

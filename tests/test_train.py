@@ -609,3 +609,255 @@ def test_fusing_steps_into_chunks_changes_nothing() -> None:
         for a, b in zip(jax.tree_util.tree_leaves(runs[0].params),
                         jax.tree_util.tree_leaves(other.params), strict=True):
             np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+
+
+# --- data and targets: several ports, validation, early stopping, chains, outputs ------------
+
+def _readme_block(after: str) -> str:
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    start = text.index(after)
+    return text[text.index("```\n", start) + 4:text.index("```\n", text.index("```\n", start) + 4)]
+
+
+def _events(folder: Path) -> dict[str, list[tuple[int, float]]]:
+    """The scalars of the TensorBoard event files in ``folder`` (TFRecord framing: length,
+    its CRC, the Event proto, its CRC), by tag."""
+    from tensorboardX.proto import event_pb2
+
+    out: dict[str, list[tuple[int, float]]] = {}
+    for f in folder.glob("events.out.tfevents.*"):
+        data = f.read_bytes()
+        i = 0
+        while i < len(data):
+            n = int.from_bytes(data[i:i + 8], "little")
+            ev = event_pb2.Event.FromString(data[i + 12:i + 12 + n])
+            i += 12 + n + 4
+            for v in ev.summary.value:
+                out.setdefault(v.tag, []).append((ev.step, v.simple_value))
+    return out
+
+
+def test_several_inputs_and_outputs_train_from_the_cli(tmp_path: Path) -> None:
+    from rpgraph.cli import main
+
+    # the README's example spec, as written there
+    r = np.random.RandomState(0)
+    np.savez(tmp_path / "two.npz", x_a=r.rand(20, 8, 3), x_b=r.rand(20, 8, 2),
+             target_y1=r.rand(20, 8, 2), labels_y2=r.randint(0, 4, 20),
+             test_x_a=r.rand(4, 8, 3), test_x_b=r.rand(4, 8, 2),
+             test_target_y1=r.rand(4, 8, 2), test_labels_y2=r.randint(0, 4, 4))
+    spec = tmp_path / "two.rpg"
+    spec.write_text(_readme_block("**Several inputs and outputs.**"), encoding="utf-8")
+    run = tmp_path / "run"
+    assert main(["check", str(spec)]) == 0
+    assert main(["train", str(spec), "--out", str(run), "--quiet", "--epochs", "3",
+                 "--batch-size", "4"]) == 0
+    summary = json.loads((run / "summary.json").read_text())
+    # metrics per output, on the training, validation and test parts
+    for k in ("mse_y1", "accuracy_y2", "val_mse_y1", "val_accuracy_y2", "test_mse_y1",
+              "test_accuracy_y2", "loss", "val_loss", "test_loss"):
+        assert math.isfinite(summary[k]), k
+    rows = [json.loads(line) for line in (run / "epochs.jsonl").read_text().splitlines()]
+    assert [row["epoch"] for row in rows] == [0, 1, 2]
+    assert [row["step"] for row in rows] == [4, 8, 12]  # 18 training samples, batches of 4
+    assert all({"loss", "accuracy_y2", "val_loss", "val_accuracy_y2"} <= set(row)
+               for row in rows)
+    # keep = best: the parameters are those of the epoch with the lowest validation loss
+    best = min(rows, key=lambda row: row["val_loss"])
+    assert summary["best_epoch"] == best["epoch"] and summary["kept"] == "best"
+    assert summary["val_loss"] == pytest.approx(best["val_loss"], rel=1e-5)
+    prog = rpgraph.compile(spec)
+    assert_same(prog.load_params(run), prog.load_params(run / "best.npz"))
+    # firing rates of the spiking layer
+    assert set(summary["firing_rates"]["h"]) == {"mean", "max", "silent"}
+    assert 0 <= summary["firing_rates"]["h"]["silent"] <= 1
+    names = {p.name for p in run.iterdir()}
+    assert {"outputs_y1.png", "accuracy.png", "validation.png", "spikes.png",
+            "loss.png"} <= names
+    scalars = _events(run / "tensorboard")
+    assert [s for s, _ in scalars["train/loss"]] == list(range(12))
+    assert [s for s, _ in scalars["epoch/val_loss"]] == [1, 2, 3]
+    assert [v for _, v in scalars["epoch/val_loss"]] == pytest.approx(
+        [row["val_loss"] for row in rows])
+
+
+def _val_spec(optimizer: str, extra: str = "") -> str:
+    return f"""
+network n {{
+    input  x : 3
+    output y : 2
+    x -> linear(2) -> y
+}}
+
+train {{
+    data       = sinusoids(classes = 8, length = 5, channels_in = 3)
+    validation = 0.25
+    optimizer  = {optimizer}
+    epochs     = 6
+{extra}}}
+"""
+
+
+def test_validation_split_is_held_out_and_seeded() -> None:
+    prog = rpgraph.compile(_val_spec("sgd(lr = 0)"))
+    st = resolve(prog)
+    assert (len(st.data), len(st.validation or [])) == (6, 2)
+    full = sinusoids(classes=8, length=5, channels_in=3)
+    rows = {tuple(np.ravel(x)) for x in full.inputs}
+    train = {tuple(np.ravel(x)) for x in st.data.inputs}
+    val = {tuple(np.ravel(x)) for x in (st.validation or full).inputs}
+    assert train | val == rows and not train & val
+    assert np.array_equal(resolve(prog).validation.inputs, st.validation.inputs)  # type: ignore
+
+
+def test_early_stopping_stops_when_validation_loss_stalls(tmp_path: Path) -> None:
+    # lr = 0: the validation loss never improves after the first epoch
+    prog = rpgraph.compile(_val_spec("sgd(lr = 0)", "    early_stopping = 2\n"))
+    r = fit(prog, progress=False, out_dir=tmp_path / "run")
+    assert [row.get("stop", False) for row in r.epochs] == [False, False, True]
+    assert r.steps == 3 * 6 and len(r.losses) == 18
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["stopped_early"] and summary["epochs_run"] == 3 and summary["steps"] == 18
+
+
+def test_keep_best_returns_the_best_epoch_not_the_last() -> None:
+    # a learning rate this high makes the loss grow every epoch after the first
+    prog = rpgraph.compile(_val_spec("sgd(lr = 0.9)", "    keep = best\n"))
+    r = fit(prog, progress=False)
+    losses = [row["val_loss"] for row in r.epochs]
+    assert losses[-1] > losses[0] * 10
+    assert r.metrics["val_loss"] == pytest.approx(min(losses), rel=1e-5)
+    last = fit(prog, progress=False, keep="last")
+    assert last.metrics["val_loss"] == pytest.approx(losses[-1], rel=1e-5)
+
+
+def test_optimizer_chain_in_the_spec_is_optax_chain(small: rpgraph.Program) -> None:
+    text = "chain(clip_by_global_norm(0.5), adamw(lr = 1e-2, weight_decay = 0.1))"
+    a = fit(small, epochs=2, optimizer=text, progress=False)
+    b = fit(small, epochs=2, progress=False, optimizer=optax.chain(
+        optax.clip_by_global_norm(0.5), optax.adamw(1e-2, weight_decay=0.1)))
+    assert_same(a.params, b.params)
+    c = fit(small, epochs=2, progress=False, optimizer="adamw(lr = 1e-2, weight_decay = 0.1)")
+    assert not np.array_equal(leaves(a.params)["linear_0.weight"],
+                              leaves(c.params)["linear_0.weight"])  # the clipping acted
+
+
+def test_test_data_is_read_and_evaluated(tmp_path: Path) -> None:
+    ds = sinusoids(classes=3, length=20, channels_in=20, seed=5)
+    np.savez(tmp_path / "held.npz", inputs=ds.inputs, targets=ds.targets)
+    spec = tmp_path / "s.rpg"
+    spec.write_text(SMALL.replace("epochs    = 3", 'epochs = 1\n    test_data = "held.npz"'),
+                    encoding="utf-8")
+    r = fit(rpgraph.compile(spec), progress=False)
+    prog = rpgraph.compile(spec)
+    want = evaluate(prog, r.params, ds)
+    assert r.metrics["test_mse"] == pytest.approx(want["mse"], rel=1e-5)
+
+
+def test_tensorboard_without_the_writer_is_a_clear_error(
+        monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+        capsys: pytest.CaptureFixture[str]) -> None:
+    from rpgraph.cli import main
+
+    monkeypatch.setitem(sys.modules, "tensorboardX", None)  # 'import tensorboardX' fails
+    spec = tmp_path / "s.rpg"
+    spec.write_text(SMALL.replace("epochs    = 3", "epochs = 1\n    tensorboard = true"),
+                    encoding="utf-8")
+    with pytest.raises(SpecError) as err:
+        fit(rpgraph.compile(spec), progress=False)
+    message = ("TensorBoard logging (tensorboard = true, --tensorboard) needs the tensorboardX "
+               "package")
+    assert err.value.message == message
+    assert err.value.hint == "pip install 'rpgraph[tensorboard]' (or pip install tensorboardX)"
+    spec.write_text(SMALL, encoding="utf-8")
+    monkeypatch.undo()
+    with pytest.raises(SpecError, match="TensorBoard logging writes into the run directory"):
+        fit(rpgraph.compile(spec), epochs=1, progress=False, tensorboard=True)
+    monkeypatch.setitem(sys.modules, "tensorboardX", None)
+    assert main(["train", str(spec), "--out", str(tmp_path / "r"), "--quiet", "--tensorboard",
+                 "--no-plots"]) == 1
+    assert capsys.readouterr().err == (
+        f"{spec}: error: {message}\n"
+        "hint: pip install 'rpgraph[tensorboard]' (or pip install tensorboardX)\n")
+
+
+def test_interrupted_run_with_validation_resumes_to_the_same_epochs(tmp_path: Path) -> None:
+    spec = _val_spec("sgd(lr = 0.3)", "    keep = best\n    early_stopping = 3\n")
+    prog = rpgraph.compile(spec.replace("x -> linear(2) -> y",
+                                        "x -> linear(4) -> tanh -> linear(2) -> y"))
+    fit(prog, progress=False, out_dir=tmp_path / "a", checkpoint_every=6)
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_24(step: int, params: Tree) -> None:
+        if step >= 24:
+            raise Stop
+
+    with pytest.raises(Stop):
+        fit(prog, progress=False, out_dir=tmp_path / "b", checkpoint_every=6,
+            callback=stop_at_24)
+    assert len((tmp_path / "b" / "epochs.jsonl").read_text().splitlines()) == 4
+    fit(prog, progress=False, out_dir=tmp_path / "b", checkpoint_every=6, resume=True)
+    for name in ("epochs.jsonl", "summary.json"):
+        a = (tmp_path / "a" / name).read_text()
+        b = (tmp_path / "b" / name).read_text()
+        if name == "summary.json":
+            a, b = (json.loads(t) for t in (a, b))
+            del a["seconds"], b["seconds"]
+        assert a == b, name
+    assert_same(prog.load_params(tmp_path / "a"), prog.load_params(tmp_path / "b"))
+
+
+def test_fit_takes_arrays_named_after_the_ports() -> None:
+    prog = rpgraph.compile("""
+network two {
+    input  a : 3
+    input  b : 2
+    output y1 : 2
+    output y2 : 4
+    a -> linear(4) -> h: tanh
+    b -> linear(4) -> h
+    h -> linear(2) -> y1
+    h -> linear(4) -> y2
+}
+
+train {
+    loss   = mse(y1, target_y1) + cross_entropy(y2, labels_y2)
+    epochs = 2
+}
+""")
+    r = np.random.RandomState(0)
+    data = {"x_a": r.rand(8, 5, 3), "x_b": r.rand(8, 5, 2), "target_y1": r.rand(8, 5, 2),
+            "labels_y2": r.randint(0, 4, 8)}
+    res = fit(prog, data, progress=False, batch_size=4)
+    assert res.steps == 4 and sorted(res.metrics) == ["accuracy_y2", "loss", "mse_y1"]
+    # the loss of the trained parameters, through the Python API's dict targets
+    x = {"a": data["x_a"], "b": data["x_b"]}
+    want = prog.loss(res.params, x, {"y1": data["target_y1"], "y2": data["labels_y2"]})
+    assert res.metrics["loss"] == pytest.approx(float(want), rel=1e-5)
+    del data["x_b"]
+    with pytest.raises(DataError, match="1 problem\n  - no array 'x_b' for input 'b' : 2"):
+        fit(prog, data, progress=False)
+
+
+def test_outputs_plot_has_one_colour_per_channel_and_a_legend(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from rpgraph.train.plots import plot_outputs
+
+    kept: list[Any] = []
+    monkeypatch.setattr(plt, "close", kept.append)  # keep the figure to look at it
+    y = np.random.RandomState(0).rand(2, 5, 3)
+    plot_outputs(y, y + 1, tmp_path / "o.png", name="y1")
+    ax = kept[0].axes[0]
+    colours = [matplotlib.colors.to_hex(line.get_color()) for line in ax.get_lines()]
+    assert colours[0::2] == colours[1::2]  # output and its target share a colour
+    assert len(set(colours[0::2])) == 3  # one colour per channel
+    assert [t.get_text() for t in ax.get_legend().get_texts()] == [
+        "y1[0]", "target y1[0]", "y1[1]", "target y1[1]", "y1[2]", "target y1[2]"]
+    assert (tmp_path / "o.png").stat().st_size > 0

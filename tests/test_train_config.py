@@ -155,12 +155,13 @@ MISTAKES = {
         "hint: write sinusoids(name = value, ...)")),
     "unknown_dataset": ("    data = sinusoid(classes = 2)\n", (
         "<string>:7:12: error: unknown data set 'sinusoid'; known data sets: digits, "
-        "sinusoids\n"
+        "encoded, events, nmnist, shd, sinusoids, ssc\n"
         "        data = sinusoid(classes = 2)\n"
         "               ^^^^^^^^^^^^^^^^^^^^^\n"
         "hint: did you mean 'sinusoids'?")),
     "unknown_dataset_name": ("    data = sinusoid\n", (
-        "error: unknown data set 'sinusoid'; known data sets: digits, sinusoids\n"
+        "error: unknown data set 'sinusoid'; known data sets: digits, encoded, events, "
+        "nmnist, shd, sinusoids, ssc\n"
         "hint: did you mean 'sinusoids'?")),
     "dataset_argument": ("    data = sinusoids(clases = 2)\n", (
         "<string>:7:12: error: dataset 'sinusoids' has no argument 'clases'; it accepts: "
@@ -220,3 +221,35 @@ def test_check_validates_the_train_block_without_the_trainer() -> None:
                           text=True, timeout=120)
     assert done.returncode == 0, done.stderr
     assert done.stdout == "specs/tutorial_rate.rpg: ok\n"
+
+
+# --- every optimizer the spec accepts runs (or is refused at check) ---------------------------
+
+
+def test_every_optimizer_name_takes_a_training_step() -> None:
+    """One tiny program, one jitted gradient; each optimizer's update (with the loss, as
+    ``polyak_sgd`` needs) applied once, as the training step applies it."""
+    import inspect
+
+    import jax
+    import jax.numpy as jnp
+
+    from rpgraph.train.step import make_step
+    from rpgraph.train_config import OPTIMIZERS
+
+    prog = rpgraph.compile("network n { input x : 2\n output y : 2\n x -> linear(2) -> y }")
+    params = prog.init(0)
+    x, t = jnp.ones((1, 3, 2)), jnp.zeros((1, 3, 2))
+    loss, grads = jax.jit(jax.value_and_grad(prog.loss))(params, x, t)
+    for name in sorted(OPTIMIZERS):
+        needs_lr = "learning_rate" in inspect.signature(OPTIMIZERS[name]).parameters
+        spec = optimizer_spec(f"{name}(lr = 1e-2)" if needs_lr else name)
+        tx = optax.with_extra_args_support(spec.build())
+        updates, _ = tx.update(grads, tx.init(params), params, value=loss)
+        new = optax.apply_updates(params, updates)
+        assert all(bool(jnp.all(jnp.isfinite(a))) for a in jax.tree_util.tree_leaves(new)), name
+    # and through the real step, for the one that needs the loss
+    opt = optimizer_spec("polyak_sgd").build()
+    step = jax.jit(make_step(prog, opt))
+    new, _, step_loss, _ = step(params, opt.init(params), x, t)
+    assert float(step_loss) == pytest.approx(float(loss))

@@ -11,14 +11,28 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..bounds import template
-from ..errors import SpecShapeError
+from ..errors import SpecShapeError, SpecValueError, clip
 from ..graph import Network
+from ..memory import check_network
 from ..objective import make_objective
+from ..ranges import SEED, range_error
 from .execute import Executor
 from .plan import DEFAULT_OPTIONS, Options
 
 Array = Any
 Tree = dict[str, dict[str, Array]]
+
+
+def _real(a: Any, what: str) -> None:
+    """``a`` holds real numbers (bool, integer or float): complex values would lose their
+    imaginary part silently when cast to float32, strings and objects fail inside jax."""
+    kind = np.dtype(a.dtype).kind
+    if kind not in "biuf":
+        got = {"c": "complex numbers", "U": "strings", "S": "bytes", "O": "Python objects"}
+        raise SpecValueError(f"{what} holds {got.get(kind, f'values of type {a.dtype}')}; "
+                             "expected real numbers",
+                             hint="pass a float array (for complex data, split the real and "
+                             "imaginary parts into channels)" if kind == "c" else None)
 
 
 class Program:
@@ -33,6 +47,8 @@ class Program:
     """
 
     def __init__(self, network: Network, options: Options = DEFAULT_OPTIONS) -> None:
+        # sizes are static: refuse parameters that cannot fit before anything allocates them
+        check_network(network)
         self.network = network
         self.graph = network.graph
         self.options = options
@@ -63,7 +79,13 @@ class Program:
         Each parameter draws from its own key (folded from ``seed`` and its position), so
         adding a node does not change the others' initial values.
         """
-        key = jax.random.PRNGKey(seed)
+        if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
+            raise SpecValueError(f"Expected seed to be an integer, got {type(seed).__name__} "
+                                 f"{clip(repr(seed))}")
+        message = range_error("seed", int(seed), SEED)
+        if message is not None:
+            raise SpecValueError(message)
+        key = jax.random.PRNGKey(int(seed))
         params: Tree = {}
         for i, d in enumerate(self._param_specs.values()):
             value = d.init(jax.random.fold_in(key, i), d.shape)
@@ -100,7 +122,12 @@ class Program:
             for name, shape in leaves.items():
                 if name not in got:
                     raise SpecShapeError(f"params is missing '{node}.{name}' (shape {shape})")
-                gs = tuple(np.shape(got[name]))
+                leaf = got[name]
+                if not hasattr(leaf, "shape") or not hasattr(leaf, "dtype"):
+                    raise SpecValueError(f"params '{node}.{name}' is a {type(leaf).__name__}; "
+                                         f"expected an array of shape {shape}")
+                _real(leaf, f"params '{node}.{name}'")
+                gs = tuple(np.shape(leaf))
                 if gs != shape:
                     raise SpecShapeError(f"params '{node}.{name}' has shape {gs}; "
                                          f"expected {shape}")
@@ -121,8 +148,13 @@ class Program:
             if name not in xs:
                 raise SpecShapeError(f"missing input '{name}'")
             a = xs[name]
-            if not hasattr(a, "shape"):
-                a = np.asarray(a, np.float32)
+            if not hasattr(a, "shape") or not hasattr(a, "dtype"):
+                try:
+                    a = np.asarray(a)
+                except (ValueError, TypeError):  # ragged nesting
+                    raise SpecShapeError(f"input '{name}' is not an array of numbers: "
+                                         f"{type(xs[name]).__name__}") from None
+            _real(a, f"input '{name}'")
             n = self.network.size(name)
             if a.ndim not in (2, 3):
                 raise SpecShapeError(f"input '{name}' has shape {tuple(a.shape)}; expected "
@@ -218,6 +250,9 @@ class Program:
         """Parameters from a run directory or ``params.npz``, checked against this program."""
         from ..io.checkpoint import load_params
 
+        if not isinstance(path, (str, Path)):
+            raise SpecValueError(f"Expected a path (str or Path) to a run folder or params "
+                                 f"file, got {type(path).__name__} {clip(repr(path))}")
         params = load_params(path, like=self.init(0))
         self.check_params(params)
         return params

@@ -27,8 +27,9 @@ from ..errors import (
 )
 from ..expr import Quantity, Symbol, Value, as_float, as_int, describe, evaluate
 from ..modules import ACTIVATIONS, INITIALISERS, KINDS, Init
-from ..modules.base import REQUIRED, Arg
+from ..modules.base import INIT_ARG_RANGES, REQUIRED, Arg
 from ..modules.surrogates import SURROGATES, Surrogate
+from ..ranges import range_error
 from .records import ModuleNode, PortNode, put, record
 
 DEFAULT_DT = 1e-3
@@ -423,7 +424,19 @@ def bind_args(args: tuple[Arg, ...], call: ast.Call, env: Mapping[str, Value],
         spans[a.name] = getattr(expr, "span", call.span)
         v = evaluate(expr, env, calls=True)
         cfg[a.name] = CONVERTERS[a.type](a, v, expr, env)
+        _check_range(a, cfg[a.name], expr, what)
     return cfg, spans
+
+
+def _check_range(a: Arg, value: Any, expr: ast.Expr, what: str) -> None:
+    """The value (every value an initialiser can produce, where known) lies in the range
+    the kind declares for the argument: ``rate(tau = -5 ms)`` is refused here, at check."""
+    if a.range is None:
+        return
+    for v in a.range_values(value):
+        message = range_error(a.name, v, a.range, a.unit)
+        if message is not None:
+            raise SpecValueError(f"{what}: {message}", expr.span)
 
 
 Converter = Callable[[Arg, Value, ast.Expr, Mapping[str, Value]], Any]
@@ -549,6 +562,11 @@ def _make_init(name: str, args: tuple[float, ...], span: Span) -> Init:
             f"initialiser '{name}' takes {' or '.join(map(str, counts))} argument"
             f"{'s' if counts != (1,) else ''}, got {len(args)}", span,
             hint=f"write {usage}")
+    for (arg_name, rng), v in zip(INIT_ARG_RANGES.get(name, {}).get(len(args), ()), args):
+        message = range_error(arg_name, v, rng) if rng is not None else None
+        if message is not None:
+            raise SpecValueError(f"initialiser '{name}': {message}", span,
+                                 hint=f"write {usage}")
     if name == "uniform" and len(args) == 2 and args[0] > args[1]:
         raise SpecValueError(f"uniform(lo, hi) needs lo <= hi, got {args[0]:g} > "
                              f"{args[1]:g}", span)

@@ -27,27 +27,37 @@ import difflib
 import inspect
 import math
 import os
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sized
-from dataclasses import dataclass
-from typing import Any, Protocol
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence, Sized
+from dataclasses import dataclass, fields
+from typing import Annotated, Any, Protocol, get_type_hints
 
 import numpy as np
 
 from ..errors import DataError, did_you_mean, known_list
+from ..memory import Estimate, refuse_above
+from ..ranges import AT_LEAST_1, NON_NEGATIVE, SEED, Range, range_error
+from .encode import ENCODERS, encode
 from .npz import read_npz, resolve_data_path
 
 __all__ = [
     "DATASETS",
     "Dataset",
     "DatasetProtocol",
+    "Ports",
     "check_against_spec",
+    "check_ports",
     "check_dataset",
     "digits",
+    "encoded",
     "from_arrays",
     "from_dataset_protocol",
+    "from_port_arrays",
     "load_npz",
     "make_dataset",
+    "port_arrays",
     "sinusoids",
+    "uses_port_names",
     "validate_labels",
 ]
 
@@ -78,6 +88,11 @@ class Dataset:
     name: str = "dataset"
     test: Dataset | None = None
     num_classes: int | None = None
+    # Networks with several inputs or outputs: every array by port name (inputs (N, T, C);
+    # outputs (N, T, C) float targets or (N,) int labels). ``inputs`` and ``targets``/
+    # ``labels`` then hold the first port's arrays, so counts and lengths read the same.
+    x: Mapping[str, np.ndarray] | None = None
+    y: Mapping[str, np.ndarray] | None = None
 
     def __post_init__(self) -> None:
         if (self.targets is None) == (self.labels is None):
@@ -130,6 +145,68 @@ class Dataset:
         if self.targets is not None:
             return int(self.targets.shape[2])
         return int(self.num_classes or 0)
+
+    def input_arrays(self, names: Sequence[str]) -> dict[str, np.ndarray]:
+        """The inputs by input port (``names``: the network's inputs, for single-port data).
+
+        >>> sinusoids(classes=2, length=3, channels_in=4).input_arrays(["x"])["x"].shape
+        (2, 3, 4)
+        """
+        return dict(self.x) if self.x is not None else {names[0]: self.inputs}
+
+    def output_arrays(self, names: Sequence[str]) -> dict[str, np.ndarray]:
+        """The targets (float ``(N, T, C)``) or labels (int ``(N,)``) by output port."""
+        if self.y is not None:
+            return dict(self.y)
+        out = self.targets if self.targets is not None else self.labels
+        assert out is not None
+        return {names[0]: out}
+
+    def take(self, index: np.ndarray, name: str | None = None) -> Dataset:
+        """The samples at ``index`` (no test part), e.g. a validation split.
+
+        >>> sinusoids(classes=3, length=4, channels_in=2).take(np.array([2])).inputs.shape
+        (1, 4, 2)
+        """
+        def pick(a: np.ndarray) -> np.ndarray:
+            return np.ascontiguousarray(a[index])
+
+        return Dataset(
+            pick(self.inputs),
+            targets=None if self.targets is None else pick(self.targets),
+            labels=None if self.labels is None else pick(self.labels),
+            name=name or self.name, num_classes=self.num_classes,
+            x=None if self.x is None else {k: pick(v) for k, v in self.x.items()},
+            y=None if self.y is None else {k: pick(v) for k, v in self.y.items()},
+        )
+
+    def split(self, fraction: float, seed: int = 0) -> tuple[Dataset, Dataset]:
+        """``(train, validation)``: a seeded random ``fraction`` of the samples held out
+        (at least one sample each side); the test part stays with the training part.
+
+        >>> train, val = sinusoids(classes=10, length=4, channels_in=2).split(0.2)
+        >>> len(train), len(val)
+        (8, 2)
+        """
+        n = len(self)
+        k = int(round(n * fraction))
+        if not 0.0 < fraction < 1.0 or k < 1 or k >= n:
+            raise DataError(
+                f"dataset '{self.name}': a validation split of {fraction:g} of {n} "
+                f"sample{'s' if n != 1 else ''} leaves "
+                + ("no validation samples" if k < 1 else "no training samples"),
+                hint="use a fraction between 0 and 1 that leaves at least one sample on "
+                "each side, or give test_data = \"FILE.npz\"",
+            )
+        perm = np.random.RandomState(seed % 2**32).permutation(n)
+        val, train = np.sort(perm[:k]), np.sort(perm[k:])
+        train_ds = self.take(train)
+        train_ds = Dataset(**{**_fields(train_ds), "test": self.test})
+        return train_ds, self.take(val, name=f"{self.name} (validation)")
+
+
+def _fields(ds: Dataset) -> dict[str, Any]:
+    return {f.name: getattr(ds, f.name) for f in fields(ds)}
 
 
 # --------------------------------------------------------------------------------------------
@@ -273,11 +350,11 @@ def from_arrays(
 
 
 def sinusoids(
-    classes: int = 3,
-    length: int = 100,
-    channels_in: int = 2000,
-    channels_out: int = 2,
-    seed: int = 0,
+    classes: Annotated[int, AT_LEAST_1] = 3,
+    length: Annotated[int, AT_LEAST_1] = 100,
+    channels_in: Annotated[int, AT_LEAST_1] = 2000,
+    channels_out: Annotated[int, AT_LEAST_1] = 2,
+    seed: Annotated[int, SEED] = 0,
 ) -> Dataset:
     """Rockpool's ``MultiClassRandomSinMapping``: one random input pattern per class, mapped
     to a random sinusoid per output channel (regression, one sample per class).
@@ -314,34 +391,21 @@ def _encode_digits(
     intensity: np.ndarray, *, encoding: str, length: int, gain: float, rng: np.random.RandomState
 ) -> np.ndarray:
     """Turn ``(N, 64)`` intensities in [0, 1] into ``(N, length, 64)`` float32 inputs."""
-    n, channels = intensity.shape
     if encoding == "rows":
         # a time series: image row r (8 pixels) is the input for steps r * hold .. (r+1) * hold
         hold = max(1, length // 8)
-        rows = (intensity * gain).reshape(n, 8, 8)
+        rows = (intensity * gain).reshape(len(intensity), 8, 8)
         return np.ascontiguousarray(np.repeat(rows, hold, axis=1), dtype=np.float32)
-    if encoding == "rate":
-        return np.ascontiguousarray(
-            np.broadcast_to((intensity * gain)[:, None, :], (n, length, channels)),
-            dtype=np.float32,
-        )
-    prob = np.clip(intensity * gain, 0.0, 1.0)
-    if encoding == "poisson":
-        return (rng.rand(n, length, channels) < prob[:, None, :]).astype(np.float32)
-    # latency: one spike per lit pixel, brighter pixels earlier; dark pixels stay silent.
-    out = np.zeros((n, length, channels), dtype=np.float32)
-    sample, channel = np.nonzero(prob > 0)
-    step = np.rint((1.0 - prob[sample, channel]) * (length - 1)).astype(np.int64)
-    out[sample, step, channel] = 1.0
-    return out
+    # the shared encoders (rpgraph.io.encode) draw and round exactly as this loader did
+    return ENCODERS[encoding](intensity, length=length, gain=gain, rng=rng)
 
 
 def digits(
     encoding: str = "rate",
-    length: int = 50,
-    split: float = 0.25,
-    seed: int = 0,
-    gain: float = 1.0,
+    length: Annotated[int, AT_LEAST_1] = 50,
+    split: Annotated[float, Range(0, 1, hi_open=True)] = 0.25,
+    seed: Annotated[int, SEED] = 0,
+    gain: Annotated[float, NON_NEGATIVE] = 1.0,
 ) -> Dataset:
     """scikit-learn's bundled 8x8 handwritten digits (1797 samples, no download), as a
     10-class classification set with 64 input channels.
@@ -396,9 +460,54 @@ def digits(
     return Dataset(train_inputs, labels=labels[train_idx], name="digits", test=test, num_classes=10)
 
 
+def encoded(
+    path: str = "",
+    encoding: str = "rate",
+    length: int = 50,
+    gain: float = 1.0,
+    threshold: float = 0.1,
+    seed: int = 0,
+    *,
+    base_dir: str | os.PathLike[str] | None = None,
+    allow_outside: bool = False,
+) -> Dataset:
+    """A ``.npz`` of dense ``inputs`` and integer ``labels`` (optionally ``test_inputs`` and
+    ``test_labels``) turned into inputs over time by an encoder of :mod:`rpgraph.io.encode`:
+    ``rate``/``poisson``/``latency`` take ``inputs (N, C)`` in [0, 1] (times ``gain``),
+    ``delta`` takes ``inputs (N, T, C)`` and gives ``2 C`` up/down channels.
+
+    >>> ds = encoded(path="pixels.npz", encoding="poisson", length=30)  # doctest: +SKIP
+    """
+    source = f"data file '{path}'"
+    if not path:
+        raise DataError('dataset \'encoded\' needs a file: write encoded(path = "x.npz")')
+    full = resolve_data_path(path, base_dir=base_dir, allow_outside=allow_outside)
+    arrays = read_npz(full, display=path)
+    rng = np.random.RandomState(seed)
+    parts: dict[str, Dataset] = {}
+    for prefix in ("", "test_") if "test_inputs" in arrays else ("",):
+        for key in (f"{prefix}inputs", f"{prefix}labels"):
+            if key not in arrays:
+                raise DataError(f"{source} has no array '{key}' (it holds: "
+                                + ", ".join(sorted(arrays)) + ")",
+                                hint=_rename_hint(key, arrays))
+        x = _real_array(arrays[f"{prefix}inputs"], array_name=f"{prefix}inputs", source=source)
+        spikes = encode(x, encoding, length=length, gain=gain, threshold=threshold, rng=rng,
+                        source=f"dataset 'encoded' ({path})")
+        parts[prefix] = from_arrays(spikes, labels=arrays[f"{prefix}labels"], name=path,
+                                    source=source, names=(f"{prefix}inputs", "",
+                                                          f"{prefix}labels"))
+    train, test = parts[""], parts.get("test_")
+    classes = max(train.n_out, test.n_out if test else 0)
+    if test is not None:
+        test = Dataset(test.inputs, labels=test.labels, name=path, num_classes=classes)
+    return Dataset(train.inputs, labels=train.labels, name=path, test=test, num_classes=classes)
+
+
 DATASETS: dict[str, Callable[..., Dataset]] = {
     "sinusoids": sinusoids,
     "digits": digits,
+    "encoded": encoded,
 }
 
 
@@ -420,7 +529,59 @@ def _check_kwarg_type(name: str, arg: str, value: object, default: object) -> No
         )
 
 
-def make_dataset(name: str, kwargs: Mapping[str, object] | None = None) -> Dataset:
+def _sinusoids_bytes(classes: int = 3, length: int = 100, channels_in: int = 2000,
+                     channels_out: int = 2, **_: object) -> float:
+    # float64 draws, then their float32 copies
+    return classes * length * (channels_in + channels_out) * (8 + 4)
+
+
+DIGITS_SAMPLES, DIGITS_CLASSES, DIGITS_CHANNELS = 1797, 10, 64
+
+
+def _digits_bytes(length: int = 50, split: float = 0.25, **_: object) -> float:
+    # a stratified split needs a sample of every class on each side
+    n_test = math.ceil(split * DIGITS_SAMPLES)
+    if split > 0 and min(n_test, DIGITS_SAMPLES - n_test) < DIGITS_CLASSES:
+        raise DataError(f"dataset 'digits': a split of {split:g} leaves "
+                        f"{min(n_test, DIGITS_SAMPLES - n_test)} of {DIGITS_SAMPLES} samples on "
+                        f"one side; each side needs at least {DIGITS_CLASSES} (one per class)",
+                        hint="use a split between 0.006 and 0.994, or 0 for no test part")
+    return DIGITS_SAMPLES * length * DIGITS_CHANNELS * 4
+
+
+#: Bytes each built-in data set takes to generate, from its arguments alone (also where
+#: arguments that are fine one by one but not together are refused).
+DATASET_BYTES: dict[str, Callable[..., float]] = {
+    "sinusoids": _sinusoids_bytes,
+    "digits": _digits_bytes,
+}
+
+
+def _hints(factory: Callable[..., Dataset]) -> Mapping[str, Any]:
+    """The factory's annotations with their ``Annotated`` ranges (none if unresolvable)."""
+    try:
+        return get_type_hints(factory, include_extras=True)
+    except (NameError, TypeError):  # pragma: no cover - a data set annotated loosely
+        return {}
+
+
+def _check_kwarg_range(name: str, arg: str, value: object, hints: Mapping[str, Any]) -> None:
+    """A number against the :class:`~rpgraph.ranges.Range` its signature annotates."""
+    for rng in getattr(hints.get(arg), "__metadata__", ()):
+        if isinstance(rng, Range) and isinstance(value, (int, float)) \
+                and not isinstance(value, bool):
+            message = range_error(arg, value, rng)
+            if message is not None:
+                raise DataError(f"dataset '{name}': {message}")
+
+
+def make_dataset(
+    name: str,
+    kwargs: Mapping[str, object] | None = None,
+    *,
+    base_dir: str | os.PathLike[str] | None = None,
+    allow_outside: bool = False,
+) -> Dataset:
     """Build the built-in data set ``name`` with the spec's keyword arguments.
 
     >>> make_dataset("sinusoids", {"channels_in": 20}).n_in
@@ -431,6 +592,10 @@ def make_dataset(name: str, kwargs: Mapping[str, object] | None = None) -> Datas
     """
     kwargs = dict(kwargs or {})
     check_dataset(name, kwargs)
+    if "base_dir" in inspect.signature(DATASETS[name]).parameters:
+        # data sets that read files (keyword-only: not settable from a spec) resolve
+        # their paths against the spec's folder and keep inside it
+        kwargs.update(base_dir=base_dir, allow_outside=allow_outside)
     return DATASETS[name](**kwargs)
 
 
@@ -449,7 +614,8 @@ def check_dataset(name: str, kwargs: Mapping[str, object]) -> None:
             or "or load a file: a .npz with 'inputs' and 'targets' or 'labels'",
         )
     factory = DATASETS[name]
-    params = inspect.signature(factory).parameters
+    params = {k: p for k, p in inspect.signature(factory).parameters.items()
+              if p.kind is not p.KEYWORD_ONLY}  # keyword-only: set by the loader, not a spec
     for arg, value in kwargs.items():
         if arg not in params:
             raise DataError(
@@ -457,6 +623,11 @@ def check_dataset(name: str, kwargs: Mapping[str, object]) -> None:
                 hint=did_you_mean(arg, params),
             )
         _check_kwarg_type(name, arg, value, params[arg].default)
+        _check_kwarg_range(name, arg, value, _hints(factory))
+    if name in DATASET_BYTES:
+        # sizes are static: refuse what cannot fit before generating it
+        refuse_above(Estimate((("data", DATASET_BYTES[name](**kwargs)),)),
+                     f"dataset '{name}'", error=DataError)
 
 
 # --------------------------------------------------------------------------------------------
@@ -505,8 +676,13 @@ def load_npz(
     *,
     allow_outside: bool = False,
     base_dir: str | os.PathLike[str] | None = None,
+    ports: Ports | None = None,
 ) -> Dataset:
     """Load a data set from a ``.npz`` file (never with pickle).
+
+    A file for a network with several inputs or outputs names its arrays after the ports
+    (see :func:`from_port_arrays`); with ``ports`` they are checked against the network in
+    the same pass, every mismatch reported at once.
 
     The file holds ``inputs (N, T, C_in)`` and either ``targets (N, T, C_out)`` or integer
     ``labels (N,)``; optionally ``test_inputs`` with ``test_targets``/``test_labels`` for a
@@ -521,6 +697,9 @@ def load_npz(
     display = os.fspath(path)
     shown = f"data file '{display}'"
     arrays = read_npz(full, what="data file", error=DataError, display=display)
+    if uses_port_names(arrays) and "inputs" not in arrays:
+        return from_port_arrays(arrays, ports=ports, name=display, source=shown)
+    arrays = _single_port_aliases(arrays)
     test = None
     if any(k.startswith("test_") for k in arrays):
         t_in, t_tg, t_lb = _pick_labels_or_targets(arrays, "test_", shown)
@@ -537,6 +716,27 @@ def load_npz(
     if test is not None:
         _check_test_matches(ds, test, shown)
     return ds
+
+
+#: The short single-port names (``x``, ``target``), read as ``inputs`` and ``targets``.
+SINGLE_PORT_ALIASES = {"x": "inputs", "target": "targets", "test_x": "test_inputs",
+                       "test_target": "test_targets"}
+
+
+def _single_port_aliases(arrays: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+    """``x``/``target`` as ``inputs``/``targets``, in a file that uses the short scheme
+    (``x`` without ``inputs``); a file with ``inputs`` keeps the long names throughout.
+
+    >>> sorted(_single_port_aliases({"x": np.zeros(1), "labels": np.zeros(1)}))
+    ['inputs', 'labels']
+    """
+    out = dict(arrays)
+    if "x" not in out or "inputs" in out:
+        return out
+    for short, long in SINGLE_PORT_ALIASES.items():
+        if short in out and long not in out:
+            out[long] = out.pop(short)
+    return out
 
 
 def _check_test_matches(ds: Dataset, test: Dataset, shown: str) -> None:
@@ -691,3 +891,238 @@ def _check_widths(
             hint=f"a classifier needs one output channel per class: make output "
             f"'{output_name}' {classes} wide",
         )
+
+
+# --------------------------------------------------------------------------------------------
+# Networks with several inputs and outputs: arrays named after the ports.
+
+#: ``x_<input>``, ``target_<output>`` (regression) or ``labels_<output>`` (classification),
+#: each with ``test_`` in front for a held-out part.
+PORT_ROLES = ("x", "target", "labels")
+_PORT_KEY = re.compile(r"^(test_)?(x|target|labels)_(.+)$")
+PORT_HINT = ("name the arrays after the ports: x_<input>, target_<output> or labels_<output> "
+             "(test_ in front for a test part)")
+
+
+@dataclass(frozen=True)
+class Ports:
+    """A network's ports and their widths, which data is checked against. ``needed``: the
+    outputs the loss reads a target of (``None``: every output).
+
+    >>> Ports({"a": 2, "b": 1}, {"y": 3}).needed_outputs
+    ('y',)
+    """
+
+    inputs: Mapping[str, int]
+    outputs: Mapping[str, int]
+    network: str = "network"
+    needed: tuple[str, ...] | None = None
+
+    @property
+    def needed_outputs(self) -> tuple[str, ...]:
+        return tuple(self.outputs) if self.needed is None else self.needed
+
+
+def uses_port_names(keys: Iterable[str]) -> bool:
+    """Whether a data file's arrays follow the port naming (``x_a``, ``target_y``, ...).
+
+    >>> uses_port_names(["x_a", "labels_y"]), uses_port_names(["inputs", "targets"])
+    (True, False)
+    """
+    return any(_PORT_KEY.match(k) for k in keys)
+
+
+def _plural(n: int, word: str) -> str:
+    return f"{n} {word}{'s' if n != 1 else ''}"
+
+
+def _port_problems(arrays: Mapping[str, np.ndarray], ports: Ports | None, prefix: str
+                   ) -> list[str]:
+    """Every mismatch of one part's port-named arrays (``prefix`` ``""`` or ``"test_"``)
+    with each other and with ``ports``, in array-name order; nothing stops at the first."""
+    problems: list[str] = []
+    n_t: tuple[str, int, int] | None = None  # first input's (name, N, T)
+    for key in sorted(arrays):
+        m = _PORT_KEY.match(key)
+        if m is None or (m.group(1) or "") != prefix:
+            continue
+        role, port, a = m.group(2), m.group(3), arrays[key]
+        want_rank = 1 if role == "labels" else 3
+        layout = "(N,)" if role == "labels" else "(N, T, C)"
+        if ports is not None:
+            names = ports.inputs if role == "x" else ports.outputs
+            what = "input" if role == "x" else "output"
+            if port not in names:
+                close = did_you_mean(port, names)
+                problems.append(f"array '{key}' names no {what} of network '{ports.network}' "
+                                f"({what}s: {', '.join(names)})"
+                                + (f"; {close}" if close else ""))
+                continue
+            if role != "x" and port not in ports.needed_outputs:
+                problems.append(f"array '{key}' is not used: the loss reads no target of "
+                                f"output '{port}' (write target_{port} or labels_{port} "
+                                "in the loss, or drop the array)")
+        if role == "labels" and a.dtype.kind not in "iu":
+            problems.append(f"array '{key}' has dtype {a.dtype}; expected integer labels")
+            continue
+        if role != "labels" and a.dtype.kind not in "fiub":
+            problems.append(f"array '{key}' has dtype {a.dtype}; expected real numbers")
+            continue
+        if a.ndim != want_rank or 0 in a.shape:
+            problems.append(f"array '{key}' has shape {_shape(a.shape)}; expected "
+                            f"{'a non-empty ' if a.ndim == want_rank else ''}{layout}")
+            continue
+        if role == "labels" and int(a.min()) < 0:
+            problems.append(f"array '{key}' holds negative labels (label {int(a.min())}); "
+                            "expected class indices 0..K-1")
+        if role != "labels":
+            bad = int(np.count_nonzero(~np.isfinite(a))) if a.dtype.kind == "f" else 0
+            if bad:
+                problems.append(f"array '{key}' holds {_plural(bad, 'non-finite value')}")
+        if n_t is None:
+            n_t = (key, int(a.shape[0]), int(a.shape[1]) if a.ndim == 3 else -1)
+        else:
+            if a.shape[0] != n_t[1]:
+                problems.append(f"array '{key}' has {_plural(a.shape[0], 'sample')}; "
+                                f"'{n_t[0]}' has {n_t[1]}")
+            if a.ndim == 3:
+                if n_t[2] < 0:
+                    n_t = (key, n_t[1], int(a.shape[1]))
+                elif a.shape[1] != n_t[2]:
+                    problems.append(f"array '{key}' has {_plural(a.shape[1], 'time step')}; "
+                                    f"'{n_t[0]}' has {n_t[2]}")
+        if ports is None:
+            continue
+        width = (ports.inputs if role == "x" else ports.outputs)[port]
+        if role == "labels":
+            if int(a.max()) >= width:
+                problems.append(f"array '{key}' holds label {int(a.max())} but output "
+                                f"'{port}' has {_plural(width, 'channel')}")
+        elif a.shape[2] != width:
+            what = "input" if role == "x" else "output"
+            problems.append(f"array '{key}' has shape {_shape(a.shape)}; expected "
+                            f"(N, T, {width}) for {what} '{port}' : {width}")
+    return problems if ports is None else problems + _missing_ports(arrays, ports, prefix)
+
+
+def _missing_ports(arrays: Mapping[str, np.ndarray], ports: Ports, prefix: str) -> list[str]:
+    """The ports of one part without their arrays (or, for an output, with both kinds)."""
+    problems: list[str] = []
+    present = {k[len(prefix):] for k in arrays if k.startswith(prefix)}
+    for port, width in ports.inputs.items():
+        if f"x_{port}" not in present:
+            problems.append(f"no array '{prefix}x_{port}' for input '{port}' : {width}")
+    for port in ports.needed_outputs:
+        t, lb = f"target_{port}" in present, f"labels_{port}" in present
+        if t and lb:
+            problems.append(f"both '{prefix}target_{port}' and '{prefix}labels_{port}' "
+                            f"given for output '{port}'; expected one")
+        elif not (t or lb):
+            problems.append(f"no array '{prefix}target_{port}' or '{prefix}labels_{port}' "
+                            f"for output '{port}' : {ports.outputs[port]} (the loss reads it)")
+    return problems
+
+
+def _raise_problems(problems: list[str], source: str, ports: Ports | None) -> None:
+    if not problems:
+        return
+    what = f"does not fit network '{ports.network}'" if ports is not None else \
+        "has arrays that do not fit together"
+    raise DataError(f"{source} {what}: {_plural(len(problems), 'problem')}\n"
+                    + "\n".join(f"  - {p}" for p in problems), hint=PORT_HINT)
+
+
+def from_port_arrays(
+    arrays: Mapping[str, np.ndarray],
+    *,
+    ports: Ports | None = None,
+    name: str = "dataset",
+    source: str | None = None,
+) -> Dataset:
+    """A :class:`Dataset` from arrays named after the ports (``x_<input>``,
+    ``target_<output>`` or ``labels_<output>``, ``test_`` in front for a test part), every
+    mismatch with each other and with ``ports`` reported in one :class:`DataError`.
+
+    >>> ds = from_port_arrays({"x_a": np.zeros((4, 5, 2)), "x_b": np.ones((4, 5, 1)),
+    ...                        "target_y": np.zeros((4, 5, 3)), "labels_z": np.arange(4)},
+    ...                       ports=Ports({"a": 2, "b": 1}, {"y": 3, "z": 4}))
+    >>> sorted(ds.x), sorted(ds.y), ds.y["z"].dtype
+    (['a', 'b'], ['y', 'z'], dtype('int32'))
+    """
+    source = source or f"dataset '{name}'"
+    problems = [f"array '{k}' does not follow the port naming" for k in sorted(arrays)
+                if not _PORT_KEY.match(k)]
+    has_test = any(k.startswith("test_") for k in arrays)
+    problems += _port_problems(arrays, ports, "")
+    if has_test:
+        problems += [f"test part: {p}" for p in _port_problems(arrays, ports, "test_")]
+        train_keys = {k for k in arrays if _PORT_KEY.match(k) and not k.startswith("test_")}
+        test_keys = {k[5:] for k in arrays if k.startswith("test_") and _PORT_KEY.match(k)}
+        for k in sorted(train_keys ^ test_keys):
+            problems.append(f"array '{k}' has no test counterpart 'test_{k}'"
+                            if k in train_keys else f"array 'test_{k}' has no training "
+                            f"counterpart '{k}'")
+    if ports is None and not any(_PORT_KEY.match(k) and k.split("_")[0] == "x" for k in arrays):
+        problems.append("no input array (x_<input>)")
+    _raise_problems(problems, source, ports)
+    test = _port_part(arrays, "test_", name, ports) if has_test else None
+    return _port_part(arrays, "", name, ports, test)
+
+
+def _port_part(arrays: Mapping[str, np.ndarray], prefix: str, name: str, ports: Ports | None,
+               test: Dataset | None = None) -> Dataset:
+    """One part's checked arrays as a Dataset (ports in the network's order)."""
+    x: dict[str, np.ndarray] = {}
+    y: dict[str, np.ndarray] = {}
+    for key in arrays:
+        m = _PORT_KEY.match(key)
+        if m is None or (m.group(1) or "") != prefix:
+            continue
+        a = arrays[key]
+        if m.group(2) == "x":
+            x[m.group(3)] = np.ascontiguousarray(a, np.float32)
+        elif m.group(2) == "target":
+            y[m.group(3)] = np.ascontiguousarray(a, np.float32)
+        else:
+            y[m.group(3)] = np.ascontiguousarray(a, np.int32)
+    if ports is not None:
+        x = {p: x[p] for p in ports.inputs if p in x}
+        y = {p: y[p] for p in ports.outputs if p in y}
+    first_in, first_out = next(iter(x.values())), next(iter(y.values()))
+    labels = first_out if first_out.ndim == 1 else None
+    single = len(x) == 1 and len(y) == 1
+    return Dataset(first_in, targets=None if labels is not None else first_out, labels=labels,
+                   name=name, test=test,
+                   num_classes=int(labels.max()) + 1 if labels is not None else None,
+                   x=None if single else x, y=None if single else y)
+
+
+def port_arrays(ds: Dataset, inputs: Sequence[str], outputs: Sequence[str],
+                prefix: str = "") -> dict[str, np.ndarray]:
+    """A data set's arrays under their port names (the inverse of :func:`from_port_arrays`).
+
+    >>> sorted(port_arrays(sinusoids(classes=2, length=3, channels_in=2), ["a"], ["y"]))
+    ['target_y', 'x_a']
+    """
+    out = {f"{prefix}x_{k}": v for k, v in ds.input_arrays(inputs).items()}
+    for k, v in ds.output_arrays(outputs).items():
+        out[f"{prefix}{'labels' if v.ndim == 1 else 'target'}_{k}"] = v
+    return out
+
+
+def check_ports(ds: Dataset, ports: Ports, source: str) -> None:
+    """Check a data set (and its test part) against a network's ports, reporting every
+    mismatch at once.
+
+    >>> check_ports(sinusoids(classes=2, length=3, channels_in=2), Ports({"a": 2}, {"y": 1}),
+    ...             "dataset 's'")  # doctest: +IGNORE_EXCEPTION_DETAIL
+    Traceback (most recent call last):
+    rpgraph.errors.DataError: dataset 's' does not fit network 'network': 1 problem ...
+    """
+    ins, outs = list(ports.inputs), list(ports.outputs)
+    arrays = port_arrays(ds, ins, outs)
+    problems = _port_problems(arrays, ports, "")
+    if ds.test is not None:
+        problems += [f"test part: {p}" for p in
+                     _port_problems(port_arrays(ds.test, ins, outs, "test_"), ports, "test_")]
+    _raise_problems(problems, source, ports)

@@ -23,6 +23,7 @@ from typing import Any
 
 import jax.numpy as jnp
 
+from ..ranges import POSITIVE
 from . import base
 from .base import Array, Evolution, Init, KindConfig, Params, Prepared, State, arg, constant
 from .surrogates import PWL, SPIKE_MODES, Surrogate, check_spiking, spike
@@ -30,11 +31,14 @@ from .surrogates import PWL, SPIKE_MODES, Surrogate, check_spiking, spike
 
 @dataclass(frozen=True, kw_only=True)
 class ALIFConfig(KindConfig):
-    tau_mem: Init = arg("init", constant(20e-3), "membrane time constants (s)")
-    tau_syn: Init = arg("init", constant(5e-3), "synaptic time constants (s)")
-    tau_adapt: Init = arg("init", constant(200e-3), "adaptation time constants (s)")
+    tau_mem: Init = arg("init", constant(20e-3), "membrane time constants (s)", range=POSITIVE,
+                    unit=" s")
+    tau_syn: Init = arg("init", constant(5e-3), "synaptic time constants (s)", range=POSITIVE,
+                    unit=" s")
+    tau_adapt: Init = arg("init", constant(200e-3), "adaptation time constants (s)", range=POSITIVE,
+                    unit=" s")
     beta: Init = arg("init", constant(1.0), "adaptation strength (threshold per unit of b)")
-    threshold: Init = arg("init", constant(1.0), "base firing thresholds")
+    threshold: Init = arg("init", constant(1.0), "base firing thresholds", range=POSITIVE)
     bias: Init = arg("init", constant(0.0), "bias currents")
     rec: bool = arg("bool", False, "recurrent weights w_rec (N, N)")
     w_rec: Init = arg("init", Init("kaiming"), "initialiser of w_rec")

@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..errors import did_you_mean
+from ..ranges import NON_NEGATIVE, Range
 
 Array = Any  # a jax or numpy array
 Params = Mapping[str, Array]
@@ -103,6 +104,15 @@ INITIALISERS: dict[str, tuple[Callable[..., Array], tuple[int, ...], str]] = {
     "constant": (_constant, (1,), "constant(value)"),
     "zeros": (_constant, (0,), "zeros"),
     "ones": (lambda k, s, a: jnp.ones(s, jnp.float32), (0,), "ones"),
+}
+
+
+#: The ranges of each initialiser's arguments, by how many are given: ``normal(std)`` and
+#: ``normal(mean, std)`` need ``std >= 0`` (``None``: any finite number).
+INIT_ARG_RANGES: dict[str, dict[int, tuple[tuple[str, Range | None], ...]]] = {
+    "normal": {1: (("std", NON_NEGATIVE),), 2: (("mean", None), ("std", NON_NEGATIVE))},
+    "uniform": {2: (("lo", None), ("hi", None))},
+    "constant": {1: (("value", None),)},
 }
 
 
@@ -204,6 +214,10 @@ class Arg:
     :data:`ACTIVATIONS`), ``"init"`` (an initialiser or a constant, for the parameter of
     the same name), ``"str"`` (a name; one of ``choices`` when given), ``"surrogate"`` (a
     surrogate gradient from :data:`~rpgraph.modules.surrogates.SURROGATES`).
+
+    ``range`` is the interval the value must lie in (for an ``"init"``, every value the
+    initialiser can produce, where that is known: constants and ``uniform``); ``unit`` is
+    how its numbers are shown in messages (``" s"`` for time constants given as ``"init"``).
     """
 
     name: str
@@ -211,13 +225,29 @@ class Arg:
     default: Any = REQUIRED
     doc: str = ""
     choices: tuple[str, ...] = ()  # for type "str": the names it accepts (empty: any)
+    range: Range | None = None
+    unit: str = ""
+
+    def range_values(self, value: Any) -> tuple[float, ...]:
+        """The numbers of ``value`` to check against :attr:`range` (none when unknown).
+
+        >>> Arg("tau", "init").range_values(Init("uniform", (0.1, 0.2)))
+        (0.1, 0.2)
+        """
+        if isinstance(value, Init):
+            bounds = value.bounds()
+            return () if bounds is None else tuple(dict.fromkeys(bounds))
+        if isinstance(value, (int, float)) and not isinstance(value, bool):
+            return (value,)
+        return ()
 
 
-def arg(type: str, default: Any = REQUIRED, doc: str = "", choices: tuple[str, ...] = ()
-        ) -> Any:
+def arg(type: str, default: Any = REQUIRED, doc: str = "", choices: tuple[str, ...] = (),
+        range: Range | None = None, unit: str = "") -> Any:
     """A field of a :class:`KindConfig` subclass that is an argument of the kind: its
     ``type`` (see :class:`Arg`), its default (none: the argument is required), a line of
-    documentation and, for names, the ``choices`` accepted.
+    documentation, for names the ``choices`` accepted, and for numbers the ``range`` they
+    must lie in (shown with ``unit``).
 
     >>> @dataclass(frozen=True, kw_only=True)
     ... class Example(KindConfig):
@@ -228,7 +258,7 @@ def arg(type: str, default: Any = REQUIRED, doc: str = "", choices: tuple[str, .
     if type not in ARG_TYPES:
         raise ValueError(f"unknown argument type {type!r}; one of {', '.join(ARG_TYPES)}")
     # the name and the default are the field's own: args_of fills them in
-    meta = {"arg": Arg("", type, doc=doc, choices=choices)}
+    meta = {"arg": Arg("", type, doc=doc, choices=choices, range=range, unit=unit)}
     if default is REQUIRED:
         return field(metadata=meta)
     return field(default=default, metadata=meta)

@@ -12,14 +12,17 @@ from dataclasses import dataclass
 
 import jax.numpy as jnp
 
+from ..ranges import NON_NEGATIVE, POSITIVE
 from . import base
 from .base import Array, Evolution, Init, KindConfig, Params, Prepared, State, arg, constant
 
 
 @dataclass(frozen=True, kw_only=True)
 class ExpSynConfig(KindConfig):
-    tau: Init = arg("init", constant(10e-3), "synaptic time constants (s)")
-    noise_std: float = arg("float", 0.0, "input noise std. dev. after 1 s")
+    tau: Init = arg("init", constant(10e-3), "synaptic time constants (s)", range=POSITIVE,
+                     unit=" s")
+    noise_std: float = arg("float", 0.0, "input noise std. dev. after 1 s",
+                           range=NON_NEGATIVE)
 
 
 @base.register

@@ -19,6 +19,7 @@ from typing import Any
 
 import jax
 
+from ..ranges import POSITIVE
 from . import base
 from .base import Array, Evolution, Init, KindConfig, Params, Prepared, State, arg, constant
 from .surrogates import PWL, SPIKE_MODES, Surrogate, check_spiking, spike
@@ -29,7 +30,7 @@ IF_RESETS = ("subtract", "v_reset")
 @dataclass(frozen=True, kw_only=True)
 class IFConfig(KindConfig):
     r: Init = arg("init", constant(1.0), "input gain per step (NIR r = r / dt)")
-    threshold: Init = arg("init", constant(1.0), "firing thresholds")
+    threshold: Init = arg("init", constant(1.0), "firing thresholds", range=POSITIVE)
     reset: str = arg("str", "subtract", choices=IF_RESETS,
                      doc="subtract the threshold, or set vmem to v_reset (NIR's)")
     v_reset: Init = arg("init", constant(0.0), "membrane after a spike (reset = v_reset)")

@@ -14,6 +14,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from ..ranges import FINITE, POSITIVE
 from .base import Array, C, Kind, KindConfig, Params, arg, register
 
 
@@ -68,12 +69,12 @@ def channel_logsoftmax(x: Array, temperature: float = 1.0) -> Array:
 
 @dataclass(frozen=True, kw_only=True)
 class SlopeConfig(KindConfig):
-    slope: float = arg("float", 0.01, "negative-side slope")
+    slope: float = arg("float", 0.01, "negative-side slope", range=FINITE)
 
 
 @dataclass(frozen=True, kw_only=True)
 class TemperatureConfig(KindConfig):
-    temperature: float = arg("float", 1.0, "softmax temperature (> 0)")
+    temperature: float = arg("float", 1.0, "softmax temperature", range=POSITIVE)
 
 
 _instant("tanh", KindConfig, lambda x, c: jnp.tanh(x), "tanh(x)")

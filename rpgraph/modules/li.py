@@ -14,13 +14,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ..ranges import POSITIVE
 from . import base
 from .base import Array, Evolution, Init, KindConfig, Params, Prepared, State, arg, constant
 
 
 @dataclass(frozen=True, kw_only=True)
 class LIConfig(KindConfig):
-    tau: Init = arg("init", constant(20e-3), "time constants (s)")
+    tau: Init = arg("init", constant(20e-3), "time constants (s)", range=POSITIVE,
+                    unit=" s")
     r: Init = arg("init", constant(1.0), "input resistances")
     v_leak: Init = arg("init", constant(0.0), "resting potentials")
 

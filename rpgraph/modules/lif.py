@@ -33,6 +33,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 
+from ..ranges import NON_NEGATIVE, POSITIVE
 from . import base
 from .base import Array, Evolution, Init, KindConfig, Params, Prepared, State, arg, constant
 from .surrogates import PWL, SPIKE_MODES, Surrogate, check_spiking, spike
@@ -90,15 +91,19 @@ RESETS = ("subtract", "v_reset")
 
 @dataclass(frozen=True, kw_only=True)
 class LIFConfig(KindConfig):
-    tau_mem: Init = arg("init", constant(20e-3), "membrane time constants (s)")
-    tau_syn: Init = arg("init", constant(20e-3), "synaptic time constants (s), (N, n_syn)")
+    tau_mem: Init = arg("init", constant(20e-3), "membrane time constants (s)",
+                         range=POSITIVE, unit=" s")
+    tau_syn: Init = arg("init", constant(20e-3), "synaptic time constants (s), (N, n_syn)",
+                         range=POSITIVE, unit=" s")
     bias: Init = arg("init", constant(0.0), "bias currents")
-    threshold: Init = arg("init", constant(1.0), "firing thresholds")
+    threshold: Init = arg("init", constant(1.0), "firing thresholds", range=POSITIVE)
     n_syn: int = arg("int", 1, "synapses per neuron (input size = N * n_syn)")
     rec: bool = arg("bool", False, "recurrent weights w_rec (N, N * n_syn)")
     w_rec: Init = arg("init", Init("kaiming"), "initialiser of w_rec")
-    noise_std: float = arg("float", 0.0, "membrane noise std. dev. after 1 s")
-    max_spikes_per_dt: float = arg("float", 2.0**16, "most spikes one neuron emits per step")
+    noise_std: float = arg("float", 0.0, "membrane noise std. dev. after 1 s",
+                           range=NON_NEGATIVE)
+    max_spikes_per_dt: float = arg("float", 2.0**16, "most spikes one neuron emits per step",
+                                   range=POSITIVE)
     reset: str = arg("str", "subtract", choices=RESETS,
                      doc="subtract the threshold (Rockpool) or set vmem to v_reset (NIR, "
                      "one spike)")

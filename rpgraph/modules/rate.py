@@ -17,19 +17,22 @@ from dataclasses import dataclass
 
 import jax.numpy as jnp
 
+from ..ranges import NON_NEGATIVE, POSITIVE
 from . import base
 from .base import ACTIVATIONS, Array, Evolution, Init, KindConfig, Params, Prepared, State, arg
 
 
 @dataclass(frozen=True, kw_only=True)
 class RateConfig(KindConfig):
-    tau: Init = arg("init", base.constant(20e-3), "time constants (s)")
+    tau: Init = arg("init", base.constant(20e-3), "time constants (s)", range=POSITIVE,
+                     unit=" s")
     bias: Init = arg("init", base.constant(0.0), "bias inputs")
     threshold: Init = arg("init", base.constant(0.0), "activation thresholds")
     activation: str = arg("activation", "relu", "one of " + ", ".join(ACTIVATIONS))
     rec: bool = arg("bool", False, "internal recurrent weights w_rec (N, N)")
     w_rec: Init = arg("init", Init("unit_eigs"), "initialiser of w_rec (normal / sqrt(N))")
-    noise_std: float = arg("float", 0.0, "input noise std. dev. after 1 s")
+    noise_std: float = arg("float", 0.0, "input noise std. dev. after 1 s",
+                           range=NON_NEGATIVE)
 
 
 @base.register

@@ -23,7 +23,8 @@ from ..errors import SpecValueError, TrainingError
 from ..io.checkpoint import spec_hash
 from ..io.data import Dataset
 from ..objective import Objective, make_objective
-from .evaluate import evaluate
+from .epochs import Epochs, epoch_chunk
+from .evaluate import evaluate, evaluate_part, firing_rates
 from .progress import Progress
 from .run_dir import RunDir, nothing_to_resume
 from .settings import Settings, resolve
@@ -51,6 +52,8 @@ class FitResult:
     seconds: float = 0.0
     data: Dataset | None = None
     objective: Objective | None = None
+    epochs: list[dict[str, Any]] = field(default_factory=list)  # the epochs.jsonl rows
+    validation: Dataset | None = None
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,9 @@ class FitOptions:
             done; the arrays are reused by the next chunk, so copy them to keep them.
         on_end: ``on_end(prog, result)`` once training and evaluation are done (the CLI
             writes its plots this way).
+        validation, early_stopping, keep, tensorboard: override the train block's
+            (a held-out fraction, a patience in epochs, ``"best"`` or ``"last"``, TensorBoard
+            event files in the run directory); see :mod:`rpgraph.train.epochs`.
     """
 
     epochs: int | None = None
@@ -89,6 +95,10 @@ class FitOptions:
     progress: bool = True
     callback: Callable[[int, Tree], None] | None = None
     on_end: Callable[[Program, FitResult], object] | None = None
+    validation: float | None = None
+    early_stopping: int | None = None
+    keep: str | None = None
+    tensorboard: bool | None = None
 
 
 def fit(prog: Program, data: Any = None, *, options: FitOptions | None = None,
@@ -107,9 +117,9 @@ def fit(prog: Program, data: Any = None, *, options: FitOptions | None = None,
     o = replace(options or FitOptions(), **overrides)
     st = resolve(prog, data, epochs=o.epochs, optimizer=o.optimizer, batch_size=o.batch_size,
                  seed=o.seed, checkpoint_every=o.checkpoint_every,
-                 allow_outside=o.allow_outside)
-    if o.chunk is not None and o.chunk < 1:
-        raise SpecValueError(f"Expected chunk >= 1, got {o.chunk}")
+                 allow_outside=o.allow_outside, validation=o.validation,
+                 early_stopping=o.early_stopping, keep=o.keep, tensorboard=o.tensorboard)
+    _check_counts(o)
     obj = prog.objective if o.bounds is None else make_objective(prog.network, o.bounds)
     per_epoch, total = step_plan(len(st.data), st.batch_size, st.epochs)
     k = o.chunk or max(1, min(1000, math.ceil(total / 50)))
@@ -117,48 +127,104 @@ def fit(prog: Program, data: Any = None, *, options: FitOptions | None = None,
     ck_every = max(k, (ck_every // k) * k)  # checkpoints fall on chunk boundaries
     run = RunDir(Path(o.out_dir), spec_hash(prog.network.source), per_epoch) \
         if o.out_dir is not None else None
+    watch = _epochs(prog, obj, st, run)
+    if watch.active:  # per-epoch evaluation needs epochs to end on chunk boundaries
+        k = epoch_chunk(k, per_epoch)
+        ck_every = max(k, (ck_every // k) * k)
     params, opt_state, start = _initial(prog, o, st, obj, run, total)
     if run is not None:
         run.start(prog, st, obj, total, start)
+    watch.start(start, per_epoch)
 
     run_chunk = make_chunk(prog, st.optimizer, objective=obj, devices=o.devices, seed=st.seed)
-    inputs = jnp.asarray(st.data.inputs, jnp.float32)
-    targets = jnp.asarray(st.data.labels if st.data.kind == "classification"
-                          else st.data.targets)
+    inputs, targets = _device_data(prog, st.data)
     bar = Progress(total, per_epoch, o.progress, start)
     losses_all: list[np.ndarray] = []
     t0 = time.perf_counter()
     step = start
     try:
-        while step < total:
+        while step < total and not watch.stopped:
             # chunk boundaries are absolute multiples of k (see the module docstring)
             end = min((step // k + 1) * k, total)
             idx = indices(step, end - step, len(st.data), st.batch_size, per_epoch, st.seed)
-            params, opt_state, losses, terms = run_chunk(params, opt_state, inputs, targets,
-                                                         jnp.asarray(idx), step)
+            try:
+                params, opt_state, losses, terms = run_chunk(params, opt_state, inputs,
+                                                             targets, jnp.asarray(idx), step)
+            except jax.errors.JaxRuntimeError as err:
+                raise _out_of_memory(err) from None
             losses = np.asarray(losses)
             if not np.all(np.isfinite(losses)):
                 _non_finite(losses, terms, step, per_epoch, run)
             losses_all.append(losses)
             if run is not None:
                 run.append(step, losses)
+            watch.steps(step, losses)
             step = end
-            if run is not None and (step % ck_every == 0 or step == total):
+            if watch.active and step % per_epoch == 0:
+                watch.end_epoch(step // per_epoch - 1, step, params)
+            if run is not None and (step % ck_every == 0 or step == total or watch.stopped):
                 run.checkpoint(params, opt_state, step, st, total)
             bar.update(step, float(losses[-1]) if len(losses) else float("nan"))
             if o.callback is not None:
                 o.callback(step, params)
     finally:
         bar.close()
+        watch.close()
+    if watch.best_params is not None:  # keep = best
+        params = jax.tree_util.tree_map(jnp.asarray, watch.best_params)
     result = FitResult(params, opt_state, np.concatenate(losses_all) if losses_all else
-                       np.zeros(0, np.float32), total, run.path if run else None,
-                       seconds=time.perf_counter() - t0, data=st.data, objective=obj)
-    result.metrics = evaluate(prog, params, st.data, objective=obj)
-    if run is not None:
-        run.finish(params, {"steps": total, "seconds": result.seconds, **result.metrics})
+                       np.zeros(0, np.float32), step, run.path if run else None,
+                       seconds=time.perf_counter() - t0, data=st.data, objective=obj,
+                       epochs=watch.rows, validation=st.validation)
+    _report(prog, st, result, run, watch)
     if o.on_end is not None:
         o.on_end(prog, result)
     return result
+
+
+def _epochs(prog: Program, obj: Objective, st: Settings, run: RunDir | None) -> Epochs:
+    """The run's per-epoch bookkeeping (validation, early stopping, best, TensorBoard)."""
+    return Epochs(prog, obj, st.data, st.validation, st.early_stopping, st.keep,
+                  run.path if run is not None else None, st.tensorboard,
+                  run.spec_hash if run is not None else None)
+
+
+def _check_counts(o: FitOptions) -> None:
+    """``chunk`` and ``devices`` are whole numbers >= 1 (or unset)."""
+    for name in ("chunk", "devices"):
+        value = getattr(o, name)
+        if value is not None and (isinstance(value, bool) or not isinstance(value, int)
+                                  or value < 1):
+            raise SpecValueError(f"Expected {name} to be an integer >= 1, got "
+                                 f"{type(value).__name__} {value!r:.40}")
+
+
+def _report(prog: Program, st: Settings, result: FitResult, run: RunDir | None,
+            watch: Epochs) -> None:
+    """Final metrics (training, validation, test parts) into ``result``; with a run
+    directory, ``params.npz`` and ``summary.json`` (epochs, firing rates of spiking layers)."""
+    obj, params = result.objective, result.params
+    result.metrics = evaluate(prog, params, st.data, objective=obj)
+    if st.validation is not None and st.validation is not st.data.test:
+        result.metrics.update({f"val_{k}": v for k, v in
+                               evaluate_part(prog, params, st.validation, objective=obj).items()})
+    if run is None:
+        return
+    extra: dict[str, Any] = dict(watch.summary()) if watch.active else {}
+    rates = firing_rates(prog, params, st.data)
+    if rates:
+        extra["firing_rates"] = rates
+    run.finish(params, {"steps": result.steps, "seconds": result.seconds, **result.metrics,
+                        **extra})
+
+
+def _device_data(prog: Program, ds: Dataset) -> tuple[Any, Any]:
+    """The data on the device: an array per port (plain arrays for one input or output,
+    else dicts by port name) for the chunk to gather batches from."""
+    ins = {k: jnp.asarray(v, jnp.float32) for k, v in ds.input_arrays(prog.inputs).items()}
+    outs = {k: jnp.asarray(v) for k, v in ds.output_arrays(prog.outputs).items()}
+    return (ins[prog.inputs[0]] if len(prog.inputs) == 1 else ins,
+            outs[prog.outputs[0]] if len(prog.outputs) == 1 else outs)
 
 
 def _initial(prog: Program, o: FitOptions, st: Settings, obj: Objective, run: RunDir | None,
@@ -174,6 +240,17 @@ def _initial(prog: Program, o: FitOptions, st: Settings, obj: Objective, run: Ru
     if run is None:
         raise nothing_to_resume(None)
     return run.resume(params, opt_state, total)
+
+
+def _out_of_memory(err: Exception) -> Exception:
+    """XLA's out-of-memory as a :class:`TrainingError` (the estimate before training,
+    :mod:`rpgraph.memory`, is approximate); any other runtime error unchanged."""
+    if "RESOURCE_EXHAUSTED" not in str(err):
+        return err
+    first = str(err).splitlines()[0][:200]
+    return TrainingError(f"the training program ran out of device memory ({first})",
+                         hint="use a smaller batch_size, shorter data or a smaller network, "
+                         "or compile with remat = N to recompute activations")
 
 
 def _non_finite(losses: np.ndarray, terms: dict[str, Array], step: int, per_epoch: int,

@@ -6,25 +6,31 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import optax
 
 from .. import ast
-from ..errors import DataError, SpecError
+from ..errors import DataError, SpecError, SpecValueError
 from ..expr import describe
-from ..io.data import Dataset, from_dataset_protocol, load_npz
+from ..io.data import Dataset, Ports, from_dataset_protocol, from_port_arrays, load_npz
 from ..train_config import (
+    KEEP,
+    EarlyStopping,
     TrainConfig,
     check_data,
+    check_port_loss,
+    check_validation,
     data_dir,
     data_spec,
     elaborate_train,
+    network_ports,
     open_data,
     optimizer_spec,
     train_env,
+    with_test_data,
 )
 
 if TYPE_CHECKING:
@@ -43,6 +49,11 @@ class Settings:
     batch_size: int
     seed: int
     checkpoint_every: int | None
+    #: per-epoch validation set: the ``validation`` split, else the test part (or ``None``)
+    validation: Dataset | None = None
+    early_stopping: EarlyStopping | None = None
+    keep: str = "last"
+    tensorboard: bool = False
 
 
 # --- resolving the train block ---------------------------------------------------------------
@@ -53,9 +64,12 @@ def _located(prog: Program, err: SpecError) -> SpecError:
 
 
 def make_data(expr: ast.Expr | str | Dataset | Any, *, base_dir: Path | None = None,
-              allow_outside: bool = False, env: Mapping[str, Any] | None = None) -> Dataset:
+              allow_outside: bool = False, env: Mapping[str, Any] | None = None,
+              ports: Ports | None = None) -> Dataset:
     """A :class:`Dataset` from a spec expression (``sinusoids(classes = 3)``, ``"f.npz"``),
-    a path, a Dataset, or any object with ``__len__``/``__getitem__``.
+    a path, a Dataset, a dict of arrays named after the ports, or any object with
+    ``__len__``/``__getitem__``. Data named after the ports is checked against ``ports``
+    (the network's) as it is read.
 
     >>> ds = make_data("sinusoids(classes = 2, length = 5, channels_in = 3)")
     >>> len(ds), ds.inputs.shape
@@ -63,15 +77,17 @@ def make_data(expr: ast.Expr | str | Dataset | Any, *, base_dir: Path | None = N
     """
     if isinstance(expr, Dataset):
         return expr
+    if isinstance(expr, Mapping):  # arrays named after the ports: {"x_a": ..., "target_y": ...}
+        return from_port_arrays(expr, ports=ports)
     if isinstance(expr, (str, os.PathLike)) and not isinstance(expr, ast.Str):
         text = os.fspath(expr)
         if text.endswith(".npz") or os.sep in text or "/" in text:
-            return load_npz(text, base_dir=None, allow_outside=True)
+            return load_npz(text, base_dir=None, allow_outside=True, ports=ports)
         from ..parse import parse_expr
 
         expr = parse_expr(text)
     if isinstance(expr, (ast.Str, ast.Name, ast.Call)):
-        return data_spec(expr, env or {}).load(base_dir, allow_outside)
+        return data_spec(expr, env or {}).load(base_dir, allow_outside, ports)
     if hasattr(expr, "__len__") and hasattr(expr, "__getitem__"):
         return from_dataset_protocol(expr)
     raise DataError(f"Expected a data set, got {describe(expr)}", getattr(expr, "span", None))
@@ -79,9 +95,12 @@ def make_data(expr: ast.Expr | str | Dataset | Any, *, base_dir: Path | None = N
 
 def resolve(prog: Program, data: Any = None, *, epochs: int | None = None,
             optimizer: Any = None, batch_size: int | None = None, seed: int | None = None,
-            checkpoint_every: int | None = None, allow_outside: bool = False) -> Settings:
+            checkpoint_every: int | None = None, allow_outside: bool = False,
+            validation: float | None = None, early_stopping: int | None = None,
+            keep: str | None = None, tensorboard: bool | None = None) -> Settings:
     """The spec's ``train { }`` block (see :mod:`rpgraph.train_config`) with overrides, as
-    runtime objects: the data set read and checked, the optax optimizer built.
+    runtime objects: the data set read and checked, the optax optimizer built, the
+    validation set split off (``validation``) or taken from the test part.
 
     >>> import rpgraph
     >>> prog = rpgraph.compile("specs/tutorial_rate.rpg")
@@ -94,13 +113,21 @@ def resolve(prog: Program, data: Any = None, *, epochs: int | None = None,
     try:
         config = config.override(epochs=epochs, batch_size=batch_size, seed=seed,
                                  checkpoint_every=checkpoint_every)
+        config = _override_validation(config, validation, early_stopping, keep, tensorboard)
         if data is None:
             ds, desc = open_data(net, config, allow_outside=allow_outside)
         else:
+            check_port_loss(net, config)
             ds = make_data(data, base_dir=data_dir(net), allow_outside=allow_outside,
-                           env=train_env(net))
+                           env=train_env(net), ports=network_ports(net, config))
             desc = ds.name
+            if config.test_data is not None:
+                ds = with_test_data(ds, config.test_data, data_dir(net), allow_outside)
             check_data(net, config, ds, desc)
+            check_validation(ds, config)
+        val = ds.test
+        if config.validation is not None:
+            ds, val = ds.split(config.validation, config.seed)
         if isinstance(optimizer, optax.GradientTransformation):
             opt, odesc = optimizer, "custom"
         else:
@@ -110,4 +137,25 @@ def resolve(prog: Program, data: Any = None, *, epochs: int | None = None,
     except SpecError as err:
         raise _located(prog, err) from None
     return Settings(ds, desc, opt, odesc, config.epochs, config.batch_size, config.seed,
-                    config.checkpoint_every)
+                    config.checkpoint_every, val, config.early_stopping, config.keep,
+                    config.tensorboard)
+
+
+def _override_validation(config: TrainConfig, validation: float | None,
+                         early_stopping: int | None, keep: str | None,
+                         tensorboard: bool | None) -> TrainConfig:
+    """The train block's validation settings with those given as arguments replacing them."""
+    if validation is not None and not 0 < validation < 1:
+        raise SpecValueError(f"Expected 0 < validation < 1, got {validation}")
+    if early_stopping is not None and early_stopping < 1:
+        raise SpecValueError(f"Expected early_stopping (a patience) >= 1, got "
+                             f"{early_stopping}")
+    if keep is not None and keep not in KEEP:
+        raise SpecValueError(f"Expected keep to be 'best' or 'last', got {keep!r}")
+    return replace(
+        config,
+        validation=config.validation if validation is None else float(validation),
+        early_stopping=config.early_stopping if early_stopping is None
+        else EarlyStopping(int(early_stopping)),
+        keep=config.keep if keep is None else keep,
+        tensorboard=config.tensorboard if tensorboard is None else bool(tensorboard))

@@ -72,7 +72,9 @@ def make_step(prog: Program, opt: optax.GradientTransformation, *,
     ['mse(y, target)']
     """
     obj = objective if objective is not None else prog.objective
-    tx = freeze(opt, obj.frozen)
+    # optimizers such as polyak_sgd need the loss as update(..., value=loss); the others
+    # take extra arguments and ignore them
+    tx = optax.with_extra_args_support(freeze(opt, obj.frozen))
     any_proj = any(jax.tree_util.tree_leaves(obj.project))
     noisy = [n for n, st in prog.initial_state().items() if "rng_key" in st]
 
@@ -92,7 +94,7 @@ def make_step(prog: Program, opt: optax.GradientTransformation, *,
             x = {prog.inputs[0]: x}
         (loss, terms), grads = jax.value_and_grad(loss_fn, has_aux=True)(params, x, target,
                                                                          key)
-        updates, opt_state = tx.update(grads, opt_state, params)
+        updates, opt_state = tx.update(grads, opt_state, params, value=loss)
         new = optax.apply_updates(params, updates)
         if any_proj:
             new = project(new, obj.lower, obj.upper, obj.project)
@@ -137,8 +139,10 @@ def make_chunk(prog: Program, opt: optax.GradientTransformation, *,
     """``chunk(params, opt_state, inputs, targets, idx, step0=0) -> (params, opt_state,
     losses, terms)``: a ``lax.scan`` over steps, jitted with parameter and optimizer buffers
     donated. ``idx`` is ``(K, B)`` sample indices, one row per step; the data stays on the
-    device and each step gathers its batch there. ``step0`` is the absolute number of the
-    first step: noise keys derive from ``(seed, step)``, so a resumed run draws the same.
+    device and each step gathers its batch there; ``inputs`` and ``targets`` may be dicts
+    of arrays by port (networks with several inputs or outputs). ``step0`` is the absolute
+    number of the first step: noise keys derive from ``(seed, step)``, so a resumed run
+    draws the same.
     ``objective`` is as for :func:`make_step`.
 
     >>> import rpgraph
@@ -158,16 +162,18 @@ def make_chunk(prog: Program, opt: optax.GradientTransformation, *,
     def body(carry: Any, idx: Array) -> Any:
         params, opt_state, inputs, targets, n = carry
         if idx.shape[0] == 1:  # one sample: a dynamic slice, cheaper than a gather
-            x = jax.lax.dynamic_slice_in_dim(inputs, idx[0], 1, axis=0)
-            t = jax.lax.dynamic_slice_in_dim(targets, idx[0], 1, axis=0)
+            pick = lambda a: jax.lax.dynamic_slice_in_dim(a, idx[0], 1, axis=0)  # noqa: E731
         else:
-            x = inputs[idx]
-            t = targets[idx]
+            pick = lambda a: a[idx]  # noqa: E731
+        # inputs and targets are arrays, or dicts by port for several inputs/outputs
+        x = jax.tree_util.tree_map(pick, inputs)
+        t = jax.tree_util.tree_map(pick, targets)
         if shard is not None:
-            x = jax.lax.with_sharding_constraint(x, shard)
-            t = jax.lax.with_sharding_constraint(t, shard)
+            x = jax.tree_util.tree_map(lambda a: jax.lax.with_sharding_constraint(a, shard), x)
+            t = jax.tree_util.tree_map(lambda a: jax.lax.with_sharding_constraint(a, shard), t)
         key = jax.random.fold_in(base, n)
-        params, opt_state, loss, terms = step(params, opt_state, {name: x}, t, key)
+        params, opt_state, loss, terms = step(params, opt_state,
+                                              x if isinstance(x, dict) else {name: x}, t, key)
         return (params, opt_state, inputs, targets, n + 1), (loss, terms)
 
     def run(params: Tree, opt_state: Any, inputs: Array, targets: Array, idx: Array,
