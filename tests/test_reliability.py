@@ -131,6 +131,7 @@ SPEC_ROWS: dict[str, str] = {
     "binary_max_spikes": HDR + "    x -> linear(2) -> alif(spikes = binary, "
     "max_spikes_per_dt = 3) -> y\n}\n",
     "negative_delay": HDR + "    x -> linear(2) -> delay(uniform(-2 ms, 1 ms)) -> y\n}\n",
+    "multi_with_v_reset": HDR + "    x -> linear(2) -> lif(reset = v_reset, spikes = multi) -> y\n}\n",
 }
 # rows that only fail when training starts (the train block is resolved by 'train')
 TRAIN_SPEC_ROWS: dict[str, str] = {
@@ -362,6 +363,7 @@ def _rows() -> list[tuple[str, str, list[str]]]:
         "unknown_surrogate": "SpecNameError", "surrogate_range": "SpecValueError",
         "surrogate_not_spiking": "SpecNameError", "binary_max_spikes": "SpecValueError",
         "negative_delay": "SpecValueError", "delay_too_long": "SpecValueError",
+        "multi_with_v_reset": "SpecValueError",
     }
     rows = [(f"spec:{k}", spec_family[k], ["check", f"{k}.rpg"]) for k in SPEC_ROWS]
     rows += [(f"spec:{k}", spec_family[k], ["train", f"{k}.rpg", "--out", f"out_{k}", *TRAIN])
@@ -574,6 +576,12 @@ EXPECTED: dict[str, tuple[int, str]] = {
         "spikes = multi; spikes = binary fires at most one per step\n"
         '        x -> linear(2) -> alif(spikes = binary, max_spikes_per_dt = 3) -> y\n'
         '                                                                    ^\n'
+    )),
+    'spec:multi_with_v_reset': (1, (
+        "multi_with_v_reset.rpg:4:53: error: 'lif': reset = v_reset fires at most one spike "
+        "per step; write spikes = binary\n"
+        '        x -> linear(2) -> lif(reset = v_reset, spikes = multi) -> y\n'
+        '                                                        ^^^^^\n'
     )),
     'spec:negative_delay': (1, (
         "negative_delay.rpg:4:29: error: 'delay': delays cannot be negative, got -0.002 s\n"
@@ -1516,7 +1524,7 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
     },
     "SpecValueError": {
         "surrogate argument out of range / binary spikes with max_spikes_per_dt": [
-            "spec:surrogate_range", "spec:binary_max_spikes"],
+            "spec:surrogate_range", "spec:binary_max_spikes", "spec:multi_with_v_reset"],
         "negative delay / a delay as long as the data": [
             "spec:negative_delay", "spec:delay_too_long"],
         "argument outside the range its kind, initialiser or optimizer declares; a train "
