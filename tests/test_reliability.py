@@ -131,7 +131,8 @@ SPEC_ROWS: dict[str, str] = {
     "binary_max_spikes": HDR + "    x -> linear(2) -> alif(spikes = binary, "
     "max_spikes_per_dt = 3) -> y\n}\n",
     "negative_delay": HDR + "    x -> linear(2) -> delay(uniform(-2 ms, 1 ms)) -> y\n}\n",
-    "multi_with_v_reset": HDR + "    x -> linear(2) -> lif(reset = v_reset, spikes = multi) -> y\n}\n",
+    "multi_with_v_reset": HDR + "    x -> linear(2) -> lif(reset = v_reset, spikes = multi)"
+    " -> y\n}\n",
 }
 # rows that only fail when training starts (the train block is resolved by 'train')
 TRAIN_SPEC_ROWS: dict[str, str] = {
