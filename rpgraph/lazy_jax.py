@@ -66,9 +66,10 @@ class custom_jvp:  # noqa: N801 - stands in for jax.custom_jvp, spelled the same
     3.0
     """
 
-    def __init__(self, fun: Callable[..., Any]) -> None:
+    def __init__(self, fun: Callable[..., Any], nondiff_argnums: tuple[int, ...] = ()) -> None:
         functools.update_wrapper(self, fun)
         self._fun = fun
+        self._nondiff = tuple(nondiff_argnums)
         self._rule: Callable[..., Any] | None = None
         self._real: Any = None
 
@@ -78,7 +79,7 @@ class custom_jvp:  # noqa: N801 - stands in for jax.custom_jvp, spelled the same
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self._real is None:
-            real = jax.custom_jvp(self._fun)
+            real = jax.custom_jvp(self._fun, nondiff_argnums=self._nondiff)
             if self._rule is not None:
                 real.defjvp(self._rule)
             self._real = real

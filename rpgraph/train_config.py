@@ -46,6 +46,7 @@ from .io.data import (
     make_dataset,
 )
 from .memory import refuse_above, training_estimate
+from .modules import KINDS
 from .ranges import AT_LEAST_1, FINITE, NON_NEGATIVE, SEED, UNIT_INTERVAL, Range, range_error
 
 if TYPE_CHECKING:
@@ -765,11 +766,26 @@ def check_data(net: Network, config: TrainConfig | None, ds: Dataset, desc: str)
         return
     check_against_spec(ds, n_in=net.size(net.inputs[0]), n_out=net.size(net.outputs[0]),
                        source=source, input_name=net.inputs[0], output_name=net.outputs[0])
+    _check_lookback(net, ds, source)
     _check_memory(net, config, ds, source)
     if ds.kind == "classification" and (config is None or config.loss is None):
         raise DataError(f"{source} is a classification data set but the spec has no loss",
                         hint=f"add 'loss = cross_entropy({net.outputs[0]}, target)' to the "
                         "train block")
+
+
+def _check_lookback(net: Network, ds: Dataset, source: str) -> None:
+    """No node reaches further into the past than the data goes (a delay as long as the
+    sequence would only ever output zeros)."""
+    for n in net.modules():
+        m = net.module(n)
+        kind = KINDS[m.kind]
+        steps = kind.lookback(kind.configure(m.cfg, dt=net.dt))
+        if steps >= ds.length:
+            raise SpecValueError(
+                f"'{n}' delays by up to {steps} steps but {source} has {ds.length} time "
+                "steps per sample", m.span,
+                hint="shorten the delay or use longer sequences")
 
 
 def _check_memory(net: Network, config: TrainConfig | None, ds: Dataset, source: str) -> None:

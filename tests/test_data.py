@@ -174,7 +174,7 @@ def test_digits_without_test_split():
         (
             {"encoding": "poison"},
             "dataset 'digits': unknown encoding 'poison'; expected one of 'rate', 'poisson', "
-            "'latency'",
+            "'latency', 'rows'",
             "did you mean 'poisson'?",
         ),
         ({"split": 1.0}, "dataset 'digits': expected 0 <= split < 1, got 1.0", None),

@@ -180,8 +180,10 @@ def test_json_and_dot_export() -> None:
 def test_summary_marks_a_reset_rockpool_lacks() -> None:
     net = loads(HEAD + "    x -> a: lif -> b: lif(reset = v_reset) -> linear(2) -> y\n}\n")
     lines = net.summary().splitlines()
-    assert "    lif 'a' with shape (4,)  [LIFJax]" in lines
-    assert "    lif 'b' with shape (4,)  [like LIFJax; reset = v_reset]" in lines
+    assert ("    lif 'a' with shape (4,)  [LIFJax]  spikes = multi (at most 65536 per step), "
+            "surrogate = pwl(window = 0.5)") in lines
+    assert ("    lif 'b' with shape (4,)  [like LIFJax; reset = v_reset]  spikes = binary, "
+            "surrogate = pwl(window = 0.5)") in lines
 
 
 def test_summary() -> None:
@@ -190,7 +192,8 @@ def test_summary() -> None:
         "Network 'srnn' with shape (16, 4) {",
         "    linear 'w_in' with shape (16, 64)  [LinearJax]",
         "    linear 'w_rec' with shape (64, 64)  [LinearJax]",
-        "    lif 'h' with shape (64,)  [LIFJax]",
+        "    lif 'h' with shape (64,)  [LIFJax]  spikes = multi (at most 65536 per step), "
+        "surrogate = pwl(window = 0.5)",
         "    linear 'linear_0' with shape (64, 4)  [LinearJax]",
         "    expsyn 'readout' with shape (4,)  [ExpSynJax]",
         "    recurrent h -> w_rec (one step delay)",

@@ -331,7 +331,7 @@ def test_zoo_of_node_types_matches_reference() -> None:
     for name, node in (("lif", "lif_"), ("if_", "if_"), ("thr", "thr")):  # lif: a kind name
         np.testing.assert_array_equal(np.asarray(rec[node]["spikes"]), ref[name], err_msg=name)
         assert ref[name].sum() > 0, name
-    np.testing.assert_allclose(np.asarray(rec["li"]["isyn"]), ref["li"], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(rec["li_"]["isyn"]), ref["li"], rtol=1e-4, atol=1e-5)
     np.testing.assert_allclose(np.asarray(y), ref["out"], rtol=1e-4, atol=1e-4)
 
 
@@ -371,7 +371,7 @@ def test_import_lists_every_unsupported_node() -> None:
         "conv": conv,
         "pool": nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]),
                               padding=np.array([0, 0])),
-        "delay": nir.Delay(delay=np.ones(8)),
+        "delay": nir.Delay(delay=np.ones((2, 4))),
         "flat": nir.Flatten(input_type={"input": np.array([2, 2, 2])}, start_dim=1),
         "lif": nir.LIF(tau=np.ones(8), r=np.ones(8), v_leak=np.zeros(8),
                        v_threshold=np.ones(8)),
@@ -383,9 +383,9 @@ def test_import_lists_every_unsupported_node() -> None:
     with pytest.raises(SpecError) as err:
         nir_to_spec(graph, dt=1e-3)
     msg = str(err.value)
-    # conv and pool are read since tensor shapes (issue 12)
-    assert "cannot import NIR graph: 2 unsupported nodes: 'delay' (Delay: no rpgraph " \
-           "equivalent), 'flat' (Flatten: start_dim 1, end_dim -1 over an input of shape " \
+    # conv and pool are read since tensor shapes (issue 12), 1-D delays since issue 13
+    assert "cannot import NIR graph: 2 unsupported nodes: 'delay' (Delay: shape (2, 4) (only " \
+           "1-D delays)), 'flat' (Flatten: start_dim 1, end_dim -1 over an input of shape " \
            "(2, 2, 2) (only flattening the whole sample))" in msg
     assert "lif" not in msg.split("hint")[0]
 
@@ -587,7 +587,7 @@ def test_top_level_api_and_export_table() -> None:
                          timeout=120, cwd=Path(__file__).resolve().parents[1], check=True)
     assert out.stdout.split() == ["False", "False"]
     assert rnir.EXPORTABLE_KINDS == ("linear", "lif", "expsyn", "identity", "conv1d", "conv2d",
-                                     "sumpool2d", "avgpool2d", "flatten")
+                                     "sumpool2d", "avgpool2d", "flatten", "li", "if", "delay")
     assert set(EXPORTERS) <= set(KINDS)
 
 def test_cli_import_train_export_round_trip(tmp_path: Path) -> None:

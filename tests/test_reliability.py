@@ -134,6 +134,14 @@ SPEC_ROWS: dict[str, str] = {
     "loss_glob_no_match": OK_NET + "train {\n    loss = mse(y, target) + l1(w_*.weight)\n}\n",
     "rate_of_params": OK_NET + "train {\n    loss = mse(y, target) + rate(linear_0.*)\n}\n",
     "freeze_without_node": OK_NET + "train {\n    freeze = [weight*]\n}\n",
+    "unknown_surrogate": HDR + "    x -> linear(2) -> lif(surrogate = atna) -> y\n}\n",
+    "surrogate_range": HDR + "    x -> linear(2) -> lif(surrogate = atan(alpha = 0)) -> y\n}\n",
+    "surrogate_not_spiking": HDR + "    x -> linear(2) -> rate(surrogate = atan) -> y\n}\n",
+    "binary_max_spikes": HDR + "    x -> linear(2) -> alif(spikes = binary, "
+    "max_spikes_per_dt = 3) -> y\n}\n",
+    "negative_delay": HDR + "    x -> linear(2) -> delay(uniform(-2 ms, 1 ms)) -> y\n}\n",
+    "multi_with_v_reset": HDR + "    x -> linear(2) -> lif(reset = v_reset, spikes = multi)"
+    " -> y\n}\n",
 }
 # rows that only fail when training starts (the train block is resolved by 'train')
 TRAIN_SPEC_ROWS: dict[str, str] = {
@@ -142,6 +150,10 @@ TRAIN_SPEC_ROWS: dict[str, str] = {
     "    data = sinusoids(classes = 2, length = 5, channels_in = 4, channels_out = 2)\n}\n",
     "unknown_dataset": OK_NET + "train {\n    data = sinusoid(classes = 2)\n}\n",
     "no_data": OK_NET,
+    "delay_too_long": "network n (dt = 1 ms) {\n    input  x : 4\n    output y : 2\n"
+    "    x -> linear(2) -> delay(5 ms) -> y\n}\n"
+    "train {\n    data = sinusoids(classes = 2, length = 5, channels_in = 4, channels_out = 2)"
+    "\n    epochs = 1\n}\n",
     "non_finite_loss": "network n {\n    input  x : 8\n    output y : 2\n"
     "    x -> linear(2, weight = 1e30) -> y\n}\n"
     "train {\n    data = sinusoids(classes = 2, length = 5, channels_in = 8, channels_out = 2)"
@@ -232,7 +244,8 @@ def _nir_files(d: Path) -> None:
     (d / "garbage.nir").write_bytes(b"not an HDF5 file\n" * 8)
     two = np.array([2])
     graph = nir.NIRGraph(
-        nodes={"input": nir.Input(input_type=two), "delay": nir.Delay(delay=np.ones(2)),
+        nodes={"input": nir.Input(input_type=two),
+               "delay": nir.Flatten(input_type={"input": two}, start_dim=0, end_dim=-1),
                "scale": nir.Scale(scale=np.ones(2)),
                "flat": nir.Flatten(input_type={"input": two}, start_dim=0, end_dim=-1),
                "output": nir.Output(output_type=two)},
@@ -398,6 +411,10 @@ def _rows() -> list[tuple[str, str, list[str]]]:
         "unknown_train_setting": "SpecNameError", "unknown_optimizer": "SpecNameError",
         "unknown_dataset": "DataError", "no_data": "DataError",
         "non_finite_loss": "TrainingError",
+        "unknown_surrogate": "SpecNameError", "surrogate_range": "SpecValueError",
+        "surrogate_not_spiking": "SpecNameError", "binary_max_spikes": "SpecValueError",
+        "negative_delay": "SpecValueError", "delay_too_long": "SpecValueError",
+        "multi_with_v_reset": "SpecValueError",
     }
     spec_family.update({k: family for k, (_, family) in SHAPE_ROWS.items()})
     rows = [(f"spec:{k}", spec_family[k], ["check", f"{k}.rpg"]) for k in SPEC_ROWS]
@@ -602,6 +619,49 @@ def _port_files(d: Path) -> None:
 
 # Exact stderr per row ('{LONG}' stands for LONG_NAME); status 2 = usage, 1 = error.
 EXPECTED: dict[str, tuple[int, str]] = {
+    'spec:unknown_surrogate': (1, (
+        "unknown_surrogate.rpg:4:39: error: unknown surrogate 'atna'\n"
+        '        x -> linear(2) -> lif(surrogate = atna) -> y\n'
+        '                                          ^^^^\n'
+        "hint: did you mean 'atan'?\n"
+    )),
+    'spec:surrogate_range': (1, (
+        "surrogate_range.rpg:4:52: error: surrogate 'atan': alpha must be positive, got 0\n"
+        '        x -> linear(2) -> lif(surrogate = atan(alpha = 0)) -> y\n'
+        '                                                       ^\n'
+        'hint: e.g. atan(alpha = 2)\n'
+    )),
+    'spec:surrogate_not_spiking': (1, (
+        "surrogate_not_spiking.rpg:4:28: error: 'rate' has no argument 'surrogate'\n"
+        '        x -> linear(2) -> rate(surrogate = atan) -> y\n'
+        '                               ^^^^^^^^^\n'
+        "hint: 'surrogate' is an argument of alif, if, lif, not of 'rate'\n"
+    )),
+    'spec:binary_max_spikes': (1, (
+        "binary_max_spikes.rpg:4:65: error: 'alif': max_spikes_per_dt applies to "
+        "spikes = multi; spikes = binary fires at most one per step\n"
+        '        x -> linear(2) -> alif(spikes = binary, max_spikes_per_dt = 3) -> y\n'
+        '                                                                    ^\n'
+    )),
+    'spec:multi_with_v_reset': (1, (
+        "multi_with_v_reset.rpg:4:53: error: 'lif': reset = v_reset fires at most one spike "
+        "per step; write spikes = binary\n"
+        '        x -> linear(2) -> lif(reset = v_reset, spikes = multi) -> y\n'
+        '                                                        ^^^^^\n'
+    )),
+    'spec:negative_delay': (1, (
+        "negative_delay.rpg:4:29: error: 'delay': delays cannot be negative, got -0.002 s\n"
+        '        x -> linear(2) -> delay(uniform(-2 ms, 1 ms)) -> y\n'
+        '                                ^^^^^^^^^^^^^^^^^^^^\n'
+    )),
+    'spec:delay_too_long': (1, (
+        "delay_too_long.rpg:4:23: error: 'delay_0' delays by up to 5 steps but dataset "
+        "'sinusoids(classes = 2, length = 5, channels_in = 4, channels_out = 2)' has 5 time "
+        "steps per sample\n"
+        '        x -> linear(2) -> delay(5 ms) -> y\n'
+        '                          ^^^^^^^^^^^\n'
+        'hint: shorten the delay or use longer sequences\n'
+    )),
     'spec:syntax': (1, (
         "syntax.rpg:4:20: error: unexpected '='; expected a new line, '->' or '}'\n"
         '        x -> linear(2) => y\n'
@@ -1071,10 +1131,10 @@ EXPECTED: dict[str, tuple[int, str]] = {
         'hint: NIR files are HDF5 files written by nir.write\n'
     )),
     'nir:unsupported_import': (1, (
-        "error: cannot import NIR graph: 2 unsupported nodes: 'delay' (Delay: no rpgraph equi"
-        "valent), 'flat' (Flatten: no rpgraph equivalent)\n"
+        "error: cannot import NIR graph: 2 unsupported nodes: 'delay' (Flatten: no rpgraph eq"
+        "uivalent), 'flat' (Flatten: no rpgraph equivalent)\n"
         'hint: supported: Input, Output, NIRGraph, Affine, Linear, Scale, LI, I, LIF, CubaLIF'
-        ', CubaLI, IF, Threshold\n'
+        ', CubaLI, IF, Threshold, Delay\n'
     )),
     'nir:zero_dt': (1, (
         'error: Expected a positive time step dt in seconds, got 0.0\n'
@@ -1087,7 +1147,7 @@ EXPECTED: dict[str, tuple[int, str]] = {
     'nir:unsupported_export': (1, (
         "error: cannot export to NIR: 1 unsupported node: 'rate_0' (rate: NIR has no rate neu"
         'ron)\n'
-        'hint: exportable kinds (nir): linear, lif, expsyn, identity\n'
+        'hint: exportable kinds (nir): linear, lif, expsyn, identity, li, if, delay\n'
     )),
     'nir:missing_params': (1, (
         "error: parameter file 'nope' does not exist\n"
@@ -1658,6 +1718,8 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
     },
     "SpecNameError": {
         "unknown module kind / argument": ["spec:unknown_kind", "spec:unknown_argument"],
+        "unknown surrogate / surrogate on a non-spiking kind": [
+            "spec:unknown_surrogate", "spec:surrogate_not_spiking"],
         "duplicate name / block": ["spec:duplicate_name", "spec:duplicate_block"],
         "undefined name": ["spec:undefined"],
         "bound matches no parameter": ["spec:bad_bound"],
@@ -1679,6 +1741,10 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
         "node budget": ["spec:block_budget"],
     },
     "SpecValueError": {
+        "surrogate argument out of range / binary spikes with max_spikes_per_dt": [
+            "spec:surrogate_range", "spec:binary_max_spikes", "spec:multi_with_v_reset"],
+        "negative delay / a delay as long as the data": [
+            "spec:negative_delay", "spec:delay_too_long"],
         "argument outside the range its kind, initialiser or optimizer declares; a train "
         "setting out of range; an optimizer argument of the wrong type": [
             "value:negative_tau", "value:zero_tau", "value:negative_noise",

@@ -23,7 +23,8 @@ SYNTHETIC_DATA = {
 
 def test_there_are_specs() -> None:
     names = {p.stem for p in SPECS}
-    assert {"tutorial_mlp", "tutorial_rate", "srnn", "residual", "digits_lif"} <= names
+    assert {"tutorial_mlp", "tutorial_rate", "srnn", "residual", "digits_lif",
+            "digits_alif_rec"} <= names
 
 
 @pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])

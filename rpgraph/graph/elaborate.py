@@ -28,6 +28,7 @@ from ..errors import (
 from ..expr import Quantity, Symbol, Value, as_float, as_int, describe, evaluate
 from ..modules import ACTIVATIONS, INITIALISERS, KINDS, Init
 from ..modules.base import INIT_ARG_RANGES, REQUIRED, Arg
+from ..modules.surrogates import SURROGATES, Surrogate
 from ..ranges import range_error
 from .records import ModuleNode, PortNode, put, record
 
@@ -248,6 +249,10 @@ class Elaborator:
                                 or f"known kinds: {', '.join(sorted(KINDS))}")
         kind = KINDS[func]
         cfg, arg_spans = bind_args(kind.args, call, scope.env, f"'{func}'")
+        problem = kind.check_args(cfg, arg_spans)
+        if problem:
+            raise SpecValueError(f"'{func}': {problem[1]}",
+                                 arg_spans.get(problem[0], call.span))
         self._add(node, ModuleNode(node, func, cfg, 0, 0, kind.stateful, span, call.span,
                                    arg_spans), scope)
         return node
@@ -398,9 +403,13 @@ def bind_args(args: tuple[Arg, ...], call: ast.Call, env: Mapping[str, Value],
         given[a.name] = expr
     for i, (key, expr) in enumerate(call.kwargs):
         if key not in by_name:
+            # e.g. a surrogate on a non-spiking kind: say which kinds take it
+            owners = [k for k, kd in KINDS.items() if key in {a.name for a in kd.args}]
             raise SpecNameError(
                 f"{what} has no argument '{key}'", call.key_span(i),
                 hint=did_you_mean(key, by_name)
+                or (f"'{key}' is an argument of {', '.join(owners)}, not of {what}"
+                    if key in ("surrogate", "spikes") else "")
                 or f"arguments of {what}: {', '.join(by_name) or 'none'}")
         if key in given:
             raise SpecValueError(f"argument '{key}' given twice", getattr(expr, "span",
@@ -486,6 +495,42 @@ def _to_str(arg: Arg, v: Value, expr: ast.Expr, env: Mapping[str, Value]) -> str
     return name
 
 
+def _to_surrogate(arg: Arg, v: Value, expr: ast.Expr, env: Mapping[str, Value]
+                  ) -> Surrogate:
+    """``pwl``, ``atan(2)`` or ``fast_sigmoid(slope = 25)``: a name from
+    :data:`~rpgraph.modules.surrogates.SURROGATES` with positive arguments."""
+    known = f"known surrogates: {', '.join(SURROGATES)}"
+    name = _name(v) if not isinstance(v, ast.Call) else v.func
+    span = v.func_span if isinstance(v, ast.Call) else expr.span
+    if name is None:
+        raise SpecValueError(f"Expected a surrogate gradient, got {describe(v)}", expr.span,
+                             hint=f"e.g. fast_sigmoid(slope = 25); {known}")
+    if name not in SURROGATES:
+        raise SpecNameError(f"unknown surrogate '{name}'", span,
+                            hint=did_you_mean(name, SURROGATES) or known)
+    fam = SURROGATES[name]
+    usage = f"{name}({', '.join(f'{k} = {d:g}' for k, d in fam.args)})"
+    given: dict[str, float] = {}
+    if isinstance(v, ast.Call):
+        names = [k for k, _ in fam.args]
+        if len(v.args) > len(names):
+            raise SpecValueError(f"surrogate '{name}' takes {len(names)} argument"
+                                 f"{'s' if len(names) != 1 else ''}, got {len(v.args)}",
+                                 v.span, hint=f"write {usage}")
+        pairs = list(zip(names, v.args)) + list(v.kwargs)
+        for i, (key, a) in enumerate(pairs):
+            if key not in names:
+                raise SpecNameError(f"surrogate '{name}' has no argument '{key}'",
+                                    v.key_span(i - len(v.args)),
+                                    hint=did_you_mean(key, names) or f"write {usage}")
+            x = as_float(evaluate(a, env), a)
+            if not (x > 0 and x < float("inf")):
+                raise SpecValueError(f"surrogate '{name}': {key} must be positive, got {x:g}",
+                                     a.span, hint=f"e.g. {usage}")
+            given[key] = x
+    return Surrogate.make(name, given)
+
+
 def _to_init(arg: Arg, v: Value, expr: ast.Expr, env: Mapping[str, Value]) -> Init | bool:
     if isinstance(v, bool):
         return v  # e.g. linear(bias = true): the kind decides what a flag means
@@ -559,6 +604,7 @@ CONVERTERS: dict[str, Converter] = {
     "init": _to_init,
     "str": _to_str,
     "ints": _to_ints,
+    "surrogate": _to_surrogate,
 }
 
 

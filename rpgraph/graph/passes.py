@@ -310,7 +310,8 @@ def add_params(g: nx.DiGraph, ctx: Context) -> None:
             if pid in g:
                 raise SpecNameError(f"name '{pid}' is both a node and a parameter", m.span)
             put(g, pid, ParamNode(pid, n, pname, tuple(ps.shape), ps.family, ps.init,
-                                  span=m.arg_spans.get(pname, m.call_span or m.span)))
+                                  span=m.arg_spans.get(pname, m.call_span or m.span),
+                                  trainable=ps.trainable))
             g.add_edge(pid, n, type="param")
 
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..errors import Span
 from ..modules import KINDS, Init
+from ..modules.surrogates import Surrogate
 from .records import ModuleNode, ParamNode, PortNode
 
 if TYPE_CHECKING:
@@ -51,7 +52,8 @@ def summary(net: Network) -> str:
         rp = KINDS[m.kind].rockpool
         if m.cfg.get("reset", "subtract") != "subtract":  # not what LIFJax does
             rp = f"like {rp}; reset = {m.cfg['reset']}"
-        lines.append(f"    {m.kind} '{n}' with shape {_shape(m)}" + (f"  [{rp}]" if rp else ""))
+        lines.append(f"    {m.kind} '{n}' with shape {_shape(m)}" + (f"  [{rp}]" if rp else "")
+                     + _spiking(m.cfg))
     rec = [(u, v) for u, v, e in g.edges(data=True) if e.get("recurrent")]
     for u, v in rec:
         lines.append(f"    recurrent {u} -> {v} (one step delay)")
@@ -65,10 +67,20 @@ def summary(net: Network) -> str:
     return "\n".join(lines)
 
 
+def _spiking(cfg: dict[str, Any]) -> str:
+    """How a spiking node fires and which surrogate its gradient uses: a multi-spike node
+    can emit many spikes per step, which surprises who expects a 0/1 spike train."""
+    if "spikes" not in cfg:
+        return ""
+    binary = cfg["spikes"] == "binary" or cfg.get("reset") == "v_reset"
+    mode = "binary" if binary else f"multi (at most {cfg['max_spikes_per_dt']:g} per step)"
+    return f"  spikes = {mode}, surrogate = {cfg['surrogate'].describe()}"
+
+
 def _jsonable(v: Any) -> Any:
     if isinstance(v, Span):
         return [v.line, v.column]
-    if isinstance(v, Init):
+    if isinstance(v, (Init, Surrogate)):
         return v.describe()
     if isinstance(v, float) and not math.isfinite(v):
         return str(v)  # "inf" / "-inf": JSON has no infinities

@@ -384,13 +384,18 @@ def sinusoids(
     return Dataset(inputs.astype(np.float32), targets=targets.astype(np.float32), name="sinusoids")
 
 
-DIGIT_ENCODINGS = ("rate", "poisson", "latency")
+DIGIT_ENCODINGS = ("rate", "poisson", "latency", "rows")
 
 
 def _encode_digits(
     intensity: np.ndarray, *, encoding: str, length: int, gain: float, rng: np.random.RandomState
 ) -> np.ndarray:
     """Turn ``(N, 64)`` intensities in [0, 1] into ``(N, length, 64)`` float32 inputs."""
+    if encoding == "rows":
+        # a time series: image row r (8 pixels) is the input for steps r * hold .. (r+1) * hold
+        hold = max(1, length // 8)
+        rows = (intensity * gain).reshape(len(intensity), 8, 8)
+        return np.ascontiguousarray(np.repeat(rows, hold, axis=1), dtype=np.float32)
     # the shared encoders (rpgraph.io.encode) draw and round exactly as this loader did
     return ENCODERS[encoding](intensity, length=length, gain=gain, rng=rng)
 
@@ -407,7 +412,9 @@ def digits(
 
     Encodings: ``"rate"`` (intensity/16 * gain held over time, an analog current),
     ``"poisson"`` (Bernoulli spikes with probability intensity/16 * gain per step) and
-    ``"latency"`` (one spike per lit pixel, at step ``(1 - p) * (length - 1)``). The split is
+    ``"latency"`` (one spike per lit pixel, at step ``(1 - p) * (length - 1)``) and ``"rows"``
+    (a time series of 8 channels: the image's rows top to bottom, each held for
+    ``length // 8`` steps, intensity * gain; ``T = 8 * max(1, length // 8)``). The split is
     stratified and seeded; the returned data set is the training part, ``.test`` the rest.
 
     >>> ds = digits(length=20)

@@ -1,10 +1,24 @@
 """Module kinds: one file per kind family, all registered in :data:`KINDS`.
 
 Importing this package registers every kind (``linear``, the instant activations,
-``rate``, ``lif``, ``expsyn``).
+``rate``, ``lif``, ``alif``, ``if``, ``li``, ``expsyn``, ``delay``, the convolutions,
+pooling and reshapes).
 """
 
-from . import conv, expsyn, instant, lif, linear, pool, rate, reshape  # noqa: F401  (imported to register kinds)  # noqa: F401  (shape-aware kinds)
+from . import (  # noqa: F401  (imported to register their kinds)
+    alif,
+    conv,
+    delay,
+    expsyn,
+    if_,
+    instant,
+    li,
+    lif,
+    linear,
+    pool,
+    rate,
+    reshape,
+)
 from .base import (
     ACTIVATIONS,
     INITIALISERS,

@@ -21,7 +21,7 @@ the compiler's ``assoc_scan`` and ``unroll``.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import MISSING, dataclass, field, fields, replace
 from typing import TYPE_CHECKING, Any, ClassVar, Generic, TypeVar, cast, get_args
 
@@ -226,7 +226,7 @@ def recurrence_evolution(name: str, a: Array, b: Array, state: State, record: bo
 # --- arguments and configuration -------------------------------------------------------------
 
 # what each argument type means is the graph builder's business (it converts the values)
-ARG_TYPES = ("int", "float", "time", "bool", "activation", "init", "str", "ints")
+ARG_TYPES = ("int", "float", "time", "bool", "activation", "init", "str", "ints", "surrogate")
 
 
 @dataclass(frozen=True)
@@ -239,7 +239,8 @@ class Arg:
     :data:`ACTIVATIONS`), ``"init"`` (an initialiser or a constant, for the parameter of
     the same name), ``"str"`` (a name; one of ``choices`` when given), ``"ints"`` (an
     integer or a tuple of integers, ``3`` or ``(3, 3)``; or one of ``choices``, e.g.
-    ``same``).
+    ``same``), ``"surrogate"`` (a surrogate gradient from
+    :data:`~rpgraph.modules.surrogates.SURROGATES`).
 
     ``range`` is the interval the value must lie in (for an ``"init"``, every value the
     initialiser can produce, where that is known: constants and ``uniform``); ``unit`` is
@@ -328,6 +329,7 @@ class ParamSpec:
     shape: tuple[int, ...]
     family: str
     init: Init
+    trainable: bool = True  # False: never updated by training (e.g. delays in steps)
 
 
 ParamSpecs = dict[str, ParamSpec]
@@ -392,6 +394,18 @@ class Kind(Generic[C]):
                                 + (f"; {hint}" if hint else ""))
         return cast(C, self.config(dt=dt, assoc_scan=assoc_scan, unroll=unroll,
                                    shape_in=tuple(shape_in), **values))
+
+    def check_args(self, cfg: Mapping[str, Any], given: Collection[str]
+                   ) -> tuple[str, str] | None:
+        """Arguments that are wrong together: ``(argument, message)`` naming the argument
+        the error points at (one of ``given``, the ones the spec wrote), else ``None``.
+        Default: none."""
+        return None
+
+    def lookback(self, cfg: C) -> int:
+        """Time steps into the past this node's output reaches (a delay's longest); the
+        data must have more time steps. Default: 0."""
+        return 0
 
     # -- structure (static, run once at graph-build time) --
     def size_out(self, size_in: int, cfg: C) -> int:

@@ -5,13 +5,18 @@ Per time step (``alpha = exp(-dt / tau_mem)``, ``beta = exp(-dt / tau_syn)``)::
     isyn += input.reshape(N, n_syn) + (spikes_prev @ w_rec).reshape(N, n_syn)   (rec only)
     vmem *= alpha;  isyn *= beta
     vmem += isyn.sum(-1) + noise + bias
-    spikes = step_pwl(vmem, threshold)         (surrogate gradient: piece-wise linear)
+    spikes = floor(vmem / threshold)           (0 below threshold, at most max_spikes_per_dt)
     vmem -= spikes * threshold                 (subtractive reset)
+
+``spikes = multi`` (the default, Rockpool's) counts spikes as above: one step can carry many
+spikes (a trained network may emit hundreds per neuron per step). ``spikes = binary`` fires
+at most once per step, on ``vmem > threshold``. The backward pass uses ``surrogate`` (default
+``pwl(window = 0.5)``, Rockpool's; see :mod:`rpgraph.modules.surrogates`).
 
 With ``reset = v_reset`` (NIR's, Norse's and snnTorch's "zero" reset) a neuron fires at most
 once per step, on ``vmem > threshold``, and its membrane is set to the parameter ``v_reset``::
 
-    spikes = vmem > threshold                  (same surrogate gradient)
+    spikes = vmem > threshold                  (the node's surrogate gradient)
     vmem = vmem - spikes * (vmem - v_reset)    (no gradient through this spikes factor)
 
 Input channel ``i`` feeds synapse ``i % n_syn`` of neuron ``i // n_syn``. Noise: the
@@ -22,6 +27,7 @@ compiler passes standard-normal draws ``(B, N)`` per step; this kind scales them
 from __future__ import annotations
 
 import math
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -29,6 +35,7 @@ from ..lazy_jax import custom_jvp
 from ..ranges import NON_NEGATIVE, POSITIVE
 from . import base
 from .base import Array, Evolution, Init, KindConfig, Params, Prepared, State, arg, constant
+from .surrogates import PWL, SPIKE_MODES, Surrogate, check_spiking, spike
 
 if TYPE_CHECKING:  # the real modules; at run time, imported on first use
     import jax
@@ -107,6 +114,10 @@ class LIFConfig(KindConfig):
                      doc="subtract the threshold (Rockpool) or set vmem to v_reset (NIR, "
                      "one spike)")
     v_reset: Init = arg("init", constant(0.0), "membrane after a spike (reset = v_reset)")
+    spikes: str = arg("str", "multi", choices=SPIKE_MODES,
+                      doc="multi: floor(vmem / threshold) spikes per step (Rockpool); binary: "
+                      "at most one")
+    surrogate: Surrogate = arg("surrogate", PWL, "surrogate gradient of the spike function")
 
 
 #: ``lif(rec = true)`` without ``w_rec = ...``: weights from :func:`stable_w_rec`.
@@ -144,12 +155,12 @@ def _fire(vmem: Array, params: Params, cfg: LIFConfig) -> tuple[Array, Array]:
     """Spikes and the membrane after the reset the node's ``reset`` names."""
     thr = params["threshold"]
     if cfg.reset == "v_reset":
-        spikes = step_once(vmem, thr)
+        spikes = spike(vmem, thr, cfg.surrogate, True)
         # the reset is detached (as snnTorch does): through it the surrogate would multiply
         # the gradient by 1 - (vmem - v_reset) / threshold each spike, which explodes
         reset = jax.lax.stop_gradient(spikes)
         return spikes, vmem - reset * (vmem - params["v_reset"])
-    spikes = step_pwl(vmem, thr, 0.5, cfg.max_spikes_per_dt)
+    spikes = spike(vmem, thr, cfg.surrogate, cfg.spikes == "binary", cfg.max_spikes_per_dt)
     return spikes, vmem - spikes * thr
 
 
@@ -157,7 +168,8 @@ def _fire(vmem: Array, params: Params, cfg: LIFConfig) -> tuple[Array, Array]:
 class LIF(base.Kind[LIFConfig]):
     """``lif(tau_mem = 20 ms, tau_syn = 20 ms, bias = 0, threshold = 1, n_syn = 1,
     rec = false, w_rec = (stable scale), noise_std = 0, max_spikes_per_dt = 65536,
-    reset = subtract, v_reset = 0)``; size in = N * n_syn, size out = N."""
+    reset = subtract, v_reset = 0, spikes = multi, surrogate = pwl(window = 0.5))``;
+    size in = N * n_syn, size out = N."""
 
     name = "lif"
     stateful = True
@@ -166,6 +178,10 @@ class LIF(base.Kind[LIFConfig]):
         "LIF neurons with exponential synapses and subtractive reset (or reset = v_reset: "
         "NIR's); outputs spike counts per step. size_in = N * n_syn, size_out = N."
     )
+
+    def check_args(self, cfg: Mapping[str, Any], given: Collection[str]
+                   ) -> tuple[str, str] | None:
+        return check_spiking(cfg, given)
 
     def size_out(self, size_in: int, cfg: LIFConfig) -> int:
         return size_in // cfg.n_syn

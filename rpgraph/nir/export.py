@@ -189,6 +189,28 @@ def _lif_loops(m: DataNode, p: Params) -> dict[str, nir.NIRNode]:
     return {}
 
 
+def _li(m: DataNode, p: Params, out: _Out) -> nir.NIRNode:
+    # li is NIR's LI stepped by forward Euler, the "nir" convention's reading: written as is
+    return nir.LI(tau=_f64(p["tau"]), r=_f64(p["r"]), v_leak=_f64(p["v_leak"]))
+
+
+def _if(m: DataNode, p: Params, out: _Out) -> nir.NIRNode:
+    # if's r is the gain per step; NIR's dv/dt = R I has R = r / dt
+    return nir.IF(r=_f64(p["r"]) / out.dt, v_threshold=_f64(p["threshold"]),
+                  v_reset=_f64(p["v_reset"]))
+
+
+def _if_refuse(m: DataNode) -> str | None:
+    if m.cfg.get("reset") != "v_reset":
+        return "if with reset = subtract: NIR's IF sets v to v_reset; write reset = v_reset"
+    return None
+
+
+def _delay(m: DataNode, p: Params, out: _Out) -> nir.NIRNode:
+    # rounded to whole steps, as the node runs them
+    return nir.Delay(delay=np.round(_f64(p["d"]) / out.dt) * out.dt)
+
+
 #: Module kind -> how it is exported; every other kind is refused.
 EXPORTERS: dict[str, KindExport] = {
     "linear": KindExport(_linear, "Linear"),
@@ -196,6 +218,10 @@ EXPORTERS: dict[str, KindExport] = {
     "expsyn": KindExport(_expsyn, "LI", conventions=tuple(LI_WRITERS)),
     "identity": KindExport(_ones, "Scale"),
     **{k: KindExport(f, t) for k, (f, t) in SHAPED_WRITERS.items()},
+    # the literal NIR reading only: other readers step LI and IF differently or lack Delay
+    "li": KindExport(_li, "LI (forward Euler)", conventions=("nir",)),
+    "if": KindExport(_if, "IF", refuse=_if_refuse, conventions=("nir",)),
+    "delay": KindExport(_delay, "Delay", conventions=("nir",)),
 }
 EXPORTABLE_KINDS = tuple(EXPORTERS)
 

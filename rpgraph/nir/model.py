@@ -312,6 +312,19 @@ def _flatten(name: str, node: Any, dt: float, conv: str, notes: list[str]) -> Re
         return why
     n = _shape_size(node.input_type)
     return Conv("flatten", n, n, _call("flatten"))
+def _delay(name: str, node: Any, dt: float, conv: str, notes: list[str]) -> Result:
+    d = _vec(node.delay)
+    if d.ndim != 1:
+        return f"shape {d.shape} (only 1-D delays)"
+    if np.any(d < 0) or not np.all(np.isfinite(d)):
+        return "negative or non-finite delays"
+    steps = np.round(d / dt)
+    if np.any(np.abs(steps * dt - d) > 1e-6 * max(1.0, float(d.max(initial=0.0)))):
+        notes.append(f"Delay '{name}': delays rounded to whole steps of {dt:g} s")
+    # the initialiser's range sizes the node's buffer; the delays themselves are the params
+    longest = float(steps.max(initial=0.0) * dt)
+    call = _call("delay", Call("uniform", (Num(0.0), Num(longest))))
+    return Conv("delay", d.size, d.size, call, {"d": steps * dt})
 
 
 #: NIR node type -> its converter; the order is the one the "supported" hint lists.
@@ -331,6 +344,7 @@ CONVERTERS: dict[type, Converter] = {
     nir.SumPool2d: _pool,
     nir.AvgPool2d: _pool,
     nir.Flatten: _flatten,
+    nir.Delay: _delay,
 }
 SUPPORTED: tuple[type, ...] = (nir.Input, nir.Output, nir.NIRGraph, *CONVERTERS)
 
