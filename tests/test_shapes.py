@@ -53,7 +53,8 @@ def test_shapes_are_inferred_along_the_chain() -> None:
     assert summary(net).splitlines()[1:4] == [
         "    input 'x' with shape (2, 10, 10)",
         "    conv2d 'conv2d_0' with shape (2, 10, 10) -> (4, 5, 5)",
-        "    lif 'h' with shape (4, 5, 5)  [LIFJax]",
+        "    lif 'h' with shape (4, 5, 5)  [LIFJax]  spikes = multi (at most 65536 per step), "
+        "surrogate = pwl(window = 0.5)",
     ]
 
 

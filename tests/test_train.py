@@ -736,7 +736,7 @@ def test_non_finite_loss_names_a_negative_time_constant(tmp_path: Path) -> None:
     params["hidden"]["tau"] = jnp.full_like(params["hidden"]["tau"], -0.00024)
     with pytest.raises(TrainingError) as info:
         fit(prog, params=params, progress=False, epochs=1)
-    assert "time constants at or below zero: hidden.tau = -0.00024 (no lower bound)" in \
+    assert "time constants at or below zero: hidden.tau = -0.00024 (lower bound 0.0005)" in \
         str(info.value), str(info.value)
 
 

@@ -159,7 +159,6 @@ def fit(prog: Program, data: Any = None, *, options: FitOptions | None = None,
         if watch.active:  # per-epoch evaluation needs epochs to end on chunk boundaries
             k = epoch_chunk(k, per_epoch)
         ck_every = st.checkpoint_every or k * 5
-        k = min(k, ck_every)  # chunks are padded to k steps: no longer than a checkpoint gap
         epoch = per_epoch if watch.active else total
 
         def boundary(step: int) -> int:

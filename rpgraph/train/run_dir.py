@@ -106,7 +106,10 @@ def run_identity(prog: Program, st: Settings, obj: Objective) -> dict[str, Any]:
     return {"spec": canonical_hash(prog), "seed": st.seed, "data": st.data_desc,
             "data_hash": data_hash(st.data), "optimizer": st.optimizer_desc,
             "batch_size": st.batch_size, "epochs": st.epochs,
-            "bounds": spec_hash(to_json(obj.lower, obj.upper))}
+            "bounds": spec_hash(to_json(obj.lower, obj.upper)),
+            # what picks the kept parameters: the validation set, early stopping, keep
+            "validation": data_hash(st.validation) if st.validation is not None else "none",
+            "early_stopping": str(st.early_stopping), "keep": st.keep}
 
 
 def _difference(key: str, was: Any, now: Any) -> str:
