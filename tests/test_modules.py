@@ -49,7 +49,13 @@ def run(name: str, cfg: dict[str, Any], params: dict[str, Any], x: Any, noise: A
     if state is None:
         state = kind.init_state(n_in, kind.size_out(n_in, c), c, b)
 
-    return kind.scan(params, kind.prepare(params, c), state, x, noise, c, record)
+    # one compiled program per call: eager dispatch compiles every small op of an
+    # associative scan on its own, which costs seconds per test
+    @jax.jit
+    def go(params: Any, state: Any, x: Any, noise: Any) -> Any:
+        return kind.scan(params, kind.prepare(params, c), state, x, noise, c, record)
+
+    return go(params, state, x, noise)
 
 
 def rp_params(mod: Any) -> dict[str, Any]:
@@ -76,7 +82,7 @@ def our_grads(name: str, cfg: dict[str, Any], params: Any, x: Any, w: Any,
         _, out, _ = run(name, cfg, p, x, noise, record=False)
         return jnp.sum(out * w) + jnp.mean(out**2)
 
-    return jax.grad(loss, argnums=(0, 1))(params, x)
+    return jax.jit(jax.grad(loss, argnums=(0, 1)))(params, x)
 
 
 def inputs(b: int, n: int, scale: float = 1.0, seed: int = 0) -> Any:

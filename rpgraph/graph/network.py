@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import networkx as nx
 
@@ -12,6 +12,8 @@ from ..errors import SpecError
 from .elaborate import DEFAULT_DT
 from .records import ModuleNode, Node, ParamNode, PortNode
 from .show import summary
+
+_N = TypeVar("_N", bound=Node)
 
 
 @dataclass(frozen=True)
@@ -56,10 +58,7 @@ class Network:
 
     def module(self, n: str) -> ModuleNode:
         """The record of module node ``n`` (``KeyError`` if ``n`` is not a module)."""
-        rec = self.node(n)
-        if not isinstance(rec, ModuleNode):
-            raise KeyError(f"'{n}' is not a module node")
-        return rec
+        return self._typed(n, ModuleNode, "a module node")
 
     def port(self, n: str) -> PortNode:
         """The record of an input, output or block junction ``n``.
@@ -69,10 +68,7 @@ class Network:
         >>> p.role, p.direction, p.block, p.size
         ('junction', 'output', 'res', 64)
         """
-        rec = self.node(n)
-        if not isinstance(rec, PortNode):
-            raise KeyError(f"'{n}' is not a port")
-        return rec
+        return self._typed(n, PortNode, "a port")
 
     def param(self, pid: str) -> ParamNode:
         """The record of parameter ``pid`` (``"hidden.tau"``).
@@ -82,9 +78,13 @@ class Network:
         >>> p.shape, p.family
         ((200,), 'taus')
         """
-        rec = self.node(pid)
-        if not isinstance(rec, ParamNode):
-            raise KeyError(f"'{pid}' is not a parameter")
+        return self._typed(pid, ParamNode, "a parameter")
+
+    def _typed(self, n: str, kind: type[_N], what: str) -> _N:
+        """The record of ``n`` if it is a ``kind``; ``KeyError`` naming ``what`` it is not."""
+        rec = self.node(n)
+        if not isinstance(rec, kind):
+            raise KeyError(f"'{n}' is not {what}")
         return rec
 
     def params(self) -> list[ParamNode]:

@@ -48,11 +48,22 @@ def _plt() -> Any:
 
 
 def _save(fig: Any, path: Path) -> None:
-    """The figure as a PNG, written like every run file (atomically, never through a link,
-    a full disk named with the file)."""
+    """The figure laid out and written as a PNG like every run file (atomically, never
+    through a link, a full disk named with the file), then closed to free its memory."""
+    fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format="png", dpi=110)
+    _plt().close(fig)
     write_file(Path(path), buf.getvalue())
+
+
+def _epoch_axes(ax: Any, ylabel: str, title: str) -> None:
+    """Labels of a per-epoch plot: whole epochs on x, a small legend."""
+    ax.set_xlabel("Epoch")
+    ax.set_ylabel(ylabel)
+    ax.set_title(title)
+    ax.xaxis.get_major_locator().set_params(integer=True)
+    ax.legend(fontsize=7)
 
 
 def plot_loss(losses: np.ndarray, path: Path, steps: np.ndarray | None = None) -> None:
@@ -66,9 +77,7 @@ def plot_loss(losses: np.ndarray, path: Path, steps: np.ndarray | None = None) -
     ax.set_xlabel("Iteration")
     ax.set_ylabel("Loss")
     ax.set_title("Training loss")
-    fig.tight_layout()
     _save(fig, path)
-    plt.close(fig)
 
 
 def plot_outputs(y: np.ndarray, targets: np.ndarray, path: Path, max_samples: int = 6,
@@ -90,9 +99,7 @@ def plot_outputs(y: np.ndarray, targets: np.ndarray, path: Path, max_samples: in
         if i == 0:
             ax.set_ylabel("Value")
             ax.legend(fontsize=7, ncol=2 if y.shape[-1] > 4 else 1)
-    fig.tight_layout()
     _save(fig, path)
-    plt.close(fig)
 
 
 def plot_param(values: np.ndarray, lower: float, upper: float, name: str, family: str,
@@ -110,9 +117,7 @@ def plot_param(values: np.ndarray, lower: float, upper: float, name: str, family
     ax.set_title(f"Trained {name}")
     if math.isfinite(lower) or math.isfinite(upper):
         ax.legend()
-    fig.tight_layout()
     _save(fig, path)
-    plt.close(fig)
 
 
 def plot_accuracy(epochs: Sequence[dict[str, Any]], test_acc: Mapping[str, float],
@@ -131,14 +136,8 @@ def plot_accuracy(epochs: Sequence[dict[str, Any]], test_acc: Mapping[str, float
         if key in test_acc:
             ax.axhline(test_acc[key], color=c, ls=":", label=f"test {key} {test_acc[key]:.1%}")
     ax.set_ylim(0, 1.02)
-    ax.set_xlabel("Epoch")
-    ax.set_ylabel("Accuracy")
-    ax.set_title("Classification accuracy")
-    ax.xaxis.get_major_locator().set_params(integer=True)  # whole epochs
-    ax.legend(fontsize=7)
-    fig.tight_layout()
+    _epoch_axes(ax, "Accuracy", "Classification accuracy")
     _save(fig, path)
-    plt.close(fig)
 
 
 def plot_epochs(epochs: Sequence[dict[str, Any]], path: Path) -> None:
@@ -157,14 +156,8 @@ def plot_epochs(epochs: Sequence[dict[str, Any]], path: Path) -> None:
     values = [r[k] for r in epochs for k in ("loss", "val_loss") if isinstance(r.get(k), float)]
     if values and all(v > 0 for v in values):
         ax.set_yscale("log")
-    ax.set_xlabel("Epoch")
-    ax.set_ylabel("Loss")
-    ax.set_title("Loss per epoch")
-    ax.xaxis.get_major_locator().set_params(integer=True)  # whole epochs
-    ax.legend(fontsize=7)
-    fig.tight_layout()
+    _epoch_axes(ax, "Loss", "Loss per epoch")
     _save(fig, path)
-    plt.close(fig)
 
 
 def plot_spikes(rec: Mapping[str, Mapping[str, np.ndarray]], path: Path, traces: int = 4
@@ -193,9 +186,7 @@ def plot_spikes(rec: Mapping[str, Mapping[str, np.ndarray]], path: Path, traces:
             ax.legend(fontsize=7, loc="upper right")
         ax.set_title(f"{node}: membrane potential")
         ax.set_xlabel("Time (steps)")
-    fig.tight_layout()
     _save(fig, path)
-    plt.close(fig)
 
 
 def write_plots(prog: Program, result: FitResult) -> list[Path]:
