@@ -41,7 +41,7 @@ from .errors import (
     clip,
     did_you_mean,
 )
-from .vocab import BINARY, ENFORCE_MODES, KEYWORDS, UNITS
+from .vocab import BINARY, ENFORCE_MODES, KEYWORD_GROUP_SETTINGS, KEYWORDS, UNITS
 
 __all__ = ["MAX_DEPTH", "MAX_SPEC_BYTES", "parse", "parse_expr", "parse_file"]
 
@@ -475,7 +475,22 @@ class _Builder:
         return self._bound(meta, ch[0], ch[1], ch[2], ch[3:])
 
     def setting(self, meta: Meta, ch: list[Any]) -> ast.Setting:
-        return ast.Setting(str(ch[0]), ch[1], _span(meta))
+        value = ch[1]
+        if isinstance(value, ast.Call) and not value.func \
+                and str(ch[0]) not in KEYWORD_GROUP_SETTINGS:
+            raise SpecSyntaxError(
+                f"'{ch[0]}' takes no nameless group of keyword values", value.span,
+                hint=f"name what the values are for, e.g. {ch[0]} = NAME(...); nameless groups "
+                f"are for {', '.join(KEYWORD_GROUP_SETTINGS)}")
+        return ast.Setting(str(ch[0]), value, _span(meta))
+
+    def kwgroup(self, meta: Meta, ch: list[Any]) -> ast.Call:
+        """``(patience = 5)``: a call without a name (``func == ""``)."""
+        _check_duplicates([(str(k), _tspan(k)) for k, _ in ch], "keyword argument",
+                          SpecSyntaxError)
+        node = ast.Call("", (), tuple((str(k), v) for k, v in ch), _span(meta), _span(meta),
+                        tuple(_tspan(k) for k, _ in ch))
+        return self._expr(node, *(v for _, v in ch))
 
     def bsetting(self, meta: Meta, ch: list[Any]) -> ast.Setting:
         setting = self.setting(meta, ch)

@@ -202,9 +202,9 @@ class DataSpec:
 
 @dataclass(frozen=True)
 class EarlyStopping:
-    """``early_stopping = plateau(patience = 5, min_delta = 0)`` (or ``early_stopping = 5``):
-    stop when the validation loss has not fallen by more than ``min_delta`` for ``patience``
-    epochs.
+    """``early_stopping = plateau(patience = 5, min_delta = 0)`` (or ``(patience = 5)``, or
+    ``early_stopping = 5``): stop when the validation loss has not fallen by more than
+    ``min_delta`` for ``patience`` epochs.
 
     >>> EarlyStopping(5).patience
     5
@@ -355,18 +355,20 @@ def _validation_settings(train: ast.Train, env: Mapping[str, Any]) -> dict[str, 
 
 
 def _early_stopping(expr: ast.Expr, env: Mapping[str, Any]) -> EarlyStopping:
-    """``5`` or ``plateau(patience = 5, min_delta = 1e-4)``."""
-    if isinstance(expr, ast.Call) and expr.func == "plateau":
+    """``5``, ``plateau(patience = 5, min_delta = 1e-4)`` or ``(patience = 5)``."""
+    if isinstance(expr, ast.Call) and expr.func in ("plateau", ""):
         names = [k for k, _ in expr.kwargs]
         args = dict(zip(("patience", "min_delta"), expr.args, strict=False))
         for i, (k, v) in enumerate(expr.kwargs):
             if k not in ("patience", "min_delta"):
-                raise SpecNameError(f"plateau has no argument '{k}'", expr.key_span(i),
+                raise SpecNameError(f"{expr.func or 'early_stopping'} has no argument '{k}'",
+                                    expr.key_span(i),
                                     hint=did_you_mean(k, ("patience", "min_delta"))
                                     or "arguments: patience, min_delta")
             args[k] = v
         if len(expr.args) > 2 or len(set(names)) != len(names) or "patience" not in args:
-            raise SpecValueError("Expected plateau(patience = N, min_delta = D)", expr.span)
+            raise SpecValueError(f"Expected {expr.func}(patience = N, min_delta = D)",
+                                 expr.span)
         patience = as_int(value_of(args["patience"], env), args["patience"], "an integer "
                           "patience")
         delta = value_of(args["min_delta"], env) if "min_delta" in args else 0.0
@@ -379,8 +381,8 @@ def _early_stopping(expr: ast.Expr, env: Mapping[str, Any]) -> EarlyStopping:
         return EarlyStopping(patience, float(delta))
     if isinstance(expr, ast.Call):
         raise SpecNameError(f"unknown early stopping rule '{expr.func}'", expr.func_span,
-                            hint="write early_stopping = plateau(patience = 5) or "
-                            "early_stopping = 5")
+                            hint="write early_stopping = plateau(patience = 5), "
+                            "(patience = 5) or early_stopping = 5")
     v = value_of(expr, env)
     if isinstance(v, bool) or not isinstance(v, (int, float)) or v != int(v) or v < 1:
         raise SpecValueError(f"Expected early_stopping = plateau(patience = N) or a patience "

@@ -20,6 +20,7 @@ __all__ = [
     "DEFAULT_ENFORCE",
     "ENFORCE_MODES",
     "KEYWORDS",
+    "KEYWORD_GROUP_SETTINGS",
     "NEG",
     "PENALISED",
     "POWER",
@@ -50,6 +51,10 @@ UNITS: dict[str, tuple[float, str]] = {
 KEYWORDS = frozenset(
     {"network", "block", "input", "output", "bounds", "train", "in", "enforce", "true", "false"}
 )
+
+#: Train settings whose value may be a nameless group of keyword values, ``(patience = 5)``
+#: (read as a call whose name is ``""``).
+KEYWORD_GROUP_SETTINGS = ("early_stopping",)
 
 #: How a bound is enforced during training: as a loss penalty, by projecting the parameters
 #: back into their box after each step, or both.

@@ -584,6 +584,8 @@ DATA_SPEC_ROWS: dict[str, tuple[str, str]] = {
                            + "    early_stopping = stop(patience = 3)\n}\n"),
     "bad_tensorboard": ("SpecValueError", OK_NET + "train {\n" + SIN4
                         + "    tensorboard = 1\n}\n"),
+    "nameless_group": ("SpecSyntaxError", OK_NET + "train {\n" + SIN4
+                       + "    optimizer = (lr = 0.1)\n}\n"),
     "unknown_transform": ("SpecNameError", OK_NET + "train {\n"
                           + "    optimizer = chain(clip_by_global_nrm(1.0), adam(lr = 1e-3))"
                           + "\n}\n"),
@@ -1378,7 +1380,15 @@ DATA_EXPECTED: dict[str, tuple[int, str]] = {
         "bad_early_stopping.rpg:8:22: error: unknown early stopping rule 'stop'\n"
         '        early_stopping = stop(patience = 3)\n'
         '                         ^^^^\n'
-        'hint: write early_stopping = plateau(patience = 5) or early_stopping = 5\n'
+        'hint: write early_stopping = plateau(patience = 5), (patience = 5) or early_stoppi'
+        'ng = 5\n'
+    )),
+    'spec:nameless_group': (1, (
+        "nameless_group.rpg:8:17: error: 'optimizer' takes no nameless group of keyword values\n"
+        '        optimizer = (lr = 0.1)\n'
+        '                    ^^^^^^^^^^\n'
+        'hint: name what the values are for, e.g. optimizer = NAME(...); nameless groups are f'
+        'or early_stopping\n'
     )),
     'spec:bad_tensorboard': (1, (
         'bad_tensorboard.rpg:8:19: error: Expected tensorboard = true or false, got 1\n'
@@ -1717,6 +1727,7 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
         "unknown string escape": ["spec:bad_escape"],
         "expression nested too deeply": ["spec:nested_too_deep", "spec:long_sum"],
         "no network / a second network": ["spec:no_network", "spec:two_networks"],
+        "a nameless keyword group where a setting takes none": ["spec:nameless_group"],
     },
     "SpecNameError": {
         "unknown module kind / argument": ["spec:unknown_kind", "spec:unknown_argument"],

@@ -69,6 +69,21 @@ def test_a_full_block_is_typed() -> None:
     assert isinstance(c.optimizer.build(), optax.GradientTransformation)
 
 
+def test_early_stopping_spellings_are_one_rule() -> None:
+    """``(patience = 5)`` is ``plateau(patience = 5)``; ``fmt`` keeps each spelling."""
+    from rpgraph.fmt import format_spec
+    from rpgraph.parse import parse
+    from rpgraph.train_config import EarlyStopping
+
+    val = "    validation = 0.5\n"
+    for body in ("    early_stopping = (patience = 5, min_delta = 0.1)\n",
+                 "    early_stopping = plateau(patience = 5, min_delta = 0.1)\n"):
+        c = config(val + body)
+        assert c is not None and c.early_stopping == EarlyStopping(5, 0.1)
+        assert body.strip() in format_spec(parse(HEAD + val + body + "}\n"))
+    assert config(val + "    early_stopping = 5\n").early_stopping == EarlyStopping(5)  # type: ignore[union-attr]
+
+
 def test_time_values_use_the_networks_dt() -> None:
     c = config("    optimizer = sgd(lr = 2 * dt)\n")
     assert c is not None and c.optimizer.kwargs == (("learning_rate", 0.002),)
