@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from collections.abc import Iterator
 
 import numpy as np
 import pytest
 from hypothesis import settings
+
+from rpgraph.compile.cache import enable_cache
 
 # Property tests are derandomized (a fixed example sequence, no example database) so that CI
 # gives the same verdict on every run. `HYPOTHESIS_PROFILE=explore pytest` searches afresh.
@@ -15,10 +19,27 @@ settings.register_profile("ci", derandomize=True, database=None, deadline=None)
 settings.register_profile("explore", max_examples=500, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
-# The CLI turns on JAX's persistent compilation cache (in ~/.cache); tests that call it in
-# process would turn it on for the rest of the session and write to the user's home. The
-# cache is tested on its own, in subprocesses with their own folder (tests/test_startup.py).
-os.environ.setdefault("RPGRAPH_CACHE_DIR", "off")
+# The CLI turns on JAX's persistent compilation cache (in ~/.cache). The suite gives it a
+# folder of its own, made once per run (this module is imported by pytest's main process
+# before xdist starts its workers, which inherit the variable) and removed at the end: the
+# many small programs that tests and their subprocesses compile again and again (the same
+# spec trained through the CLI, the same network in several tests) are compiled once per
+# run, and nothing is written to the user's home. RPGRAPH_TEST_CACHE=off turns it off. The
+# cache itself is tested in subprocesses with their own folders (tests/test_startup.py).
+if "RPGRAPH_TEST_CACHE" not in os.environ:
+    os.environ["RPGRAPH_TEST_CACHE"] = tempfile.mkdtemp(prefix="rpgraph-test-cache-")
+    _OWNER = True  # this process made the folder and removes it
+else:
+    _OWNER = False
+_CACHE = os.environ["RPGRAPH_TEST_CACHE"]
+os.environ.setdefault("RPGRAPH_CACHE_DIR", _CACHE)
+if _CACHE != "off":
+    enable_cache(_CACHE)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if _OWNER and _CACHE != "off":
+        shutil.rmtree(_CACHE, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)
