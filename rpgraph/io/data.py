@@ -34,7 +34,7 @@ from typing import Annotated, Any, Protocol, get_type_hints
 
 import numpy as np
 
-from ..errors import DataError, did_you_mean, known_list
+from ..errors import DataError, Span, did_you_mean, known_list
 from ..memory import Estimate, refuse_above
 from ..ranges import AT_LEAST_1, NON_NEGATIVE, SEED, Range, range_error
 from .encode import ENCODERS, encode
@@ -850,24 +850,26 @@ def check_against_spec(
     input_name: str = "input",
     output_name: str = "output",
     in_shape: tuple[int, ...] = (),
+    in_span: Span | None = None,
 ) -> None:
     """Check the data's channel counts fit the network's input and output widths.
 
     ``source`` names the data in messages, e.g. ``"data file 'x.npz'"`` or
     ``"dataset 'digits'"``; the test split (if any) is checked too. ``in_shape`` is a shaped
     input port's ``(2, 34, 34)``: it takes ``n_in`` plain channels (the frames flattened
-    channel-major), or data whose :attr:`Dataset.frame` is that shape.
+    channel-major), or data whose :attr:`Dataset.frame` is that shape; a mismatch of shapes
+    is located at ``in_span`` (the port's declaration).
 
     >>> check_against_spec(sinusoids(channels_in=20), n_in=20, n_out=2, source="dataset 's'")
     """
     for part, prefix in ((ds, ""), (ds.test, "test_")):
         if part is not None:
-            _check_frames(part, n_in, in_shape, source, input_name, prefix)
+            _check_frames(part, n_in, in_shape, source, input_name, prefix, in_span)
             _check_widths(part, n_in, n_out, source, input_name, output_name, prefix=prefix)
 
 
 def _check_frames(ds: Dataset, n_in: int, in_shape: tuple[int, ...], source: str,
-                  input_name: str, prefix: str) -> None:
+                  input_name: str, prefix: str, span: Span | None) -> None:
     """Data with a frame shape, or a shaped port: both shapes named when they disagree."""
     shaped = len(in_shape) > 1
     if ds.frame is None and not shaped:
@@ -877,17 +879,17 @@ def _check_frames(ds: Dataset, n_in: int, in_shape: tuple[int, ...], source: str
     if ds.frame is None:
         if ds.n_in != n_in:
             raise DataError(
-                f"{have}; expected (N, T, {n_in}) for {port}",
+                f"{have}; expected (N, T, {n_in}) for {port}", span,
                 hint=f"the input takes {_shape(in_shape)} frames flattened channel-major "
                 f"({n_in} channels); or declare input '{input_name}' : {ds.n_in}")
         return
     have += f" (frames {_shape(ds.frame)} flattened)"
     if ds.n_in != n_in:
-        raise DataError(f"{have}; expected (N, T, {n_in}) for {port}",
+        raise DataError(f"{have}; expected (N, T, {n_in}) for {port}", span,
                         hint=f"declare input '{input_name}' : {_shape(ds.frame)}")
     if ds.frame != (in_shape if shaped else (n_in,)):
         want = f"frames {_shape(in_shape)}" if shaped else "plain channels"
-        raise DataError(f"{have}; expected {want} for {port}",
+        raise DataError(f"{have}; expected {want} for {port}", span,
                         hint=f"declare input '{input_name}' : {_shape(ds.frame)}"
                         + ("" if shaped else ", or bin with flatten = true"))
 
