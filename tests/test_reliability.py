@@ -573,7 +573,8 @@ def _event_files(d: Path) -> None:
 
 
 ROWS = _rows() + [(f"events:{row}", "DataError", ["check", f"ev_{row}.rpg"])
-                  for row in EVENT_DATA]
+                  for row in EVENT_DATA] + [
+    ("value:device_data", "usage", ["train", "tiny.rpg", "--device-data", "lots"])]
 
 
 # --- data and targets: several inputs/outputs, validation, optimizer chains ------------------
@@ -1579,6 +1580,11 @@ EXPECTED.update({
 
 # event data rows (rpgraph.io.events)
 EXPECTED.update({
+    'value:device_data': (2, (
+        'rpgraph train: error: argument --device-data: Expected a size such as 64GB or 512M'
+        "iB, got 'lots'\n"
+        "hint: see 'rpgraph train --help'\n"
+    )),
     'events:missing': (1, (
         "ev_missing.rpg:7:12: error: data file 'shd_train.h5' does not exist\n"
         '        data = shd(path = "shd_train.h5")\n'
@@ -1898,7 +1904,8 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
             "cli:unknown_flag", "cli:negative_epochs", "cli:epochs_not_a_number",
             "cli:negative_log_limit",
             "cli:zero_batch_size", "cli:no_command", "cli:missing_file",
-            "cli:missing_params", "cli:bad_choice", "cli:bad_time", "value:memory_limit"],
+            "cli:missing_params", "cli:bad_choice", "cli:bad_time", "value:memory_limit",
+            "value:device_data"],
     },
 }
 FAMILIES["SpecShapeError"]["tensor shapes: kernel larger than the padded input, stride or "
