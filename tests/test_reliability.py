@@ -535,6 +535,8 @@ EVENT_DATA = {  # row -> the spec's data (cache = false: the matrix writes no ca
     "frame_bands": 'nmnist(path = "NMNIST_ok", channels = 128, flatten = false, '
                    'cache = false)',
     "frame_units": 'events(path = "units.npz", flatten = false, cache = false)',
+    "frame_test": 'events(path = "pixels.npz", test = "units.npz", flatten = false, '
+                  'cache = false)',
 }
 
 
@@ -570,6 +572,9 @@ def _event_files(d: Path) -> None:
     (d / "NMNIST_ok" / "3" / "00001.bin").write_bytes(nmnist_bytes([(1, 2, 1, 300)]))
     np.savez(d / "units.npz", times=np.zeros(1), sample=np.zeros(1, np.int64),
              units=np.zeros(1, np.int64), labels=np.zeros(1, np.int64))
+    np.savez(d / "pixels.npz", times=np.zeros(1), sample=np.zeros(1, np.int64),
+             x=np.zeros(1, np.int64), width=np.array(2), height=np.array(2),
+             labels=np.zeros(1, np.int64))
 
 
 ROWS = _rows() + [(f"events:{row}", "DataError", ["check", f"ev_{row}.rpg"])
@@ -1688,6 +1693,15 @@ EXPECTED.update({
         '               ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n'
         'hint: use flatten = true (one channel per unit)\n'
     )),
+    'events:frame_test': (1, (
+        "ev_frame_test.rpg:7:12: error: dataset 'events': the test data's frames are plain channel"
+        "s but the training data's (1, 2, 2)\n"
+        '        data = events(path = "pixels.npz", test = "units.npz", flatten = false, cache = f'
+        'alse)\n'
+        '               ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^'
+        '^^^^^\n'
+        'hint: give both parts pixel events (x, y) of one sensor size\n'
+    )),
 })
 
 
@@ -1869,7 +1883,7 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
         "shape, a flat port, plain channels of another width; flatten = false with channel "
         "bands or with units": [
             "events:frame_shape", "events:frame_flat_port", "events:port_width",
-            "events:frame_bands", "events:frame_units"],
+            "events:frame_bands", "events:frame_units", "events:frame_test"],
     },
     "CheckpointError": {
         "truncated / corrupted / empty checkpoint": [

@@ -297,7 +297,7 @@ def _binned_dataset(name: str, files: tuple[list[Path], list[Path]],
         if frame is not None and test_frame != frame:
             raise DataError(f"dataset '{name}': the test data's frames are "
                             f"{_frame_text(test_frame)} but the training data's {frame}",
-                            hint="record both parts with the same sensor size")
+                            hint="give both parts pixel events (x, y) of one sensor size")
         if test_in.shape[2] != train_in.shape[2]:
             raise DataError(f"dataset '{name}': the test data have {test_in.shape[2]} "
                             f"channels but the training data {train_in.shape[2]}",
