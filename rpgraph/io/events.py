@@ -22,7 +22,10 @@ as on it, so 7 ms written as ``7000 * 1e-6 == 0.006999999999999999`` is bin 7 at
 The data sets :func:`shd`, :func:`ssc`, :func:`nmnist` and :func:`events` (registered in
 :data:`rpgraph.io.data.DATASETS`) bin once and cache the frames in an ``.npz`` under
 :func:`cache_dir`, keyed by the source files' identity (path, size, modification time) and
-the binning settings, so the second run starts at once.
+the binning settings, so the second run starts at once. Pixel events (N-MNIST's, or ``x``/``y``
+in the generic layout) flatten channel-major, the layout of a shaped input port such as
+``input x : (2, 34, 34)``; with ``flatten = false`` the data set keeps that frame shape
+(:attr:`~rpgraph.io.data.Dataset.frame`) and the port must match it.
 
 >>> ev = Events(np.array([0.0, 0.0015, 0.002]), np.array([0, 3, 1]), np.array([0, 3]),
 ...             np.array([1]), channels=4)
