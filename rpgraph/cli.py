@@ -224,7 +224,7 @@ def cmd_train(a: argparse.Namespace) -> int:
         progress=not a.quiet, params=params, checkpoint_every=a.checkpoint_every,
         devices=a.devices, bounds=_load_bounds(prog, a.bounds),
         on_end=None if a.no_plots else write_plots, allow_outside=a.allow_outside,
-        tensorboard=a.tensorboard or None, force=a.force,
+        tensorboard=a.tensorboard or None, force=a.force, device_data=a.device_data,
         **({} if a.log_limit is None else {"log_limit": a.log_limit}))
     try:
         result = fit(prog, a.data, options=options)
@@ -377,6 +377,10 @@ def _train_arguments(c: argparse.ArgumentParser) -> None:
     c.add_argument("--seed", type=_non_negative)
     c.add_argument("--batch-size", type=_positive)
     c.add_argument("--devices", type=_positive, help="shard minibatches over N devices")
+    c.add_argument("--device-data", type=_memory_size, metavar="SIZE",
+                   help="keep at most this much training data on the device (e.g. 4GB); a "
+                   "larger data set is streamed from host memory chunk by chunk, with the same "
+                   "results (default: RPGRAPH_DEVICE_DATA, else half the accelerator's memory)")
     c.add_argument("--checkpoint-every", type=_positive, help="steps between checkpoints")
     c.add_argument("--bounds", help="a bounds JSON file (from 'rpgraph bounds --format json')")
     c.add_argument("--init-params", help="start from these parameters (a .npz or run dir)")

@@ -767,7 +767,9 @@ def check_data(net: Network, config: TrainConfig | None, ds: Dataset, desc: str)
         _check_ports_data(net, config, ds, source)
         return
     check_against_spec(ds, n_in=net.size(net.inputs[0]), n_out=net.size(net.outputs[0]),
-                       source=source, input_name=net.inputs[0], output_name=net.outputs[0])
+                       source=source, input_name=net.inputs[0], output_name=net.outputs[0],
+                       in_shape=net.port(net.inputs[0]).shape,
+                       in_span=net.port(net.inputs[0]).span)
     _check_lookback(net, ds, source)
     _check_memory(net, config, ds, source)
     if ds.kind == "classification" and (config is None or config.loss is None):

@@ -42,3 +42,16 @@ def nmnist_bytes(events: Sequence[tuple[int, int, int, int]]) -> bytes:
     for x, y, p, t in events:
         out += struct.pack(">BBBBB", x, y, (p << 7) | (t >> 16), (t >> 8) & 0xFF, t & 0xFF)
     return out
+
+
+def random_nmnist(root: Path, samples: int = 4, seed: int = 0, events: int = 600) -> None:
+    """An N-MNIST-layout folder (``<digit>/<id>.bin``): ``samples`` files of ``events``
+    random events over 300 ms, digits in turn."""
+    rng = np.random.default_rng(seed)
+    for i in range(samples):
+        folder = root / str(i % 10)
+        folder.mkdir(parents=True, exist_ok=True)
+        xy = rng.integers(0, 34, (events, 2))
+        rows = zip(xy[:, 0].tolist(), xy[:, 1].tolist(), rng.integers(0, 2, events).tolist(),
+                   rng.integers(0, 300_000, events).tolist(), strict=True)
+        (folder / f"{i:05d}.bin").write_bytes(nmnist_bytes(list(rows)))

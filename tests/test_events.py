@@ -164,15 +164,22 @@ def test_shd_through_make_dataset_stays_in_the_spec_folder(tmp_path: Path) -> No
                                         "accepts: path, test, dt, duration, length")
 
 
-def test_shipped_spec_names_the_missing_download(capsys: pytest.CaptureFixture[str]) -> None:
+@pytest.mark.parametrize(("spec", "missing", "get"), [
+    ("shd_rsnn", "data/shd_train.h5", "download shd_train.h5.gz and shd_test.h5.gz from "
+     "https://zenkelab.org/datasets/ and gunzip them"),
+    ("nmnist_conv", "data/NMNIST/Train", "download Train.zip and Test.zip from "
+     "https://www.garrickorchard.com/datasets/n-mnist and unzip them"),
+])
+def test_shipped_spec_names_the_missing_download(capsys: pytest.CaptureFixture[str], spec: str,
+                                                 missing: str, get: str) -> None:
     from rpgraph.cli import main
 
-    assert main(["check", str(ROOT / "specs" / "shd_rsnn.rpg")]) == 1
+    if (ROOT / "specs" / missing).exists():
+        pytest.skip("the data set is installed")
+    assert main(["check", str(ROOT / "specs" / f"{spec}.rpg")]) == 1
     err = capsys.readouterr().err
-    assert "error: data file 'data/shd_train.h5' does not exist" in err
-    assert err.endswith("hint: download shd_train.h5.gz and shd_test.h5.gz from "
-                        "https://zenkelab.org/datasets/ and gunzip them; rpgraph never "
-                        "downloads\n")
+    assert f"error: data file '{missing}' does not exist" in err
+    assert err.endswith(f"hint: {get}; rpgraph never downloads\n")
 
 
 SHD_ERRORS = [
@@ -270,11 +277,7 @@ def test_nmnist_folder_as_flattened_frames(tmp_path: Path) -> None:
     x = ds.inputs
     assert x[0, 0, 0] == 1 and x[0, 2, 1156 + 34 + 33] == 1  # (p, y, x) = (1, 1, 33) at 2.5 ms
     assert x[1, 1, 1156 + 3 * 34 + 2] == 1 and x[1, 0, 1156 + 3 * 34 + 2] == 1
-    assert x.sum() == 4 and x[2].sum() == 0
-    with pytest.raises(DataError) as err:
-        nmnist(path="Train", flatten=False, base_dir=tmp_path)
-    assert err.value.message == ("dataset 'nmnist': flatten = false needs 2-D input shapes, "
-                                 "which rpgraph does not have yet")
+    assert x.sum() == 4 and x[2].sum() == 0 and ds.frame is None
     (tmp_path / "Train" / "7" / "00002.bin").write_bytes(nmnist_bytes([(1, 1, 0, 5)])[:4])
     with pytest.raises(DataError, match="00002.bin' is truncated: 4 bytes"):
         nmnist(path="Train", base_dir=tmp_path, cache=False)
@@ -283,6 +286,84 @@ def test_nmnist_folder_as_flattened_frames(tmp_path: Path) -> None:
     assert err.value.hint == ("download Train.zip and Test.zip from "
                               "https://www.garrickorchard.com/datasets/n-mnist and unzip them; "
                               "rpgraph never downloads")
+
+
+def test_nmnist_frames_for_a_shaped_port(tmp_path: Path, _cache: Path,
+                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    rng = np.random.default_rng(4)
+    evs = [(int(a), int(b), int(p), int(t)) for a, b, p, t in zip(
+        rng.integers(0, 34, 200), rng.integers(0, 34, 200), rng.integers(0, 2, 200),
+        rng.integers(0, 40_000, 200), strict=True)] + [(33, 0, 1, 10_000)]  # on an edge
+    (tmp_path / "Train" / "4").mkdir(parents=True)
+    (tmp_path / "Train" / "4" / "a.bin").write_bytes(nmnist_bytes(evs))
+    ds = nmnist(path="Train", test="Train", dt=0.005, length=6, flatten=False,
+                base_dir=tmp_path)
+    assert ds.frame == ds.test.frame == (2, 34, 34) and ds.inputs.shape == (1, 6, 2312)
+    want = np.zeros((6, 2, 34, 34), np.float32)  # (time, polarity, y, x), one event at a time
+    for x, y, p, t in evs:
+        if t // 5000 < 6:
+            want[t // 5000, p, y, x] += 1
+    np.testing.assert_array_equal(ds.inputs[0].reshape(6, 2, 34, 34), want)
+    # the frame shape comes back from the cache with the frames
+    monkeypatch.setattr(ev_mod, "read_nmnist", lambda *a, **k: pytest.fail("binned again"))
+    again = nmnist(path="Train", dt=0.005, length=6, flatten=False, base_dir=tmp_path)
+    assert again.frame == (2, 34, 34) and again.take(np.array([0])).frame == (2, 34, 34)
+    assert nmnist(path="Train", dt=0.005, length=6, base_dir=tmp_path).frame is None
+    with pytest.raises(DataError) as err:
+        nmnist(path="Train", channels=128, flatten=False, base_dir=tmp_path)
+    assert (err.value.message, err.value.hint) == (
+        "dataset 'nmnist': channels = 128 groups the pixels into bands, which breaks the "
+        "(2, 34, 34) frames that flatten = false keeps", "leave channels out, or use "
+        "flatten = true")
+
+
+def _conv_spec(tmp_path: Path, port: str, data: str) -> Path:
+    spec = tmp_path / "c.rpg"
+    spec.write_text(f"network c (dt = 5 ms) {{\n    input x : {port}\n    output y : 10\n"
+                    "    x -> flatten -> linear(10) -> y\n}\ntrain {\n"
+                    f"    data = {data}\n    loss = cross_entropy(y, target)\n}}\n",
+                    encoding="utf-8")
+    return spec
+
+
+PORT_CASES = [
+    ("(2, 34, 34)", "flatten = false", None, None),
+    ("(2, 34, 34)", "flatten = true", None, None),  # plain channels of the same size
+    ("(2, 32, 32)", "flatten = false",
+     "array 'inputs' has shape (1, 4, 2312) (frames (2, 34, 34) flattened); expected "
+     "(N, T, 2048) for input 'x' : (2, 32, 32)", "declare input 'x' : (2, 34, 34)"),
+    ("(1, 68, 34)", "flatten = false",
+     "array 'inputs' has shape (1, 4, 2312) (frames (2, 34, 34) flattened); expected frames "
+     "(1, 68, 34) for input 'x' : (1, 68, 34)", "declare input 'x' : (2, 34, 34)"),
+    ("2312", "flatten = false",
+     "array 'inputs' has shape (1, 4, 2312) (frames (2, 34, 34) flattened); expected plain "
+     "channels for input 'x' : 2312",
+     "declare input 'x' : (2, 34, 34), or bin with flatten = true"),
+    ("(2, 34, 34)", "channels = 128",
+     "array 'inputs' has shape (1, 4, 128); expected (N, T, 2312) for input 'x' : (2, 34, 34)",
+     "the input takes (2, 34, 34) frames flattened channel-major (2312 channels); or declare "
+     "input 'x' : 128"),
+]
+
+
+@pytest.mark.parametrize(("port", "arg", "message", "hint"), PORT_CASES)
+def test_frames_against_the_input_port(tmp_path: Path, port: str, arg: str,
+                                       message: str | None, hint: str | None) -> None:
+    from rpgraph.graph import load
+    from rpgraph.train_config import elaborate_train, open_data
+
+    _nmnist_folder(tmp_path / "N")
+    (tmp_path / "N" / "7" / "00003.bin").unlink()
+    (tmp_path / "N" / "7" / "00002.bin").unlink()
+    data = f'nmnist(path = "N", length = 4, {arg})'
+    net = load(_conv_spec(tmp_path, port, data))
+    if message is None:
+        ds, _ = open_data(net, elaborate_train(net))
+        assert ds.inputs.shape == (1, 4, 2312)
+        return
+    with pytest.raises(DataError) as err:
+        open_data(net, elaborate_train(net))
+    assert (err.value.message, err.value.hint) == (f"dataset '{data}': {message}", hint)
 
 
 # --- the generic layout ----------------------------------------------------------------------
@@ -299,7 +380,19 @@ def test_generic_npz_with_units_and_with_pixels(tmp_path: Path) -> None:
              x=np.array([1, 2]), y=np.array([0, 1]), polarity=np.array([-1, 1]),
              width=np.array(3), height=np.array(2), labels=np.array([0]))
     ev = read_event_npz(tmp_path / "xy.npz")
-    assert ev.channels == 12 and ev.units.tolist() == [1, 6 + 3 + 2]
+    assert ev.channels == 12 and ev.units.tolist() == [1, 6 + 3 + 2] and ev.frame == (2, 2, 3)
+    framed = events(path="xy.npz", dt=0.01, length=1, flatten=False, base_dir=tmp_path)
+    assert framed.frame == (2, 2, 3)
+    on = [tuple(i.tolist()) for i in framed.inputs[0, 0].reshape(2, 2, 3).nonzero()]
+    assert on == [(0, 1), (0, 1), (1, 2)]  # (polarity, y, x) of both events
+    np.savez(tmp_path / "xy1.npz", times=np.array([0.0]), sample=np.array([0]),
+             x=np.array([1]), width=np.array(3), height=np.array(2), labels=np.array([0]))
+    assert events(path="xy1.npz", length=1, flatten=False, base_dir=tmp_path).frame == (1, 2, 3)
+    with pytest.raises(DataError) as err:
+        events(path="u.npz", flatten=False, base_dir=tmp_path)
+    assert (err.value.message, err.value.hint) == (
+        "dataset 'events': flatten = false needs pixel events (x, y with width and height), "
+        "but 'u.npz' holds units", "use flatten = true (one channel per unit)")
 
 
 GENERIC_ERRORS = [

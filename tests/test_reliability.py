@@ -527,14 +527,34 @@ EVENT_DATA = {  # row -> the spec's data (cache = false: the matrix writes no ca
     "truncated": 'nmnist(path = "NMNIST", cache = false)',
     "fifo": 'shd(path = "pipe.h5", cache = false)',
     "frame_width": 'shd(path = "ok.h5", channels = 16, cache = false)',
+    # frames against a shaped input port (EVENT_NETS gives those rows' networks)
+    "frame_shape": 'nmnist(path = "NMNIST_ok", length = 4, flatten = false, cache = false)',
+    "frame_flat_port": 'nmnist(path = "NMNIST_ok", length = 4, flatten = false, '
+                       'cache = false)',
+    "port_width": 'nmnist(path = "NMNIST_ok", length = 4, channels = 128, cache = false)',
+    "frame_bands": 'nmnist(path = "NMNIST_ok", channels = 128, flatten = false, '
+                   'cache = false)',
+    "frame_units": 'events(path = "units.npz", flatten = false, cache = false)',
+    "frame_test": 'events(path = "pixels.npz", test = "units.npz", flatten = false, '
+                  'cache = false)',
 }
+
+
+def _shaped_net(port: str) -> str:
+    return (f"network n {{\n    input  x : {port}\n    output y : 10\n"
+            "    x -> flatten -> linear(10) -> y\n}\n")
+
+
+EVENT_NETS = {"frame_shape": _shaped_net("(2, 32, 32)"), "frame_flat_port": _shaped_net("2312"),
+              "port_width": _shaped_net("(2, 34, 34)"), "frame_bands": _shaped_net("(2, 34, 34)")}
 
 
 def _event_files(d: Path) -> None:
     from eventcraft import nmnist_bytes, write_shd
 
     for row, data in EVENT_DATA.items():
-        (d / f"ev_{row}.rpg").write_text(EVENT_NET + f"train {{\n    data = {data}\n"
+        (d / f"ev_{row}.rpg").write_text(EVENT_NETS.get(row, EVENT_NET)
+                                         + f"train {{\n    data = {data}\n"
                                          "    loss = cross_entropy(y, target)\n}\n",
                                          encoding="utf-8")
     t, u = [[0.1], [0.2, 0.3]], [[1], [2, 3]]
@@ -548,10 +568,18 @@ def _event_files(d: Path) -> None:
     os.mkfifo(d / "pipe.h5")  # opening it for reading would wait for a writer forever
     (d / "NMNIST" / "3").mkdir(parents=True)
     (d / "NMNIST" / "3" / "00001.bin").write_bytes(nmnist_bytes([(1, 2, 1, 300)])[:3])
+    (d / "NMNIST_ok" / "3").mkdir(parents=True)
+    (d / "NMNIST_ok" / "3" / "00001.bin").write_bytes(nmnist_bytes([(1, 2, 1, 300)]))
+    np.savez(d / "units.npz", times=np.zeros(1), sample=np.zeros(1, np.int64),
+             units=np.zeros(1, np.int64), labels=np.zeros(1, np.int64))
+    np.savez(d / "pixels.npz", times=np.zeros(1), sample=np.zeros(1, np.int64),
+             x=np.zeros(1, np.int64), width=np.array(2), height=np.array(2),
+             labels=np.zeros(1, np.int64))
 
 
 ROWS = _rows() + [(f"events:{row}", "DataError", ["check", f"ev_{row}.rpg"])
-                  for row in EVENT_DATA]
+                  for row in EVENT_DATA] + [
+    ("value:device_data", "usage", ["train", "tiny.rpg", "--device-data", "lots"])]
 
 
 # --- data and targets: several inputs/outputs, validation, optimizer chains ------------------
@@ -1567,6 +1595,11 @@ EXPECTED.update({
 
 # event data rows (rpgraph.io.events)
 EXPECTED.update({
+    'value:device_data': (2, (
+        'rpgraph train: error: argument --device-data: Expected a size such as 64GB or 512M'
+        "iB, got 'lots'\n"
+        "hint: see 'rpgraph train --help'\n"
+    )),
     'events:missing': (1, (
         "ev_missing.rpg:7:12: error: data file 'shd_train.h5' does not exist\n"
         '        data = shd(path = "shd_train.h5")\n'
@@ -1629,6 +1662,55 @@ EXPECTED.update({
         'ev_frame_width.rpg: error: dataset \'shd(path = "ok.h5", channels = 16, cache = false)\': '
         "array 'inputs' has shape (2, 100, 16); expected (N, T, 8) for input 'x' : 8\n"
         "hint: make input 'x' 16 wide, or use data with 8 channels\n"
+    )),    'events:frame_shape': (1, (
+        'ev_frame_shape.rpg:2:5: error: dataset \'nmnist(path = "NMNIST_ok", length = 4, flatten = '
+        "false, cache = false)': array 'inputs' has shape (1, 4, 2312) (frames (2, 34, 34) flatten"
+        "ed); expected (N, T, 2048) for input 'x' : (2, 32, 32)\n"
+        '        input  x : (2, 32, 32)\n'
+        '        ^^^^^^^^^^^^^^^^^^^^^^\n'
+        "hint: declare input 'x' : (2, 34, 34)\n"
+    )),
+    'events:frame_flat_port': (1, (
+        'ev_frame_flat_port.rpg:2:5: error: dataset \'nmnist(path = "NMNIST_ok", length = 4, flatte'
+        "n = false, cache = false)': array 'inputs' has shape (1, 4, 2312) (frames (2, 34, 34) fla"
+        "ttened); expected plain channels for input 'x' : 2312\n"
+        '        input  x : 2312\n'
+        '        ^^^^^^^^^^^^^^^\n'
+        "hint: declare input 'x' : (2, 34, 34), or bin with flatten = true\n"
+    )),
+    'events:port_width': (1, (
+        'ev_port_width.rpg:2:5: error: dataset \'nmnist(path = "NMNIST_ok", length = 4, channels = '
+        "128, cache = false)': array 'inputs' has shape (1, 4, 128); expected (N, T, 2312) for inp"
+        "ut 'x' : (2, 34, 34)\n"
+        '        input  x : (2, 34, 34)\n'
+        '        ^^^^^^^^^^^^^^^^^^^^^^\n'
+        'hint: the input takes (2, 34, 34) frames flattened channel-major (2312 channels); or decl'
+        "are input 'x' : 128\n"
+    )),
+    'events:frame_bands': (1, (
+        "ev_frame_bands.rpg:7:12: error: dataset 'nmnist': channels = 128 groups the pixels into b"
+        'ands, which breaks the (2, 34, 34) frames that flatten = false keeps\n'
+        '        data = nmnist(path = "NMNIST_ok", channels = 128, flatten = false, cache = f'
+        'alse)\n'
+        '               ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^'
+        '^^\n'
+        'hint: leave channels out, or use flatten = true\n'
+    )),
+    'events:frame_units': (1, (
+        "ev_frame_units.rpg:7:12: error: dataset 'events': flatten = false needs pixel events (x, "
+        "y with width and height), but 'units.npz' holds units\n"
+        '        data = events(path = "units.npz", flatten = false, cache = false)\n'
+        '               ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n'
+        'hint: use flatten = true (one channel per unit)\n'
+    )),
+    'events:frame_test': (1, (
+        "ev_frame_test.rpg:7:12: error: dataset 'events': the test data's frames are plain channel"
+        "s but the training data's (1, 2, 2)\n"
+        '        data = events(path = "pixels.npz", test = "units.npz", flatten = false, cache = f'
+        'alse)\n'
+        '               ^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^'
+        '^^^^^\n'
+        'hint: give both parts pixel events (x, y) of one sensor size\n'
     )),
 })
 
@@ -1808,6 +1890,11 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
         "out of range; frames that do not fit the input port": [
             "events:nan_time", "events:negative_time", "events:unit_range",
             "events:label_range", "events:frame_width"],
+        "event frames against a shaped input port (both shapes named, at the port): another "
+        "shape, a flat port, plain channels of another width; flatten = false with channel "
+        "bands or with units": [
+            "events:frame_shape", "events:frame_flat_port", "events:port_width",
+            "events:frame_bands", "events:frame_units", "events:frame_test"],
     },
     "CheckpointError": {
         "truncated / corrupted / empty checkpoint": [
@@ -1842,7 +1929,8 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
             "cli:unknown_flag", "cli:negative_epochs", "cli:epochs_not_a_number",
             "cli:negative_log_limit",
             "cli:zero_batch_size", "cli:no_command", "cli:missing_file",
-            "cli:missing_params", "cli:bad_choice", "cli:bad_time", "value:memory_limit"],
+            "cli:missing_params", "cli:bad_choice", "cli:bad_time", "value:memory_limit",
+            "value:device_data"],
     },
 }
 FAMILIES["SpecShapeError"]["tensor shapes: kernel larger than the padded input, stride or "

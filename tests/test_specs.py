@@ -8,7 +8,7 @@ from pathlib import Path
 import jax
 import numpy as np
 import pytest
-from eventcraft import random_shd
+from eventcraft import random_nmnist, random_shd
 
 import rpgraph
 from rpgraph.train import resolve
@@ -18,6 +18,8 @@ SPECS = sorted((Path(__file__).resolve().parents[1] / "specs").glob("*.rpg"))
 SYNTHETIC_DATA = {
     "shd_rsnn": lambda d: (random_shd(d / "data" / "shd_train.h5", 6),
                            random_shd(d / "data" / "shd_test.h5", 3, seed=1)),
+    "nmnist_conv": lambda d: (random_nmnist(d / "data" / "NMNIST" / "Train", 6),
+                              random_nmnist(d / "data" / "NMNIST" / "Test", 3, seed=1)),
 }
 
 

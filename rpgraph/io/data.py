@@ -34,7 +34,7 @@ from typing import Annotated, Any, Protocol, get_type_hints
 
 import numpy as np
 
-from ..errors import DataError, did_you_mean, known_list
+from ..errors import DataError, Span, did_you_mean, known_list
 from ..memory import Estimate, refuse_above
 from ..ranges import AT_LEAST_1, NON_NEGATIVE, SEED, Range, range_error
 from .encode import ENCODERS, encode
@@ -93,6 +93,10 @@ class Dataset:
     # ``labels`` then hold the first port's arrays, so counts and lengths read the same.
     x: Mapping[str, np.ndarray] | None = None
     y: Mapping[str, np.ndarray] | None = None
+    # The per-step shape the ``C`` channels are laid out in, flattened channel-major
+    # (``(2, 34, 34)`` for N-MNIST frames); checked against a shaped input port. ``None``:
+    # plain channels, which any port of the same size takes.
+    frame: tuple[int, ...] | None = None
 
     def __post_init__(self) -> None:
         if (self.targets is None) == (self.labels is None):
@@ -178,6 +182,7 @@ class Dataset:
             name=name or self.name, num_classes=self.num_classes,
             x=None if self.x is None else {k: pick(v) for k, v in self.x.items()},
             y=None if self.y is None else {k: pick(v) for k, v in self.y.items()},
+            frame=self.frame,
         )
 
     def split(self, fraction: float, seed: int = 0) -> tuple[Dataset, Dataset]:
@@ -844,17 +849,49 @@ def check_against_spec(
     source: str,
     input_name: str = "input",
     output_name: str = "output",
+    in_shape: tuple[int, ...] = (),
+    in_span: Span | None = None,
 ) -> None:
     """Check the data's channel counts fit the network's input and output widths.
 
     ``source`` names the data in messages, e.g. ``"data file 'x.npz'"`` or
-    ``"dataset 'digits'"``; the test split (if any) is checked too.
+    ``"dataset 'digits'"``; the test split (if any) is checked too. ``in_shape`` is a shaped
+    input port's ``(2, 34, 34)``: it takes ``n_in`` plain channels (the frames flattened
+    channel-major), or data whose :attr:`Dataset.frame` is that shape; a mismatch of shapes
+    is located at ``in_span`` (the port's declaration).
 
     >>> check_against_spec(sinusoids(channels_in=20), n_in=20, n_out=2, source="dataset 's'")
     """
-    _check_widths(ds, n_in, n_out, source, input_name, output_name, prefix="")
-    if ds.test is not None:
-        _check_widths(ds.test, n_in, n_out, source, input_name, output_name, prefix="test_")
+    for part, prefix in ((ds, ""), (ds.test, "test_")):
+        if part is not None:
+            _check_frames(part, n_in, in_shape, source, input_name, prefix, in_span)
+            _check_widths(part, n_in, n_out, source, input_name, output_name, prefix=prefix)
+
+
+def _check_frames(ds: Dataset, n_in: int, in_shape: tuple[int, ...], source: str,
+                  input_name: str, prefix: str, span: Span | None) -> None:
+    """Data with a frame shape, or a shaped port: both shapes named when they disagree."""
+    shaped = len(in_shape) > 1
+    if ds.frame is None and not shaped:
+        return  # plain channels into a vector: _check_widths says it
+    port = f"input '{input_name}' : {_shape(in_shape) if shaped else n_in}"
+    have = f"{source}: array '{prefix}inputs' has shape {_shape(ds.inputs.shape)}"
+    if ds.frame is None:
+        if ds.n_in != n_in:
+            raise DataError(
+                f"{have}; expected (N, T, {n_in}) for {port}", span,
+                hint=f"the input takes {_shape(in_shape)} frames flattened channel-major "
+                f"({n_in} channels); or declare input '{input_name}' : {ds.n_in}")
+        return
+    have += f" (frames {_shape(ds.frame)} flattened)"
+    if ds.n_in != n_in:
+        raise DataError(f"{have}; expected (N, T, {n_in}) for {port}", span,
+                        hint=f"declare input '{input_name}' : {_shape(ds.frame)}")
+    if ds.frame != (in_shape if shaped else (n_in,)):
+        want = f"frames {_shape(in_shape)}" if shaped else "plain channels"
+        raise DataError(f"{have}; expected {want} for {port}", span,
+                        hint=f"declare input '{input_name}' : {_shape(ds.frame)}"
+                        + ("" if shaped else ", or bin with flatten = true"))
 
 
 def _check_widths(

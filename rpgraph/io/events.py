@@ -22,7 +22,10 @@ as on it, so 7 ms written as ``7000 * 1e-6 == 0.006999999999999999`` is bin 7 at
 The data sets :func:`shd`, :func:`ssc`, :func:`nmnist` and :func:`events` (registered in
 :data:`rpgraph.io.data.DATASETS`) bin once and cache the frames in an ``.npz`` under
 :func:`cache_dir`, keyed by the source files' identity (path, size, modification time) and
-the binning settings, so the second run starts at once.
+the binning settings, so the second run starts at once. Pixel events (N-MNIST's, or ``x``/``y``
+in the generic layout) flatten channel-major, the layout of a shaped input port such as
+``input x : (2, 34, 34)``; with ``flatten = false`` the data set keeps that frame shape
+(:attr:`~rpgraph.io.data.Dataset.frame`) and the port must match it.
 
 >>> ev = Events(np.array([0.0, 0.0015, 0.002]), np.array([0, 3, 1]), np.array([0, 3]),
 ...             np.array([1]), channels=4)
@@ -49,6 +52,7 @@ from .npz import atomic_savez, read_npz, resolve_data_path
 
 __all__ = [
     "CACHE_VERSION",
+    "NMNIST_FRAME",
     "NMNIST_SIZE",
     "REDUCE",
     "Events",
@@ -68,8 +72,10 @@ SHD_URL = "https://zenkelab.org/datasets/"
 NMNIST_URL = "https://www.garrickorchard.com/datasets/n-mnist"
 #: N-MNIST's sensor: 34 x 34 pixels, two polarities.
 NMNIST_SIZE = 34
+#: N-MNIST's frames: (polarity, y, x), flattened channel-major into 2312 channels.
+NMNIST_FRAME = (2, NMNIST_SIZE, NMNIST_SIZE)
 #: Bumped when the cached frames would change for the same files and settings.
-CACHE_VERSION = 1
+CACHE_VERSION = 2
 _EDGE = 1e-9  # relative distance to a bin edge that counts as on it
 
 
@@ -85,6 +91,8 @@ class Events:
     offsets: np.ndarray
     labels: np.ndarray
     channels: int
+    # pixel events: the frame shape their units flatten (channel-major), e.g. (2, 34, 34)
+    frame: tuple[int, ...] | None = None
 
     def __len__(self) -> int:
         return int(self.labels.shape[0])
@@ -211,10 +219,14 @@ def cache_dir() -> Path:
     return Path(root) / "rpgraph"
 
 
+Binned = tuple[np.ndarray, np.ndarray, tuple[int, ...] | None]  # frames, labels, frame shape
+
+
 def _cached(name: str, files: list[Path], settings: dict[str, object], use: bool,
-            build: Callable[[], tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
-    """``build()``'s frames and labels, from the cache when the same files and settings
-    were binned before. A damaged or unwritable cache is rebuilt or skipped, never fatal."""
+            build: Callable[[], Binned]) -> Binned:
+    """``build()``'s frames, labels and frame shape, from the cache when the same files and
+    settings were binned before. A damaged or unwritable cache is rebuilt or skipped, never
+    fatal."""
     if not use:
         return build()
     key = json.dumps({"v": CACHE_VERSION, "files": _identity(files), **settings},
@@ -224,17 +236,19 @@ def _cached(name: str, files: list[Path], settings: dict[str, object], use: bool
     if path.is_file():
         try:
             arrays = read_npz(path, what="event cache")
-            if {"inputs", "labels"} <= set(arrays):
-                return arrays["inputs"], arrays["labels"]
+            if {"inputs", "labels", "frame"} <= set(arrays):
+                shape = tuple(int(d) for d in arrays["frame"])
+                return arrays["inputs"], arrays["labels"], shape or None
         except DataError:
             pass  # damaged: binned afresh below and written over
-    inputs, labels = build()
+    inputs, labels, frame = build()
     try:
-        atomic_savez(path, {"inputs": inputs, "labels": labels}, what="event cache",
-                     error=DataError)
+        atomic_savez(path, {"inputs": inputs, "labels": labels,
+                            "frame": np.asarray(frame or (), np.int64)},
+                     what="event cache", error=DataError)
     except DataError:
         pass  # a read-only home: the data set still works, only without the cache
-    return inputs, labels
+    return inputs, labels, frame
 
 
 def _check_binning(name: str, dt: float, duration: float, length: int, channels: int,
@@ -260,35 +274,61 @@ def _check_binning(name: str, dt: float, duration: float, length: int, channels:
 def _binned_dataset(name: str, files: tuple[list[Path], list[Path]],
                     read: Callable[[list[Path]], Events], *, dt: float, length: int,
                     channels: int, reduce: str, cache: bool,
-                    classes: int | None) -> Dataset:
-    """The train files' data set (and the test files' as ``.test``), binned or cached."""
+                    classes: int | None, flatten: bool = True) -> Dataset:
+    """The train files' data set (and the test files' as ``.test``), binned or cached;
+    ``flatten = False`` keeps pixel events' frame shape (:attr:`Dataset.frame`)."""
 
-    def part(paths: list[Path]) -> tuple[np.ndarray, np.ndarray]:
-        def build() -> tuple[np.ndarray, np.ndarray]:
+    def part(paths: list[Path]) -> Binned:
+        def build() -> Binned:
             ev = read(paths)
             if channels > ev.channels:
                 raise DataError(f"dataset '{name}': channels = {channels} is more than the "
                                 f"{ev.channels} channels of the data",
                                 hint=f"use channels <= {ev.channels} (0 keeps them all)")
-            return bin_events(ev, dt=dt, length=length, channels=channels, reduce=reduce), \
-                ev.labels.astype(np.int32)
+            return (bin_events(ev, dt=dt, length=length, channels=channels, reduce=reduce),
+                    ev.labels.astype(np.int32), ev.frame)
 
         settings = {"dt": dt, "length": length, "channels": channels, "reduce": reduce}
         return _cached(name, paths, settings, cache, build)
 
-    train_in, train_lb = part(files[0])
+    train_in, train_lb, frame = part(files[0])
+    frame = None if flatten else _frame(name, frame, channels, files[0][0])
     count = classes or int(train_lb.max(initial=-1)) + 1
     test = None
     if files[1]:
-        test_in, test_lb = part(files[1])
+        test_in, test_lb, test_frame = part(files[1])
+        if frame is not None and test_frame != frame:
+            raise DataError(f"dataset '{name}': the test data's frames are "
+                            f"{_frame_text(test_frame)} but the training data's {frame}",
+                            hint="give both parts pixel events (x, y) of one sensor size")
         if test_in.shape[2] != train_in.shape[2]:
             raise DataError(f"dataset '{name}': the test data have {test_in.shape[2]} "
                             f"channels but the training data {train_in.shape[2]}",
                             hint="declare the channel count in both files (a scalar "
                             "'channels'), or bin to a fixed width with channels = N")
         count = classes or max(count, int(test_lb.max(initial=-1)) + 1)
-        test = Dataset(test_in, labels=test_lb, name=name, num_classes=count)
-    return Dataset(train_in, labels=train_lb, name=name, test=test, num_classes=count)
+        test = Dataset(test_in, labels=test_lb, name=name, num_classes=count, frame=frame)
+    return Dataset(train_in, labels=train_lb, name=name, test=test, num_classes=count,
+                   frame=frame)
+
+
+def _frame_text(frame: tuple[int, ...] | None) -> str:
+    return "plain channels" if frame is None else str(frame)
+
+
+def _frame(name: str, frame: tuple[int, ...] | None, channels: int, source: Path
+           ) -> tuple[int, ...]:
+    """The frame shape ``flatten = false`` keeps: the data must be pixel events, binned
+    without grouping channels (bands would cut across rows and polarities)."""
+    if frame is None:
+        raise DataError(f"dataset '{name}': flatten = false needs pixel events (x, y with "
+                        f"width and height), but '{source.name}' holds units",
+                        hint="use flatten = true (one channel per unit)")
+    if channels and channels != math.prod(frame):
+        raise DataError(f"dataset '{name}': channels = {channels} groups the pixels into "
+                        f"bands, which breaks the {frame} frames that flatten = false keeps",
+                        hint="leave channels out, or use flatten = true")
+    return frame
 
 
 # --------------------------------------------------------------------------------------------
@@ -464,24 +504,26 @@ def read_nmnist(root: str | os.PathLike[str], *, display: str | None = None) -> 
     offsets = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
     labels = np.array([label for _, label in files], dtype=np.int64)
     return Events(np.concatenate(times), np.concatenate(units), offsets, labels,
-                  2 * side * side)
+                  2 * side * side, frame=NMNIST_FRAME)
 
 
 def nmnist(path: str = "", test: str = "", dt: float = 0.001, duration: float = 0.3,
            length: int = 0, channels: int = 0, reduce: str = "sum", cache: bool = True,
            flatten: bool = True, *, base_dir: Path | None = None,
            allow_outside: bool = False) -> Dataset:
-    """N-MNIST from its original ``Train``/``Test`` folders of binary files, as flattened
-    frames: channel ``polarity * 1156 + y * 34 + x`` of 2312 (``flatten = false``, the
-    ``(2, 34, 34)`` frames, waits for 2-D input shapes). Arguments as :func:`shd`.
+    """N-MNIST from its original ``Train``/``Test`` folders of binary files: 2312 channels,
+    channel ``polarity * 1156 + y * 34 + x`` (the ``(2, 34, 34)`` frames flattened
+    channel-major, the layout of a shaped input port). ``flatten = false`` keeps the frame
+    shape with the data (:attr:`~rpgraph.io.data.Dataset.frame`), so the input port must be
+    ``(2, 34, 34)``; ``flatten = true`` gives plain channels, which ``channels = N`` may group
+    into bands. Other arguments as :func:`shd`.
 
-    >>> ds = nmnist(path="NMNIST/Train", test="NMNIST/Test")  # doctest: +SKIP
-    >>> ds.inputs.shape  # doctest: +SKIP
-    (60000, 300, 2312)
+    >>> ds = nmnist(path="NMNIST/Train", test="NMNIST/Test", flatten=False)  # doctest: +SKIP
+    >>> ds.inputs.shape, ds.frame  # doctest: +SKIP
+    ((60000, 300, 2312), (2, 34, 34))
     """
-    if not flatten:
-        raise DataError("dataset 'nmnist': flatten = false needs 2-D input shapes, which "
-                        "rpgraph does not have yet", hint="use flatten = true (2312 channels)")
+    if not flatten:  # refused before reading 60,000 files
+        _frame("nmnist", NMNIST_FRAME, channels, Path(path))
     steps = _check_binning("nmnist", dt, duration, length, channels, reduce)
     get = f"download Train.zip and Test.zip from {NMNIST_URL} and unzip them"
     roots = {"train": _locate(path, base_dir, allow_outside, name="nmnist", get=get,
@@ -498,7 +540,8 @@ def nmnist(path: str = "", test: str = "", dt: float = 0.001, duration: float = 
              [roots["test"], *files(roots["test"])] if test else [])
     return _binned_dataset(
         "nmnist", parts, lambda paths: read_nmnist(paths[0], display=shown[paths[0]]),
-        dt=dt, length=steps, channels=channels, reduce=reduce, cache=cache, classes=10)
+        dt=dt, length=steps, channels=channels, reduce=reduce, cache=cache, classes=10,
+        flatten=flatten)
 
 
 # --------------------------------------------------------------------------------------------
@@ -515,13 +558,15 @@ def _int_array(arrays: dict[str, np.ndarray], key: str, shown: str, ndim: int = 
     return a.astype(np.int64)
 
 
-def _event_units(arrays: dict[str, np.ndarray], shown: str) -> tuple[np.ndarray, int]:
-    """Units and the declared channel count, from ``units`` or ``x``/``y``/``polarity``."""
+def _event_units(arrays: dict[str, np.ndarray], shown: str
+                 ) -> tuple[np.ndarray, int, tuple[int, ...] | None]:
+    """Units, the declared channel count and (pixel events) the frame shape, from ``units``
+    or ``x``/``y``/``polarity``."""
     if "units" in arrays:
         units = _int_array(arrays, "units", shown)
         declared = (int(_int_array(arrays, "channels", shown, 0)) if "channels" in arrays
                     else int(units.max(initial=-1)) + 1)
-        return units, max(declared, 1)
+        return units, max(declared, 1), None
     if "x" not in arrays:
         raise DataError(f"{shown} has no array 'units' or 'x' (it holds: "
                         f"{', '.join(sorted(arrays))})",
@@ -541,9 +586,9 @@ def _event_units(arrays: dict[str, np.ndarray], shown: str) -> tuple[np.ndarray,
                         f"{width} x {height} sensor")
     unit = y * width + x
     if "polarity" not in arrays:
-        return unit, width * height
+        return unit, width * height, (1, height, width)
     on = (np.asarray(arrays["polarity"]) > 0).astype(np.int64)  # ON (> 0) or OFF
-    return on * width * height + unit, 2 * width * height
+    return on * width * height + unit, 2 * width * height, (2, height, width)
 
 
 def read_event_npz(path: str | os.PathLike[str], *, display: str | None = None) -> Events:
@@ -565,7 +610,7 @@ def read_event_npz(path: str | os.PathLike[str], *, display: str | None = None) 
                         f"{times.dtype}; expected 1-D times in seconds")
     sample = _int_array(arrays, "sample", shown)
     labels = _int_array(arrays, "labels", shown)
-    units, declared = _event_units(arrays, shown)
+    units, declared, frame = _event_units(arrays, shown)
     if not len(times) == len(sample) == len(units):
         raise DataError(f"{shown}: 'times', 'sample' and the units have {len(times)}, "
                         f"{len(sample)} and {len(units)} entries; expected one per event")
@@ -576,7 +621,8 @@ def read_event_npz(path: str | os.PathLike[str], *, display: str | None = None) 
                         f"has {len(labels)} samples")
     order = np.argsort(sample, kind="stable")  # events grouped by sample, order kept
     offsets = np.concatenate([[0], np.cumsum(np.bincount(sample, minlength=len(labels)))])
-    ev = Events(times.astype(np.float64)[order], units[order], offsets, labels, declared)
+    ev = Events(times.astype(np.float64)[order], units[order], offsets, labels, declared,
+                frame)
     check_events(ev, shown)
     if len(labels) == 0 or labels.min() < 0:
         raise DataError(f"{shown}: 'labels' must hold class indices 0..K-1 for at least one "
@@ -585,8 +631,9 @@ def read_event_npz(path: str | os.PathLike[str], *, display: str | None = None) 
 
 
 def events(path: str = "", test: str = "", dt: float = 0.001, duration: float = 1.0,
-           length: int = 0, channels: int = 0, reduce: str = "sum", cache: bool = True, *,
-           base_dir: Path | None = None, allow_outside: bool = False) -> Dataset:
+           length: int = 0, channels: int = 0, reduce: str = "sum", cache: bool = True,
+           flatten: bool = True, *, base_dir: Path | None = None,
+           allow_outside: bool = False) -> Dataset:
     """A user's own events from an ``.npz`` (and ``test`` another), binned like :func:`shd`.
 
     The file holds one entry per event in ``times`` (seconds from the start of its sample)
@@ -594,7 +641,9 @@ def events(path: str = "", test: str = "", dt: float = 0.001, duration: float = 
     either ``units`` (a channel index; optional scalar ``channels`` declares how many, else
     ``max(units) + 1``) or pixels ``x``, ``y`` with scalars ``width``, ``height`` and
     optional ``polarity`` (> 0 is ON), flattened to channel
-    ``on * width * height + y * width + x``. Events need not be sorted.
+    ``on * width * height + y * width + x``. Events need not be sorted. ``flatten = false``
+    keeps pixel events' frame shape, ``(2, height, width)`` with polarity, else
+    ``(1, height, width)``, for a shaped input port (as :func:`nmnist`).
 
     >>> np.savez("my.npz", times=[0.0, 0.01], sample=[0, 1], units=[2, 0],
     ...          labels=[0, 1])  # doctest: +SKIP
@@ -612,7 +661,8 @@ def events(path: str = "", test: str = "", dt: float = 0.001, duration: float = 
             files[part].append(full)
     return _binned_dataset(
         "events", files, lambda paths: read_event_npz(paths[0], display=shown[paths[0]]),
-        dt=dt, length=steps, channels=channels, reduce=reduce, cache=cache, classes=None)
+        dt=dt, length=steps, channels=channels, reduce=reduce, cache=cache, classes=None,
+        flatten=flatten)
 
 
 DATASETS.update({"shd": shd, "ssc": ssc, "nmnist": nmnist, "events": events})

@@ -25,6 +25,7 @@ from ..io.data import Dataset
 from ..objective import LossFn, Objective, make_objective
 from .epochs import Epochs, epoch_chunk
 from .evaluate import evaluate, evaluate_part, firing_rates
+from .feed import Feed, device_budget
 from .progress import Progress
 from .run_dir import (
     LOG_LIMIT,
@@ -99,6 +100,10 @@ class FitOptions:
             the spec's loss expression (``outputs`` by output name, ``records`` by node:
             ``records["h"]["vmem"]``, ``records["h"]["output"]``); every bounded parameter
             is then projected (a Python loss holds no bounds term).
+        device_data: bytes of training data kept on the device; a larger data set stays in
+            host memory and each chunk's batches are sent as it runs (same results, see
+            :mod:`rpgraph.train.feed`). Default: ``RPGRAPH_DEVICE_DATA``, else half the
+            accelerator's memory (no limit on CPU).
     """
 
     epochs: int | None = None
@@ -123,6 +128,7 @@ class FitOptions:
     keep: str | None = None
     tensorboard: bool | None = None
     loss: LossFn | None = None
+    device_data: int | None = None
 
 
 def fit(prog: Program, data: Any = None, *, options: FitOptions | None = None,
@@ -183,13 +189,13 @@ def _train(prog: Program, o: FitOptions, st: Settings, obj: Objective, run: RunD
     watch.start(start, per_epoch)
 
     run_chunk = make_chunk(prog, st.optimizer, objective=obj, devices=o.devices, seed=st.seed)
-    inputs, targets = _device_data(prog, st.data)
+    feed = Feed(prog, st.data, budget=device_budget(o.device_data))
 
     def chunk(params: Tree, opt_state: Any, step: int, end: int) -> Any:
         # every chunk is padded to `width` rows, so the run compiles one program
-        idx = jnp.asarray(_chunk_indices(st, step, end, width, per_epoch))
-        params, opt_state, losses, terms = run_chunk(params, opt_state, inputs, targets, idx,
-                                                     step, end - step)
+        idx = _chunk_indices(st, step, end, width, per_epoch)
+        params, opt_state, losses, terms = feed.run(run_chunk, params, opt_state, idx, step,
+                                                    end - step)
         cut = lambda a: a[:end - step]  # noqa: E731  (the padding rows' values are not steps)
         return params, opt_state, cut(losses), jax.tree_util.tree_map(cut, terms)
 
