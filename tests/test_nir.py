@@ -336,6 +336,101 @@ def test_zoo_of_node_types_matches_reference() -> None:
     np.testing.assert_allclose(np.asarray(y), ref["out"], rtol=1e-4, atol=1e-4)
 
 
+def _li_if_graph(v_leak: float) -> nir.NIRGraph:
+    """``x -> Linear -> LI`` and ``x -> Linear -> IF`` (per-neuron parameters)."""
+    rng = np.random.default_rng(8)
+    n = 4
+    u = lambda lo, hi: rng.uniform(lo, hi, n)  # noqa: E731
+    nodes = {"x": nir.Input(np.array([n])),
+             "wl": nir.Linear(weight=rng.normal(0.5, 0.5, (n, n))),
+             "leaky": nir.LI(tau=u(4e-3, 2e-2), r=u(0.5, 2), v_leak=v_leak * u(0.5, 1)),
+             "wf": nir.Linear(weight=rng.normal(0.5, 0.5, (n, n))),
+             "fire": nir.IF(r=u(40, 60), v_threshold=u(0.5, 0.9), v_reset=u(-0.2, 0)),
+             "yl": nir.Output(np.array([n])), "yf": nir.Output(np.array([n]))}
+    return nir.NIRGraph(nodes=nodes, edges=[("x", "wl"), ("wl", "leaky"), ("leaky", "yl"),
+                                            ("x", "wf"), ("wf", "fire"), ("fire", "yf")])
+
+
+@pytest.mark.parametrize("convention", ["nir", "rockpool"])
+def test_li_and_if_import_as_their_kinds(convention: str) -> None:
+    """Forward-Euler conventions: ``LI`` is ``li`` (``v_leak`` too) and ``IF`` is
+    ``if(reset = v_reset)``, both silently exact; Rockpool's: ``LI`` is its ``ExpSyn``
+    (``expsyn``, ``v_leak = 0``) and ``IF`` fires on ``v >= thr`` and subtracts. Each equals
+    NIR's equations in that convention (nir_readers.equations), spike for spike."""
+    euler = convention != "rockpool"
+    graph = _li_if_graph(0.3 if euler else 0.0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        text, params = nir_to_spec(graph, dt=1e-3, convention=convention)
+    want = "leaky: li" if euler else "leaky: expsyn"
+    assert want in text, text
+    assert ("fire: if(reset = v_reset)" if euler else
+            "fire: if(spikes = multi, max_spikes_per_dt = 1)") in text, text
+    if euler:  # exact: nothing to warn about
+        assert [str(w.message) for w in caught] == []
+        np.testing.assert_allclose(params["fire"]["r"], 1e-3 * graph.nodes["fire"].r, rtol=1e-6)
+    x = np.random.default_rng(9).uniform(0, 1.5, (200, 4)).astype(np.float32)
+    y, _, _ = rpgraph.compile(text).evolve(params, x)
+    ref = reference(graph, x, 1e-3, convention)
+    np.testing.assert_allclose(np.asarray(y["yl"]), ref["yl"], rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(np.asarray(y["yf"]), ref["yf"])
+    assert 0 < ref["yf"].sum() < ref["yf"].size
+
+
+def test_li_import_clamps_dt_at_least_tau() -> None:
+    """``dt >= tau`` (forward-Euler decay ``1 - dt / tau <= 0``): the decay is clamped to
+    ``2**-20`` as for the other neurons, keeping the input gain ``dt / tau * r`` and the
+    leak drive ``dt / tau * v_leak``; said in a warning."""
+    ones = np.ones(2)
+    graph = nir.NIRGraph(nodes={"x": nir.Input(np.array([2])),
+                                "h": nir.LI(tau=np.array([5e-4, 1e-2]), r=2 * ones,
+                                            v_leak=0.5 * ones),
+                                "y": nir.Output(np.array([2]))},
+                         edges=[("x", "h"), ("h", "y")])
+    with pytest.warns(UserWarning, match="'h': dt >= tau, forward-Euler decay"):
+        _, params = nir_to_spec(graph, dt=1e-3, convention="norse")
+    p = {k: np.asarray(v, np.float64) for k, v in params["h"].items()}
+    k = 1e-3 / p["tau"]
+    np.testing.assert_allclose(1 - k, [2.0**-20, 0.9], rtol=1e-5, atol=1e-7)  # float32 tau
+    np.testing.assert_allclose(k * p["r"], [4.0, 0.2], rtol=1e-6)  # dt / tau * r of the file
+    np.testing.assert_allclose(k * p["v_leak"], [1.0, 0.05], rtol=1e-6)
+
+
+def test_li_if_delay_expsyn_round_trip_as_themselves(tmp_path: Path) -> None:
+    """``li``, ``if(reset = v_reset)``, ``delay`` and ``expsyn`` -> NIR file -> the same
+    kinds, the same parameters (float32) and the same outputs, bit for bit."""
+    prog = rpgraph.compile(
+        "network n (dt = 1 ms) {\n input x : 3\n output y : 3\n output z : 3\n"
+        " x -> dl: delay(uniform(0 ms, 4 ms)) -> f: if(r = 0.6, reset = v_reset,"
+        " v_reset = -0.1) -> wr: linear(3) -> r: li(tau = 10 ms, r = 2, v_leak = 0.1) -> y\n"
+        " x -> ws: linear(3) -> s: expsyn(tau = 7 ms) -> z\n}\n")
+    params = {k: {kk: np.asarray(vv) for kk, vv in v.items()} for k, v in prog.init(3).items()}
+    params["dl"]["d"] = np.array([0.0, 0.002, 0.004], np.float32)
+    params["r"]["tau"] = np.array([0.008, 0.01, 0.02], np.float32)
+    params["f"]["threshold"] = np.array([0.5, 0.7, 0.9], np.float32)
+    path = tmp_path / "kinds.nir"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # exact both ways: nothing to warn about
+        write_nir(to_nir(prog, params), path)
+        net, back = from_nir(path, dt=1e-3)
+    body = net.source.split("\n\n", 1)[1]
+    for line in ("x -> dl: delay(uniform(0.0, 0.004)) -> f: if(reset = v_reset) -> wr: "
+                 "linear(3) -> r: li -> y", "x -> ws: linear(3) -> s: expsyn -> z"):
+        assert line in body, body
+    for node in ("dl", "f", "r"):
+        assert set(back[node]) == set(params[node]), node
+        for k, v in params[node].items():
+            np.testing.assert_allclose(back[node][k], v, rtol=2e-7, atol=0, err_msg=k)
+    x = np.random.default_rng(2).uniform(0, 1, (40, 3)).astype(np.float32)
+    y0, _, rec0 = prog.evolve(params, x, record=True)
+    y1, _, rec1 = rpgraph.compile(net).evolve(back, x, record=True)
+    np.testing.assert_array_equal(np.asarray(rec1["f"]["spikes"]), np.asarray(rec0["f"]["spikes"]))
+    assert float(np.asarray(rec0["f"]["spikes"]).sum()) > 0
+    for out in ("y", "z"):
+        np.testing.assert_allclose(np.asarray(y1[out]), np.asarray(y0[out]), rtol=1e-5,
+                                   atol=1e-6)
+
+
 @pytest.mark.parametrize("convention", ["norse", "snntorch", "rockpool"])
 def test_cuba_li_matches_reference(convention: str) -> None:
     """``CubaLI`` (synaptic current driving a leaky membrane, no spikes) becomes two
