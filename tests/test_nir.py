@@ -786,3 +786,67 @@ def test_random_graphs_import_and_run_or_fail_cleanly() -> None:
         assert np.all(np.isfinite(np.asarray(y))), net.source
         outcomes["ran"] += 1
     assert min(outcomes.values()) >= 5, outcomes
+
+
+def _doc_rows() -> dict[str, str]:
+    """The import table of ``rpgraph.nir``'s docstring: NIR type -> its row's rpgraph text."""
+    import rpgraph.nir as rnir
+
+    assert rnir.__doc__ is not None
+    section = rnir.__doc__.split("Node mapping (import)")[1].splitlines()
+    rules = [i for i, line in enumerate(section) if line.startswith("=====")]
+    body = "\n".join(section[rules[1] + 1:rules[2]])  # the rows, between header and end
+    rows: dict[str, str] = {}
+    names: list[str] = []
+    for line in body.splitlines():
+        if not line.startswith(" "):  # a new row: its NIR types, then the rpgraph column
+            names = re.findall(r"``(\w+)``", line[:31])
+            rows.update({n: "" for n in names})
+        for n in names:
+            rows[n] += " " + line[31:].strip()
+    return rows
+
+
+def test_docstring_import_table_matches_the_code() -> None:
+    """Every NIR type the importer converts has a row, no other type has one, and the kind
+    each converter gives in each convention is named in its row (the unsupported list names
+    no converted type as a whole)."""
+    import rpgraph.nir as rnir
+    from rpgraph.nir.model import CONVERTERS
+
+    rows = _doc_rows()
+    assert set(rows) == {t.__name__ for t in CONVERTERS} | {"Input", "Output", "NIRGraph"}
+    ones = np.ones(2)
+    samples: dict[type, Any] = {
+        nir.Affine: nir.Affine(weight=np.eye(2), bias=ones), nir.Linear: nir.Linear(np.eye(2)),
+        nir.Scale: nir.Scale(scale=2 * ones),
+        nir.LI: nir.LI(tau=ones * 1e-2, r=ones, v_leak=0 * ones),
+        nir.I: nir.I(r=ones),
+        nir.LIF: nir.LIF(tau=ones * 1e-2, r=ones, v_leak=0 * ones, v_threshold=ones),
+        nir.CubaLIF: nir.CubaLIF(tau_syn=ones * 5e-3, tau_mem=ones * 2e-2, r=ones,
+                                 v_leak=0 * ones, v_threshold=ones, w_in=ones),
+        nir.CubaLI: nir.CubaLI(tau_syn=ones * 5e-3, tau_mem=ones * 2e-2, r=ones,
+                               v_leak=0 * ones, w_in=ones),
+        nir.IF: nir.IF(r=ones, v_threshold=ones),
+        nir.Threshold: nir.Threshold(threshold=ones),
+        nir.Conv1d: nir.Conv1d(input_shape=4, weight=np.ones((2, 1, 3)), stride=1, padding=0,
+                               dilation=1, groups=1, bias=ones),
+        nir.Conv2d: nir.Conv2d(input_shape=(4, 4), weight=np.ones((2, 1, 3, 3)), stride=1,
+                               padding=0, dilation=1, groups=1, bias=ones),
+        nir.SumPool2d: nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]),
+                                     padding=np.array([0, 0])),
+        nir.AvgPool2d: nir.AvgPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]),
+                                     padding=np.array([0, 0])),
+        nir.Flatten: nir.Flatten(input_type={"input": np.array([2, 2, 2])}, start_dim=0),
+        nir.Delay: nir.Delay(delay=ones * 2e-3),
+    }
+    assert set(samples) == set(CONVERTERS)
+    for t, convert in CONVERTERS.items():
+        for convention in rnir.EXPORT_CONVENTIONS:
+            res = convert("n", samples[t], 1e-3, convention, [])
+            assert not isinstance(res, str), (t.__name__, convention, res)
+            for conv in res if isinstance(res, tuple) else (res,):
+                assert f"``{conv.kind}" in rows[t.__name__], (t.__name__, convention, conv.kind)
+    assert rnir.__doc__ is not None
+    unsupported = rnir.__doc__.split("\nUnsupported")[1].split("\n\n")[0]
+    assert "``Conv1d``," not in unsupported and "``Delay``," not in unsupported
