@@ -368,6 +368,10 @@ def test_li_and_if_import_as_their_kinds(convention: str) -> None:
             "fire: if(spikes = multi, max_spikes_per_dt = 1)") in text, text
     if euler:  # exact: nothing to warn about
         assert [str(w.message) for w in caught] == []
+    else:  # Rockpool's ExpSyn has no resting potential
+        with pytest.raises(SpecError, match=re.escape(
+                "'leaky' (LI: LI with v_leak != 0 (read as expsyn, which has no bias))")):
+            _quiet(nir_to_spec, _li_if_graph(0.3), dt=1e-3, convention=convention)
         np.testing.assert_allclose(params["fire"]["r"], 1e-3 * graph.nodes["fire"].r, rtol=1e-6)
     x = np.random.default_rng(9).uniform(0, 1.5, (200, 4)).astype(np.float32)
     y, _, _ = rpgraph.compile(text).evolve(params, x)
