@@ -214,8 +214,12 @@ def _if_refuse(m: DataNode) -> str | None:
 
 
 def _delay(m: DataNode, p: Params, out: _Out) -> nir.NIRNode:
-    # rounded to whole steps, as the node runs them
-    return nir.Delay(delay=np.round(_f64(p["d"]) / out.dt) * out.dt)
+    # rounded to whole steps, as the node runs them (learn = false)
+    steps = _f64(p["d"]) / out.dt
+    if m.cfg.get("learn") and not np.allclose(steps, np.round(steps), rtol=0, atol=1e-4):
+        out.notes.append(f"delay '{m.id}': learned delays between whole steps (interpolated "
+                         "by rpgraph) are rounded to whole steps of dt")
+    return nir.Delay(delay=np.round(steps) * out.dt)
 
 
 #: Module kind -> how it is exported; every other kind is refused.
