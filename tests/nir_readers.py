@@ -336,8 +336,10 @@ def equations(graph: nir.NIRGraph, x: np.ndarray, dt: float, convention: str
     Forward Euler for ``nir``/``norse``/``snntorch``: ``I += dt/tau_syn (-I + w_in S)``;
     ``v += dt/tau (v_leak - v + r I)``; spike ``v > thr``, then ``v = v_reset``. Rockpool:
     exponential decays, ``I = e_s (I + w_in S)``, ``v = e_m v + I + v_leak`` (``r`` unused),
-    one spike on ``v >= thr`` and the threshold subtracted; ``LI``: ``v = e (v + S)``. A
-    cycle's edge leaving a neuron carries the previous step's output.
+    one spike on ``v >= thr`` and the threshold subtracted; ``LI``: ``v = e (v + S)``.
+    ``IF``: ``v += dt r S``, then the convention's spike and reset; ``Delay``:
+    ``y[t] = x[t - round(delay / dt)]``. A cycle's edge leaving a neuron (or delay) carries
+    the previous step's output.
     """
     nodes, edges = flatten(graph)
     order, delayed, g = _order(nodes, edges)
