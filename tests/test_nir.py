@@ -849,8 +849,13 @@ def test_docstring_import_table_matches_the_code() -> None:
         for convention in rnir.EXPORT_CONVENTIONS:
             res = convert("n", samples[t], 1e-3, convention, [])
             assert not isinstance(res, str), (t.__name__, convention, res)
+            row = rows[t.__name__]
+            if "Rockpool:" in row:  # a row that differs by convention: "Euler: ... Rockpool:"
+                euler, rockpool = row.split("Rockpool:", 1)
+                row = rockpool if convention == "rockpool" else euler
             for conv in res if isinstance(res, tuple) else (res,):
-                assert f"``{conv.kind}" in rows[t.__name__], (t.__name__, convention, conv.kind)
+                assert re.search(rf"``{conv.kind}(``|\()", row), (t.__name__, convention,
+                                                                  conv.kind)
     assert rnir.__doc__ is not None
     unsupported = rnir.__doc__.split("\nUnsupported")[1].split("\n\n")[0]
     assert "``Conv1d``," not in unsupported and "``Delay``," not in unsupported

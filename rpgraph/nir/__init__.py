@@ -36,10 +36,7 @@ NIR                            rpgraph
 ``LI``                         Euler: ``li`` with the file's ``tau``, ``r``, ``v_leak``
                                (``li`` steps NIR's equation by forward Euler: exact).
                                Rockpool: ``expsyn`` (Rockpool's ``ExpSyn``,
-                               ``v = A (v + S)``; ``v_leak`` must be 0). An ``LI`` that
-                               rpgraph wrote for an ``expsyn`` (metadata
-                               ``rpgraph_kind``) comes back as ``expsyn`` in any
-                               convention
+                               ``v = A (v + S)``; ``v_leak`` must be 0)
 ``CubaLI``                     ``expsyn`` (synapse) -> frozen diagonal ``linear`` (gain)
                                -> ``expsyn`` (membrane); ``v_leak`` must be 0
 ``I``                          ``expsyn`` with ``tau = dt * 2**40`` (decay rounds to 1)
@@ -47,7 +44,7 @@ NIR                            rpgraph
                                ``max_spikes_per_dt = 1``)
 ``LIF``                        ``lif`` with a near-instantaneous synapse (see below)
 ``IF``                         Euler: ``if(reset = v_reset)`` with ``r = R dt`` (NIR's
-                               ``dv/dt = R I`` by forward Euler is ``if``'s step: exact).
+                               ``dv/dt = R I`` by forward Euler is exactly its step).
                                Rockpool: ``if(spikes = multi, max_spikes_per_dt = 1)``
                                (fires on ``v >= thr``, subtracts the threshold)
 ``Threshold``                  ``lif`` with instant membrane and synapse (approximate)
@@ -64,7 +61,9 @@ cycles                         graph cycles; the edge leaving the stateful node 
 =============================  =========================================================
 
 Spiking layers of shape ``(C, H, W)`` (after a convolution) are imported with their
-parameters flattened channel-major, the order rpgraph keeps activity in.
+parameters flattened channel-major, the order rpgraph keeps activity in. An ``LI`` that
+rpgraph wrote for an ``expsyn`` (metadata ``rpgraph_kind = "expsyn"``) comes back as
+``expsyn`` in any convention, so that ``expsyn`` round trips keep their kind.
 
 Unsupported (one :class:`~rpgraph.errors.SpecError` lists them all): unknown node types;
 ``LI`` with ``v_leak != 0`` in the Rockpool convention and ``CubaLI`` with ``v_leak != 0``
