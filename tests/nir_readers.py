@@ -6,7 +6,8 @@ does not take from the file; none of it uses rpgraph's own conversions:
 * ``"nir"``: a literal reader of NIR's equations by forward Euler at the file's ``dt``:
   ``I += dt/tau_syn (w_in S - I)``; ``v += dt/tau_mem (v_leak - v + r I)`` (with the new
   ``I``, as Norse and snnTorch chain synapse and membrane); one spike on ``v > v_threshold``,
-  then ``v = v_reset``. ``LI``: ``v += dt/tau (v_leak - v + r S)``.
+  then ``v = v_reset``. ``LI``: ``v += dt/tau (v_leak - v + r S)``. ``IF``: ``v += dt r S``,
+  spike and reset as ``CubaLIF``. ``Delay``: ``y[t] = x[t - round(delay / dt)]``.
 * ``"norse"``: Norse 1.1 ``norse.torch.from_nir(graph, dt=...)``: ``CubaLIF`` is
   ``w_in * x`` -> ``LIBoxCell(tau_syn, v_leak)`` -> ``r *`` -> ``LIFBoxCell(tau_mem,
   v_leak, v_th)`` with ``reset_value`` to the default ``v_reset = 0``; ``LI`` (Norse's main
@@ -40,7 +41,7 @@ import numpy as np
 
 READERS = ("nir", "norse", "snntorch", "rockpool")
 SNNTORCH_DT = 1e-4
-NEURONS = (nir.CubaLIF, nir.LI, nir.LIF, nir.IF, nir.CubaLI, nir.I, nir.Threshold)
+NEURONS = (nir.CubaLIF, nir.LI, nir.LIF, nir.IF, nir.CubaLI, nir.I, nir.Threshold, nir.Delay)
 
 
 class Refused(Exception):
@@ -74,6 +75,20 @@ def _nir_cuba(node: Any, st: State, s: np.ndarray, dt: float) -> np.ndarray:
 def _nir_li(node: Any, st: State, s: np.ndarray, dt: float) -> np.ndarray:
     st["v"] = st["v"] + dt / _f(node.tau) * (_f(node.v_leak) - st["v"] + _f(node.r) * s)
     return st["v"].copy()
+
+
+def _nir_if(node: Any, st: State, s: np.ndarray, dt: float) -> np.ndarray:
+    """``dv/dt = r I`` by forward Euler; one spike on ``v > v_threshold``, then ``v_reset``."""
+    st["v"] = st["v"] + dt * _f(node.r) * s
+    return _fire_to(st, _f(node.v_threshold), _f(node.v_reset))
+
+
+def _delay(node: Any, st: State, s: np.ndarray, dt: float) -> np.ndarray:
+    """``y[t, i] = x[t - round(delay_i / dt), i]``; silent before the first input."""
+    k = np.round(_f(node.delay) / dt).astype(np.int64) * np.ones(s.size, np.int64)
+    past = st.get("buf", np.zeros((int(k.max(initial=0)) + 1, s.size)))
+    st["buf"] = np.concatenate([past[1:], s[None, :]])
+    return st["buf"][-1 - k, np.arange(s.size)]
 
 
 def _norse_cuba(node: Any, st: State, s: np.ndarray, dt: float) -> np.ndarray:
@@ -139,7 +154,7 @@ def _refuse(why: str) -> Step:
 
 #: Reader -> NIR neuron type -> its step ``(node, state, input, dt) -> output``.
 STEPS: dict[str, dict[type, Step]] = {
-    "nir": {nir.CubaLIF: _nir_cuba, nir.LI: _nir_li},
+    "nir": {nir.CubaLIF: _nir_cuba, nir.LI: _nir_li, nir.IF: _nir_if, nir.Delay: _delay},
     "norse": {nir.CubaLIF: _norse_cuba, nir.LI: _norse_li},
     "snntorch": {nir.CubaLIF: _snntorch_cuba, nir.LI: _refuse("snnTorch: no LI node")},
     "rockpool": {nir.CubaLIF: _rockpool_cuba, nir.LI: _rockpool_li},
@@ -306,6 +321,8 @@ def _import_node(node: Any, st: State, s: np.ndarray, dt: float, convention: str
     if isinstance(node, (nir.IF, nir.I)):
         st["v"] = st["v"] + dt * _f(node.r) * s
         return st["v"].copy() if isinstance(node, nir.I) else _import_fire(st, node, convention)
+    if isinstance(node, nir.Delay):
+        return _delay(node, st, s, dt)
     if isinstance(node, nir.Threshold):
         fires = np.greater_equal if convention == "rockpool" else np.greater
         return fires(s, _f(node.threshold)).astype(np.float64)
@@ -319,8 +336,10 @@ def equations(graph: nir.NIRGraph, x: np.ndarray, dt: float, convention: str
     Forward Euler for ``nir``/``norse``/``snntorch``: ``I += dt/tau_syn (-I + w_in S)``;
     ``v += dt/tau (v_leak - v + r I)``; spike ``v > thr``, then ``v = v_reset``. Rockpool:
     exponential decays, ``I = e_s (I + w_in S)``, ``v = e_m v + I + v_leak`` (``r`` unused),
-    one spike on ``v >= thr`` and the threshold subtracted; ``LI``: ``v = e (v + S)``. A
-    cycle's edge leaving a neuron carries the previous step's output.
+    one spike on ``v >= thr`` and the threshold subtracted; ``LI``: ``v = e (v + S)``.
+    ``IF``: ``v += dt r S``, then the convention's spike and reset; ``Delay``:
+    ``y[t] = x[t - round(delay / dt)]``. A cycle's edge leaving a neuron (or delay) carries
+    the previous step's output.
     """
     nodes, edges = flatten(graph)
     order, delayed, g = _order(nodes, edges)

@@ -278,6 +278,61 @@ def test_delay_shifts_each_channel_and_step_equals_scan() -> None:
     np.testing.assert_array_equal(np.concatenate([y1, y2], 1), want)
 
 
+def _np_learned_delay(x: np.ndarray, d: np.ndarray, longest: int) -> np.ndarray:
+    """Independent reference: ``y[t] = (1 - f) x[t - k] + f x[t - k - 1]`` with
+    ``s = clip(d / dt, 0, longest)``, ``k = floor(s)``, ``f = s - k``; the past is 0."""
+    b, t, n = x.shape
+    padded = np.concatenate([np.zeros((b, longest + 1, n)), x.astype(np.float64)], axis=1)
+    y = np.zeros((b, t, n))
+    for i in range(n):
+        s = min(max(float(d[i]) / DT, 0.0), float(longest))
+        k = int(np.floor(s))
+        f = s - k
+        for step in range(t):
+            now = step + longest + 1
+            y[:, step, i] = (1 - f) * padded[:, now - k, i] + f * padded[:, now - k - 1, i]
+    return y
+
+
+def test_learned_delay_interpolates_between_steps_and_has_a_gradient() -> None:
+    """``delay(d, learn = true)``: the delays are trainable; between whole steps the output
+    is the linear interpolation of the two neighbouring steps (numpy reference), by scan
+    and step by step; ``dL/dd`` equals its formula and finite differences."""
+    from rpgraph.modules.base import Init
+
+    x = np.random.default_rng(7).normal(0, 1, (2, 12, 4)).astype(np.float32)
+    values = {"d": Init("uniform", (0.0, 5e-3)), "learn": True}
+    d = f32(0.0, 1.25e-3, 3.5e-3, 5e-3)  # whole, a quarter, a half step, the longest
+    want = _np_learned_delay(x, d, 5)
+    p = {"d": jnp.asarray(d)}
+    np.testing.assert_allclose(run("delay", values, p, x)[1], want, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(by_step("delay", values, p, x), want, rtol=1e-5, atol=1e-6)
+    kind = KINDS["delay"]
+    cfg = kind.configure(values, dt=DT)
+    assert kind.params(4, 4, cfg)["d"].trainable
+    assert not kind.params(4, 4, kind.configure({"d": values["d"]}, dt=DT))["d"].trainable
+    # the gradient: dL/dd_i = sum_t w (x[t - k - 1] - x[t - k]) / dt (inside a step)
+    w = np.random.default_rng(8).normal(0, 1, x.shape).astype(np.float32)
+    d_in = f32(0.4e-3, 1.25e-3, 2.7e-3, 4.5e-3)
+
+    def loss(dd: Any) -> Any:
+        return jnp.sum(run("delay", values, {"d": dd}, x)[1] * w)
+
+    grad = np.asarray(jax.grad(loss)(jnp.asarray(d_in)))
+    eps = 1e-5
+    up, down = (_np_learned_delay(x, d_in + sign * eps, 5) for sign in (1, -1))
+    numeric = np.sum((up - down) * w, axis=(0, 1)) / (2 * eps)
+    np.testing.assert_allclose(grad, numeric, rtol=1e-3)
+    ref = np.zeros(4)
+    for i, di in enumerate(d_in):
+        k = int(np.floor(di / DT))
+        shifted = _np_learned_delay(x, np.full(4, k * DT), 5)[..., i]
+        older = _np_learned_delay(x, np.full(4, (k + 1) * DT), 5)[..., i]
+        ref[i] = np.sum(w[..., i] * (older - shifted)) / DT
+    np.testing.assert_allclose(grad, ref, rtol=1e-4)
+    assert np.all(np.abs(grad) > 0)
+
+
 NET = """network n (dt = 1 ms) {
   input x : 3
   output y : 2
@@ -369,3 +424,20 @@ def test_nir_delay_round_trip() -> None:
     bprog = rpgraph.compile(back)
     np.testing.assert_allclose(bprog.evolve(bparams, x)[0], prog.evolve(params, x)[0])
     assert "x -> dl: delay(uniform(0.0, 0.004)) -> y" in back.source
+
+
+def test_learned_delay_in_a_network_trains_and_exports_rounded() -> None:
+    """``learn = true`` in a spec: ``dl.d`` is trainable, the loss has a gradient in it
+    through the compiled program, and the NIR export rounds (and says so)."""
+    prog = rpgraph.compile("network n (dt = 1 ms) {\n input x : 2\n output y : 2\n"
+                           " x -> dl: delay(uniform(0 ms, 3 ms), learn = true) -> y\n}\n")
+    assert prog.parameter_info()["dl.d"]["trainable"]
+    params = {"dl": {"d": jnp.asarray(f32(0.3e-3, 1.6e-3))}}
+    x = jnp.asarray(np.random.default_rng(3).normal(0, 1, (1, 8, 2)).astype(np.float32))
+    grad = jax.grad(lambda p: jnp.sum(prog.evolve(p, x)[0] * jnp.arange(16.0).reshape(
+        1, 8, 2)))(params)
+    assert np.all(np.abs(np.asarray(grad["dl"]["d"])) > 0)
+    with pytest.warns(UserWarning, match="learned delays between whole steps"):
+        graph = rpgraph.to_nir(prog, params, convention="nir")
+    np.testing.assert_allclose(graph.nodes["dl"].delay, [0.0, 0.002])
+

@@ -331,8 +331,108 @@ def test_zoo_of_node_types_matches_reference() -> None:
     for name, node in (("lif", "lif_"), ("if_", "if_"), ("thr", "thr")):  # lif: a kind name
         np.testing.assert_array_equal(np.asarray(rec[node]["spikes"]), ref[name], err_msg=name)
         assert ref[name].sum() > 0, name
-    np.testing.assert_allclose(np.asarray(rec["li_"]["isyn"]), ref["li"], rtol=1e-4, atol=1e-5)
+    np.testing.assert_allclose(np.asarray(rec["li_"]["v"]), ref["li"], rtol=1e-4, atol=1e-5)
+    assert "li_: li" in text and "if_: if(reset = v_reset)" in text  # the kinds NIR names
     np.testing.assert_allclose(np.asarray(y), ref["out"], rtol=1e-4, atol=1e-4)
+
+
+def _li_if_graph(v_leak: float) -> nir.NIRGraph:
+    """``x -> Linear -> LI`` and ``x -> Linear -> IF`` (per-neuron parameters)."""
+    rng = np.random.default_rng(8)
+    n = 4
+    u = lambda lo, hi: rng.uniform(lo, hi, n)  # noqa: E731
+    nodes = {"x": nir.Input(np.array([n])),
+             "wl": nir.Linear(weight=rng.normal(0.5, 0.5, (n, n))),
+             "leaky": nir.LI(tau=u(4e-3, 2e-2), r=u(0.5, 2), v_leak=v_leak * u(0.5, 1)),
+             "wf": nir.Linear(weight=rng.normal(0.5, 0.5, (n, n))),
+             "fire": nir.IF(r=u(40, 60), v_threshold=u(0.5, 0.9), v_reset=u(-0.2, 0)),
+             "yl": nir.Output(np.array([n])), "yf": nir.Output(np.array([n]))}
+    return nir.NIRGraph(nodes=nodes, edges=[("x", "wl"), ("wl", "leaky"), ("leaky", "yl"),
+                                            ("x", "wf"), ("wf", "fire"), ("fire", "yf")])
+
+
+@pytest.mark.parametrize("convention", ["nir", "rockpool"])
+def test_li_and_if_import_as_their_kinds(convention: str) -> None:
+    """Forward-Euler conventions: ``LI`` is ``li`` (``v_leak`` too) and ``IF`` is
+    ``if(reset = v_reset)``, both silently exact; Rockpool's: ``LI`` is its ``ExpSyn``
+    (``expsyn``, ``v_leak = 0``) and ``IF`` fires on ``v >= thr`` and subtracts. Each equals
+    NIR's equations in that convention (nir_readers.equations), spike for spike."""
+    euler = convention != "rockpool"
+    graph = _li_if_graph(0.3 if euler else 0.0)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        text, params = nir_to_spec(graph, dt=1e-3, convention=convention)
+    want = "leaky: li" if euler else "leaky: expsyn"
+    assert want in text, text
+    assert ("fire: if(reset = v_reset)" if euler else
+            "fire: if(spikes = multi, max_spikes_per_dt = 1)") in text, text
+    if euler:  # exact: nothing to warn about
+        assert [str(w.message) for w in caught] == []
+    else:  # Rockpool's ExpSyn has no resting potential
+        with pytest.raises(SpecError, match=re.escape(
+                "'leaky' (LI: LI with v_leak != 0 (read as expsyn, which has no bias))")):
+            _quiet(nir_to_spec, _li_if_graph(0.3), dt=1e-3, convention=convention)
+        np.testing.assert_allclose(params["fire"]["r"], 1e-3 * graph.nodes["fire"].r, rtol=1e-6)
+    x = np.random.default_rng(9).uniform(0, 1.5, (200, 4)).astype(np.float32)
+    y, _, _ = rpgraph.compile(text).evolve(params, x)
+    ref = reference(graph, x, 1e-3, convention)
+    np.testing.assert_allclose(np.asarray(y["yl"]), ref["yl"], rtol=1e-4, atol=1e-5)
+    np.testing.assert_array_equal(np.asarray(y["yf"]), ref["yf"])
+    assert 0 < ref["yf"].sum() < ref["yf"].size
+
+
+def test_li_import_clamps_dt_at_least_tau() -> None:
+    """``dt >= tau`` (forward-Euler decay ``1 - dt / tau <= 0``): the decay is clamped to
+    ``2**-20`` as for the other neurons, keeping the input gain ``dt / tau * r`` and the
+    leak drive ``dt / tau * v_leak``; said in a warning."""
+    ones = np.ones(2)
+    graph = nir.NIRGraph(nodes={"x": nir.Input(np.array([2])),
+                                "h": nir.LI(tau=np.array([5e-4, 1e-2]), r=2 * ones,
+                                            v_leak=0.5 * ones),
+                                "y": nir.Output(np.array([2]))},
+                         edges=[("x", "h"), ("h", "y")])
+    with pytest.warns(UserWarning, match="'h': dt >= tau, forward-Euler decay"):
+        _, params = nir_to_spec(graph, dt=1e-3, convention="norse")
+    p = {k: np.asarray(v, np.float64) for k, v in params["h"].items()}
+    k = 1e-3 / p["tau"]
+    np.testing.assert_allclose(1 - k, [2.0**-20, 0.9], rtol=1e-5, atol=1e-7)  # float32 tau
+    np.testing.assert_allclose(k * p["r"], [4.0, 0.2], rtol=1e-6)  # dt / tau * r of the file
+    np.testing.assert_allclose(k * p["v_leak"], [1.0, 0.05], rtol=1e-6)
+
+
+def test_li_if_delay_expsyn_round_trip_as_themselves(tmp_path: Path) -> None:
+    """``li``, ``if(reset = v_reset)``, ``delay`` and ``expsyn`` -> NIR file -> the same
+    kinds, the same parameters (float32) and the same outputs, bit for bit."""
+    prog = rpgraph.compile(
+        "network n (dt = 1 ms) {\n input x : 3\n output y : 3\n output z : 3\n"
+        " x -> dl: delay(uniform(0 ms, 4 ms)) -> f: if(r = 0.6, reset = v_reset,"
+        " v_reset = -0.1) -> wr: linear(3) -> r: li(tau = 10 ms, r = 2, v_leak = 0.1) -> y\n"
+        " x -> ws: linear(3) -> s: expsyn(tau = 7 ms) -> z\n}\n")
+    params = {k: {kk: np.asarray(vv) for kk, vv in v.items()} for k, v in prog.init(3).items()}
+    params["dl"]["d"] = np.array([0.0, 0.002, 0.004], np.float32)
+    params["r"]["tau"] = np.array([0.008, 0.01, 0.02], np.float32)
+    params["f"]["threshold"] = np.array([0.5, 0.7, 0.9], np.float32)
+    path = tmp_path / "kinds.nir"
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # exact both ways: nothing to warn about
+        write_nir(to_nir(prog, params), path)
+        net, back = from_nir(path, dt=1e-3)
+    body = net.source.split("\n\n", 1)[1]
+    for line in ("x -> dl: delay(uniform(0.0, 0.004)) -> f: if(reset = v_reset) -> wr: "
+                 "linear(3) -> r: li -> y", "x -> ws: linear(3) -> s: expsyn -> z"):
+        assert line in body, body
+    for node in ("dl", "f", "r"):
+        assert set(back[node]) == set(params[node]), node
+        for k, v in params[node].items():
+            np.testing.assert_allclose(back[node][k], v, rtol=2e-7, atol=0, err_msg=k)
+    x = np.random.default_rng(2).uniform(0, 1, (40, 3)).astype(np.float32)
+    y0, _, rec0 = prog.evolve(params, x, record=True)
+    y1, _, rec1 = rpgraph.compile(net).evolve(back, x, record=True)
+    np.testing.assert_array_equal(np.asarray(rec1["f"]["spikes"]), np.asarray(rec0["f"]["spikes"]))
+    assert float(np.asarray(rec0["f"]["spikes"]).sum()) > 0
+    for out in ("y", "z"):
+        np.testing.assert_allclose(np.asarray(y1[out]), np.asarray(y0[out]), rtol=1e-5,
+                                   atol=1e-6)
 
 
 @pytest.mark.parametrize("convention", ["norse", "snntorch", "rockpool"])
@@ -532,8 +632,8 @@ def test_bad_edges_and_bias_shapes_are_spec_errors() -> None:
         assert str(err.value).startswith(want), str(err.value)
 
 def test_neurons_without_synapse_are_warned_about() -> None:
-    """LIF and IF get a near-instant synapse (Threshold an instant membrane too): each says
-    so; CubaLIF has its own synapse and is imported silently."""
+    """LIF gets a near-instant synapse (Threshold an instant membrane too): each says so;
+    CubaLIF has its own synapse and IF is rpgraph's ``if``: both imported silently."""
     ones = np.ones(2)
     nodes = {"x": nir.Input(np.array([2])),
              "a": nir.LIF(tau=ones * 0.02, r=ones, v_leak=0 * ones, v_threshold=ones),
@@ -548,11 +648,11 @@ def test_neurons_without_synapse_are_warned_about() -> None:
         warnings.simplefilter("always")
         nir_to_spec(graph, dt=1e-3, convention="norse")
     messages = [str(w.message) for w in caught]
-    for name, kind in (("a", "LIF"), ("b", "IF")):
-        assert (f"NIR import: '{name}' ({kind}): NIR's {kind} has no synapse; imported as a lif "
-                "with a near-instant synapse (tau_syn = dt / (20 ln 2)") in " ".join(messages)
+    assert ("NIR import: 'a' (LIF): NIR's LIF has no synapse; imported as a lif with a "
+            "near-instant synapse (tau_syn = dt / (20 ln 2)") in " ".join(messages)
     assert any(m.startswith("NIR import: 'd' (Threshold): approximated") for m in messages)
     assert not any("'c'" in m and "synapse" in m for m in messages)  # only its input gain
+    assert not any("'b'" in m for m in messages)
 
 
 def test_rockpool_reset_warning_names_one_spike_per_step() -> None:
@@ -690,3 +790,72 @@ def test_random_graphs_import_and_run_or_fail_cleanly() -> None:
         assert np.all(np.isfinite(np.asarray(y))), net.source
         outcomes["ran"] += 1
     assert min(outcomes.values()) >= 5, outcomes
+
+
+def _doc_rows() -> dict[str, str]:
+    """The import table of ``rpgraph.nir``'s docstring: NIR type -> its row's rpgraph text."""
+    import rpgraph.nir as rnir
+
+    assert rnir.__doc__ is not None
+    section = rnir.__doc__.split("Node mapping (import)")[1].splitlines()
+    rules = [i for i, line in enumerate(section) if line.startswith("=====")]
+    body = "\n".join(section[rules[1] + 1:rules[2]])  # the rows, between header and end
+    rows: dict[str, str] = {}
+    names: list[str] = []
+    for line in body.splitlines():
+        if not line.startswith(" "):  # a new row: its NIR types, then the rpgraph column
+            names = re.findall(r"``(\w+)``", line[:31])
+            rows.update({n: "" for n in names})
+        for n in names:
+            rows[n] += " " + line[31:].strip()
+    return rows
+
+
+def test_docstring_import_table_matches_the_code() -> None:
+    """Every NIR type the importer converts has a row, no other type has one, and the kind
+    each converter gives in each convention is named in its row (the unsupported list names
+    no converted type as a whole)."""
+    import rpgraph.nir as rnir
+    from rpgraph.nir.model import CONVERTERS
+
+    rows = _doc_rows()
+    assert set(rows) == {t.__name__ for t in CONVERTERS} | {"Input", "Output", "NIRGraph"}
+    ones = np.ones(2)
+    samples: dict[type, Any] = {
+        nir.Affine: nir.Affine(weight=np.eye(2), bias=ones), nir.Linear: nir.Linear(np.eye(2)),
+        nir.Scale: nir.Scale(scale=2 * ones),
+        nir.LI: nir.LI(tau=ones * 1e-2, r=ones, v_leak=0 * ones),
+        nir.I: nir.I(r=ones),
+        nir.LIF: nir.LIF(tau=ones * 1e-2, r=ones, v_leak=0 * ones, v_threshold=ones),
+        nir.CubaLIF: nir.CubaLIF(tau_syn=ones * 5e-3, tau_mem=ones * 2e-2, r=ones,
+                                 v_leak=0 * ones, v_threshold=ones, w_in=ones),
+        nir.CubaLI: nir.CubaLI(tau_syn=ones * 5e-3, tau_mem=ones * 2e-2, r=ones,
+                               v_leak=0 * ones, w_in=ones),
+        nir.IF: nir.IF(r=ones, v_threshold=ones),
+        nir.Threshold: nir.Threshold(threshold=ones),
+        nir.Conv1d: nir.Conv1d(input_shape=4, weight=np.ones((2, 1, 3)), stride=1, padding=0,
+                               dilation=1, groups=1, bias=ones),
+        nir.Conv2d: nir.Conv2d(input_shape=(4, 4), weight=np.ones((2, 1, 3, 3)), stride=1,
+                               padding=0, dilation=1, groups=1, bias=ones),
+        nir.SumPool2d: nir.SumPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]),
+                                     padding=np.array([0, 0])),
+        nir.AvgPool2d: nir.AvgPool2d(kernel_size=np.array([2, 2]), stride=np.array([2, 2]),
+                                     padding=np.array([0, 0])),
+        nir.Flatten: nir.Flatten(input_type={"input": np.array([2, 2, 2])}, start_dim=0),
+        nir.Delay: nir.Delay(delay=ones * 2e-3),
+    }
+    assert set(samples) == set(CONVERTERS)
+    for t, convert in CONVERTERS.items():
+        for convention in rnir.EXPORT_CONVENTIONS:
+            res = convert("n", samples[t], 1e-3, convention, [])
+            assert not isinstance(res, str), (t.__name__, convention, res)
+            row = rows[t.__name__]
+            if "Rockpool:" in row:  # a row that differs by convention: "Euler: ... Rockpool:"
+                euler, rockpool = row.split("Rockpool:", 1)
+                row = rockpool if convention == "rockpool" else euler
+            for conv in res if isinstance(res, tuple) else (res,):
+                assert re.search(rf"``{conv.kind}(``|\()", row), (t.__name__, convention,
+                                                                  conv.kind)
+    assert rnir.__doc__ is not None
+    unsupported = rnir.__doc__.split("\nUnsupported")[1].split("\n\n")[0]
+    assert "``Conv1d``," not in unsupported and "``Delay``," not in unsupported

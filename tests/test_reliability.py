@@ -232,10 +232,37 @@ def _file_setup(d: Path) -> None:
                         ("element_shape", "[0, 0, 0]")):
         (d / f"bounds_{name}.json").write_text(
             '{"lower": ' + lower % value + ', "upper": ' + upper + "}", encoding="utf-8")
+    _alif_files(d)
     (d / "rate.rpg").write_text(HDR + "    x -> linear(2) -> rate() -> y\n}\n", encoding="utf-8")
     (d / "snn.rpg").write_text(HDR + "    x -> linear(2) -> lif(reset = v_reset) -> y\n}\n",
                                encoding="utf-8")
     _nir_files(d)
+
+
+#: tiny.rpg with an adaptive hidden layer 'a' of 4 neurons.
+ALIF = TINY.replace("linear(4) -> tanh", "linear(4) -> a: alif")
+#: Its parameters and their shapes (Program.parameter_info), written by hand: no compile here.
+ALIF_SHAPES = {"linear_0": {"weight": (8, 4)}, "linear_1": {"weight": (4, 2)},
+               "a": {k: (4,) for k in ("tau_mem", "tau_syn", "tau_adapt", "beta",
+                                       "threshold", "bias")}}
+
+
+def _alif_files(d: Path) -> None:
+    """alif.rpg, a parameter file whose adaptation strength 'a.beta' has 3 entries for 4
+    neurons, and a bounds file whose lower bound of 'a.tau_adapt' has 3."""
+    from rpgraph.io.checkpoint import save_params
+
+    (d / "alif.rpg").write_text(ALIF, encoding="utf-8")
+    params = {n: {k: np.full(s, 0.01, np.float32) for k, s in p.items()}
+              for n, p in ALIF_SHAPES.items()}
+    params["a"]["beta"] = np.full(3, 1.8, np.float32)
+    (d / "alif_params").mkdir()
+    save_params(d / "alif_params", params)
+    lower = {n: {k: 0 for k in p} for n, p in ALIF_SHAPES.items()}
+    lower["a"]["tau_adapt"] = [0.01, 0.01, 0.01]
+    upper = {n: {k: "inf" for k in p} for n, p in ALIF_SHAPES.items()}
+    (d / "bounds_alif.json").write_text(json.dumps({"lower": lower, "upper": upper}),
+                                        encoding="utf-8")
 
 
 def _nir_files(d: Path) -> None:
@@ -448,6 +475,12 @@ def _rows() -> list[tuple[str, str, list[str]]]:
         ("file:step_past_end", "CheckpointError",
          ["train", "tiny.rpg", "--out", "past_end", "--resume", *TRAIN]),
         ("file:params_fifo", "CheckpointError", ["eval", "tiny.rpg", "--params", "pipe.npz"]),
+        ("file:alif_beta_shape", "CheckpointError",
+         ["eval", "alif.rpg", "--params", "alif_params"]),
+        ("file:alif_init_beta_shape", "CheckpointError",
+         ["train", "alif.rpg", "--init-params", "alif_params", "--out", "o", *TRAIN]),
+        ("file:bounds_alif_tau_adapt_shape", "CheckpointError",
+         ["train", "alif.rpg", "--bounds", "bounds_alif.json", "--out", "o", *TRAIN]),
         ("file:checkpoint_of_other_spec", "TrainingError",
          ["train", "other.rpg", "--out", "run", "--resume", *TRAIN]),
         ("file:resume_other_settings", "TrainingError",
@@ -1128,6 +1161,20 @@ EXPECTED: dict[str, tuple[int, str]] = {
         "error: parameter file 'run/params.npz': params leaf params['linear_0']['weight'] has shap"
         'e (8, 4); expected (8, 5)\n'
         "hint: the network's sizes changed since this checkpoint was written\n"
+    )),
+    'file:alif_beta_shape': (1, (
+        "error: parameter file 'alif_params/params.npz': params leaf params['a']['beta'] has sha"
+        "pe (3,); expected (4,)\n"
+        "hint: the network's sizes changed since this checkpoint was written\n"
+    )),
+    'file:alif_init_beta_shape': (1, (
+        "error: parameter file 'alif_params/params.npz': params leaf params['a']['beta'] has sha"
+        "pe (3,); expected (4,)\n"
+        "hint: the network's sizes changed since this checkpoint was written\n"
+    )),
+    'file:bounds_alif_tau_adapt_shape': (1, (
+        "error: bounds file 'bounds_alif.json': the lower bound of 'a.tau_adapt' has shape (3,); "
+        "expected a number or an array of shape (4,)\n"
     )),
     'file:missing_params': (1, (
         "error: parameter file 'nope' does not exist\n"
@@ -1907,6 +1954,9 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
             "file:bomb_ck", "file:deep_meta"],
         "parameter file that is not a regular file (FIFO)": ["file:params_fifo"],
         "parameters of another spec": ["file:params_of_other_spec"],
+        "adaptation parameters of the wrong shape (alif's beta in a parameter file, its "
+        "tau_adapt in a bounds file)": ["file:alif_beta_shape", "file:alif_init_beta_shape",
+                                        "file:bounds_alif_tau_adapt_shape"],
         "missing / non-npz parameter file": ["file:missing_params",
                                              "file:init_params_not_npz", "nir:missing_params"],
         "NIR export with parameters of another spec": ["nir:params_of_other_spec"],

@@ -213,7 +213,7 @@ def test_cnn_sinabs_imports_readably(sinabs: tuple[Any, Any, Any]) -> None:
     assert "conv2d(16, kernel = 5, stride = 2, padding = 1, bias = true)" in net.source
     assert net.module("n4").shape_out == (16, 8, 8)
     assert net.module("n8").shape_in == (8, 4, 4)
-    assert [net.module(n).kind for n in net.modules()].count("lif") == 5
+    assert [net.module(n).kind for n in net.modules()].count("if") == 5  # NIR IF: if
 
 
 def test_cnn_sinabs_spikes_match_numpy(sinabs: tuple[Any, Any, Any]) -> None:
@@ -241,14 +241,14 @@ def test_cnn_export_import_round_trip(sinabs: tuple[Any, Any, Any]) -> None:
     from rpgraph.nir import to_nir
 
     graph, net, params = sinabs
-    g1 = to_nir(net, params, convention="norse")
+    g1 = to_nir(net, params, convention="nir")  # the convention that writes if as IF
     assert sorted(type(n).__name__ for n in g1.nodes.values()) == sorted(
-        type(n).__name__.replace("IF", "CubaLIF") for n in graph.nodes.values())
+        type(n).__name__ for n in graph.nodes.values())
     assert g1.nodes["n0"].input_type["input"].tolist() == [2, 34, 34]
     assert np.shape(g1.nodes["n1"].v_threshold) == (16, 16, 16)
-    net1, p1 = rpgraph.from_nir(g1, dt=1.0, convention="norse")
-    g2 = to_nir(net1, p1, convention="norse")
-    net2, p2 = rpgraph.from_nir(g2, dt=1.0, convention="norse")
+    net1, p1 = rpgraph.from_nir(g1, dt=1.0, convention="nir")
+    g2 = to_nir(net1, p1, convention="nir")
+    net2, p2 = rpgraph.from_nir(g2, dt=1.0, convention="nir")
     assert _body(net2.source) == _body(net1.source)
     assert p2.keys() == p1.keys()
     for n in p1:

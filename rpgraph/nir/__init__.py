@@ -21,6 +21,10 @@ a discrete-time program with step ``dt``. This package converts in both directio
 Node mapping (import)
 ---------------------
 
+Each NIR type has a converter in :data:`rpgraph.nir.model.CONVERTERS`; the table lists them
+all (tests/test_nir.py checks it against the code). *Euler* conventions are ``nir``,
+``norse`` and ``snntorch`` (NIR's equations by forward Euler); *Rockpool* is ``rockpool``.
+
 =============================  =========================================================
 NIR                            rpgraph
 =============================  =========================================================
@@ -29,15 +33,26 @@ NIR                            rpgraph
                                ``weight_rpgraph = W_nir.T`` (rpgraph is ``x @ W``)
 ``Scale``                      ``linear(n)`` with a diagonal weight, frozen (``train``);
                                ``identity`` when all scales are 1
-``LI``                         ``expsyn`` (``v_leak`` must be 0)
+``LI``                         Euler: ``li`` with the file's ``tau``, ``r``, ``v_leak``
+                               (``li`` steps NIR's equation by forward Euler: exact).
+                               Rockpool: ``expsyn`` (Rockpool's ``ExpSyn``,
+                               ``v = A (v + S)``; ``v_leak`` must be 0)
 ``CubaLI``                     ``expsyn`` (synapse) -> frozen diagonal ``linear`` (gain)
                                -> ``expsyn`` (membrane); ``v_leak`` must be 0
 ``I``                          ``expsyn`` with ``tau = dt * 2**40`` (decay rounds to 1)
 ``CubaLIF``                    ``lif(reset = v_reset)`` (Rockpool convention: subtractive,
                                ``max_spikes_per_dt = 1``)
 ``LIF``                        ``lif`` with a near-instantaneous synapse (see below)
-``IF``                         ``lif`` with ``tau_mem = dt * 2**40`` and instant synapse
+``IF``                         Euler: ``if(reset = v_reset)`` with ``r = R dt`` (NIR's
+                               ``dv/dt = R I`` by forward Euler is exactly its step).
+                               Rockpool: ``if(spikes = multi, max_spikes_per_dt = 1)``
+                               (fires on ``v >= thr``, subtracts the threshold)
 ``Threshold``                  ``lif`` with instant membrane and synapse (approximate)
+``Conv1d`` / ``Conv2d``        ``conv1d`` / ``conv2d`` (weight as is; stride, zero
+                               padding, dilation, groups, bias)
+``SumPool2d`` / ``AvgPool2d``  ``sumpool2d`` / ``avgpool2d``
+``Flatten``                    ``flatten`` (the whole sample only)
+``Delay``                      ``delay`` with the delays rounded to whole steps
 nested ``NIRGraph``            a ``block`` (one input, one output) or else flattened
                                into ``<sub>__<node>`` names with ``identity`` junctions;
                                at most :data:`MAX_NESTING` levels deep
@@ -45,29 +60,40 @@ cycles                         graph cycles; the edge leaving the stateful node 
                                the previous step's output (rpgraph's one-step delay)
 =============================  =========================================================
 
-Unsupported (one :class:`~rpgraph.errors.SpecError` lists them all): ``Conv1d``,
-``Conv2d``, ``SumPool2d``, ``AvgPool2d``, ``Delay``, ``Flatten``, multi-dimensional neuron
-shapes, ``LI`` / ``CubaLI`` with ``v_leak != 0``, thresholds or time constants <= 0, NaN or
-infinite parameters, unknown node types.
+Spiking layers of shape ``(C, H, W)`` (after a convolution) are imported with their
+parameters flattened channel-major, the order rpgraph keeps activity in. An ``LI`` that
+rpgraph wrote for an ``expsyn`` (metadata ``rpgraph_kind = "expsyn"``) comes back as
+``expsyn`` in any convention, so that ``expsyn`` round trips keep their kind.
+
+Unsupported (one :class:`~rpgraph.errors.SpecError` lists them all): unknown node types;
+``LI`` with ``v_leak != 0`` in the Rockpool convention and ``CubaLI`` with ``v_leak != 0``
+(``expsyn`` has no bias); ``LI``, ``CubaLI``, ``I``, ``Scale`` and ``Delay`` of more than
+one axis; negative delays; ``Flatten`` of part of a sample; convolution padding other than
+zeros, weights of the wrong rank; thresholds or time constants <= 0; NaN or infinite
+parameters.
 
 Approximations (each warned about with :func:`warnings.warn` on import, as
 ``NIR import: ...``):
 
 * Reset: NIR fires on ``v > thr`` and sets ``v`` to ``v_reset``; imported neurons are
-  ``lif(reset = v_reset)``, which does exactly that (one spike per step, the parameter
-  ``v_reset`` from the file). Graphs in the Rockpool convention keep Rockpool's reset
-  (subtract the threshold, fire on ``v >= thr``) and emit at most one spike per step
-  (``max_spikes_per_dt = 1``, where Rockpool's multi-spike neurons may emit several), with
-  a warning, unless a node's ``rpgraph_reset`` metadata says otherwise. (snnTorch's own
-  "subtract" mechanism is not what its NIR files declare: they are read as NIR says.)
-* ``LIF`` / ``IF`` have no synapse: the ``lif`` synapse gets ``tau_syn = dt / (20 ln 2)``
+  ``lif(reset = v_reset)`` / ``if(reset = v_reset)``, which do exactly that (one spike per
+  step, the parameter ``v_reset`` from the file). Graphs in the Rockpool convention keep
+  Rockpool's reset (subtract the threshold, fire on ``v >= thr``) and emit at most one spike
+  per step (``max_spikes_per_dt = 1``, where Rockpool's multi-spike neurons may emit
+  several), with a warning, unless a node's ``rpgraph_reset`` metadata says otherwise.
+  (snnTorch's own "subtract" mechanism is not what its NIR files declare: they are read as
+  NIR says.)
+* ``LIF`` has no synapse: the ``lif`` synapse gets ``tau_syn = dt / (20 ln 2)``
   (``A_s = 2**-20``, a 1e-6 residual of the previous step's current) and its
   ``1 / A_s = 2**20`` gain is folded into the incoming weights (large weights: rescale
   before training with a learning rate tuned for the original model).
 * ``Threshold`` also gets ``tau_mem = dt / (20 ln 2)`` (``v ~ input``).
 * An input gain that cannot be folded into ``linear`` nodes used only by the neuron is
   kept as a frozen diagonal ``linear`` named ``<node>_in``.
-* Forward-Euler decays need ``dt < tau``; ``A <= 0`` is clamped to ``2**-20``.
+* Forward-Euler decays need ``dt < tau``; ``A <= 0`` is clamped to ``2**-20`` (for ``li``:
+  ``tau = dt / (1 - 2**-20)``, ``r`` and ``v_leak`` scaled to keep ``dt / tau * r`` and
+  ``dt / tau * v_leak``).
+* ``Delay``: delays that are not whole steps of ``dt`` are rounded.
 * Rockpool convention: ``r`` is no gain (Rockpool reads it only as its step,
   ``tau / (1 + r)``); an ``r`` that is neither Rockpool's ``tau exp(-dt / tau) / dt`` nor
   rpgraph's ``tau / dt - 1`` is said to be ignored.

@@ -22,8 +22,11 @@ back as ``min(tau_mem / (1 + r))``)::
 
     A = exp(-dt / tau);   G_s = A_s w_in;   K = 1;   B = v_leak
 
-``LI`` (:func:`leaky`): ``v[t] = A v[t-1] + K S[t] + B`` with ``K = r dt / tau`` (Euler) or
-``A`` (Rockpool's ``ExpSyn``: ``v = A (v + S)``). ``I`` / ``IF``: ``v[t] = v[t-1] + r dt S[t]``.
+``LI``: ``v[t] = A v[t-1] + K S[t] + B`` with ``K = r dt / tau`` (Euler) or ``A`` (Rockpool's
+``ExpSyn``: ``v = A (v + S)``). The Euler form is rpgraph's ``li`` with the file's own
+parameters (the importer takes them as they are); :func:`leaky` maps an ``LI`` onto
+``expsyn`` (Rockpool's, or one rpgraph wrote for an ``expsyn``). ``I`` / ``IF``:
+``v[t] = v[t-1] + r dt S[t]`` (``IF`` is rpgraph's ``if`` with its ``r = R dt``).
 
 **Import** (:func:`decay`, :func:`membrane`, :func:`synapse`, :func:`leaky`) maps these
 exactly onto rpgraph: ``tau_syn = -dt / ln A_s``, ``tau_mem = -dt / ln A_m``

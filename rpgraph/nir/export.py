@@ -13,7 +13,12 @@ Each module kind that NIR can express has an entry in :data:`EXPORTERS`:
   adds a ``Linear`` ``<node>_w_rec`` in a cycle with it; each ``CubaLIF``'s metadata holds
   ``rpgraph_reset``, ``rpgraph_spikes`` and ``rpgraph_max_spikes_per_dt`` (rpgraph's reset
   and spike rule; the import reads them, so that a round trip is exact);
-* ``expsyn`` -> ``LI`` (:func:`~rpgraph.nir.conventions.write_li`; snnTorch has no ``LI``);
+* ``expsyn`` -> ``LI`` (:func:`~rpgraph.nir.conventions.write_li`; snnTorch has no ``LI``),
+  metadata ``rpgraph_kind = "expsyn"`` (the import reads it back as ``expsyn``, not ``li``);
+* ``li`` -> ``LI``, ``if(reset = v_reset)`` -> ``IF`` (``R = r / dt``), ``delay`` ->
+  ``Delay`` (rounded to whole steps): the ``"nir"`` convention only (NIR's equations by
+  forward Euler are these kinds' steps; the other readers step ``LI``/``IF`` otherwise or
+  have no ``Delay``);
 * ``identity`` (and block ports) -> ``Scale(1)`` (``Linear(I)`` for readers without
   ``Scale``), or contracted into edges where NIR allows.
 
@@ -147,7 +152,9 @@ def _pending(out: _Out, node: nir.NIRNode, kind: str, m: DataNode, w: Written) -
 
 def _expsyn(m: DataNode, p: Params, out: _Out) -> nir.NIRNode:
     w = write_li(_f64(p["tau"]), out.dt, out.convention)
-    return _pending(out, nir.LI(**w.fields), "expsyn", m, w)
+    # the import reads a forward-Euler LI as li; the metadata brings back an expsyn
+    return _pending(out, nir.LI(**w.fields, metadata={"rpgraph_kind": "expsyn"}), "expsyn", m,
+                    w)
 
 
 def _ones(m: DataNode, p: Params, out: _Out) -> nir.NIRNode:
@@ -207,8 +214,12 @@ def _if_refuse(m: DataNode) -> str | None:
 
 
 def _delay(m: DataNode, p: Params, out: _Out) -> nir.NIRNode:
-    # rounded to whole steps, as the node runs them
-    return nir.Delay(delay=np.round(_f64(p["d"]) / out.dt) * out.dt)
+    # rounded to whole steps, as the node runs them (learn = false)
+    steps = _f64(p["d"]) / out.dt
+    if m.cfg.get("learn") and not np.allclose(steps, np.round(steps), rtol=0, atol=1e-4):
+        out.notes.append(f"delay '{m.id}': learned delays between whole steps (interpolated "
+                         "by rpgraph) are rounded to whole steps of dt")
+    return nir.Delay(delay=np.round(steps) * out.dt)
 
 
 #: Module kind -> how it is exported; every other kind is refused.

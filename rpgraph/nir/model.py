@@ -42,14 +42,14 @@ __all__ = ["CONVERTERS", "SUPPORTED", "Conv", "Import", "Node", "load_graph"]
 class Conv:
     """One converted NIR node: an rpgraph module call and its parameters."""
 
-    kind: str  # rpgraph kind: linear, lif, expsyn, identity
+    kind: str  # rpgraph kind: linear, lif, expsyn, li, if, delay, identity, ...
     size_in: int
     size_out: int
     call: Name | Call  # how the spec declares it: ``expsyn``, ``linear(3)``
     params: dict[str, np.ndarray] = field(default_factory=dict)
     gain: np.ndarray | None = None  # per-neuron input gain still to fold in
     frozen: tuple[str, ...] = ()
-    reset: str = ""  # a lif's reset: "subtract" | "v_reset"
+    reset: str = ""  # a lif's or if's reset: "subtract" | "v_reset"
 
 
 @dataclass
@@ -153,16 +153,38 @@ def _scale(name: str, node: Any, dt: float, conv: str, notes: list[str]) -> Resu
 
 
 def _li(name: str, node: Any, dt: float, conv: str, notes: list[str]) -> Result:
+    """``LI`` as ``li`` (forward-Euler conventions: NIR's equation as ``li`` steps it) or as
+    ``expsyn`` (Rockpool's ``ExpSyn``, ``v = A (v + S)``; or an ``LI`` that rpgraph wrote
+    for an ``expsyn``, metadata ``rpgraph_kind``)."""
     r = _vec(node.r)
     if r.ndim != 1:
         return f"shape {r.shape} (only 1-D neuron layers)"
-    if np.any(_f64(node.v_leak) != 0):
-        return "LI with v_leak != 0 (expsyn has no bias)"
-    tau = _vec(node.tau) * np.ones(r.size)
+    ones = np.ones(r.size)
+    tau, v_leak = _vec(node.tau) * ones, _vec(node.v_leak) * ones
+    as_expsyn = meta_str(getattr(node, "metadata", {}), "rpgraph_kind") == "expsyn"
+    if not DISCRETISATIONS[conv].exponential and not as_expsyn:
+        return _li_euler(name, tau, r * ones, v_leak, dt, notes)
+    if np.any(v_leak != 0):
+        return "LI with v_leak != 0 (read as expsyn, which has no bias)"
     a, gain, clamped = leaky(tau, r, dt, conv)
     _clamped(notes, name, clamped)
     _r_unused(notes, name, r, tau, dt, conv)
     return Conv("expsyn", r.size, r.size, _call("expsyn"), {"tau": tau_of(a, dt)}, gain=gain)
+
+
+def _li_euler(name: str, tau: np.ndarray, r: np.ndarray, v_leak: np.ndarray, dt: float,
+              notes: list[str]) -> Conv:
+    """``li`` runs ``v += dt / tau (v_leak - v + r S)``, NIR's ``LI`` by forward Euler: the
+    parameters are the file's. Where ``dt >= tau`` (decay ``1 - dt / tau <= 0``) the decay is
+    clamped to :data:`INSTANT` as for the other neurons: ``tau' = dt / (1 - INSTANT)`` with
+    ``r`` and ``v_leak`` scaled by ``tau' / tau`` so that ``dt / tau' * r'`` stays
+    ``dt / tau * r``."""
+    clamped = tau <= dt
+    _clamped(notes, name, bool(np.any(clamped)))
+    tau_c = np.where(clamped, dt / (1.0 - INSTANT), tau)
+    scale = tau_c / tau
+    params = {"tau": tau_c, "r": r * scale, "v_leak": v_leak * scale}
+    return Conv("li", tau.size, tau.size, _call("li"), params)
 
 
 def _integrator(name: str, node: Any, dt: float, conv: str, notes: list[str]) -> Result:
@@ -235,12 +257,6 @@ def _cuba_lif_dynamics(name: str, node: Any, dt: float, conv: str, notes: list[s
     return _Dynamics(a_m, k, bias, a_s, g_s)
 
 
-def _if_dynamics(name: str, node: Any, dt: float, conv: str, notes: list[str]) -> _Dynamics:
-    ones = np.ones(np.size(node.v_threshold))
-    _no_synapse(name, node, notes)
-    return _Dynamics(ones, _vec(node.r) * dt * ones, 0 * ones, INSTANT * ones, ones)
-
-
 def _threshold_dynamics(name: str, node: Any, dt: float, conv: str, notes: list[str]
                         ) -> _Dynamics:
     ones = np.ones(np.size(node.threshold))
@@ -249,22 +265,54 @@ def _threshold_dynamics(name: str, node: Any, dt: float, conv: str, notes: list[
     return _Dynamics(INSTANT * ones, ones, 0 * ones, INSTANT * ones, ones)
 
 
+def _threshold_of(node: Any) -> tuple[Any, np.ndarray] | str:
+    """``(node, thresholds)`` of a spiking node, its parameters flattened channel-major when
+    the layer is shaped; or why its thresholds cannot be imported."""
+    thr = _vec(node.threshold if isinstance(node, nir.Threshold) else node.v_threshold)
+    if thr.ndim > 1:  # a shaped layer (C, H, W): parameters channel-major, as activity
+        node = flat_node(node)
+        thr = thr.reshape(-1)
+    if thr.ndim != 1:
+        return f"shape {thr.shape} (only 1-D neuron layers)"
+    if np.any(thr <= 0):
+        return "threshold <= 0 (rpgraph lif needs positive thresholds)"
+    return node, thr
+
+
 def _spiking(dynamics: Callable[[str, Any, float, str, list[str]], _Dynamics]) -> Converter:
     """A converter for a spiking node whose discrete update ``dynamics`` gives."""
 
     def convert(name: str, node: Any, dt: float, conv: str, notes: list[str]) -> Result:
-        thr = _vec(node.threshold if isinstance(node, nir.Threshold) else node.v_threshold)
-        if thr.ndim > 1:  # a shaped layer (C, H, W): parameters channel-major, as activity
-            node = flat_node(node)
-            thr = thr.reshape(-1)
-        if thr.ndim != 1:
-            return f"shape {thr.shape} (only 1-D neuron layers)"
-        if np.any(thr <= 0):
-            return "threshold <= 0 (rpgraph lif needs positive thresholds)"
+        checked = _threshold_of(node)
+        if isinstance(checked, str):
+            return checked
+        node, thr = checked
         d = dynamics(name, node, dt, conv, notes)
         return _lif(node, d, thr, dt, conv)
 
     return convert
+
+
+def _if(name: str, node: Any, dt: float, conv: str, notes: list[str]) -> Result:
+    """``IF`` as ``if``: NIR's ``dv/dt = R I`` by forward Euler is ``vmem += r x`` with
+    ``r = R dt``, exactly ``if``'s step. The reset is the convention's (NIR's ``v = v_reset``
+    after one spike on ``v > v_threshold``; Rockpool's: one spike on ``v >= thr``, the
+    threshold subtracted) unless the node's ``rpgraph_reset`` metadata says otherwise."""
+    checked = _threshold_of(node)
+    if isinstance(checked, str):
+        return checked
+    node, thr = checked
+    n = thr.size
+    params = {"r": _vec(node.r) * dt * np.ones(n), "threshold": thr.copy()}
+    reset = meta_str(getattr(node, "metadata", {}), "rpgraph_reset") or \
+        DISCRETISATIONS[conv].reset
+    if reset == "v_reset":
+        v_reset = getattr(node, "v_reset", None)
+        params["v_reset"] = np.zeros(n) if v_reset is None else _vec(v_reset) * np.ones(n)
+        return Conv("if", n, n, _call("if", reset=Name("v_reset")), params, reset=reset)
+    # spikes = multi clipped to one: floor(v / thr) >= 1 exactly when v >= thr (> 0)
+    return Conv("if", n, n, _call("if", spikes=Name("multi"), max_spikes_per_dt=_int(1)),
+                params, reset=reset)
 
 
 def _lif(node: Any, d: _Dynamics, thr: np.ndarray, dt: float, conv: str) -> Conv:
@@ -312,6 +360,8 @@ def _flatten(name: str, node: Any, dt: float, conv: str, notes: list[str]) -> Re
         return why
     n = _shape_size(node.input_type)
     return Conv("flatten", n, n, _call("flatten"))
+
+
 def _delay(name: str, node: Any, dt: float, conv: str, notes: list[str]) -> Result:
     d = _vec(node.delay)
     if d.ndim != 1:
@@ -337,7 +387,7 @@ CONVERTERS: dict[type, Converter] = {
     nir.LIF: _spiking(_lif_dynamics),
     nir.CubaLIF: _spiking(_cuba_lif_dynamics),
     nir.CubaLI: _cuba_li,
-    nir.IF: _spiking(_if_dynamics),
+    nir.IF: _if,
     nir.Threshold: _spiking(_threshold_dynamics),
     nir.Conv1d: _conv,
     nir.Conv2d: _conv,
