@@ -367,6 +367,22 @@ VALUE_ROWS: dict[str, tuple[str, str, list[str]]] = {
                     "channels_in = 2, channels_out = 2)\n}\n", ["--memory-limit", "2GiB"]),
     "recurrent_lif": ("SpecValueError", HDR + "    x -> linear(100000) -> h: lif(rec = true) -> "
                       "linear(2) -> y\n}\n", ["--memory-limit", "8GiB"]),
+    # every argument of every optimizer and schedule: type (from optax's signature, or a
+    # rule where the signature says Any) and range, before optax sees it
+    "b1_string": ("SpecValueError", _TRAIN_HDR + '    optimizer = adam(lr = 1e-3, b1 = "x")\n}\n',
+                  []),
+    "negative_lr": ("SpecValueError", _TRAIN_HDR + "    optimizer = adam(lr = -1e-3)\n}\n", []),
+    "mu_dtype": ("SpecValueError", _TRAIN_HDR + "    optimizer = adam(lr = 1e-3, mu_dtype = "
+                 "flaot32)\n}\n", []),
+    "mask": ("SpecValueError", _TRAIN_HDR + '    optimizer = adamw(lr = 1e-3, mask = "w")\n}\n',
+             []),
+    "noisy_key": ("SpecValueError", _TRAIN_HDR + "    optimizer = noisy_sgd(lr = 0.1, key = 1.5)"
+                  "\n}\n", []),
+    "boundaries": ("SpecValueError", _TRAIN_HDR + "    optimizer = sgd(lr = piecewise_constant_"
+                   "schedule(init_value = 0.1, boundaries_and_scales = [100, 0.1]))\n}\n", []),
+    "sgdr_cycles": ("SpecValueError", _TRAIN_HDR + "    optimizer = sgd(lr = sgdr_schedule("
+                    "cosine_kwargs = [cosine_decay_schedule(init_value = 0.1, decay_steps = 10)]"
+                    "))\n}\n", []),
 }
 
 
@@ -1487,6 +1503,55 @@ EXPECTED.update({
         '                                                                                '
         '   ^^\n'
     )),
+    'value:b1_string': (1, (
+        "value_b1_string.rpg:8:38: error: optimizer 'adam' argument 'b1' expects a number"
+        ', got the string "x"\n'
+        '        optimizer = adam(lr = 1e-3, b1 = "x")\n'
+        '                                         ^^^\n'
+    )),
+    'value:negative_lr': (1, (
+        "value_negative_lr.rpg:8:27: error: optimizer 'adam': Expected learning_rate >= 0"
+        ', got -0.001\n'
+        '        optimizer = adam(lr = -1e-3)\n'
+        '                              ^^^^^\n'
+    )),
+    'value:mu_dtype': (1, (
+        "value_mu_dtype.rpg:8:44: error: optimizer 'adam' argument 'mu_dtype' expects a t"
+        'ype name (float32, bfloat16, float16), got the string "flaot32"\n'
+        '        optimizer = adam(lr = 1e-3, mu_dtype = flaot32)\n'
+        '                                               ^^^^^^^\n'
+        "hint: did you mean 'float32'?\n"
+    )),
+    'value:mask': (1, (
+        "value_mask.rpg:8:41: error: optimizer 'adamw' argument 'mask' expects true or fa"
+        'lse, got the string "w"\n'
+        '        optimizer = adamw(lr = 1e-3, mask = "w")\n'
+        '                                            ^^^\n'
+    )),
+    'value:noisy_key': (1, (
+        "value_noisy_key.rpg:8:43: error: optimizer 'noisy_sgd' argument 'key' expects an"
+        ' integer seed (0 to 4294967295), got the number 1.5\n'
+        '        optimizer = noisy_sgd(lr = 0.1, key = 1.5)\n'
+        '                                              ^^^\n'
+    )),
+    'value:boundaries': (1, (
+        "value_boundaries.rpg:8:96: error: 'piecewise_constant_schedule' argument 'bounda"
+        "ries_and_scales' expects a list of [step, scale] pairs with distinct steps >= 0,"
+        ' e.g. [[100, 0.1], [200, 0.1]], got the list [100, 0.1]\n'
+        '        optimizer = sgd(lr = piecewise_constant_schedule(init_value = 0.1, bound'
+        'aries_and_scales = [100, 0.1]))\n'
+        '                                                                                '
+        '                   ^^^^^^^^^^\n'
+    )),
+    'value:sgdr_cycles': (1, (
+        "value_sgdr_cycles.rpg:8:56: error: 'sgdr_schedule' argument 'cosine_kwargs' expe"
+        'cts a list of warmup_cosine_decay_schedule(...) calls, one per cycle, got a list'
+        " holding the schedule 'cosine_decay_schedule'\n"
+        '        optimizer = sgd(lr = sgdr_schedule(cosine_kwargs = [cosine_decay_schedul'
+        'e(init_value = 0.1, decay_steps = 10)]))\n'
+        '                                                           ^^^^^^^^^^^^^^^^^^^^^'
+        '^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n'
+    )),
     'value:digits_memory': (1, (
         "value_digits_memory.rpg:7:12: error: dataset 'digits' would need about 4.18 TiB "
         'of memory (data 4.18 TiB), more than the limit of 8 GiB\n'
@@ -1751,7 +1816,8 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
         "setting out of range; an optimizer argument of the wrong type": [
             "value:negative_tau", "value:zero_tau", "value:negative_noise",
             "value:negative_std", "value:huge_seed", "value:lr_string", "value:decay_steps",
-            "value:cli_seed"],
+            "value:cli_seed", "value:b1_string", "value:negative_lr", "value:mu_dtype",
+            "value:mask", "value:noisy_key", "value:boundaries", "value:sgdr_cycles"],
         "estimated memory above the limit (network, training run)": [
             "value:wide_linear", "value:recurrent_lif", "value:nir_export_memory",
             "value:train_memory"],
