@@ -372,3 +372,16 @@ def test_parameter_file_with_extra_of_another_type_is_a_checkpoint_error(
     _with_meta(path, arrays, json.dumps({**meta, "extra": 5}))
     with pytest.raises(SpecError, match=r"is corrupted or truncated \(unreadable metadata\)"):
         load_params(path, saved["params"])
+
+
+def test_a_bound_no_value_satisfies_is_refused(prog: rpgraph.Program) -> None:
+    """A lower bound of +inf (found by the fuzzing: accepted, then projection moved the
+    parameter to infinity and training blamed the learning rate)."""
+    doc = json.loads(to_json(*template(prog.network)))
+    doc["lower"]["h"]["tau"] = doc["upper"]["h"]["tau"] = "inf"
+    with pytest.raises(SpecError, match=r"the lower bound of 'h.tau' is inf, which no value"):
+        make_objective(prog.network, from_json(json.dumps(doc), "b.json"))
+    doc = json.loads(to_json(*template(prog.network)))
+    doc["upper"]["h"]["bias"] = [-1.0, "-inf", 0.0, 1.0]
+    with pytest.raises(SpecError, match=r"the upper bound of 'h.bias' is -inf"):
+        make_objective(prog.network, from_json(json.dumps(doc), "b.json"))

@@ -229,7 +229,7 @@ def _file_setup(d: Path) -> None:
     upper = '{"linear_0": {"weight": "inf"}, "tanh_0": {}, "linear_1": {"weight": "inf"}}'
     for name, value in (("nan", "NaN"), ("long_number", "7" * 5000),
                         ("deep", "[" * 100_000 + "]" * 100_000),
-                        ("element_shape", "[0, 0, 0]")):
+                        ("element_shape", "[0, 0, 0]"), ("inf_lower", '"inf"')):
         (d / f"bounds_{name}.json").write_text(
             '{"lower": ' + lower % value + ', "upper": ' + upper + "}", encoding="utf-8")
     (d / "rate.rpg").write_text(HDR + "    x -> linear(2) -> rate() -> y\n}\n", encoding="utf-8")
@@ -488,7 +488,7 @@ def _rows() -> list[tuple[str, str, list[str]]]:
          ["train", "tiny.rpg", "--bounds", "bounds_syntax.json", "--out", "o", *TRAIN]),
         *[(f"file:bounds_json_{name}", "CheckpointError",
            ["train", "tiny.rpg", "--bounds", f"bounds_{name}.json", "--out", "o", *TRAIN])
-          for name in ("nan", "long_number", "deep", "element_shape")],
+          for name in ("nan", "long_number", "deep", "element_shape", "inf_lower")],
         ("file:output_folder_missing", "SpecError",
          ["bounds", "tiny.rpg", "-o", "no/such/dir/b.json"]),
         ("file:out_is_a_file", "OSError", ["train", "tiny.rpg", "--out", "tiny.rpg/run", *TRAIN]),
@@ -1300,6 +1300,11 @@ EXPECTED: dict[str, tuple[int, str]] = {
         "error: bounds file 'bounds_element_shape.json': the lower bound of 'linear_1.weight' has "
         'shape (3,); expected a number or an array of shape (4, 2)\n'
     )),
+    'file:bounds_json_inf_lower': (1, (
+        "error: bounds file 'bounds_inf_lower.json': the lower bound of 'linear_1.weight' is "
+        'inf, which no value satisfies\n'
+        'hint: leave a side unbounded with "-inf"\n'
+    )),
 }
 
 #: Exact stderr of the tensor-shape rows.
@@ -1879,9 +1884,10 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
                                              "file:init_params_not_npz", "nir:missing_params"],
         "NIR export with parameters of another spec": ["nir:params_of_other_spec"],
         "bad bounds JSON": ["file:bounds_json_shape", "file:bounds_json_syntax"],
-        "bounds JSON with NaN, a 5000-digit number, 100,000-deep nesting, a wrong shape": [
+        "bounds JSON with NaN, a 5000-digit number, 100,000-deep nesting, a wrong shape, "
+        "a lower bound of +inf": [
             "file:bounds_json_nan", "file:bounds_json_long_number", "file:bounds_json_deep",
-            "file:bounds_json_element_shape"],
+            "file:bounds_json_element_shape", "file:bounds_json_inf_lower"],
     },
     "TrainingError": {
         "nothing to resume": ["file:nothing_to_resume"],
