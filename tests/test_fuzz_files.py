@@ -361,7 +361,7 @@ def test_a_run_identity_of_other_types_is_a_difference_not_a_crash() -> None:
     assert differences({"epochs": {"a": 1}, "seed": True, "data": "x" * 300},
                        {"epochs": 2, "seed": 1, "data": "d"}) == [
         "epochs {'a': 1} -> 2 (only more epochs extend a run)", "seed True -> 1",
-        f"data {clip('x' * 300)} -> d"]
+        f"data {clip('x' * 300, 200)} -> d"]
     assert differences({"epochs": 1, "seed": 0}, {"epochs": 2, "seed": 0}) == []
 
 

@@ -113,8 +113,10 @@ def run_identity(prog: Program, st: Settings, obj: Objective) -> dict[str, Any]:
 
 
 def _difference(key: str, was: Any, now: Any) -> str:
+    # an edited checkpoint may hold anything there: quoted when its type is not ours, and
+    # clipped (a data set's name or path is shown whole)
     was = clip(repr(was) if isinstance(was, (str, dict, list)) and not isinstance(now, str)
-               else str(was), 40)  # an edited checkpoint may hold anything
+               else str(was), 200)
     if key == "epochs":
         return f"epochs {was} -> {now} (only more epochs extend a run)"
     if key == "spec":
