@@ -215,6 +215,7 @@ def test_random_bounds_files_load_or_raise_spec_errors(prog: rpgraph.Program) ->
             outcomes["error"] += 1
         except Exception as err:  # noqa: BLE001 - the point of the test
             pytest.fail(f"{type(err).__name__}: {err}\n--- for ---\n{text[:2000]}")
+    print(f"\nbounds documents: {outcomes}")  # pytest -s
     assert outcomes["ok"] >= 10 and outcomes["error"] >= 200, outcomes
 
 
@@ -315,12 +316,16 @@ def test_random_checkpoint_metadata_loads_or_raises_spec_errors(saved: dict[str,
             outcomes["error"] += 1
         except Exception as err:  # noqa: BLE001 - the point of the test
             pytest.fail(f"{type(err).__name__}: {err}\n--- for {name} ---\n{text[:2000]}")
+    print(f"\ncheckpoint metadata documents: {outcomes}")  # pytest -s
     assert outcomes["ok"] >= 10 and outcomes["error"] >= 150, outcomes
 
 
-def test_random_checkpoint_metadata_through_the_cli(tmp_path: Path) -> None:
+def test_random_checkpoint_metadata_through_the_cli(tmp_path: Path, prog: rpgraph.Program
+                                                    ) -> None:
     """``train --resume`` and ``eval --params`` on runs whose checkpoint metadata was edited:
     exit 1 with a message, never an internal error."""
+    params = prog.init(0)
+    state = optax.adam(1e-3).init(params)  # the train block's default optimizer
     (tmp_path / "n.rpg").write_text(SPEC, encoding="utf-8")
     rc, _, err = run_cli(["train", "n.rpg", "--out", "run", "--quiet", "--no-plots"], tmp_path)
     assert rc == 0, err
@@ -333,6 +338,7 @@ def test_random_checkpoint_metadata_through_the_cli(tmp_path: Path) -> None:
         _with_meta(probe, arrays, text)
         try:  # only documents the API refuses: a refused one never starts training
             checkpoint_info(probe)
+            load_checkpoint(probe, params_like=params, opt_state_like=state)
             continue
         except SpecError:
             pass
