@@ -684,6 +684,28 @@ def _check_optax_arg(what: str, p: inspect.Parameter, value: Any, span: Span | N
         message = range_error(p.name, value, OPTAX_RANGES.get(p.name, FINITE))
         if message is not None:
             raise SpecValueError(f"{what}: {message}", span)
+    if kind == "schedule" and p.name in OPTAX_RANGES:
+        _check_schedule_values(what, p.name, value, OPTAX_RANGES[p.name], span)
+
+
+#: The arguments that are values of a schedule (the rest are steps, rates, shapes).
+SCHEDULE_VALUES = ("value", "init_value", "peak_value", "end_value")
+
+
+def _check_schedule_values(what: str, name: str, schedule: ScheduleSpec, rng: Range,
+                           span: Span | None) -> None:
+    """A schedule passed as ``name`` takes its values in ``name``'s range: ``sgd(lr =
+    constant_schedule(-1))`` climbs the loss as ``sgd(lr = -1)`` does."""
+    for key, v in schedule.kwargs:
+        if isinstance(v, list):  # sgdr_schedule's cycles
+            for item in v:
+                if isinstance(item, ScheduleSpec):
+                    _check_schedule_values(what, name, item, rng, span)
+        elif key in SCHEDULE_VALUES and type(v) in (int, float):
+            message = range_error(name, v, rng)
+            if message is not None:
+                raise SpecValueError(f"{what}: {message} ({key} of schedule "
+                                     f"'{schedule.name}')", span)
 
 
 def _plain(v: Any) -> bool:

@@ -107,6 +107,9 @@ TRAIN = "network n {\n    input x : 4\n    output y : 4\n    x -> y\n}\ntrain {\
     ("optimizer = sgd(lr = sgdr_schedule(cosine_kwargs = [1]))", SpecValueError,
      "'sgdr_schedule' argument 'cosine_kwargs' expects a list of "
      "warmup_cosine_decay_schedule(...) calls, one per cycle, got the list [1]"),
+    ("optimizer = sgd(lr = linear_schedule(init_value = 0.1, end_value = -0.1, "
+     "transition_steps = 10))", SpecValueError, "optimizer 'sgd': Expected learning_rate >= 0,"
+     " got -0.1 (end_value of schedule 'linear_schedule')"),
     ("optimizer = sgd(lr = cosine_onecycle_schedule(transition_steps = 9, peak_value = 1, "
      "div_factor = 0))", SpecValueError,
      "'cosine_onecycle_schedule': Expected div_factor > 0, got 0"),

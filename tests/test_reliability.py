@@ -380,6 +380,8 @@ VALUE_ROWS: dict[str, tuple[str, str, list[str]]] = {
                   "\n}\n", []),
     "boundaries": ("SpecValueError", _TRAIN_HDR + "    optimizer = sgd(lr = piecewise_constant_"
                    "schedule(init_value = 0.1, boundaries_and_scales = [100, 0.1]))\n}\n", []),
+    "negative_schedule": ("SpecValueError", _TRAIN_HDR + "    optimizer = sgd(lr = constant_"
+                          "schedule(-1))\n}\n", []),
     "sgdr_cycles": ("SpecValueError", _TRAIN_HDR + "    optimizer = sgd(lr = sgdr_schedule("
                     "cosine_kwargs = [cosine_decay_schedule(init_value = 0.1, decay_steps = 10)]"
                     "))\n}\n", []),
@@ -1557,6 +1559,12 @@ EXPECTED.update({
         '                                                           ^^^^^^^^^^^^^^^^^^^^^'
         '^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n'
     )),
+    'value:negative_schedule': (1, (
+        "value_negative_schedule.rpg:8:26: error: optimizer 'sgd': Expected learning_rate"
+        " >= 0, got -1 (value of schedule 'constant_schedule')\n"
+        '        optimizer = sgd(lr = constant_schedule(-1))\n'
+        '                             ^^^^^^^^^^^^^^^^^^^^^\n'
+    )),
     'value:digits_memory': (1, (
         "value_digits_memory.rpg:7:12: error: dataset 'digits' would need about 4.18 TiB "
         'of memory (data 4.18 TiB), more than the limit of 8 GiB\n'
@@ -1822,7 +1830,8 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
             "value:negative_tau", "value:zero_tau", "value:negative_noise",
             "value:negative_std", "value:huge_seed", "value:lr_string", "value:decay_steps",
             "value:cli_seed", "value:b1_string", "value:negative_lr", "value:mu_dtype",
-            "value:mask", "value:noisy_key", "value:boundaries", "value:sgdr_cycles"],
+            "value:mask", "value:noisy_key", "value:boundaries", "value:sgdr_cycles",
+            "value:negative_schedule"],
         "estimated memory above the limit (network, training run)": [
             "value:wide_linear", "value:recurrent_lif", "value:nir_export_memory",
             "value:train_memory"],
