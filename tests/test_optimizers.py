@@ -3,11 +3,12 @@
 For each name in :data:`rpgraph.train_config.OPTIMIZERS` (the registry ``optimizer = NAME(...)``
 is checked against): the spec's call passes ``check``, and training 2 steps, saving a
 checkpoint, restoring it against fresh templates and training 2 more steps is bit-identical
-to 4 steps uninterrupted -- parameters and optimizer state (PRNG keys included). The chunk
-is the trainer's own (:func:`rpgraph.train.step.make_chunk`, as ``fit`` runs it with
-``chunk=2``) and compiles once per optimizer: the restored state has the same types as a
-fresh one, so a resumed run reuses the program. ``fit``'s own resume path (run folder,
-metrics, identity) is tested with adam and noisy_sgd in ``test_train.py``.
+to 4 steps uninterrupted -- parameters and optimizer state (PRNG keys included). The step
+is the trainer's own (:func:`rpgraph.train.step.make_step`: evolve, loss, gradient, the
+optax update with the loss as ``value``, projection) and compiles once per optimizer: the
+restored state has the same types as a fresh one, so a resumed run reuses the program.
+``fit``'s own resume path (run folder, metrics, identity, the scanned chunk) is tested with
+adam and noisy_sgd in ``test_train.py``.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ import pytest
 
 import rpgraph
 from rpgraph.io.checkpoint import load_checkpoint, save_checkpoint
-from rpgraph.train.step import make_chunk
+from rpgraph.train.step import make_step
 from rpgraph.train_config import OPTIMIZERS, optimizer_spec
 
 SPEC = """network n {
@@ -61,35 +62,36 @@ def _same(a: Any, b: Any) -> bool:
         x.dtype == y.dtype and np.array_equal(x, y, equal_nan=True) for x, y in zip(la, lb))
 
 
+@pytest.mark.filterwarnings("ignore:Specifying a key will be required")  # noisy_sgd, no key
 @pytest.mark.parametrize("name", sorted(OPTIMIZERS))
 def test_optimizer_state_round_trips_through_a_checkpoint(prog: rpgraph.Program, name: str,
                                                           tmp_path: Path) -> None:
     opt = optimizer_spec(call(name)).build()  # what 'check' accepts, built as 'train' does
-    chunk = make_chunk(prog, opt)
+    step = jax.jit(make_step(prog, opt))
     r = np.random.RandomState(0)
-    x = jnp.asarray(r.rand(2, 5, 3), jnp.float32)
-    t = jnp.asarray(r.rand(2, 5, 2), jnp.float32)
-    idx = jnp.asarray([[0], [1]])  # two steps of one sample each
+    batches = [(jnp.asarray(r.rand(1, 5, 3), jnp.float32),
+                jnp.asarray(r.rand(1, 5, 2), jnp.float32)) for _ in range(4)]
 
-    def fresh() -> tuple[Any, Any]:  # new buffers each time: the chunk donates its inputs
+    def train(params: Any, state: Any, steps: range) -> tuple[Any, Any]:
+        for i in steps:
+            params, state, _, _ = step(params, state, *batches[i], jax.random.key(i))
+        return params, state
+
+    def fresh() -> tuple[Any, Any]:
         params = prog.init(0)
         return params, opt.init(params)
 
-    p, s = fresh()
-    p, s, _, _ = chunk(p, s, x, t, idx, step0=0)
-    full_p, full_s, _, _ = chunk(p, s, x, t, idx, step0=2)
-
-    p, s = fresh()
-    p, s, _, _ = chunk(p, s, x, t, idx, step0=0)
+    full_p, full_s = train(*fresh(), range(4))
+    p, s = train(*fresh(), range(2))
     save_checkpoint(tmp_path, params=p, opt_state=s, step=2, spec_hash="h")
     like_p, like_s = fresh()
     ck = load_checkpoint(tmp_path, params_like=like_p, opt_state_like=like_s, spec_hash="h")
     assert ck.step == 2
     assert _same(ck.params, p) and _same(ck.opt_state, s), "restored state differs"
-    res_p, res_s, _, _ = chunk(ck.params, ck.opt_state, x, t, idx, step0=2)
+    res_p, res_s = train(ck.params, ck.opt_state, range(2, 4))
 
     assert _same(res_p, full_p), f"{name}: resumed parameters differ"
     assert _same(res_s, full_s), f"{name}: resumed optimizer state differs"
     assert not _same(full_p, prog.init(0)), f"{name}: 4 steps changed nothing"
     # the restored state has a fresh state's types: the resumed steps reused the program
-    assert chunk.jitted._cache_size() == 1  # type: ignore[attr-defined]
+    assert step._cache_size() == 1  # type: ignore[attr-defined]
