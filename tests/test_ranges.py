@@ -6,13 +6,24 @@ internal error."""
 
 from __future__ import annotations
 
+import inspect
+from typing import Any
+
 import pytest
 
 from rpgraph.errors import DataError, SpecError, SpecValueError
 from rpgraph.graph import loads
 from rpgraph.modules import KINDS
 from rpgraph.ranges import POSITIVE, SEED, Range, range_error, shown
-from rpgraph.train_config import TrainConfig, elaborate_train
+from rpgraph.train_config import (
+    ARG_RULES,
+    OPTIMIZERS,
+    SCHEDULES,
+    TrainConfig,
+    _accepts,
+    _check_optax_arg,
+    elaborate_train,
+)
 
 HDR = "network n {\n    input x : 4\n    output y : 4\n"
 
@@ -173,3 +184,20 @@ def test_piecewise_boundaries_reach_optax_as_a_dict() -> None:
     assert config is not None
     schedule = dict(config.optimizer.kwargs)["learning_rate"].build()
     assert [float(schedule(i)) for i in (0, 1, 2, 3)] == [1.0, 1.0, 0.5, 0.5]
+
+
+def test_every_optimizer_and_schedule_argument_is_checked() -> None:
+    """Each argument of each optimizer and schedule the spec accepts has a type the spec can
+    check (from optax's signature) or a rule (:data:`ARG_RULES`): a new optax argument
+    typed ``Any`` shows up here, not as an optax traceback at train time."""
+    unchecked = [f"{name}.{p.name}" for reg in (OPTIMIZERS, SCHEDULES) for name in reg
+                 for p in inspect.signature(reg[name]).parameters.values()
+                 if "any" in _accepts(p.annotation) and p.name not in ARG_RULES]
+    assert unchecked == []
+
+
+def test_an_argument_the_spec_cannot_check_is_refused() -> None:
+    p = inspect.Parameter("hook", inspect.Parameter.KEYWORD_ONLY, annotation=Any)
+    with pytest.raises(SpecValueError, match="argument 'hook' cannot be written in a spec"):
+        _check_optax_arg("optimizer 'x'", p, 1, None)
+    _check_optax_arg("optimizer 'x'", p, 1, None, strict=False)  # chain(...)'s transforms
