@@ -373,6 +373,13 @@ def check_like(lower: Tree, upper: Tree, net: Network, where: str) -> None:
                     raise CheckpointError(f"bounds file '{where}' names '{n}.{k}', which is "
                                           "not a parameter of this network")
                 _check_leaf(v, shapes[n, k], f"the {side} bound of '{n}.{k}'", where)
+                # a lower bound of +inf (upper of -inf) leaves no value: projection would
+                # move the parameter to infinity
+                empty = math.inf if side == "lower" else -math.inf
+                if np.any(np.asarray(v, np.float64) == empty):
+                    raise CheckpointError(f"bounds file '{where}': the {side} bound of "
+                                          f"'{n}.{k}' is {empty:g}, which no value satisfies",
+                                          hint=f'leave a side unbounded with "{-empty:g}"')
     for n, d in lower.items():
         for k, lo in d.items():
             lo_a, hi_a = np.asarray(lo, np.float64), np.asarray(upper[n][k], np.float64)

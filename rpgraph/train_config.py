@@ -13,6 +13,7 @@ the network's parameter records); the config keeps the references.
 from __future__ import annotations
 
 import inspect
+import json
 import types
 import typing
 import warnings
@@ -47,7 +48,16 @@ from .io.data import (
 )
 from .memory import refuse_above, training_estimate
 from .modules import KINDS
-from .ranges import AT_LEAST_1, FINITE, NON_NEGATIVE, SEED, UNIT_INTERVAL, Range, range_error
+from .ranges import (
+    AT_LEAST_1,
+    FINITE,
+    NON_NEGATIVE,
+    POSITIVE,
+    SEED,
+    UNIT_INTERVAL,
+    Range,
+    range_error,
+)
 
 if TYPE_CHECKING:
     import optax
@@ -126,7 +136,73 @@ OPTAX_RANGES: dict[str, Range] = {
     "transition_begin": NON_NEGATIVE, "seed": SEED, "b1": UNIT_INTERVAL, "b2": UNIT_INTERVAL,
     "decay": UNIT_INTERVAL, "rho": UNIT_INTERVAL, "momentum": UNIT_INTERVAL,
     "eps": NON_NEGATIVE, "eps_root": NON_NEGATIVE, "pct_start": UNIT_INTERVAL,
-    "min_dim_size_to_factor": AT_LEAST_1, "max_learning_rate": NON_NEGATIVE}
+    "min_dim_size_to_factor": AT_LEAST_1, "max_learning_rate": NON_NEGATIVE,
+    # a negative learning rate or weight decay climbs the loss; negative accumulators and
+    # scales are square-rooted (NaN at the first step); factors divide
+    "learning_rate": NON_NEGATIVE, "weight_decay": NON_NEGATIVE,
+    "weight_decay_rate": NON_NEGATIVE, "trust_coefficient": NON_NEGATIVE,
+    "initial_accumulator_value": NON_NEGATIVE, "initial_scale": NON_NEGATIVE,
+    "min_norm": NON_NEGATIVE, "clipping_threshold": NON_NEGATIVE, "decay_rate": NON_NEGATIVE,
+    "scaling": NON_NEGATIVE, "eta": NON_NEGATIVE, "gamma": NON_NEGATIVE,
+    "eta_minus": UNIT_INTERVAL, "eta_plus": Range(1), "min_step_size": NON_NEGATIVE,
+    "max_step_size": NON_NEGATIVE, "div_factor": POSITIVE, "final_div_factor": POSITIVE,
+    "decay_offset": NON_NEGATIVE}
+#: The floating-point types an optimizer's state may be kept in (``mu_dtype = bfloat16``).
+DTYPES = ("float32", "bfloat16", "float16")
+
+
+@dataclass(frozen=True)
+class ArgRule:
+    """How a spec writes an optax argument whose annotation says nothing checkable (``Any``,
+    a dict, an iterable of dicts): ``fits`` checks the evaluated value, ``want`` says what
+    it expects (in messages), ``build`` turns it into what optax takes.
+
+    >>> ARG_RULES["boundaries_and_scales"].build([[100, 0.5]])
+    {100: 0.5}
+    """
+
+    want: str
+    fits: Callable[[Any], bool]
+    build: Callable[[Any], Any] = lambda v: v
+
+
+def _is_int(v: Any) -> bool:
+    return type(v) is int
+
+
+def _is_number(v: Any) -> bool:
+    return type(v) in (int, float) and bool(np.isfinite(v))
+
+
+def _pairs(v: Any) -> bool:
+    return isinstance(v, list) and all(
+        isinstance(p, list) and len(p) == 2 and _is_int(p[0]) and p[0] >= 0
+        and _is_number(p[1]) for p in v) and len({p[0] for p in v}) == len(v)
+
+
+def _cosines(v: Any) -> bool:
+    return isinstance(v, list) and bool(v) and all(
+        isinstance(c, ScheduleSpec) and c.name == "warmup_cosine_decay_schedule" for c in v)
+
+
+_DTYPE = ArgRule(f"a type name ({', '.join(DTYPES)})", lambda v: v in DTYPES)
+#: a mask as a spec can write it: true (every parameter) or false (none); to leave some
+#: parameters out of training altogether, the train block has freeze = [...]
+_MASK = ArgRule("true or false", lambda v: isinstance(v, bool))
+#: Arguments by name whose annotations say nothing checkable (checked before optax sees them).
+ARG_RULES: dict[str, ArgRule] = {
+    "mu_dtype": _DTYPE, "accumulator_dtype": _DTYPE, "dtype_momentum": _DTYPE,
+    "mask": _MASK, "weight_decay_mask": _MASK, "trust_ratio_mask": _MASK,
+    # noisy_sgd's key: optax takes an array or an int, a spec an integer seed
+    "key": ArgRule("an integer seed (0 to 4294967295)",
+                   lambda v: _is_int(v) and SEED.contains(v)),
+    "boundaries_and_scales": ArgRule(
+        "a list of [step, scale] pairs with distinct steps >= 0, e.g. [[100, 0.1], [200, 0.1]]",
+        _pairs, lambda v: {int(b): float(x) for b, x in v}),
+    "cosine_kwargs": ArgRule(
+        "a list of warmup_cosine_decay_schedule(...) calls, one per cycle", _cosines,
+        lambda v: [dict(c.kwargs) for c in v]),
+}
 
 Kwargs = tuple[tuple[str, Any], ...]
 
@@ -496,7 +572,7 @@ def _transform_spec(call: ast.Call, env: Mapping[str, Any]) -> OptimizerSpec:
     if var:  # chain(a, b, ...): every positional argument is a transformation
         args = tuple(optimizer_spec(a, env) for a in call.args)
         call = ast.Call(call.func, (), call.kwargs, call.span, call.func_span, call.key_spans)
-    kwargs = _kwargs(call, env, fn, what)
+    kwargs = _kwargs(call, env, fn, what, strict=False)
     _require_all(fn, kwargs, what, call)
     spec = OptimizerSpec(call.func, tuple(kwargs.items()), format_expr(call), call.span, args)
     if var:
@@ -519,9 +595,11 @@ def _transform_spec(call: ast.Call, env: Mapping[str, Any]) -> OptimizerSpec:
     return spec
 
 
-def _kwargs(call: ast.Call, env: Mapping[str, Any], fn: Callable[..., Any], what: str
-            ) -> dict[str, Any]:
-    """Evaluate a call's arguments for ``fn`` by keyword, with schedules as nested calls."""
+def _kwargs(call: ast.Call, env: Mapping[str, Any], fn: Callable[..., Any], what: str,
+            strict: bool = True) -> dict[str, Any]:
+    """Evaluate a call's arguments for ``fn`` by keyword, with schedules as nested calls.
+    ``strict`` (optimizers and schedules): an argument whose type the spec cannot check is
+    refused (any other optax transformation: optax checks it when it is built)."""
     sig: Mapping[str, inspect.Parameter]
     try:
         sig = inspect.signature(fn).parameters
@@ -540,20 +618,26 @@ def _kwargs(call: ast.Call, env: Mapping[str, Any], fn: Callable[..., Any], what
             raise SpecNameError(f"{what} has no argument '{key}'", where,
                                 hint=did_you_mean(key, [*sig, *ALIASES])
                                 or f"arguments: {', '.join(sig)}")
-        out[key] = _argument(value_of(expr, env, calls=True), env)
+        value = value_of(expr, env, calls=True)
+        if isinstance(value, Symbol) and key in ARG_RULES:
+            value = value.name  # a bare word names a choice: mu_dtype = bfloat16
+        out[key] = _argument(value, env)
         if sig:
-            _check_optax_arg(what, sig[key], out[key], getattr(expr, "span", where))
+            _check_optax_arg(what, sig[key], out[key], getattr(expr, "span", where), strict)
     return out
 
 
 def _accepts(annotation: Any) -> set[str]:
     """What an optax annotation accepts from a spec: ``int``, ``number``, ``bool``, ``str``,
-    ``schedule`` (a callable of the step) or ``any`` (masks, dtypes: not checked here)."""
+    ``schedule`` (a callable of the step) or ``any`` (masks, dtypes: checked by
+    :data:`ARG_RULES`). A number is never a boolean: jax's ``ArrayLike`` lists ``bool``, but
+    ``b1 = true`` is a mistake, not 1.0."""
     if annotation is inspect.Parameter.empty or annotation is Any:
         return {"any"}
     origin = typing.get_origin(annotation)
     if origin in (typing.Union, types.UnionType):
-        return set().union(*(_accepts(a) for a in typing.get_args(annotation)))
+        out = set().union(*(_accepts(a) for a in typing.get_args(annotation)))
+        return out - {"bool"} if "number" in out else out
     if origin is not None and origin.__name__ == "Callable" or annotation is Callable:
         return {"schedule"}
     atoms = {bool: "bool", int: "int", float: "number", complex: "number", str: "str",
@@ -573,23 +657,75 @@ _NAMED = {"bool": "true or false", "int": "an integer", "number": "a number", "s
           "schedule": "a schedule"}
 
 
-def _check_optax_arg(what: str, p: inspect.Parameter, value: Any, span: Span | None
-                     ) -> None:
+def _check_optax_arg(what: str, p: inspect.Parameter, value: Any, span: Span | None,
+                     strict: bool = True) -> None:
     """``value`` has a type optax's signature of ``p`` accepts and lies in its range."""
     ok = _accepts(p.annotation)
-    if "any" in ok:
+    rule = ARG_RULES.get(p.name)
+    if rule is not None and not (value is None and "none" in ok):
+        if not rule.fits(value):
+            raise SpecValueError(f"{what} argument '{p.name}' expects {rule.want}, got "
+                                 f"{_described(value)}", span,
+                                 hint=did_you_mean(value, DTYPES)
+                                 if rule is _DTYPE and isinstance(value, str) else None)
         return
+    if "any" in ok and not strict:
+        return
+    if "any" in ok:
+        raise SpecValueError(f"{what} argument '{p.name}' cannot be written in a spec",
+                             span, hint=f"leave '{p.name}' out to use optax's default")
     kind = _KIND_OF.get(type(value), "other")
     fits = kind in ok or (kind == "int" and "number" in ok)
     if not fits:
+        if "number" in ok:
+            ok = ok - {"int"}  # "a number" says it: an integer is one
         want = " or ".join(_NAMED[k] for k in sorted(ok) if k in _NAMED) or "another value"
         raise SpecValueError(f"{what} argument '{p.name}' expects {want}, got "
-                             f"{describe(value) if kind != 'schedule' else 'a schedule'}",
-                             span)
+                             f"{_described(value)}", span)
     if kind in ("int", "number"):
         message = range_error(p.name, value, OPTAX_RANGES.get(p.name, FINITE))
         if message is not None:
             raise SpecValueError(f"{what}: {message}", span)
+    if kind == "schedule" and p.name in OPTAX_RANGES:
+        _check_schedule_values(what, p.name, value, OPTAX_RANGES[p.name], span)
+
+
+#: The arguments that are values of a schedule (the rest are steps, rates, shapes).
+SCHEDULE_VALUES = ("value", "init_value", "peak_value", "end_value")
+
+
+def _check_schedule_values(what: str, name: str, schedule: ScheduleSpec, rng: Range,
+                           span: Span | None) -> None:
+    """A schedule passed as ``name`` takes its values in ``name``'s range: ``sgd(lr =
+    constant_schedule(-1))`` climbs the loss as ``sgd(lr = -1)`` does."""
+    for key, v in schedule.kwargs:
+        if isinstance(v, list):  # sgdr_schedule's cycles
+            for item in v:
+                if isinstance(item, ScheduleSpec):
+                    _check_schedule_values(what, name, item, rng, span)
+        elif key in SCHEDULE_VALUES and type(v) in (int, float):
+            message = range_error(name, v, rng)
+            if message is not None:
+                raise SpecValueError(f"{what}: {message} ({key} of schedule "
+                                     f"'{schedule.name}')", span)
+
+
+def _plain(v: Any) -> bool:
+    """Numbers, strings and booleans, in lists: a value a message can quote."""
+    return all(_plain(x) for x in v) if isinstance(v, list) else type(v) in (
+        int, float, str, bool)
+
+
+def _described(value: Any) -> str:
+    if isinstance(value, list) and _plain(value):
+        return f"the list {clip(json.dumps(value))}"
+    if isinstance(value, list):
+        return "a list holding " + ", ".join(dict.fromkeys(_described(x) for x in value))
+    if isinstance(value, ScheduleSpec):
+        return f"the schedule '{value.name}'"
+    if isinstance(value, OptimizerSpec):
+        return f"the optimizer '{value.name}'"
+    return describe(value)
 
 
 def _argument(v: Any, env: Mapping[str, Any]) -> Any:
@@ -613,8 +749,8 @@ def _argument(v: Any, env: Mapping[str, Any]) -> Any:
         return v.value
     if isinstance(v, Symbol):
         raise SpecNameError(f"undefined name '{v.name}'", v.span)
-    if isinstance(v, list):
-        return [x.value if isinstance(x, Quantity) else x for x in v]
+    if isinstance(v, list):  # items as arguments: [warmup_cosine_decay_schedule(...), ...]
+        return [_argument(x, env) for x in v]
     return v
 
 
@@ -630,10 +766,13 @@ def _require_all(fn: Callable[..., Any], kwargs: Mapping[str, Any], what: str,
 
 
 def _built(kwargs: Kwargs) -> dict[str, Any]:
-    return {k: _built_one(v) for k, v in kwargs}
+    return {k: ARG_RULES[k].build(v) if k in ARG_RULES and v is not None else _built_one(v)
+            for k, v in kwargs}
 
 
 def _built_one(v: Any) -> Any:
+    if isinstance(v, list):
+        return [_built_one(x) for x in v]
     return v.build() if isinstance(v, (ScheduleSpec, OptimizerSpec)) else v
 
 
@@ -877,8 +1016,8 @@ def check_validation(ds: Dataset, config: TrainConfig) -> None:
                                  "data) or 'test_data = \"FILE.npz\"'")
 
 
-__all__ = ["ALIASES", "INTEGERS", "KEEP", "OPTIMIZERS", "SCHEDULES", "TRAIN_SETTINGS",
-           "TRANSFORMS", "DataSpec", "EarlyStopping", "OptimizerSpec", "ScheduleSpec",
-           "TrainConfig", "check_data", "check_port_loss", "check_validation", "data_dir",
-           "data_spec", "elaborate_train", "loss_outputs", "network_ports", "open_data",
-           "optimizer_spec", "tensorboard_available", "train_env", "with_test_data"]
+__all__ = ["ALIASES", "ARG_RULES", "DTYPES", "INTEGERS", "KEEP", "OPTIMIZERS", "SCHEDULES",
+           "TRAIN_SETTINGS", "TRANSFORMS", "ArgRule", "DataSpec", "EarlyStopping", "OptimizerSpec",
+           "ScheduleSpec", "TrainConfig", "check_data", "check_port_loss", "check_validation",
+           "data_dir", "data_spec", "elaborate_train", "loss_outputs", "network_ports",
+           "open_data", "optimizer_spec", "tensorboard_available", "train_env", "with_test_data"]

@@ -29,7 +29,11 @@ CHECKS = 12
 GOOD = ["0.01", "0.9", "1", "3", "10", "100"]
 NUMBERS = ["0", "1", "-1", "2", "0.5", "-0.5", "1e-3", "1e308", "-1e308", "2**31", "2**64",
            "2**70", "10**23", "10**400", "1 / 3", "1 ms", "5 Hz", "0.999999", "1.5"]
-OTHERS = ['"abc"', '""', "true", "false", "rate", "[1, 2]", "[]", "[1]", "[[1, 2]]", "nope"]
+OTHERS = ['"abc"', '""', "true", "false", "rate", "[1, 2]", "[]", "[1]", "[[1, 2]]", "nope",
+          # values of the arguments optax types as Any (dtypes, masks, boundaries, cycles)
+          "bfloat16", '"float32"', '"float64"', "[[10, 0.5], [20, 0.1]]", "[[10, 0.5], [10, 1]]",
+          "[[-1, 0.5]]", "[[1.5, 2]]", "[warmup_cosine_decay_schedule(init_value = 0, "
+          "peak_value = 1, warmup_steps = 1, decay_steps = 5)]", "[adam(lr = 1)]"]
 
 
 def _value(rng: random.Random, depth: int) -> str:

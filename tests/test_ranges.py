@@ -6,13 +6,24 @@ internal error."""
 
 from __future__ import annotations
 
+import inspect
+from typing import Any
+
 import pytest
 
 from rpgraph.errors import DataError, SpecError, SpecValueError
 from rpgraph.graph import loads
 from rpgraph.modules import KINDS
 from rpgraph.ranges import POSITIVE, SEED, Range, range_error, shown
-from rpgraph.train_config import TrainConfig, elaborate_train
+from rpgraph.train_config import (
+    ARG_RULES,
+    OPTIMIZERS,
+    SCHEDULES,
+    TrainConfig,
+    _accepts,
+    _check_optax_arg,
+    elaborate_train,
+)
 
 HDR = "network n {\n    input x : 4\n    output y : 4\n"
 
@@ -75,8 +86,44 @@ TRAIN = "network n {\n    input x : 4\n    output y : 4\n    x -> y\n}\ntrain {\
      SpecValueError, "'cosine_decay_schedule' argument 'decay_steps' expects an integer, got "
      "the number 1.5"),
     ("optimizer = sgd(lr = piecewise_constant_schedule(init_value = 1, boundaries_and_scales "
-     "= [1]))", SpecValueError, "schedule 'piecewise_constant_schedule' refuses its "
-     "arguments: 'list' object has no attribute 'values'"),
+     "= [1]))", SpecValueError, "'piecewise_constant_schedule' argument "
+     "'boundaries_and_scales' expects a list of [step, scale] pairs with distinct steps >= 0,"
+     " e.g. [[100, 0.1], [200, 0.1]], got the list [1]"),
+    # every argument of every optimizer and schedule is checked before optax sees it
+    ('optimizer = adam(lr = 1e-3, b1 = "x")', SpecValueError,
+     "optimizer 'adam' argument 'b1' expects a number, got the string \"x\""),
+    ("optimizer = adam(lr = 1e-3, b1 = true)", SpecValueError,
+     "optimizer 'adam' argument 'b1' expects a number, got the boolean true"),
+    ("optimizer = sgd(lr = 0.1, momentum = -1)", SpecValueError,
+     "optimizer 'sgd': Expected 0 <= momentum <= 1, got -1"),
+    ('optimizer = sgd(lr = cosine_decay_schedule(init_value = 1, decay_steps = 9, alpha = "a"))',
+     SpecValueError, "'cosine_decay_schedule' argument 'alpha' expects a number, got the "
+     'string "a"'),
+    ("optimizer = adam(lr = -1e-3)", SpecValueError,
+     "optimizer 'adam': Expected learning_rate >= 0, got -0.001"),
+    ("optimizer = adamw(lr = 1e-3, weight_decay = -1)", SpecValueError,
+     "optimizer 'adamw': Expected weight_decay >= 0, got -1"),
+    ("optimizer = rmsprop(lr = 1e-3, initial_scale = -1)", SpecValueError,
+     "optimizer 'rmsprop': Expected initial_scale >= 0, got -1"),
+    ("optimizer = rprop(lr = 1e-3, eta_plus = 0.5)", SpecValueError,
+     "optimizer 'rprop': Expected eta_plus >= 1, got 0.5"),
+    ("optimizer = adam(lr = 1e-3, mu_dtype = 3)", SpecValueError,
+     "optimizer 'adam' argument 'mu_dtype' expects a type name (float32, bfloat16, float16), "
+     "got the number 3"),
+    ("optimizer = adamw(lr = 1e-3, mask = 1)", SpecValueError,
+     "optimizer 'adamw' argument 'mask' expects true or false, got the number 1"),
+    ("optimizer = noisy_sgd(lr = 0.1, key = 1.5)", SpecValueError,
+     "optimizer 'noisy_sgd' argument 'key' expects an integer seed (0 to 4294967295), got the "
+     "number 1.5"),
+    ("optimizer = sgd(lr = sgdr_schedule(cosine_kwargs = [1]))", SpecValueError,
+     "'sgdr_schedule' argument 'cosine_kwargs' expects a list of "
+     "warmup_cosine_decay_schedule(...) calls, one per cycle, got the list [1]"),
+    ("optimizer = sgd(lr = linear_schedule(init_value = 0.1, end_value = -0.1, "
+     "transition_steps = 10))", SpecValueError, "optimizer 'sgd': Expected learning_rate >= 0,"
+     " got -0.1 (end_value of schedule 'linear_schedule')"),
+    ("optimizer = sgd(lr = cosine_onecycle_schedule(transition_steps = 9, peak_value = 1, "
+     "div_factor = 0))", SpecValueError,
+     "'cosine_onecycle_schedule': Expected div_factor > 0, got 0"),
     ('optimizer = polyak_sgd(variant = "nope")', SpecValueError, "optimizer 'polyak_sgd' "
      "cannot run with these arguments: Invalid argument value for Polyak SGD: "
      "variant='nope'"),
@@ -108,3 +155,49 @@ def test_overrides_are_typed_and_bounded(given: dict, message: str) -> None:
     with pytest.raises(SpecValueError) as info:
         TrainConfig().override(**given)
     assert str(info.value) == f"error: {message}"
+
+
+@pytest.mark.parametrize("optimizer", [
+    "adam(lr = 1e-3, mu_dtype = bfloat16)",
+    'sgd(lr = 0.1, momentum = 0.9, accumulator_dtype = "float16")',
+    "adamw(lr = 1e-3, mask = false)",
+    "lars(lr = 1e-3, weight_decay_mask = false, trust_ratio_mask = true)",
+    "noisy_sgd(lr = 0.1, key = 5)",
+    "sgd(lr = piecewise_constant_schedule(init_value = 0.1, "
+    "boundaries_and_scales = [[10, 0.5], [20, 0.1]]))",
+    "sgd(lr = sgdr_schedule(cosine_kwargs = [warmup_cosine_decay_schedule(init_value = 0, "
+    "peak_value = 0.1, warmup_steps = 2, decay_steps = 10), warmup_cosine_decay_schedule("
+    "init_value = 0, peak_value = 0.05, warmup_steps = 2, decay_steps = 10)]))",
+])
+def test_arguments_without_a_checkable_annotation_are_written_as_the_spec_can(
+        optimizer: str) -> None:
+    """dtypes (names), masks (true/false), piecewise boundaries ([step, scale] pairs) and
+    SGDR cycles (warmup_cosine_decay_schedule calls) are checked, then built for optax."""
+    config = elaborate_train(loads(TRAIN + f"optimizer = {optimizer}\n}}\n"))
+    assert config is not None
+    config.optimizer.build()
+
+
+def test_piecewise_boundaries_reach_optax_as_a_dict() -> None:
+    config = elaborate_train(loads(TRAIN + "optimizer = sgd(lr = piecewise_constant_schedule("
+                                   "init_value = 1, boundaries_and_scales = [[2, 0.5]]))\n}\n"))
+    assert config is not None
+    schedule = dict(config.optimizer.kwargs)["learning_rate"].build()
+    assert [float(schedule(i)) for i in (0, 1, 2, 3)] == [1.0, 1.0, 0.5, 0.5]
+
+
+def test_every_optimizer_and_schedule_argument_is_checked() -> None:
+    """Each argument of each optimizer and schedule the spec accepts has a type the spec can
+    check (from optax's signature) or a rule (:data:`ARG_RULES`): a new optax argument
+    typed ``Any`` shows up here, not as an optax traceback at train time."""
+    unchecked = [f"{name}.{p.name}" for reg in (OPTIMIZERS, SCHEDULES) for name in reg
+                 for p in inspect.signature(reg[name]).parameters.values()
+                 if "any" in _accepts(p.annotation) and p.name not in ARG_RULES]
+    assert unchecked == []
+
+
+def test_an_argument_the_spec_cannot_check_is_refused() -> None:
+    p = inspect.Parameter("hook", inspect.Parameter.KEYWORD_ONLY, annotation=Any)
+    with pytest.raises(SpecValueError, match="argument 'hook' cannot be written in a spec"):
+        _check_optax_arg("optimizer 'x'", p, 1, None)
+    _check_optax_arg("optimizer 'x'", p, 1, None, strict=False)  # chain(...)'s transforms

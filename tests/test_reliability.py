@@ -229,7 +229,7 @@ def _file_setup(d: Path) -> None:
     upper = '{"linear_0": {"weight": "inf"}, "tanh_0": {}, "linear_1": {"weight": "inf"}}'
     for name, value in (("nan", "NaN"), ("long_number", "7" * 5000),
                         ("deep", "[" * 100_000 + "]" * 100_000),
-                        ("element_shape", "[0, 0, 0]")):
+                        ("element_shape", "[0, 0, 0]"), ("inf_lower", '"inf"')):
         (d / f"bounds_{name}.json").write_text(
             '{"lower": ' + lower % value + ', "upper": ' + upper + "}", encoding="utf-8")
     _alif_files(d)
@@ -394,6 +394,24 @@ VALUE_ROWS: dict[str, tuple[str, str, list[str]]] = {
                     "channels_in = 2, channels_out = 2)\n}\n", ["--memory-limit", "2GiB"]),
     "recurrent_lif": ("SpecValueError", HDR + "    x -> linear(100000) -> h: lif(rec = true) -> "
                       "linear(2) -> y\n}\n", ["--memory-limit", "8GiB"]),
+    # every argument of every optimizer and schedule: type (from optax's signature, or a
+    # rule where the signature says Any) and range, before optax sees it
+    "b1_string": ("SpecValueError", _TRAIN_HDR + '    optimizer = adam(lr = 1e-3, b1 = "x")\n}\n',
+                  []),
+    "negative_lr": ("SpecValueError", _TRAIN_HDR + "    optimizer = adam(lr = -1e-3)\n}\n", []),
+    "mu_dtype": ("SpecValueError", _TRAIN_HDR + "    optimizer = adam(lr = 1e-3, mu_dtype = "
+                 "flaot32)\n}\n", []),
+    "mask": ("SpecValueError", _TRAIN_HDR + '    optimizer = adamw(lr = 1e-3, mask = "w")\n}\n',
+             []),
+    "noisy_key": ("SpecValueError", _TRAIN_HDR + "    optimizer = noisy_sgd(lr = 0.1, key = 1.5)"
+                  "\n}\n", []),
+    "boundaries": ("SpecValueError", _TRAIN_HDR + "    optimizer = sgd(lr = piecewise_constant_"
+                   "schedule(init_value = 0.1, boundaries_and_scales = [100, 0.1]))\n}\n", []),
+    "negative_schedule": ("SpecValueError", _TRAIN_HDR + "    optimizer = sgd(lr = constant_"
+                          "schedule(-1))\n}\n", []),
+    "sgdr_cycles": ("SpecValueError", _TRAIN_HDR + "    optimizer = sgd(lr = sgdr_schedule("
+                    "cosine_kwargs = [cosine_decay_schedule(init_value = 0.1, decay_steps = 10)]"
+                    "))\n}\n", []),
 }
 
 
@@ -505,7 +523,7 @@ def _rows() -> list[tuple[str, str, list[str]]]:
          ["train", "tiny.rpg", "--bounds", "bounds_syntax.json", "--out", "o", *TRAIN]),
         *[(f"file:bounds_json_{name}", "CheckpointError",
            ["train", "tiny.rpg", "--bounds", f"bounds_{name}.json", "--out", "o", *TRAIN])
-          for name in ("nan", "long_number", "deep", "element_shape")],
+          for name in ("nan", "long_number", "deep", "element_shape", "inf_lower")],
         ("file:output_folder_missing", "SpecError",
          ["bounds", "tiny.rpg", "-o", "no/such/dir/b.json"]),
         ("file:out_is_a_file", "OSError", ["train", "tiny.rpg", "--out", "tiny.rpg/run", *TRAIN]),
@@ -1361,6 +1379,11 @@ EXPECTED: dict[str, tuple[int, str]] = {
         "error: bounds file 'bounds_element_shape.json': the lower bound of 'linear_1.weight' has "
         'shape (3,); expected a number or an array of shape (4, 2)\n'
     )),
+    'file:bounds_json_inf_lower': (1, (
+        "error: bounds file 'bounds_inf_lower.json': the lower bound of 'linear_1.weight' is "
+        'inf, which no value satisfies\n'
+        'hint: leave a side unbounded with "-inf"\n'
+    )),
 }
 
 #: Exact stderr of the tensor-shape rows.
@@ -1571,6 +1594,61 @@ EXPECTED.update({
         ' = -1))\n'
         '                                                                                '
         '   ^^\n'
+    )),
+    'value:b1_string': (1, (
+        "value_b1_string.rpg:8:38: error: optimizer 'adam' argument 'b1' expects a number"
+        ', got the string "x"\n'
+        '        optimizer = adam(lr = 1e-3, b1 = "x")\n'
+        '                                         ^^^\n'
+    )),
+    'value:negative_lr': (1, (
+        "value_negative_lr.rpg:8:27: error: optimizer 'adam': Expected learning_rate >= 0"
+        ', got -0.001\n'
+        '        optimizer = adam(lr = -1e-3)\n'
+        '                              ^^^^^\n'
+    )),
+    'value:mu_dtype': (1, (
+        "value_mu_dtype.rpg:8:44: error: optimizer 'adam' argument 'mu_dtype' expects a t"
+        'ype name (float32, bfloat16, float16), got the string "flaot32"\n'
+        '        optimizer = adam(lr = 1e-3, mu_dtype = flaot32)\n'
+        '                                               ^^^^^^^\n'
+        "hint: did you mean 'float32'?\n"
+    )),
+    'value:mask': (1, (
+        "value_mask.rpg:8:41: error: optimizer 'adamw' argument 'mask' expects true or fa"
+        'lse, got the string "w"\n'
+        '        optimizer = adamw(lr = 1e-3, mask = "w")\n'
+        '                                            ^^^\n'
+    )),
+    'value:noisy_key': (1, (
+        "value_noisy_key.rpg:8:43: error: optimizer 'noisy_sgd' argument 'key' expects an"
+        ' integer seed (0 to 4294967295), got the number 1.5\n'
+        '        optimizer = noisy_sgd(lr = 0.1, key = 1.5)\n'
+        '                                              ^^^\n'
+    )),
+    'value:boundaries': (1, (
+        "value_boundaries.rpg:8:96: error: 'piecewise_constant_schedule' argument 'bounda"
+        "ries_and_scales' expects a list of [step, scale] pairs with distinct steps >= 0,"
+        ' e.g. [[100, 0.1], [200, 0.1]], got the list [100, 0.1]\n'
+        '        optimizer = sgd(lr = piecewise_constant_schedule(init_value = 0.1, bound'
+        'aries_and_scales = [100, 0.1]))\n'
+        '                                                                                '
+        '                   ^^^^^^^^^^\n'
+    )),
+    'value:sgdr_cycles': (1, (
+        "value_sgdr_cycles.rpg:8:56: error: 'sgdr_schedule' argument 'cosine_kwargs' expe"
+        'cts a list of warmup_cosine_decay_schedule(...) calls, one per cycle, got a list'
+        " holding the schedule 'cosine_decay_schedule'\n"
+        '        optimizer = sgd(lr = sgdr_schedule(cosine_kwargs = [cosine_decay_schedul'
+        'e(init_value = 0.1, decay_steps = 10)]))\n'
+        '                                                           ^^^^^^^^^^^^^^^^^^^^^'
+        '^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^^\n'
+    )),
+    'value:negative_schedule': (1, (
+        "value_negative_schedule.rpg:8:26: error: optimizer 'sgd': Expected learning_rate"
+        " >= 0, got -1 (value of schedule 'constant_schedule')\n"
+        '        optimizer = sgd(lr = constant_schedule(-1))\n'
+        '                             ^^^^^^^^^^^^^^^^^^^^^\n'
     )),
     'value:digits_memory': (1, (
         "value_digits_memory.rpg:7:12: error: dataset 'digits' would need about 4.18 TiB "
@@ -1891,7 +1969,9 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
         "setting out of range; an optimizer argument of the wrong type": [
             "value:negative_tau", "value:zero_tau", "value:negative_noise",
             "value:negative_std", "value:huge_seed", "value:lr_string", "value:decay_steps",
-            "value:cli_seed"],
+            "value:cli_seed", "value:b1_string", "value:negative_lr", "value:mu_dtype",
+            "value:mask", "value:noisy_key", "value:boundaries", "value:sgdr_cycles",
+            "value:negative_schedule"],
         "estimated memory above the limit (network, training run)": [
             "value:wide_linear", "value:recurrent_lif", "value:nir_export_memory",
             "value:train_memory"],
@@ -1961,9 +2041,10 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
                                              "file:init_params_not_npz", "nir:missing_params"],
         "NIR export with parameters of another spec": ["nir:params_of_other_spec"],
         "bad bounds JSON": ["file:bounds_json_shape", "file:bounds_json_syntax"],
-        "bounds JSON with NaN, a 5000-digit number, 100,000-deep nesting, a wrong shape": [
+        "bounds JSON with NaN, a 5000-digit number, 100,000-deep nesting, a wrong shape, "
+        "a lower bound of +inf": [
             "file:bounds_json_nan", "file:bounds_json_long_number", "file:bounds_json_deep",
-            "file:bounds_json_element_shape"],
+            "file:bounds_json_element_shape", "file:bounds_json_inf_lower"],
     },
     "TrainingError": {
         "nothing to resume": ["file:nothing_to_resume"],

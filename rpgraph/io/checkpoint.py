@@ -332,8 +332,9 @@ def _parse_meta(meta: dict[str, Any]) -> _Meta:
     checkpoint = meta["format"] == _CHECKPOINT
     step, spec, extra = meta.get("step", 0), meta.get("spec_hash"), meta.get("extra")
     _need(spec is None or isinstance(spec, str))
+    _need(isinstance(extra, (dict, type(None))))
     if checkpoint:
-        _need(type(step) is int and isinstance(spec, str) and isinstance(extra, (dict, type(None))))
+        _need(type(step) is int and isinstance(spec, str))
     trees: dict[str, dict[str, _Leaf] | None] = {"params": _leaves(meta.get("params"), "params")}
     if checkpoint and meta.get("opt_state") is not None:
         trees["opt_state"] = _leaves(meta["opt_state"], "opt_state")

@@ -31,7 +31,7 @@ import jax
 import numpy as np
 
 from ..bounds import to_json
-from ..errors import CheckpointError, TrainingError
+from ..errors import CheckpointError, TrainingError, clip
 from ..fmt import format_spec
 from ..io.checkpoint import (
     CHECKPOINT_NAME,
@@ -113,6 +113,10 @@ def run_identity(prog: Program, st: Settings, obj: Objective) -> dict[str, Any]:
 
 
 def _difference(key: str, was: Any, now: Any) -> str:
+    # an edited checkpoint may hold anything there: quoted when its type is not ours, and
+    # clipped (a data set's name or path is shown whole)
+    was = clip(repr(was) if isinstance(was, (str, dict, list)) and not isinstance(now, str)
+               else str(was), 200)
     if key == "epochs":
         return f"epochs {was} -> {now} (only more epochs extend a run)"
     if key == "spec":
@@ -134,7 +138,10 @@ def differences(saved: dict[str, Any], now: dict[str, Any]) -> list[str]:
     out = []
     for key, value in now.items():
         was = saved.get(key)
-        if was is None or was == value or (key == "epochs" and value > was):
+        # the same type too: True == 1, and an edited file may hold anything there
+        if was is None or (type(was) is type(value) and was == value):
+            continue
+        if key == "epochs" and type(was) is int and value > was:
             continue
         if key == "data_hash" and saved.get("data") != now.get("data"):
             continue  # the data's name changed: already said
