@@ -182,6 +182,8 @@ SHAPE_ROWS: dict[str, tuple[str, str]] = {
     'shape_mismatch': (SHAPE_HDR
         + '    x -> s: identity -> flatten -> linear(2) -> y\n    x -> '
         + 'unflatten((4, 2, 4)) -> s\n}\n', 'SpecShapeError'),
+    'dropout_p': (SHAPE_HDR
+        + '    x -> dropout(p = 1) -> flatten -> linear(2) -> y\n}\n', 'SpecValueError'),
 }
 SPEC_ROWS.update({k: text for k, (text, _) in SHAPE_ROWS.items()})
 
@@ -1149,7 +1151,7 @@ EXPECTED: dict[str, tuple[int, str]] = {
         "error: cannot export to NIR: 1 unsupported node: 'rate_0' (rate: NIR has no rate neu"
         'ron)\n'
         'hint: exportable kinds (nir): linear, lif, expsyn, identity, conv1d, conv2d, sumpool2d, '
-        'avgpool2d, flatten, li, if, delay\n'
+        'avgpool2d, flatten, li, if, delay, dropout\n'
     )),
     'nir:missing_params': (1, (
         "error: parameter file 'nope' does not exist\n"
@@ -1336,6 +1338,11 @@ SHAPE_EXPECTED: dict[str, tuple[int, str]] = {
         '        input  x : (2, 4, 4)\n'
         '        ^^^^^^^^^^^^^^^^^^^^\n'
         "hint: make the shapes agree, e.g. with 'flatten' or 'unflatten(...)'\n"
+    )),
+    'spec:dropout_p': (1, (
+        "dropout_p.rpg:4:22: error: 'dropout': Expected 0 <= p < 1, got 1\n"
+        '        x -> dropout(p = 1) -> flatten -> linear(2) -> y\n'
+        '                         ^\n'
     )),
 }
 EXPECTED.update(SHAPE_EXPECTED)
@@ -1840,6 +1847,7 @@ FAMILIES["SpecShapeError"]["tensor shapes: kernel larger than the padded input, 
     "spec:kernel_too_large", "spec:bad_stride", "spec:bad_groups", "spec:zero_in_shape",
     "spec:shaped_into_linear", "spec:shape_mismatch"]
 FAMILIES["SpecValueError"]["a shape with a non-integer size"] = ["spec:non_integer_shape"]
+FAMILIES["SpecValueError"]["dropout probability outside [0, 1)"] = ["spec:dropout_p"]
 #: the families of the data-and-targets block's rows
 FAMILIES["DataError"].update({
     "test_data file missing": ["spec:test_data_missing"],

@@ -457,6 +457,15 @@ class Kind(Generic[C]):
         """Stateless kinds: map input ``(..., N_in)`` to output ``(..., N_out)``."""
         raise NotImplementedError
 
+    #: stateless kinds that differ while training (``dropout``): the training step gives
+    #: them a key and the executor multiplies their output by :meth:`train_mask`
+    train_random: ClassVar[bool] = False
+
+    def train_mask(self, key: Array, shape: Shape, cfg: C) -> Array | None:
+        """:attr:`train_random` kinds: the factor their output ``shape`` (the whole
+        ``(B, T, N)`` series) is multiplied by while training; ``None``: none."""
+        return None
+
     def prepare(self, params: Params, cfg: C) -> Prepared:
         """Values computed once per evolution, outside the time loop (e.g. decay factors
         ``exp(-dt / tau)``); the compiler passes them to :meth:`step` and :meth:`scan`

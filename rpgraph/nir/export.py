@@ -206,6 +206,13 @@ def _if_refuse(m: DataNode) -> str | None:
     return None
 
 
+def _dropout(m: DataNode, p: Params, out: _Out) -> nir.NIRNode:
+    # a NIR graph is for inference, where dropout is the identity
+    out.notes.append(f"dropout '{m.id}': written as the identity (its inference behaviour; "
+                     "NIR has no dropout)")
+    return _ones(m, p, out)
+
+
 def _delay(m: DataNode, p: Params, out: _Out) -> nir.NIRNode:
     # rounded to whole steps, as the node runs them
     return nir.Delay(delay=np.round(_f64(p["d"]) / out.dt) * out.dt)
@@ -222,6 +229,8 @@ EXPORTERS: dict[str, KindExport] = {
     "li": KindExport(_li, "LI (forward Euler)", conventions=("nir",)),
     "if": KindExport(_if, "IF", refuse=_if_refuse, conventions=("nir",)),
     "delay": KindExport(_delay, "Delay", conventions=("nir",)),
+    # a NIR graph is for inference, where dropout is the identity
+    "dropout": KindExport(_dropout, "Scale (identity)"),
 }
 EXPORTABLE_KINDS = tuple(EXPORTERS)
 
