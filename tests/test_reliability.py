@@ -184,6 +184,8 @@ SHAPE_ROWS: dict[str, tuple[str, str]] = {
         + 'unflatten((4, 2, 4)) -> s\n}\n', 'SpecShapeError'),
     'dropout_p': (SHAPE_HDR
         + '    x -> dropout(p = 1) -> flatten -> linear(2) -> y\n}\n', 'SpecValueError'),
+    'per_channel_vector': (HDR
+        + '    x -> lif(per = channel) -> linear(2) -> y\n}\n', 'SpecShapeError'),
 }
 SPEC_ROWS.update({k: text for k, (text, _) in SHAPE_ROWS.items()})
 
@@ -1339,6 +1341,12 @@ SHAPE_EXPECTED: dict[str, tuple[int, str]] = {
         '        ^^^^^^^^^^^^^^^^^^^^\n'
         "hint: make the shapes agree, e.g. with 'flatten' or 'unflatten(...)'\n"
     )),
+    'spec:per_channel_vector': (1, (
+        "per_channel_vector.rpg:4:10: error: 'lif_0': per = channel needs a shaped input "
+        '(channels, ...), got the vector (4,)\n'
+        '        x -> lif(per = channel) -> linear(2) -> y\n'
+        '             ^^^^^^^^^^^^^^^^^^\n'
+    )),
     'spec:dropout_p': (1, (
         "dropout_p.rpg:4:22: error: 'dropout': Expected 0 <= p < 1, got 1\n"
         '        x -> dropout(p = 1) -> flatten -> linear(2) -> y\n'
@@ -1846,6 +1854,7 @@ FAMILIES["SpecShapeError"]["tensor shapes: kernel larger than the padded input, 
                           "shaped input into linear, shapes that disagree"] = [
     "spec:kernel_too_large", "spec:bad_stride", "spec:bad_groups", "spec:zero_in_shape",
     "spec:shaped_into_linear", "spec:shape_mismatch"]
+FAMILIES["SpecShapeError"]["per = channel on a vector"] = ["spec:per_channel_vector"]
 FAMILIES["SpecValueError"]["a shape with a non-integer size"] = ["spec:non_integer_shape"]
 FAMILIES["SpecValueError"]["dropout probability outside [0, 1)"] = ["spec:dropout_p"]
 #: the families of the data-and-targets block's rows

@@ -41,9 +41,22 @@ class Executor:
         self._nodes: dict[str, PortNode | ModuleNode] = {
             n: d["node"] for n, d in self._g.nodes(data=True)}
         self._cfg: dict[str, KindConfig] = configure(network, options)
+        # nodes whose shared parameters (per = channel | layer) are repeated per neuron
+        self._shared = {n: d for n, d in self._nodes.items() if isinstance(d, ModuleNode)
+                        and self._kind(n).shared(d.size_in, d.size_out, self._cfg[n])}
 
     def _kind(self, n: str) -> Kind[Any]:
         return KINDS[self.network.module(n).kind]
+
+    def _params(self, n: str, params: Tree) -> dict[str, Array]:
+        """Node ``n``'s parameters as its kind computes with them: shared ones (``per =
+        channel``) repeated to one row per neuron, inside the trace (so their gradient is
+        the sum over the neurons that share them)."""
+        p = params.get(n, {})
+        d = self._shared.get(n)
+        if d is None:
+            return p
+        return dict(self._kind(n).expand(p, d.size_in, d.size_out, self._cfg[n]))
 
     def initial_state(self, batch_size: int | None = None) -> Tree:
         """Zero state ``{node: {state: array}}``; with ``batch_size`` a leading batch axis."""
@@ -127,7 +140,7 @@ class Executor:
                 noise, s = self._noise(n, dict(state0[n]), B, T)
                 # kinds see their own state only; the noise key is the compiler's business
                 plain = {k: v for k, v in s.items() if k != "rng_key"}
-                p, cfg = params.get(n, {}), self._cfg[n]
+                p, cfg = self._params(n, params), self._cfg[n]
                 s2, y, r = kind.scan(p, kind.prepare(p, cfg), plain,
                                      self._sum_inputs(n, values, B, T), noise, cfg, record)
                 s2 = dict(s2)
@@ -215,9 +228,9 @@ class Executor:
             m = self._mask(n, keys, (B, T, self._nodes[n].size_out))
             if m is not None:
                 noises[n] = m
-        prev0 = {u: self._kind(u).output(params.get(u, {}), s_init[u], self._cfg[u])
-                 for u in delayed}
-        prepared = {n: self._kind(n).prepare(params.get(n, {}), self._cfg[n]) for n in stateful}
+        local = {n: self._params(n, params) for n in stateful}
+        prev0 = {u: self._kind(u).output(local[u], s_init[u], self._cfg[u]) for u in delayed}
+        prepared = {n: self._kind(n).prepare(local[n], self._cfg[n]) for n in stateful}
 
         def step(carry: tuple[dict[str, Any], dict[str, Array]], inp: tuple[Any, Any]
                  ) -> tuple[Any, Any]:
@@ -237,7 +250,7 @@ class Executor:
                     total = jnp.zeros((B, self._nodes[n].size_in), jnp.float32)
                 if n in states:
                     st = {k: v for k, v in states[n].items() if k != "rng_key"}
-                    st2, y, r = self._kind(n).step(params.get(n, {}), prepared[n], st, total,
+                    st2, y, r = self._kind(n).step(local[n], prepared[n], st, total,
                                                    noise_t.get(n), self._cfg[n])
                     if "rng_key" in states[n]:
                         st2 = {**st2, "rng_key": states[n]["rng_key"]}

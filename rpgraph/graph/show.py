@@ -53,7 +53,9 @@ def summary(net: Network) -> str:
         if m.cfg.get("reset", "subtract") != "subtract":  # not what LIFJax does
             rp = f"like {rp}; reset = {m.cfg['reset']}"
         lines.append(f"    {m.kind} '{n}' with shape {_shape(m)}" + (f"  [{rp}]" if rp else "")
-                     + _spiking(m.cfg) + _training(m))
+                     + _spiking(m.cfg) + _training(m)
+                     + (f"  per = {m.cfg['per']}" if m.cfg.get("per", "element") != "element"
+                        else ""))
     rec = [(u, v) for u, v, e in g.edges(data=True) if e.get("recurrent")]
     for u, v in rec:
         lines.append(f"    recurrent {u} -> {v} (one step delay)")
