@@ -262,6 +262,14 @@ def _nir_files(d: Path) -> None:
                "li": nir.LI(tau=np.full(2, 0.01), r=np.ones(2), v_leak=np.zeros(2))},
         edges=[("input", "w"), ("w", "li"), ("li", "output")])
     nir.write(d / "li.nir", graph)
+    # NIR holds any integer padding; rpgraph (and PyTorch) only zero padding >= 0
+    conv = nir.Conv2d(input_shape=(6, 6), weight=np.ones((1, 2, 3, 3)), stride=1, padding=-1,
+                      dilation=1, groups=1, bias=np.zeros(1))
+    graph = nir.NIRGraph(
+        nodes={"input": nir.Input(input_type=np.array([2, 6, 6])), "conv": conv,
+               "output": nir.Output(output_type=np.array([1, 2, 2]))},
+        edges=[("input", "conv"), ("conv", "output")])
+    nir.write(d / "conv_padding.nir", graph)
 
 
 Row = tuple[str, str, list[str], int, str]  # (id, family, argv, status, exact stderr)
@@ -490,6 +498,8 @@ def _rows() -> list[tuple[str, str, list[str]]]:
                                       "-o", "n.rpg"]),
         ("nir:unsupported_import", "SpecError", ["nir", "import", "unsupported.nir",
                                                  "--dt", "1ms", "-o", "n.rpg"]),
+        ("nir:conv_padding", "SpecError", ["nir", "import", "conv_padding.nir",
+                                           "--dt", "1ms", "-o", "n.rpg"]),
         ("nir:zero_dt", "SpecValueError", ["nir", "import", "li.nir", "--dt", "0ms",
                                            "-o", "n.rpg"]),
         ("nir:spec_folder_missing", "SpecError", ["nir", "import", "li.nir", "--dt", "1ms",
@@ -1141,6 +1151,12 @@ EXPECTED: dict[str, tuple[int, str]] = {
         'hint: supported: Input, Output, NIRGraph, Affine, Linear, Scale, LI, I, LIF, CubaLIF'
         ', CubaLI, IF, Threshold, Conv1d, Conv2d, SumPool2d, AvgPool2d, Flatten, Delay\n'
     )),
+    'nir:conv_padding': (1, (
+        "error: cannot import NIR graph: 1 unsupported node: 'conv' (Conv2d: padding -1 (zero "
+        "padding only: a non-negative integer per axis, 'same' or 'valid'))\n"
+        'hint: supported: Input, Output, NIRGraph, Affine, Linear, Scale, LI, I, LIF, CubaLIF'
+        ', CubaLI, IF, Threshold, Conv1d, Conv2d, SumPool2d, AvgPool2d, Flatten, Delay\n'
+    )),
     'nir:zero_dt': (1, (
         'error: Expected a positive time step dt in seconds, got 0.0\n'
         'hint: NIR is continuous-time: pass the step to simulate with\n'
@@ -1723,7 +1739,7 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
         "output file cannot be written (cli)": ["file:output_folder_missing"],
         "--resume without --out (cli)": ["cli:resume_without_out"],
         "NIR file missing / not NIR / unsupported nodes / output folder missing": [
-            "nir:missing_file", "nir:not_nir", "nir:unsupported_import",
+            "nir:missing_file", "nir:not_nir", "nir:unsupported_import", "nir:conv_padding",
             "nir:unsupported_export", "nir:spec_folder_missing", "nir:output_folder_missing"],
     },
     "SpecSyntaxError": {
