@@ -449,27 +449,29 @@ def _bounded(lo: Any, hi: Any) -> bool:
 
 
 def to_table(lower: Tree, upper: Tree, net: Network | None = None) -> str:
-    """A fixed-width table: parameter, family, lower, upper, enforcement; a time constant's
-    default floor says so.
+    """A fixed-width table: parameter, shape, family, lower, upper, enforcement; a time
+    constant's default floor says so. (A per-element bound in a bounds file has the shape.)
 
     >>> from rpgraph.graph import loads
     >>> net = loads("network n (dt = 1 ms) { input x : 2\\n output y : 2\\n x -> h: rate -> y }")
     >>> print(to_table(*template(net), net))
-    parameter    family      lower   upper  enforce
-    h.bias       biases      -inf    inf
-    h.tau        taus        0.0005  inf    project (default floor)
-    h.threshold  thresholds  -inf    inf
+    parameter    shape  family      lower   upper  enforce
+    h.bias       (2,)   biases      -inf    inf
+    h.tau        (2,)   taus        0.0005  inf    project (default floor)
+    h.threshold  (2,)   thresholds  -inf    inf
     """
     info = {p.id: p for p in net.params()} if net is not None else {}
-    rows = [("parameter", "family", "lower", "upper", "enforce")]
+    rows = [("parameter", "shape", "family", "lower", "upper", "enforce")]
     for n, d in lower.items():
         for k, lo in d.items():
             pd = info.get(f"{n}.{k}")
             mode = str(pd.enforce if pd else "") + (" (default floor)" if pd and pd.floor
                                                      else "")
-            rows.append((f"{n}.{k}", pd.family if pd else "", _cell(lo), _cell(upper[n][k]),
-                         mode if _bounded(lo, upper[n][k]) else ""))
-    widths = [max(len(r[i]) for r in rows) for i in range(5)]
+            shape = "" if pd is None else (f"({pd.shape[0]},)" if len(pd.shape) == 1
+                                           else str(tuple(pd.shape)))
+            rows.append((f"{n}.{k}", shape, pd.family if pd else "", _cell(lo),
+                         _cell(upper[n][k]), mode if _bounded(lo, upper[n][k]) else ""))
+    widths = [max(len(r[i]) for r in rows) for i in range(6)]
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
 
 

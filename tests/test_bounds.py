@@ -364,7 +364,8 @@ def test_cli_shows_the_floor_and_trains_with_per_element_bounds(tmp_path: Any) -
                     encoding="utf-8")
     rc, out, err = run_cli(["bounds", str(spec)], tmp_path)
     assert rc == 0, err
-    assert "h.tau        taus        0.0005  inf    project (default floor)" in out.splitlines()
+    assert "h.tau        (2,)    taus        0.0005  inf    project (default floor)" in \
+        out.splitlines()
     rc, out, err = run_cli(["bounds", str(spec), "--format", "json", "-o", "b.json"], tmp_path)
     assert rc == 0, err
     data = json.loads((tmp_path / "b.json").read_text(encoding="utf-8"))

@@ -687,7 +687,8 @@ def test_top_level_api_and_export_table() -> None:
                          timeout=120, cwd=Path(__file__).resolve().parents[1], check=True)
     assert out.stdout.split() == ["False", "False"]
     assert rnir.EXPORTABLE_KINDS == ("linear", "lif", "expsyn", "identity", "conv1d", "conv2d",
-                                     "sumpool2d", "avgpool2d", "flatten", "li", "if", "delay")
+                                     "sumpool2d", "avgpool2d", "flatten", "li", "if", "delay",
+                                     "dropout")
     assert set(EXPORTERS) <= set(KINDS)
 
 def test_cli_import_train_export_round_trip(tmp_path: Path) -> None:

@@ -217,7 +217,7 @@ def test_unknown_or_unsupported_convention() -> None:
     assert str(err.value) == (
         "error: cannot export to NIR: 1 unsupported node: 's' (expsyn: snnTorch has no LI "
         "node)\nhint: exportable kinds (snntorch): linear, lif, identity, conv1d, conv2d, "
-        "sumpool2d, avgpool2d, flatten")
+        "sumpool2d, avgpool2d, flatten, dropout")
 
 
 def test_cli_export_convention(tmp_path: Path, capsys: Any) -> None:

@@ -182,6 +182,10 @@ SHAPE_ROWS: dict[str, tuple[str, str]] = {
     'shape_mismatch': (SHAPE_HDR
         + '    x -> s: identity -> flatten -> linear(2) -> y\n    x -> '
         + 'unflatten((4, 2, 4)) -> s\n}\n', 'SpecShapeError'),
+    'dropout_p': (SHAPE_HDR
+        + '    x -> dropout(p = 1) -> flatten -> linear(2) -> y\n}\n', 'SpecValueError'),
+    'per_channel_vector': (HDR
+        + '    x -> lif(per = channel) -> linear(2) -> y\n}\n', 'SpecShapeError'),
 }
 SPEC_ROWS.update({k: text for k, (text, _) in SHAPE_ROWS.items()})
 
@@ -285,6 +289,14 @@ def _nir_files(d: Path) -> None:
                "li": nir.LI(tau=np.full(2, 0.01), r=np.ones(2), v_leak=np.zeros(2))},
         edges=[("input", "w"), ("w", "li"), ("li", "output")])
     nir.write(d / "li.nir", graph)
+    # NIR holds any integer padding; rpgraph (and PyTorch) only zero padding >= 0
+    conv = nir.Conv2d(input_shape=(6, 6), weight=np.ones((1, 2, 3, 3)), stride=1, padding=-1,
+                      dilation=1, groups=1, bias=np.zeros(1))
+    graph = nir.NIRGraph(
+        nodes={"input": nir.Input(input_type=np.array([2, 6, 6])), "conv": conv,
+               "output": nir.Output(output_type=np.array([1, 2, 2]))},
+        edges=[("input", "conv"), ("conv", "output")])
+    nir.write(d / "conv_padding.nir", graph)
 
 
 Row = tuple[str, str, list[str], int, str]  # (id, family, argv, status, exact stderr)
@@ -537,6 +549,8 @@ def _rows() -> list[tuple[str, str, list[str]]]:
                                       "-o", "n.rpg"]),
         ("nir:unsupported_import", "SpecError", ["nir", "import", "unsupported.nir",
                                                  "--dt", "1ms", "-o", "n.rpg"]),
+        ("nir:conv_padding", "SpecError", ["nir", "import", "conv_padding.nir",
+                                           "--dt", "1ms", "-o", "n.rpg"]),
         ("nir:zero_dt", "SpecValueError", ["nir", "import", "li.nir", "--dt", "0ms",
                                            "-o", "n.rpg"]),
         ("nir:spec_folder_missing", "SpecError", ["nir", "import", "li.nir", "--dt", "1ms",
@@ -1232,6 +1246,12 @@ EXPECTED: dict[str, tuple[int, str]] = {
         'hint: supported: Input, Output, NIRGraph, Affine, Linear, Scale, LI, I, LIF, CubaLIF'
         ', CubaLI, IF, Threshold, Conv1d, Conv2d, SumPool2d, AvgPool2d, Flatten, Delay\n'
     )),
+    'nir:conv_padding': (1, (
+        "error: cannot import NIR graph: 1 unsupported node: 'conv' (Conv2d: padding -1 (zero "
+        "padding only: a non-negative integer per axis, 'same' or 'valid'))\n"
+        'hint: supported: Input, Output, NIRGraph, Affine, Linear, Scale, LI, I, LIF, CubaLIF'
+        ', CubaLI, IF, Threshold, Conv1d, Conv2d, SumPool2d, AvgPool2d, Flatten, Delay\n'
+    )),
     'nir:zero_dt': (1, (
         'error: Expected a positive time step dt in seconds, got 0.0\n'
         'hint: NIR is continuous-time: pass the step to simulate with\n'
@@ -1244,7 +1264,7 @@ EXPECTED: dict[str, tuple[int, str]] = {
         "error: cannot export to NIR: 1 unsupported node: 'rate_0' (rate: NIR has no rate neu"
         'ron)\n'
         'hint: exportable kinds (nir): linear, lif, expsyn, identity, conv1d, conv2d, sumpool2d, '
-        'avgpool2d, flatten, li, if, delay\n'
+        'avgpool2d, flatten, li, if, delay, dropout\n'
     )),
     'nir:missing_params': (1, (
         "error: parameter file 'nope' does not exist\n"
@@ -1436,6 +1456,17 @@ SHAPE_EXPECTED: dict[str, tuple[int, str]] = {
         '        input  x : (2, 4, 4)\n'
         '        ^^^^^^^^^^^^^^^^^^^^\n'
         "hint: make the shapes agree, e.g. with 'flatten' or 'unflatten(...)'\n"
+    )),
+    'spec:per_channel_vector': (1, (
+        "per_channel_vector.rpg:4:10: error: 'lif_0': per = channel needs a shaped input "
+        '(channels, ...), got the vector (4,)\n'
+        '        x -> lif(per = channel) -> linear(2) -> y\n'
+        '             ^^^^^^^^^^^^^^^^^^\n'
+    )),
+    'spec:dropout_p': (1, (
+        "dropout_p.rpg:4:22: error: 'dropout': Expected 0 <= p < 1, got 1\n"
+        '        x -> dropout(p = 1) -> flatten -> linear(2) -> y\n'
+        '                         ^\n'
     )),
 }
 EXPECTED.update(SHAPE_EXPECTED)
@@ -1925,7 +1956,7 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
         "output file cannot be written (cli)": ["file:output_folder_missing"],
         "--resume without --out (cli)": ["cli:resume_without_out"],
         "NIR file missing / not NIR / unsupported nodes / output folder missing": [
-            "nir:missing_file", "nir:not_nir", "nir:unsupported_import",
+            "nir:missing_file", "nir:not_nir", "nir:unsupported_import", "nir:conv_padding",
             "nir:unsupported_export", "nir:spec_folder_missing", "nir:output_folder_missing"],
     },
     "SpecSyntaxError": {
@@ -2069,7 +2100,9 @@ FAMILIES["SpecShapeError"]["tensor shapes: kernel larger than the padded input, 
                           "shaped input into linear, shapes that disagree"] = [
     "spec:kernel_too_large", "spec:bad_stride", "spec:bad_groups", "spec:zero_in_shape",
     "spec:shaped_into_linear", "spec:shape_mismatch"]
+FAMILIES["SpecShapeError"]["per = channel on a vector"] = ["spec:per_channel_vector"]
 FAMILIES["SpecValueError"]["a shape with a non-integer size"] = ["spec:non_integer_shape"]
+FAMILIES["SpecValueError"]["dropout probability outside [0, 1)"] = ["spec:dropout_p"]
 #: the families of the data-and-targets block's rows
 FAMILIES["DataError"].update({
     "test_data file missing": ["spec:test_data_missing"],

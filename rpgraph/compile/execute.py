@@ -41,9 +41,22 @@ class Executor:
         self._nodes: dict[str, PortNode | ModuleNode] = {
             n: d["node"] for n, d in self._g.nodes(data=True)}
         self._cfg: dict[str, KindConfig] = configure(network, options)
+        # nodes whose shared parameters (per = channel | layer) are repeated per neuron
+        self._shared = {n: d for n, d in self._nodes.items() if isinstance(d, ModuleNode)
+                        and self._kind(n).shared(d.size_in, d.size_out, self._cfg[n])}
 
     def _kind(self, n: str) -> Kind[Any]:
         return KINDS[self.network.module(n).kind]
+
+    def _params(self, n: str, params: Tree) -> dict[str, Array]:
+        """Node ``n``'s parameters as its kind computes with them: shared ones (``per =
+        channel``) repeated to one row per neuron, inside the trace (so their gradient is
+        the sum over the neurons that share them)."""
+        p = params.get(n, {})
+        d = self._shared.get(n)
+        if d is None:
+            return p
+        return dict(self._kind(n).expand(p, d.size_in, d.size_out, self._cfg[n]))
 
     def initial_state(self, batch_size: int | None = None) -> Tree:
         """Zero state ``{node: {state: array}}``; with ``batch_size`` a leading batch axis."""
@@ -62,12 +75,29 @@ class Executor:
         return state
 
 
-    def run(self, params: Tree, xs: dict[str, Array], state: Tree | None, record: bool
-             ) -> tuple[dict[str, Array], Tree, dict[str, dict[str, Array]]]:
+    @property
+    def train_random(self) -> list[str]:
+        """The nodes that differ while training (``dropout``), in graph order."""
+        return [n for n, d in self._nodes.items()
+                if isinstance(d, ModuleNode) and self._kind(n).train_random]
+
+    def train_keys(self, key: Array) -> dict[str, Array]:
+        """One key per :attr:`train_random` node for a training step's ``key``: folded with
+        a tag (so they never equal the noise keys ``fold_in(key, i)``) and the node's
+        name (so adding a node leaves the others' masks as they were)."""
+        tagged = jax.random.fold_in(key, _TRAIN_TAG)
+        return {n: jax.random.fold_in(tagged, _decl_hash(n)) for n in self.train_random}
+
+    def run(self, params: Tree, xs: dict[str, Array], state: Tree | None, record: bool,
+            keys: dict[str, Array] | None = None
+            ) -> tuple[dict[str, Array], Tree, dict[str, dict[str, Array]]]:
+        """Outputs, new state and record. ``keys`` (from :meth:`train_keys`) turns on the
+        training behaviour of :attr:`train_random` nodes; without them they are evaluated
+        as in inference."""
         B, T = next(iter(xs.values())).shape[:2]
         chunk = self.options.remat
         if not chunk or chunk >= T:
-            return self._run_plan(params, xs, state, record)
+            return self._run_plan(params, xs, state, record, keys)
         # Remat: the network is causal, so the whole plan can run on consecutive chunks of
         # time with the state carried between them. Under jax.checkpoint only the carries at
         # chunk boundaries are kept for the backward pass; each chunk is recomputed.
@@ -78,7 +108,10 @@ class Executor:
         def body(s: Tree, i: Array) -> tuple[Tree, Any]:
             # slice in place: a reshaped copy of a long input would cost more than remat saves
             x = {k: jax.lax.dynamic_slice_in_dim(v, i * c, c, axis=1) for k, v in xs.items()}
-            outs, s2, rec = self._run_plan(params, x, s, record)
+            # masks are drawn per chunk, as noise is (remat keeps no series-long mask)
+            ks = None if keys is None else {
+                n: jax.random.fold_in(k, i) for n, k in keys.items()}
+            outs, s2, rec = self._run_plan(params, x, s, record, ks)
             return s2, (outs, rec)
 
         s_fin, (outs, rec) = jax.lax.scan(body, self._broadcast_state(state, B),
@@ -86,7 +119,8 @@ class Executor:
         return (jax.tree_util.tree_map(merge, outs), s_fin,
                 jax.tree_util.tree_map(merge, rec))
 
-    def _run_plan(self, params: Tree, xs: dict[str, Array], state: Tree | None, record: bool
+    def _run_plan(self, params: Tree, xs: dict[str, Array], state: Tree | None, record: bool,
+                  keys: dict[str, Array] | None = None
                   ) -> tuple[dict[str, Array], Tree, dict[str, dict[str, Array]]]:
         B, T = next(iter(xs.values())).shape[:2]
         values: dict[str, Array] = {k: jnp.asarray(v, jnp.float32) for k, v in xs.items()}
@@ -97,13 +131,16 @@ class Executor:
             if stage.op == "apply":
                 n = stage.nodes[0]
                 values[n] = self._apply(n, params, self._sum_inputs(n, values, B, T))
+                mask = self._mask(n, keys, values[n].shape)
+                if mask is not None:
+                    values[n] = values[n] * mask
             elif stage.op == "scan":
                 n = stage.nodes[0]
                 kind = self._kind(n)
                 noise, s = self._noise(n, dict(state0[n]), B, T)
                 # kinds see their own state only; the noise key is the compiler's business
                 plain = {k: v for k, v in s.items() if k != "rng_key"}
-                p, cfg = params.get(n, {}), self._cfg[n]
+                p, cfg = self._params(n, params), self._cfg[n]
                 s2, y, r = kind.scan(p, kind.prepare(p, cfg), plain,
                                      self._sum_inputs(n, values, B, T), noise, cfg, record)
                 s2 = dict(s2)
@@ -113,7 +150,8 @@ class Executor:
                 if record:
                     rec[n] = dict(r)
             else:
-                self._loop(stage.nodes, params, values, state0, new_state, rec, record, B, T)
+                self._loop(stage.nodes, params, values, state0, new_state, rec, record, B, T,
+                           keys)
             if record:
                 for n in stage.nodes:
                     rec.setdefault(n, {})["output"] = values[n]
@@ -147,6 +185,13 @@ class Executor:
             return x  # outputs and junctions pass their summed input through
         return self._kind(n).apply(params.get(n, {}), x, self._cfg[n])
 
+    def _mask(self, n: str, keys: dict[str, Array] | None, shape: tuple[int, ...]
+              ) -> Array | None:
+        """A training node's mask for its whole ``(B, T, N)`` output (None: evaluation)."""
+        if keys is None or n not in keys:
+            return None
+        return self._kind(n).train_mask(keys[n], shape, self._cfg[n])
+
     def _noise(self, n: str, s: dict[str, Array], B: int, T: int
                ) -> tuple[Array | None, dict[str, Array]]:
         d = self._nodes[n]
@@ -159,7 +204,7 @@ class Executor:
 
     def _loop(self, nodes: tuple[str, ...], params: Tree, values: dict[str, Array],
               state0: Tree, new_state: Tree, rec: dict[str, dict[str, Array]], record: bool,
-              B: int, T: int) -> None:
+              B: int, T: int, keys: dict[str, Array] | None = None) -> None:
         members = set(nodes)
         g = self._g
         # inputs from outside the loop are computed for the whole series up front
@@ -175,9 +220,17 @@ class Executor:
             s_init[n] = s
             if nz is not None:
                 noises[n] = nz
-        prev0 = {u: self._kind(u).output(params.get(u, {}), s_init[u], self._cfg[u])
-                 for u in delayed}
-        prepared = {n: self._kind(n).prepare(params.get(n, {}), self._cfg[n]) for n in stateful}
+        # training masks for the whole series, drawn before the loop as a hoisted node's
+        # are (the same mask either way) and fed one step at a time
+        for n in nodes:
+            if n not in self._cfg or self.network.module(n).stateful:
+                continue
+            m = self._mask(n, keys, (B, T, self._nodes[n].size_out))
+            if m is not None:
+                noises[n] = m
+        local = {n: self._params(n, params) for n in stateful}
+        prev0 = {u: self._kind(u).output(local[u], s_init[u], self._cfg[u]) for u in delayed}
+        prepared = {n: self._kind(n).prepare(local[n], self._cfg[n]) for n in stateful}
 
         def step(carry: tuple[dict[str, Any], dict[str, Array]], inp: tuple[Any, Any]
                  ) -> tuple[Any, Any]:
@@ -197,7 +250,7 @@ class Executor:
                     total = jnp.zeros((B, self._nodes[n].size_in), jnp.float32)
                 if n in states:
                     st = {k: v for k, v in states[n].items() if k != "rng_key"}
-                    st2, y, r = self._kind(n).step(params.get(n, {}), prepared[n], st, total,
+                    st2, y, r = self._kind(n).step(local[n], prepared[n], st, total,
                                                    noise_t.get(n), self._cfg[n])
                     if "rng_key" in states[n]:
                         st2 = {**st2, "rng_key": states[n]["rng_key"]}
@@ -206,6 +259,8 @@ class Executor:
                         out_rec[n] = r
                 else:
                     y = self._apply(n, params, total)
+                    if n in noise_t:  # a training mask
+                        y = y * noise_t[n]
                 cur[n] = y
             return (new_states, {u: cur[u] for u in delayed}), (cur, out_rec)
 
@@ -220,6 +275,10 @@ class Executor:
             new_state[n] = s_fin[n]
             if record:
                 rec[n] = {k: tm(v) for k, v in recs.get(n, {}).items()}
+
+
+#: folded into a training step's key before the nodes' names: keys of training masks
+_TRAIN_TAG = zlib.crc32(b"rpgraph train masks")
 
 
 def _decl_hash(name: str) -> int:

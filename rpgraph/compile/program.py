@@ -176,12 +176,26 @@ class Program:
         return out, bool(batched)
 
     # -- public functions --
-    def run(self, params: Tree, xs: dict[str, Array], state: Tree | None, record: bool
+    def run(self, params: Tree, xs: dict[str, Array], state: Tree | None, record: bool,
+            keys: dict[str, Array] | None = None
             ) -> tuple[dict[str, Array], Tree, dict[str, dict[str, Array]]]:
         """The traced core, unchecked (for use inside ``jit``/``grad``, as the training step
         does): ``xs`` maps every input to a ``(B, T, N)`` array; returns outputs by name,
-        the new state and the record. :meth:`evolve` checks its arguments and calls this."""
-        return self._exec.run(params, xs, state, record)
+        the new state and the record. :meth:`evolve` checks its arguments and calls this.
+        ``keys`` (:meth:`train_keys`) runs the training behaviour of ``dropout`` nodes;
+        without them (evaluation) they are the identity."""
+        return self._exec.run(params, xs, state, record, keys)
+
+    def train_keys(self, key: Array) -> dict[str, Array]:
+        """The keys :meth:`run` takes while training, one per ``dropout`` node, derived from
+        a training step's ``key`` (empty when the network has none).
+
+        >>> from rpgraph import compile
+        >>> prog = compile("network n { input x : 4\\n output y : 4\\n x -> d: dropout(0.5) -> y }")
+        >>> list(prog.train_keys(jax.random.PRNGKey(0)))
+        ['d']
+        """
+        return self._exec.train_keys(key)
 
     def _wrap_evolve(self) -> Callable[..., Any]:
         jitted = jax.jit(self._exec.run, static_argnums=(3,))

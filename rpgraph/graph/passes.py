@@ -305,7 +305,7 @@ def add_params(g: nx.DiGraph, ctx: Context) -> None:
         assert isinstance(m, ModuleNode)
         kind = KINDS[m.kind]
         cfg = kind.configure(m.cfg, dt=ctx.dt, shape_in=m.shape_in)
-        for pname, ps in kind.params(m.size_in, m.size_out, cfg).items():
+        for pname, ps in kind.param_specs(m.size_in, m.size_out, cfg).items():
             pid = f"{n}.{pname}"
             if pid in g:
                 raise SpecNameError(f"name '{pid}' is both a node and a parameter", m.span)

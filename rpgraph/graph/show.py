@@ -53,7 +53,9 @@ def summary(net: Network) -> str:
         if m.cfg.get("reset", "subtract") != "subtract":  # not what LIFJax does
             rp = f"like {rp}; reset = {m.cfg['reset']}"
         lines.append(f"    {m.kind} '{n}' with shape {_shape(m)}" + (f"  [{rp}]" if rp else "")
-                     + _spiking(m.cfg))
+                     + _spiking(m.cfg) + _training(m)
+                     + (f"  per = {m.cfg['per']}" if m.cfg.get("per", "element") != "element"
+                        else ""))
     rec = [(u, v) for u, v, e in g.edges(data=True) if e.get("recurrent")]
     for u, v in rec:
         lines.append(f"    recurrent {u} -> {v} (one step delay)")
@@ -65,6 +67,13 @@ def summary(net: Network) -> str:
             lines.append(f"    frozen {p.id}")
     lines.append("}")
     return "\n".join(lines)
+
+
+def _training(m: ModuleNode) -> str:
+    """A node that acts only while training (``dropout``) says so: evaluation skips it."""
+    if not KINDS[m.kind].train_random:
+        return ""
+    return f"  p = {m.cfg['p']:g}, while training only (identity in evaluation)"
 
 
 def _spiking(cfg: dict[str, Any]) -> str:

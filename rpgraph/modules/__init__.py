@@ -2,13 +2,14 @@
 
 Importing this package registers every kind (``linear``, the instant activations,
 ``rate``, ``lif``, ``alif``, ``if``, ``li``, ``expsyn``, ``delay``, the convolutions,
-pooling and reshapes).
+pooling, reshapes and ``dropout``).
 """
 
 from . import (  # noqa: F401  (imported to register their kinds)
     alif,
     conv,
     delay,
+    dropout,
     expsyn,
     if_,
     instant,

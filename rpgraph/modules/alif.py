@@ -49,6 +49,7 @@ class ALIFConfig(KindConfig):
                       doc="binary: at most one spike per step; multi: floor(vmem / theta)")
     max_spikes_per_dt: float = arg("float", 2.0**16, "most spikes per step (spikes = multi)")
     surrogate: Surrogate = arg("surrogate", PWL, "surrogate gradient of the spike function")
+    per: str = base.per_arg()
 
 
 @base.register

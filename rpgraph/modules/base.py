@@ -334,6 +334,21 @@ class ParamSpec:
 
 ParamSpecs = dict[str, ParamSpec]
 
+#: How a stateful kind's per-neuron parameters are shared over a shaped layer ``(C, ...)``
+#: (its ``per`` argument): one value per element (the default), per channel, or one for the
+#: whole layer. Activity is flat and channel-major, so a shared parameter has ``C`` (or 1)
+#: rows where a per-element one has ``N = prod(shape)``, and neuron ``i`` uses row
+#: ``i // (N / rows)``: ``np.repeat(p, N // rows, axis=0)`` is the per-element equivalent.
+PER = ("element", "channel", "layer")
+
+
+def per_arg() -> Any:
+    """The ``per`` argument of the stateful kinds (see :data:`PER`); declared last in their
+    configs, so positional arguments bind as before."""
+    return arg("str", "element", choices=PER,
+               doc="share per-neuron parameters: per element, per channel of a shaped "
+               "layer (C, ...), or one per layer")
+
 
 # --- the kind contract -----------------------------------------------------------------------
 
@@ -434,10 +449,68 @@ class Kind(Generic[C]):
         :meth:`size_in_rule` on its size, and a vector for :attr:`vector_only` kinds."""
         if self.vector_only and len(shape_in) > 1:
             return f"{self.name} needs a vector input"
-        return self.size_in_rule(int(np.prod(shape_in)), cfg)
+        return self.size_in_rule(int(np.prod(shape_in)), cfg) or self.per_rule(shape_in, cfg)
 
     def params(self, size_in: int, size_out: int, cfg: C) -> ParamSpecs:
+        """The node's parameters, one value per neuron (see :meth:`param_specs`)."""
         return {}
+
+    def shared(self, size_in: int, size_out: int, cfg: C) -> dict[str, int]:
+        """The per-neuron parameters ``per = channel | layer`` shares: name -> neurons per
+        row (empty for ``per = element`` and kinds without ``per``). Per-neuron means a
+        leading axis of ``size_out`` outside the ``weights`` family (``w_rec`` stays).
+
+        >>> lif = KINDS["lif"]
+        >>> cfg = lif.configure({"per": "channel"}, dt=1e-3, shape_in=(2, 4, 4))
+        >>> sorted(lif.shared(32, 32, cfg).items())
+        [('bias', 16), ('tau_mem', 16), ('tau_syn', 16), ('threshold', 16)]
+        """
+        per = getattr(cfg, "per", "element")
+        if per == "element":
+            return {}
+        rows = 1 if per == "layer" else int(cfg.shape_in[0])
+        return {k: size_out // rows for k, s in self.params(size_in, size_out, cfg).items()
+                if s.family != "weights" and s.shape[:1] == (size_out,)}
+
+    def param_specs(self, size_in: int, size_out: int, cfg: C) -> ParamSpecs:
+        """:meth:`params` with the shared ones (:meth:`shared`) given ``C`` or 1 rows: what
+        the graph, the bounds and the parameter files hold."""
+        specs = self.params(size_in, size_out, cfg)
+        shared = self.shared(size_in, size_out, cfg)
+        return {k: replace(s, shape=(size_out // shared[k], *s.shape[1:])) if k in shared
+                else s for k, s in specs.items()}
+
+    def expand(self, params: Params, size_in: int, size_out: int, cfg: C) -> Params:
+        """``params`` with the shared ones repeated to one row per neuron, the layout the
+        kind's functions compute with (numpy arrays stay numpy).
+
+        >>> lif = KINDS["lif"]
+        >>> cfg = lif.configure({"per": "layer"}, dt=1e-3)
+        >>> lif.expand({"tau_mem": np.array([0.02])}, 3, 3, cfg)["tau_mem"].tolist()
+        [0.02, 0.02, 0.02]
+        """
+        shared = self.shared(size_in, size_out, cfg)
+        if not shared:
+            return params
+        out = dict(params)
+        for k, reps in shared.items():
+            if k in out:
+                rep = np.repeat if isinstance(out[k], np.ndarray) else jnp.repeat
+                out[k] = rep(out[k], reps, axis=0)
+        return out
+
+    def per_rule(self, shape_in: Shape, cfg: C) -> str | None:
+        """Why ``per = channel`` cannot apply to this input: it needs a shaped layer whose
+        output keeps the input's shape."""
+        if getattr(cfg, "per", "element") != "channel":
+            return None
+        if len(shape_in) < 2:
+            return (f"per = channel needs a shaped input (channels, ...), got the vector "
+                    f"({shape_in[0] if shape_in else 0},)")
+        if self.size_out(int(np.prod(shape_in)), cfg) != int(np.prod(shape_in)):
+            return (f"per = channel needs an output of the input's shape "
+                    f"{tuple(shape_in)}; this node's output is a vector")
+        return None
 
     def state_shapes(self, size_in: int, size_out: int, cfg: C) -> Shapes:
         """Per-sample state shapes (the compiler adds the batch axis)."""
@@ -456,6 +529,15 @@ class Kind(Generic[C]):
     def apply(self, params: Params, x: Array, cfg: C) -> Array:
         """Stateless kinds: map input ``(..., N_in)`` to output ``(..., N_out)``."""
         raise NotImplementedError
+
+    #: stateless kinds that differ while training (``dropout``): the training step gives
+    #: them a key and the executor multiplies their output by :meth:`train_mask`
+    train_random: ClassVar[bool] = False
+
+    def train_mask(self, key: Array, shape: Shape, cfg: C) -> Array | None:
+        """:attr:`train_random` kinds: the factor their output ``shape`` (the whole
+        ``(B, T, N)`` series) is multiplied by while training; ``None``: none."""
+        return None
 
     def prepare(self, params: Params, cfg: C) -> Prepared:
         """Values computed once per evolution, outside the time loop (e.g. decay factors

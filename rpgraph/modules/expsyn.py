@@ -27,6 +27,7 @@ class ExpSynConfig(KindConfig):
                      unit=" s")
     noise_std: float = arg("float", 0.0, "input noise std. dev. after 1 s",
                            range=NON_NEGATIVE)
+    per: str = base.per_arg()
 
 
 @base.register

@@ -41,6 +41,7 @@ class IFConfig(KindConfig):
                       doc="binary: at most one spike per step; multi: floor(vmem / threshold)")
     max_spikes_per_dt: float = arg("float", 2.0**16, "most spikes per step (spikes = multi)")
     surrogate: Surrogate = arg("surrogate", PWL, "surrogate gradient of the spike function")
+    per: str = base.per_arg()
 
 
 @base.register

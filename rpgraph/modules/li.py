@@ -25,6 +25,7 @@ class LIConfig(KindConfig):
                     unit=" s")
     r: Init = arg("init", constant(1.0), "input resistances")
     v_leak: Init = arg("init", constant(0.0), "resting potentials")
+    per: str = base.per_arg()
 
 
 @base.register

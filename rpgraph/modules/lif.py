@@ -118,6 +118,7 @@ class LIFConfig(KindConfig):
                       doc="multi: floor(vmem / threshold) spikes per step (Rockpool); binary: "
                       "at most one")
     surrogate: Surrogate = arg("surrogate", PWL, "surrogate gradient of the spike function")
+    per: str = base.per_arg()
 
 
 #: ``lif(rec = true)`` without ``w_rec = ...``: weights from :func:`stable_w_rec`.

@@ -37,6 +37,7 @@ class RateConfig(KindConfig):
     w_rec: Init = arg("init", Init("unit_eigs"), "initialiser of w_rec (normal / sqrt(N))")
     noise_std: float = arg("float", 0.0, "input noise std. dev. after 1 s",
                            range=NON_NEGATIVE)
+    per: str = base.per_arg()
 
 
 @base.register

@@ -52,6 +52,7 @@ import numpy as np
 from ..compile import Program
 from ..errors import SpecError, SpecValueError, did_you_mean
 from ..graph import ModuleNode, Network, PortNode
+from ..modules import KINDS
 from .conventions import (
     DISCRETISATIONS,
     EXPORT_CONVENTIONS,
@@ -213,6 +214,13 @@ def _if_refuse(m: DataNode) -> str | None:
     return None
 
 
+def _dropout(m: DataNode, p: Params, out: _Out) -> nir.NIRNode:
+    # a NIR graph is for inference, where dropout is the identity
+    out.notes.append(f"dropout '{m.id}': written as the identity (its inference behaviour; "
+                     "NIR has no dropout)")
+    return _ones(m, p, out)
+
+
 def _delay(m: DataNode, p: Params, out: _Out) -> nir.NIRNode:
     # rounded to whole steps, as the node runs them (learn = false)
     steps = _f64(p["d"]) / out.dt
@@ -233,6 +241,8 @@ EXPORTERS: dict[str, KindExport] = {
     "li": KindExport(_li, "LI (forward Euler)", conventions=("nir",)),
     "if": KindExport(_if, "IF", refuse=_if_refuse, conventions=("nir",)),
     "delay": KindExport(_delay, "Delay", conventions=("nir",)),
+    # a NIR graph is for inference, where dropout is the identity
+    "dropout": KindExport(_dropout, "Scale (identity)"),
 }
 EXPORTABLE_KINDS = tuple(EXPORTERS)
 
@@ -259,6 +269,17 @@ def _refusal(m: DataNode, convention: str) -> str | None:
     return None if why is None else f"'{m.id}' ({why})"
 
 
+def _per_neuron(m: DataNode, p: Params, dt: float) -> Params:
+    """Shared parameters (``per = channel | layer``) repeated to one value per neuron: NIR's
+    neuron nodes hold one per element (of the layer's shape, see ``shape_params``)."""
+    if m.type != "module" or m.cfg.get("per", "element") == "element":
+        return p
+    kind = KINDS[m.kind]
+    cfg = kind.configure(m.cfg, dt=dt, shape_in=m.shape_in)
+    size_in = int(np.prod(m.shape_in)) if m.shape_in else m.size
+    return kind.expand({k: np.asarray(v) for k, v in p.items()}, size_in, m.size, cfg)
+
+
 def _export_node(m: DataNode, p: Params, out: _Out) -> nir.NIRNode:
     if m.type in _PORTS:
         return _PORTS[m.type](m, p, out)
@@ -275,7 +296,7 @@ def _add_node(nodes: dict[str, nir.NIRNode], name: str, m: DataNode,
               params: Mapping[str, Params], out: _Out, taken: set[str]
               ) -> list[tuple[str, str]]:
     """Add ``m`` as ``nodes[name]`` (plus the nodes of its loops); returns the loops' edges."""
-    p = params.get(m.id, {})
+    p = _per_neuron(m, params.get(m.id, {}), out.dt)
     nodes[name] = _export_node(m, p, out)
     edges: list[tuple[str, str]] = []
     if m.type == "module":

@@ -144,10 +144,10 @@ def _affine(name: str, node: Any, dt: float, conv: str, notes: list[str]) -> Res
 
 def _scale(name: str, node: Any, dt: float, conv: str, notes: list[str]) -> Result:
     s = _f64(node.scale)
+    if np.all(s == 1.0):  # any shape: identity is element-wise (a dropout's export)
+        return Conv("identity", s.size, s.size, _call("identity"))
     if s.ndim != 1:
         return f"scale of shape {s.shape} (only 1-D)"
-    if np.all(s == 1.0):
-        return Conv("identity", s.size, s.size, _call("identity"))
     return Conv("linear", s.size, s.size, _call("linear", _int(s.size)),
                 {"weight": np.diag(s)}, frozen=("weight",))
 

@@ -36,6 +36,10 @@ def int_expr(t: tuple[int, ...]) -> Expr:
     return TupleExpr(tuple(Num(float(x), is_int=True) for x in t))
 
 
+def _shown(t: tuple[int, ...]) -> str:
+    return str(t[0]) if len(set(t)) == 1 else str(t)
+
+
 def _call(func: str, *args: Expr, **kwargs: Expr) -> Name | Call:
     return Call(func, args, tuple(kwargs.items())) if args or kwargs else Name(func)
 
@@ -55,6 +59,9 @@ def conv_call(node: Any) -> tuple[str, Name | Call, dict[str, np.ndarray]] | str
             return (f"padding '{node.padding}' (zero padding only: an integer per axis, "
                     "'same' or 'valid')")
         kw["padding"] = Name(node.padding)
+    elif min(_ints(node.padding, dims)) < 0:  # NIR holds any integer; PyTorch refuses these
+        return (f"padding {_shown(_ints(node.padding, dims))} (zero padding only: a "
+                "non-negative integer per axis, 'same' or 'valid')")
     elif any(_ints(node.padding, dims)):
         kw["padding"] = int_expr(_ints(node.padding, dims))
     if dil != (1,) * dims:
@@ -82,6 +89,8 @@ def pool_call(node: Any) -> tuple[str, Name | Call] | str:
     if s != k:
         kw["stride"] = int_expr(s)
     pad = _ints(node.padding, 2)
+    if min(pad) < 0:
+        return f"padding {_shown(pad)} (zero padding only: a non-negative integer per axis)"
     if any(pad):
         kw["padding"] = int_expr(pad)
     return kind, _call(kind, int_expr(k), **kw)

@@ -99,7 +99,8 @@ def make_step(prog: Program, opt: optax.GradientTransformation, *,
     bounded parameters projected. Pure; jit it or scan it. ``opt_state`` is
     ``freeze(opt, objective.frozen).init(params)``, which is ``opt.init(params)`` when
     nothing is frozen. ``x`` is a ``(B, T, N_in)`` array (or a dict by input name); ``key``
-    seeds the noise of noisy nodes (fresh each step); without it they use their initial keys.
+    seeds the noise of noisy nodes and the masks of ``dropout`` nodes (fresh each step);
+    without it they use their initial keys (dropout: fixed keys).
     ``objective`` (default: the spec's) gives the loss terms, bounds and frozen parameters.
 
     >>> import rpgraph
@@ -120,7 +121,9 @@ def make_step(prog: Program, opt: optax.GradientTransformation, *,
         state = None
         if key is not None and noisy:
             state = {n: {"rng_key": jax.random.fold_in(key, i)} for i, n in enumerate(noisy)}
-        outs, _, rec = prog.run(params, x, state, obj.records)
+        # dropout is on while training, its masks from the step's key (a fixed one without)
+        keys = prog.train_keys(jax.random.PRNGKey(0) if key is None else key) or None
+        outs, _, rec = prog.run(params, x, state, obj.records, keys)
         return obj.loss_and_terms(outs, target, params, rec)
 
     def step(params: Tree, opt_state: Any, x: dict[str, Array] | Array, target: Array,
