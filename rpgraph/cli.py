@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TextIO
 
 from . import __version__
-from .errors import SpecError
+from .errors import SpecError, SpecValueError
 from .vocab import UNITS
 
 EXIT_SPEC = 1
@@ -203,7 +203,18 @@ def _preload_plots() -> None:
 
 def cmd_train(a: argparse.Namespace) -> int:
     """``rpgraph train FILE``: the spec's training run, flags overriding its train block."""
+    from .train.distributed import cluster_from
+
+    cluster = cluster_from(a.coordinator, a.num_processes, a.process_id)
+    if cluster is not None and a.seeds is not None:
+        raise SpecValueError("--seeds does not work with several processes yet",
+                        hint="train the ensemble in one process")
     _use_cache(a)
+    if cluster is not None:  # before JAX computes anything
+        from .train.distributed import initialize
+
+        initialize(cluster)
+        a.quiet = a.quiet or not cluster.writes  # process 0 speaks for all
     from .compile import compile
     from .train import FitOptions, default_run_dir, fit
     from .train.plots import write_plots
@@ -377,6 +388,13 @@ def _train_arguments(c: argparse.ArgumentParser) -> None:
     c.add_argument("--seed", type=_non_negative)
     c.add_argument("--batch-size", type=_positive)
     c.add_argument("--devices", type=_positive, help="shard minibatches over N devices")
+    c.add_argument("--coordinator", metavar="HOST:PORT",
+                   help="train data-parallel over several processes: process 0's address "
+                   "(or RPGRAPH_COORDINATOR)")
+    c.add_argument("--num-processes", type=_positive, metavar="N",
+                   help="how many processes (or RPGRAPH_NUM_PROCESSES)")
+    c.add_argument("--process-id", type=_non_negative, metavar="I",
+                   help="this process, 0..N-1; 0 writes the run folder (or RPGRAPH_PROCESS_ID)")
     c.add_argument("--checkpoint-every", type=_positive, help="steps between checkpoints")
     c.add_argument("--bounds", help="a bounds JSON file (from 'rpgraph bounds --format json')")
     c.add_argument("--init-params", help="start from these parameters (a .npz or run dir)")

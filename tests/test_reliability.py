@@ -509,6 +509,17 @@ def _rows() -> list[tuple[str, str, list[str]]]:
          ["train", "tiny.rpg", "--devices", "64", "--out", "o", *TRAIN]),
         ("cli:seeds_with_resume", "SpecValueError",
          ["train", "tiny.rpg", "--seeds", "2", "--out", "o", "--resume", *TRAIN]),
+        ("cli:processes_missing", "SpecValueError",
+         ["train", "tiny.rpg", "--coordinator", "localhost:1234", "--out", "o", *TRAIN]),
+        ("cli:bad_coordinator", "SpecValueError",
+         ["train", "tiny.rpg", "--coordinator", "nohost", "--num-processes", "2",
+          "--process-id", "0", "--out", "o", *TRAIN]),
+        ("cli:process_id_range", "SpecValueError",
+         ["train", "tiny.rpg", "--coordinator", "localhost:1234", "--num-processes", "2",
+          "--process-id", "2", "--out", "o", *TRAIN]),
+        ("cli:seeds_with_processes", "SpecValueError",
+         ["train", "tiny.rpg", "--seeds", "2", "--coordinator", "localhost:1234",
+          "--num-processes", "2", "--process-id", "0", "--out", "o", *TRAIN]),
     ]
     return rows + _value_rows()
 
@@ -1217,6 +1228,23 @@ EXPECTED: dict[str, tuple[int, str]] = {
         'error: --resume does not work with --seeds yet\n'
         'hint: train the seeds one by one for this\n'
     )),
+    'cli:processes_missing': (1, (
+        'error: several processes need --coordinator, --num-processes and --process-id; missing '
+        '--num-processes, --process-id\n'
+        'hint: e.g. --coordinator localhost:12355 --num-processes 2 --process-id 0 (or RPGRAPH_C'
+        'OORDINATOR, ...)\n'
+    )),
+    'cli:bad_coordinator': (1, (
+        "error: Expected --coordinator HOST:PORT, got 'nohost'\n"
+        'hint: the address of process 0, e.g. localhost:12355\n'
+    )),
+    'cli:process_id_range': (1, (
+        'error: Expected 0 <= --process-id < --num-processes, got process id 2 of 2\n'
+    )),
+    'cli:seeds_with_processes': (1, (
+        'error: --seeds does not work with several processes yet\n'
+        'hint: train the ensemble in one process\n'
+    )),
     'spec:penalty_without_term': (1, (
         "penalty_without_term.rpg:7:5: error: bound on 'linear_0.weight' is enforced as 'penalty',"
         ' but the loss has no bounds_cost or bounds_penalty term, so it would do nothing\n'
@@ -1769,7 +1797,10 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
         "number too large / division by zero": ["spec:too_large", "spec:division_by_zero",
                                                 "spec:huge_number"],
         "more devices than available": ["cli:too_many_devices"],
-        "an ensemble flag combination not supported": ["cli:seeds_with_resume"],
+        "an ensemble flag combination not supported": ["cli:seeds_with_resume",
+                                                       "cli:seeds_with_processes"],
+        "several processes: missing flags, a bad address or process id": [
+            "cli:processes_missing", "cli:bad_coordinator", "cli:process_id_range"],
         "NIR import without a positive dt": ["nir:zero_dt"],
     },
     "DataError": {
