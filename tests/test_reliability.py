@@ -520,6 +520,16 @@ def _rows() -> list[tuple[str, str, list[str]]]:
         ("cli:seeds_with_processes", "SpecValueError",
          ["train", "tiny.rpg", "--seeds", "2", "--coordinator", "localhost:1234",
           "--num-processes", "2", "--process-id", "0", "--out", "o", *TRAIN]),
+        ("cli:sweep_structure", "SpecValueError",
+         ["train", "tiny.rpg", "--set", "linear_0.size=4,8", "--out", "o", *TRAIN]),
+        ("cli:sweep_unknown_key", "SpecValueError",
+         ["train", "tiny.rpg", "--set", "lr=0.1,0.2", "--out", "o", *TRAIN]),
+        ("cli:sweep_no_argument", "SpecValueError",
+         ["train", "tiny.rpg", "--set", "optimizer.lrr=0.1", "--out", "o", *TRAIN]),
+        ("cli:sweep_bad_value", "SpecValueError",
+         ["train", "tiny.rpg", "--set", "seed=0,x", "--out", "o", *TRAIN]),
+        ("cli:sweep_seeds_twice", "SpecValueError",
+         ["train", "tiny.rpg", "--seeds", "2", "--set", "seed=1,2", "--out", "o", *TRAIN]),
     ]
     return rows + _value_rows()
 
@@ -1242,8 +1252,37 @@ EXPECTED: dict[str, tuple[int, str]] = {
         'error: Expected 0 <= --process-id < --num-processes, got process id 2 of 2\n'
     )),
     'cli:seeds_with_processes': (1, (
-        'error: --seeds does not work with several processes yet\n'
+        'error: --seeds and --set do not work with several processes yet\n'
         'hint: train the ensemble in one process\n'
+    )),
+    'cli:sweep_structure': (1, (
+        "--set:1:1: error: 'linear_0.size' changes the network's structure (sizes are compiled "
+        'into the program); a sweep in one program varies values only\n'
+        '    linear_0.size=4,8\n'
+        '    ^^^^^^^^^^^^^\n'
+        'hint: sweep seed or optimizer.<argument> (e.g. optimizer.lr), or train each '
+        "'linear_0.size' in its own run\n"
+    )),
+    'cli:sweep_unknown_key': (1, (
+        "--set:1:1: error: unknown --set key 'lr'\n"
+        '    lr=0.1,0.2\n'
+        '    ^^\n'
+        "hint: did you mean 'optimizer.lr'?\n"
+    )),
+    'cli:sweep_no_argument': (1, (
+        "--set:1:1: error: the optimizer 'adam(lr = 1e-3)' takes no argument 'lrr'\n"
+        '    optimizer.lrr=0.1\n'
+        '    ^^^^^^^^^^^^^\n'
+        "hint: did you mean 'optimizer.lr'?\n"
+    )),
+    'cli:sweep_bad_value': (1, (
+        "--set:1:8: error: Expected a whole number 0 <= seed < 2**32 in --set seed, got 'x'\n"
+        '    seed=0,x\n'
+        '           ^\n'
+    )),
+    'cli:sweep_seeds_twice': (1, (
+        'error: --seeds and --set seed=... both give the seeds\n'
+        'hint: give the seeds once\n'
     )),
     'spec:penalty_without_term': (1, (
         "penalty_without_term.rpg:7:5: error: bound on 'linear_0.weight' is enforced as 'penalty',"
@@ -1799,6 +1838,9 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
         "more devices than available": ["cli:too_many_devices"],
         "an ensemble flag combination not supported": ["cli:seeds_with_resume",
                                                        "cli:seeds_with_processes"],
+        "a sweep key that changes structure, is unknown or repeats seeds; a bad value": [
+            "cli:sweep_structure", "cli:sweep_unknown_key", "cli:sweep_no_argument",
+            "cli:sweep_bad_value", "cli:sweep_seeds_twice"],
         "several processes: missing flags, a bad address or process id": [
             "cli:processes_missing", "cli:bad_coordinator", "cli:process_id_range"],
         "NIR import without a positive dt": ["nir:zero_dt"],
