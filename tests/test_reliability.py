@@ -599,6 +599,8 @@ DATA_SPEC_ROWS: dict[str, tuple[str, str]] = {
                              + "    validation = 0.1\n}\n"),
     "bad_keep": ("SpecValueError", OK_NET + "train {\n" + SIN4
                  + "    validation = 0.5\n    keep = bets\n}\n"),
+    "bad_precision": ("SpecValueError", OK_NET + "train {\n" + SIN4
+                      + "    precision = bfloat61\n}\n"),
     "no_validation_set": ("SpecValueError", OK_NET + "train {\n" + SIN4
                           + "    early_stopping = 3\n}\n"),
     "bad_early_stopping": ("SpecNameError", OK_NET + "train {\n" + SIN4
@@ -1433,6 +1435,13 @@ DATA_EXPECTED: dict[str, tuple[int, str]] = {
         '               ^^^^\n'
         "hint: did you mean 'best'?\n"
     )),
+    'spec:bad_precision': (1, (
+        'bad_precision.rpg:8:17: error: Expected precision = float32 or precision = bfloat16, '
+        'got bfloat61\n'
+        '        precision = bfloat61\n'
+        '                    ^^^^^^^^\n'
+        "hint: did you mean 'bfloat16'?\n"
+    )),
     'spec:no_validation_set': (1, (
         'no_validation_set.rpg:8:22: error: early_stopping watches the validation loss, but th'
         'ere is no validation set\n'
@@ -1924,7 +1933,7 @@ FAMILIES["DataError"].update({
 })
 FAMILIES["SpecValueError"].update({
     "validation / keep / tensorboard values; early stopping without a validation set": [
-        "spec:bad_validation", "spec:bad_keep", "spec:bad_tensorboard",
+        "spec:bad_validation", "spec:bad_keep", "spec:bad_tensorboard", "spec:bad_precision",
         "spec:no_validation_set"],
     "an optax name that is no gradient transformation": ["spec:not_a_transform"],
 })
