@@ -1233,8 +1233,8 @@ EXPECTED: dict[str, tuple[int, str]] = {
     )),
     'cli:too_many_devices': (1, (
         'error: --devices 64 asks for more devices than the 1 available\n'
-        'hint: on CPU, set XLA_FLAGS=--xla_force_host_platform_device_count=N before starting; on '
-        'several hosts call jax.distributed.initialize() first\n'
+        'hint: on CPU, set XLA_FLAGS=--xla_force_host_platform_device_count=N before starting; se'
+        'veral hosts: one process each with --coordinator, --num-processes and --process-id\n'
     )),
     'cli:seeds_with_resume': (1, (
         'error: --resume does not work with --seeds yet\n'
