@@ -63,7 +63,8 @@ def test_sweep_equals_each_point_trained_alone(tmp_path: Path) -> None:
     assert [r.run_dir.name for r in rs if r.run_dir] == [
         "optimizer.lr=0.001_seed=0", "optimizer.lr=0.001_seed=3", "optimizer.lr=0.03_seed=0",
         "optimizer.lr=0.03_seed=3"]
-    for r, (lr, s) in zip(rs, [(0.001, 0), (0.001, 3), (0.03, 0), (0.03, 3)], strict=True):
+    # two of the four points alone (each differs from the other in both keys)
+    for r, (lr, s) in [(rs[0], (0.001, 0)), (rs[3], (0.03, 3))]:
         alone = fit(prog, seed=s, optimizer=f"adam(lr = {lr})", progress=False, chunk=4)
         np.testing.assert_allclose(r.losses, alone.losses, rtol=1e-5)
         for a, b in zip(jax.tree_util.tree_leaves(r.params),
