@@ -86,7 +86,9 @@ class FitOptions:
         log_limit: steps logged one ``metrics.jsonl`` line (and one ``losses`` entry)
             each; later steps get one per chunk, so a long run's log stays small.
         chunk: steps per dispatch (default: about 1/50 of the run, at most 1000).
-        devices: shard each minibatch over this many devices.
+        devices: shard each minibatch over this many devices. In a multi-process run
+            (:mod:`.distributed`) the default is every process's devices, and only
+            process 0 writes (``out_dir``, ``progress``, ``on_end``).
         progress: a progress bar (or plain lines) on stderr.
         callback: ``callback(step, params)`` after every chunk, with the number of steps
             done; the arrays are reused by the next chunk, so copy them to keep them.
