@@ -21,6 +21,8 @@ import rpgraph
 from rpgraph.io.data import sinusoids
 from rpgraph.train import make_chunk
 from rpgraph.train.ensemble import make_ensemble_chunk, stack
+from rpgraph.train.sweep import injected
+from rpgraph.train_config import optimizer_spec
 
 from .common import Row, time_calls
 
@@ -29,9 +31,12 @@ SPECS = Path(__file__).resolve().parent.parent / "specs"
 
 @dataclass(frozen=True)
 class EnsembleConfig:
-    """``cases``: ``(kind, K)`` pairs, kind ``"mlp"`` or ``"rate"`` (the tutorial specs)."""
+    """``cases``: ``(kind, K)`` pairs, kind ``"mlp"`` or ``"rate"`` (the tutorial specs), or
+    ``"mlp-sweep"`` / ``"rate-sweep"``: the K models also differ in learning rate, as a
+    ``--set optimizer.lr=...`` sweep trains them (``optax.inject_hyperparams``: the rate is
+    optimizer state)."""
 
-    cases: tuple[tuple[str, int], ...] = (("mlp", 8), ("rate", 32))
+    cases: tuple[tuple[str, int], ...] = (("mlp", 8), ("rate", 32), ("rate-sweep", 32))
     steps: int = 300  # steps per timed call (whole epochs of the 3 samples)
     repeats: int = 3
     channels_in: int = 2000
@@ -52,7 +57,8 @@ def _program(kind: str, cfg: EnsembleConfig) -> rpgraph.Program:
 
 
 def run_one(kind: str, k: int, cfg: EnsembleConfig, log: Callable[[str], None]) -> list[Row]:
-    prog = _program(kind, cfg)
+    sweep = kind.endswith("-sweep")
+    prog = _program(kind.removesuffix("-sweep"), cfg)
     ds = sinusoids(classes=3, length=cfg.length, channels_in=cfg.channels_in, channels_out=2)
     xs, ts = jnp.asarray(ds.inputs, jnp.float32), jnp.asarray(ds.targets)
     opt = optax.adam(1e-4)
@@ -72,9 +78,16 @@ def run_one(kind: str, k: int, cfg: EnsembleConfig, log: Callable[[str], None]) 
     t1 = time_calls(call_one, cfg.repeats)
 
     log(f"  [{case_name(kind, k)}] ensemble ...")
-    ens = make_ensemble_chunk(prog, opt, seeds, shared_order=True)  # per-sample: one order
-    many: dict[str, Any] = {"p": stack([prog.init(s) for s in seeds])}
-    many["o"] = jax.vmap(opt.init)(many["p"])
+    members = [prog.init(s) for s in seeds]
+    many: dict[str, Any] = {"p": stack(members)}
+    if sweep:  # K learning rates from 1e-4 up, each model's in its optimizer state
+        txs = [injected(optimizer_spec("adam(lr = 1e-4)"), [("learning_rate", 1e-4 * (1 + i))])
+               for i in range(k)]
+        many["o"] = stack([tx.init(p) for tx, p in zip(txs, members, strict=True)])
+        ens = make_ensemble_chunk(prog, txs[0], seeds, shared_order=True)
+    else:
+        many["o"] = jax.vmap(opt.init)(many["p"])
+        ens = make_ensemble_chunk(prog, opt, seeds, shared_order=True)  # per-sample: one order
     idx = jnp.asarray(order)
 
     def call_many() -> Any:
@@ -90,7 +103,8 @@ def run_one(kind: str, k: int, cfg: EnsembleConfig, log: Callable[[str], None]) 
             cpu_value=work / seq_cpu if seq_cpu else None,
             extra={"steps_per_call": cfg.steps, "warm_s": t1.warm_s}),
         Row(case_name(kind, k), "rpgraph ensemble", work / tk.median_s, "model-steps/s", True,
-            tk.compile_s, note=f"{k} models in one vmapped program",
+            tk.compile_s, note=f"{k} models in one vmapped program"
+            + (", each its own learning rate" if sweep else ""),
             cpu_value=work / tk.cpu_median_s if tk.cpu_median_s else None,
             extra={"steps_per_call": cfg.steps, "warm_s": tk.warm_s}),
     ]

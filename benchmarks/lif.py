@@ -6,7 +6,9 @@ mean squared spike count of a ``linear(N) -> LIF(N)`` layer over a ``(B, T, N)``
 the surrogate gradient. Compile: ``lower(...).compile()``, timed; then warm calls of the
 compiled function, blocked, median.
 
-* ``rpgraph``: the spec ``x -> linear(N) -> lif -> y`` compiled, ``prog.loss``.
+* ``rpgraph``: the spec ``x -> linear(N) -> lif -> y`` compiled, ``prog.loss``;
+  ``rpgraph bf16`` the same compiled with ``precision="bfloat16"`` (float32 parameters,
+  bfloat16 compute; the protocol's half-precision column).
 * ``rockpool``: ``Sequential(LinearJax((N, N)), LIFJax(N))`` and the tutorial's loss form.
 * ``spyx``: ``spyx.nn.Sequential(nnx.Linear, spyx.nn.LIF)`` driven by ``spyx.nn.run``
   (Spyx 1.x is built on Flax NNX; the old haiku API is gone). Spyx's LIF is a simpler
@@ -39,6 +41,12 @@ class LIFConfig:
     repeats: int = 5
     budget_s: float = 20.0  # stop repeating a configuration after this many warm seconds
     min_repeats: int = 1  # ... but time at least this many warm calls
+    bf16: bool = True  # also time rpgraph with precision = bfloat16
+
+
+#: The Open Neuromorphic benchmark's published 16k-neuron figures (RTX 4090, Spyx 0.1.18),
+#: forward+backward ms: float32 and half precision.
+PUBLISHED_16K_MS = {"float32": 76.4, "half": 47.0}
 
 
 def spec_text(n: int) -> str:
@@ -53,8 +61,8 @@ def make_input(cfg: LIFConfig, n: int) -> tuple[np.ndarray, np.ndarray]:
     return x, np.zeros_like(x)
 
 
-def rpgraph_vg(n: int) -> tuple[Callable[..., Any], Any]:
-    prog = rpgraph.compile(spec_text(n))
+def rpgraph_vg(n: int, precision: str = "float32") -> tuple[Callable[..., Any], Any]:
+    prog = rpgraph.compile(spec_text(n), precision=precision)
     vg = jax.jit(jax.value_and_grad(prog.loss))
     return vg, prog.init(0)
 
@@ -137,6 +145,14 @@ def _bench_size(cfg: LIFConfig, n: int, spyx_reason: str | None,
     rows.append(Row(case, "rpgraph", tm.median_s * 1e3, "ms/iter", False, comp,
                     cpu_value=_ms(tm),
                     note="jit(value_and_grad(prog.loss))", extra={**extra, "warm_s": tm.warm_s}))
+
+    if cfg.bf16:
+        log(f"  [{case}] rpgraph bf16 ...")
+        vg, p = rpgraph_vg(n, "bfloat16")
+        tm, comp = _time_jitted(vg, (p, x, t), cfg)
+        rows.append(Row(case, "rpgraph bf16", tm.median_s * 1e3, "ms/iter", False, comp,
+                        cpu_value=_ms(tm), note="precision = bfloat16 (float32 parameters)",
+                        extra={**extra, "warm_s": tm.warm_s}))
 
     log(f"  [{case}] rockpool ...")
     vgr, args = rockpool_vg(n)

@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TextIO
 
 from . import __version__
-from .errors import SpecError
+from .errors import SpecError, SpecValueError
 from .vocab import UNITS
 
 EXIT_SPEC = 1
@@ -203,7 +203,18 @@ def _preload_plots() -> None:
 
 def cmd_train(a: argparse.Namespace) -> int:
     """``rpgraph train FILE``: the spec's training run, flags overriding its train block."""
+    from .train.distributed import cluster_from
+
+    cluster = cluster_from(a.coordinator, a.num_processes, a.process_id)
+    if cluster is not None and (a.seeds is not None or a.set):
+        raise SpecValueError("--seeds and --set do not work with several processes yet",
+                             hint="train the ensemble in one process")
     _use_cache(a)
+    if cluster is not None:  # before JAX computes anything
+        from .train.distributed import initialize
+
+        initialize(cluster)
+        a.quiet = a.quiet or not cluster.writes  # process 0 speaks for all
     from .compile import compile
     from .train import FitOptions, default_run_dir, fit
     from .train.plots import write_plots
@@ -216,7 +227,7 @@ def cmd_train(a: argparse.Namespace) -> int:
         raise SpecError("--resume needs --out DIR (the run to continue)",
                         hint="rpgraph train SPEC --out runs/NAME --resume")
     out = out or default_run_dir(prog)
-    if a.seeds is not None:
+    if a.seeds is not None or a.set:
         return _train_ensemble(a, prog, out)
     params = prog.load_params(a.init_params) if a.init_params else None
     options = FitOptions(
@@ -257,10 +268,12 @@ def cmd_train(a: argparse.Namespace) -> int:
 
 def _train_ensemble(a: argparse.Namespace, prog: object, out: Path) -> int:
     """``rpgraph train FILE --seeds K``: K models (seeds S..S+K-1, S from --seed or the train
-    block) in one program, one run directory each under ``out``."""
+    block) in one program, one run directory each under ``out``; ``--set KEY=V1,V2,...``:
+    the grid of those values, likewise (see :mod:`rpgraph.train.sweep`)."""
     from .train import FitOptions
     from .train.ensemble import fit_ensemble
     from .train.plots import write_plots
+    from .train.sweep import fit_sweep, parse_axis
     from .train_config import elaborate_train
 
     if a.seed is not None:
@@ -268,20 +281,31 @@ def _train_ensemble(a: argparse.Namespace, prog: object, out: Path) -> int:
     else:
         config = elaborate_train(prog.network)  # type: ignore[attr-defined]
         first = config.seed if config is not None else 0
-    seeds = list(range(first, first + a.seeds))
-    results = fit_ensemble(prog, a.data, seeds=seeds, options=FitOptions(  # type: ignore[arg-type]
+    options = FitOptions(
         epochs=a.epochs, batch_size=a.batch_size, out_dir=out, resume=a.resume,
         progress=not a.quiet, params=a.init_params, checkpoint_every=a.checkpoint_every,
-        devices=a.devices, bounds=_load_bounds(prog, a.bounds),
-        on_end=None if a.no_plots else write_plots, allow_outside=a.allow_outside))
+        devices=a.devices, bounds=_load_bounds(prog, a.bounds), seed=first,
+        on_end=None if a.no_plots else write_plots, allow_outside=a.allow_outside)
+    if a.set:
+        axes = [parse_axis(text, prog.network) for text in a.set]  # type: ignore[attr-defined]
+        if a.seeds is not None:
+            if any(x.key == "seed" for x in axes):
+                raise SpecValueError("--seeds and --set seed=... both give the seeds",
+                                     hint="give the seeds once")
+            axes.append(parse_axis("seed=" + ",".join(str(first + i) for i in range(a.seeds))))
+        results = fit_sweep(prog, a.data, axes=axes, options=options)  # type: ignore[arg-type]
+    else:
+        seeds = list(range(first, first + a.seeds))
+        results = fit_ensemble(prog, a.data, seeds=seeds,  # type: ignore[arg-type]
+                               options=options)
     if not a.quiet:
         r0 = results[0]
-        print(f"trained {len(seeds)} models x {r0.steps} steps in one program in "
-              f"{r0.seconds:.1f} s ({len(seeds) * r0.steps / max(r0.seconds, 1e-9):.0f} "
+        print(f"trained {len(results)} models x {r0.steps} steps in one program in "
+              f"{r0.seconds:.1f} s ({len(results) * r0.steps / max(r0.seconds, 1e-9):.0f} "
               "model-steps/s)")
-        for s, r in zip(seeds, results, strict=True):
+        for r in results:
             metrics = "  ".join(f"{k} {v:.4g}" for k, v in r.metrics.items())
-            print(f"seed {s}: {metrics}  ({r.run_dir})")
+            print(f"{r.run_dir.name if r.run_dir else ''}: {metrics}  ({r.run_dir})")
     return 0
 
 
@@ -351,6 +375,10 @@ def _with_compile_flags(commands: Mapping[str, argparse.ArgumentParser]) -> None
     commands["train"].add_argument("--seeds", type=_positive, metavar="K",
                                    help="train K models (seeds S..S+K-1) in one program; "
                                    "--out gets a seed-S folder per model")
+    commands["train"].add_argument("--set", action="append", metavar="KEY=V1,V2,...",
+                                   help="sweep: train the grid of these values in one program "
+                                   "(KEY: seed or optimizer.<argument>, e.g. optimizer.lr); "
+                                   "--out gets a folder per point")
 
 
 # Conventions are checked by to_nir / from_nir (one list, in rpgraph.nir.conventions), so
@@ -381,6 +409,13 @@ def _train_arguments(c: argparse.ArgumentParser) -> None:
                    help="keep at most this much training data on the device (e.g. 4GB); a "
                    "larger data set is streamed from host memory chunk by chunk, with the same "
                    "results (default: RPGRAPH_DEVICE_DATA, else half the accelerator's memory)")
+    c.add_argument("--coordinator", metavar="HOST:PORT",
+                   help="train data-parallel over several processes: process 0's address "
+                   "(or RPGRAPH_COORDINATOR)")
+    c.add_argument("--num-processes", type=_positive, metavar="N",
+                   help="how many processes (or RPGRAPH_NUM_PROCESSES)")
+    c.add_argument("--process-id", type=_non_negative, metavar="I",
+                   help="this process, 0..N-1; 0 writes the run folder (or RPGRAPH_PROCESS_ID)")
     c.add_argument("--checkpoint-every", type=_positive, help="steps between checkpoints")
     c.add_argument("--bounds", help="a bounds JSON file (from 'rpgraph bounds --format json')")
     c.add_argument("--init-params", help="start from these parameters (a .npz or run dir)")

@@ -121,9 +121,12 @@ class _OptaxTransforms(_Optax):
 TRANSFORMS = _OptaxTransforms(())
 TRAIN_SETTINGS = ("data", "loss", "optimizer", "epochs", "batch_size", "freeze", "seed",
                   "checkpoint_every", "test_data", "validation", "early_stopping", "keep",
-                  "tensorboard")
+                  "tensorboard", "precision")
 #: ``keep = best | last``: which parameters a run ends with (best: lowest validation loss).
 KEEP = ("last", "best")
+#: ``precision = float32 | bfloat16``: the dtype the network computes in (parameters, the
+#: optimizer and the loss stay float32; see :class:`rpgraph.compile.plan.Options`).
+PRECISIONS = ("float32", "bfloat16")
 #: The integer settings: ``(default, smallest, largest allowed value)``, checked in this
 #: order (a seed is 32 bits, as numpy's and jax's generators take; steps are 64-bit).
 INTEGERS: dict[str, tuple[int | None, int, int]] = {
@@ -320,6 +323,7 @@ class TrainConfig:
     early_stopping: EarlyStopping | None = None
     keep: str = "last"
     tensorboard: bool = False
+    precision: str = "float32"
     freeze: tuple[ast.Ref, ...] = ()
     spans: Mapping[str, Span] = field(default_factory=dict, compare=False)
 
@@ -427,7 +431,36 @@ def _validation_settings(train: ast.Train, env: Mapping[str, Any]) -> dict[str, 
             raise SpecValueError(f"Expected tensorboard = true or false, got "
                                  f"{format_expr(s.value)}", s.value.span)
         out["tensorboard"] = s.value.value
+    s = train.get("precision")
+    if s is not None:
+        out["precision"] = _precision(s)
     return out
+
+
+def _precision(s: ast.Setting) -> str:
+    word = s.value.id if isinstance(s.value, ast.Name) else format_expr(s.value)
+    if word not in PRECISIONS:
+        raise SpecValueError(f"Expected precision = float32 or precision = bfloat16, got "
+                             f"{clip(word)}", s.value.span, hint=did_you_mean(word, PRECISIONS))
+    return word
+
+
+def precision_of(net: Network) -> str:
+    """The train block's ``precision`` (``"float32"`` without one), checked on its own: the
+    compiler needs it before, and without, the rest of the block.
+
+    >>> from rpgraph.graph import loads
+    >>> precision_of(loads("network n { input x : 2\\n output y : 2\\n x -> y }\\n"
+    ...                    "train { precision = bfloat16 }"))
+    'bfloat16'
+    """
+    s = net.spec.train.get("precision") if net.spec.train is not None else None
+    if s is None:
+        return "float32"
+    try:
+        return _precision(s)
+    except SpecError as err:
+        raise err.located(net.source, net.filename) from None
 
 
 def _early_stopping(expr: ast.Expr, env: Mapping[str, Any]) -> EarlyStopping:

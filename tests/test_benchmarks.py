@@ -26,8 +26,9 @@ TINY = run.Config(
     conv=conv.ConvConfig(length=3, batch=1, repeats=1),
     startup=startup.StartupConfig(epochs=1, channels_in=8, hidden=4, length=10,
                                   check_repeats=1),
-    ensemble=ensemble.EnsembleConfig(cases=(("mlp", 2),), steps=3, repeats=1, channels_in=8,
-                                     length=10),
+    # the sweep kind runs the ensemble's code path with per-model learning rates
+    ensemble=ensemble.EnsembleConfig(cases=(("mlp-sweep", 2),), steps=3, repeats=1,
+                                     channels_in=8, length=10),
     name="tiny",
 )
 
@@ -41,7 +42,8 @@ def test_harness_runs_every_case(tmp_path: Path) -> None:
     assert {r.impl for r in res.rows if r.case == startup.CASE} == {
         "rpgraph cold cache", "rpgraph warm cache", "rockpool"}
     assert res.find("startup: chunk programs per run", "rpgraph").value == 1  # type: ignore[union-attr]
-    assert res.find("ensemble mlp K=2", "rpgraph ensemble") is not None
+    assert res.find("ensemble mlp-sweep K=2", "rpgraph ensemble") is not None
+    assert res.find("lif N=16", "rpgraph bf16") is not None
     for kind in ("mlp", "rate"):
         impls = {r.impl for r in res.rows if r.case == kind}
         assert {"rockpool", "hand-written", "rpgraph"} <= impls
@@ -58,7 +60,7 @@ def test_harness_runs_every_case(tmp_path: Path) -> None:
     assert "targets:" in text and "x Rockpool" in text
     conv_row = res.find("conv SNN T=3 B=1", "rpgraph")
     assert conv_row is not None and conv_row.extra["loss_rel_diff"] < 1e-5
-    assert len(run.targets(res, TINY)) == 18
+    assert len(run.targets(res, TINY)) == 21
     out = tmp_path / "r.json"
     out.write_text(json.dumps(run.to_json(res, TINY), default=str), encoding="utf-8")
     data = json.loads(out.read_text(encoding="utf-8"))

@@ -574,6 +574,27 @@ def _rows() -> list[tuple[str, str, list[str]]]:
          ["train", "tiny.rpg", "--devices", "64", "--out", "o", *TRAIN]),
         ("cli:seeds_with_resume", "SpecValueError",
          ["train", "tiny.rpg", "--seeds", "2", "--out", "o", "--resume", *TRAIN]),
+        ("cli:processes_missing", "SpecValueError",
+         ["train", "tiny.rpg", "--coordinator", "localhost:1234", "--out", "o", *TRAIN]),
+        ("cli:bad_coordinator", "SpecValueError",
+         ["train", "tiny.rpg", "--coordinator", "nohost", "--num-processes", "2",
+          "--process-id", "0", "--out", "o", *TRAIN]),
+        ("cli:process_id_range", "SpecValueError",
+         ["train", "tiny.rpg", "--coordinator", "localhost:1234", "--num-processes", "2",
+          "--process-id", "2", "--out", "o", *TRAIN]),
+        ("cli:seeds_with_processes", "SpecValueError",
+         ["train", "tiny.rpg", "--seeds", "2", "--coordinator", "localhost:1234",
+          "--num-processes", "2", "--process-id", "0", "--out", "o", *TRAIN]),
+        ("cli:sweep_structure", "SpecValueError",
+         ["train", "tiny.rpg", "--set", "linear_0.size=4,8", "--out", "o", *TRAIN]),
+        ("cli:sweep_unknown_key", "SpecValueError",
+         ["train", "tiny.rpg", "--set", "lr=0.1,0.2", "--out", "o", *TRAIN]),
+        ("cli:sweep_no_argument", "SpecValueError",
+         ["train", "tiny.rpg", "--set", "optimizer.lrr=0.1", "--out", "o", *TRAIN]),
+        ("cli:sweep_bad_value", "SpecValueError",
+         ["train", "tiny.rpg", "--set", "seed=0,x", "--out", "o", *TRAIN]),
+        ("cli:sweep_seeds_twice", "SpecValueError",
+         ["train", "tiny.rpg", "--seeds", "2", "--set", "seed=1,2", "--out", "o", *TRAIN]),
     ]
     return rows + _value_rows()
 
@@ -671,6 +692,8 @@ DATA_SPEC_ROWS: dict[str, tuple[str, str]] = {
                              + "    validation = 0.1\n}\n"),
     "bad_keep": ("SpecValueError", OK_NET + "train {\n" + SIN4
                  + "    validation = 0.5\n    keep = bets\n}\n"),
+    "bad_precision": ("SpecValueError", OK_NET + "train {\n" + SIN4
+                      + "    precision = bfloat61\n}\n"),
     "no_validation_set": ("SpecValueError", OK_NET + "train {\n" + SIN4
                           + "    early_stopping = 3\n}\n"),
     "bad_early_stopping": ("SpecNameError", OK_NET + "train {\n" + SIN4
@@ -1325,12 +1348,58 @@ EXPECTED: dict[str, tuple[int, str]] = {
     )),
     'cli:too_many_devices': (1, (
         'error: --devices 64 asks for more devices than the 1 available\n'
-        'hint: on CPU, set XLA_FLAGS=--xla_force_host_platform_device_count=N before starting; on '
-        'several hosts call jax.distributed.initialize() first\n'
+        'hint: on CPU, set XLA_FLAGS=--xla_force_host_platform_device_count=N before starting; se'
+        'veral hosts: one process each with --coordinator, --num-processes and --process-id\n'
     )),
     'cli:seeds_with_resume': (1, (
         'error: --resume does not work with --seeds yet\n'
         'hint: train the seeds one by one for this\n'
+    )),
+    'cli:processes_missing': (1, (
+        'error: several processes need --coordinator, --num-processes and --process-id; missing '
+        '--num-processes, --process-id\n'
+        'hint: e.g. --coordinator localhost:12355 --num-processes 2 --process-id 0 (or RPGRAPH_C'
+        'OORDINATOR, ...)\n'
+    )),
+    'cli:bad_coordinator': (1, (
+        "error: Expected --coordinator HOST:PORT, got 'nohost'\n"
+        'hint: the address of process 0, e.g. localhost:12355\n'
+    )),
+    'cli:process_id_range': (1, (
+        'error: Expected 0 <= --process-id < --num-processes, got process id 2 of 2\n'
+    )),
+    'cli:seeds_with_processes': (1, (
+        'error: --seeds and --set do not work with several processes yet\n'
+        'hint: train the ensemble in one process\n'
+    )),
+    'cli:sweep_structure': (1, (
+        "--set:1:1: error: 'linear_0.size' changes the network's structure (sizes are compiled "
+        'into the program); a sweep in one program varies values only\n'
+        '    linear_0.size=4,8\n'
+        '    ^^^^^^^^^^^^^\n'
+        'hint: sweep seed or optimizer.<argument> (e.g. optimizer.lr), or train each '
+        "'linear_0.size' in its own run\n"
+    )),
+    'cli:sweep_unknown_key': (1, (
+        "--set:1:1: error: unknown --set key 'lr'\n"
+        '    lr=0.1,0.2\n'
+        '    ^^\n'
+        "hint: did you mean 'optimizer.lr'?\n"
+    )),
+    'cli:sweep_no_argument': (1, (
+        "--set:1:1: error: the optimizer 'adam(lr = 1e-3)' takes no argument 'lrr'\n"
+        '    optimizer.lrr=0.1\n'
+        '    ^^^^^^^^^^^^^\n'
+        "hint: did you mean 'optimizer.lr'?\n"
+    )),
+    'cli:sweep_bad_value': (1, (
+        "--set:1:8: error: Expected a whole number 0 <= seed < 2**32 in --set seed, got 'x'\n"
+        '    seed=0,x\n'
+        '           ^\n'
+    )),
+    'cli:sweep_seeds_twice': (1, (
+        'error: --seeds and --set seed=... both give the seeds\n'
+        'hint: give the seeds once\n'
     )),
     'spec:penalty_without_term': (1, (
         "penalty_without_term.rpg:7:5: error: bound on 'linear_0.weight' is enforced as 'penalty',"
@@ -1496,6 +1565,13 @@ DATA_EXPECTED: dict[str, tuple[int, str]] = {
         '        keep = bets\n'
         '               ^^^^\n'
         "hint: did you mean 'best'?\n"
+    )),
+    'spec:bad_precision': (1, (
+        'bad_precision.rpg:8:17: error: Expected precision = float32 or precision = bfloat16, '
+        'got bfloat61\n'
+        '        precision = bfloat61\n'
+        '                    ^^^^^^^^\n'
+        "hint: did you mean 'bfloat16'?\n"
     )),
     'spec:no_validation_set': (1, (
         'no_validation_set.rpg:8:22: error: early_stopping watches the validation loss, but th'
@@ -2020,7 +2096,13 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
         "number too large / division by zero": ["spec:too_large", "spec:division_by_zero",
                                                 "spec:huge_number"],
         "more devices than available": ["cli:too_many_devices"],
-        "an ensemble flag combination not supported": ["cli:seeds_with_resume"],
+        "an ensemble flag combination not supported": ["cli:seeds_with_resume",
+                                                       "cli:seeds_with_processes"],
+        "a sweep key that changes structure, is unknown or repeats seeds; a bad value": [
+            "cli:sweep_structure", "cli:sweep_unknown_key", "cli:sweep_no_argument",
+            "cli:sweep_bad_value", "cli:sweep_seeds_twice"],
+        "several processes: missing flags, a bad address or process id": [
+            "cli:processes_missing", "cli:bad_coordinator", "cli:process_id_range"],
         "NIR import without a positive dt": ["nir:zero_dt"],
     },
     "DataError": {
@@ -2114,7 +2196,7 @@ FAMILIES["DataError"].update({
 })
 FAMILIES["SpecValueError"].update({
     "validation / keep / tensorboard values; early stopping without a validation set": [
-        "spec:bad_validation", "spec:bad_keep", "spec:bad_tensorboard",
+        "spec:bad_validation", "spec:bad_keep", "spec:bad_tensorboard", "spec:bad_precision",
         "spec:no_validation_set"],
     "an optax name that is no gradient transformation": ["spec:not_a_transform"],
 })

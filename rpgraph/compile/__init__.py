@@ -29,6 +29,7 @@ from ..errors import SpecError, SpecValueError, did_you_mean
 from ..graph import Network, build, load, loads
 from ..memory import check_network
 from ..objective import make_objective
+from ..train_config import precision_of
 from .plan import Options, Stage, configure, plan
 
 if TYPE_CHECKING:
@@ -46,6 +47,8 @@ def compile(spec: str | Path | Network | ast.Spec, **options: Any) -> Program:
     from .program import Program
 
     net, opts = _network(spec, options)
+    if opts.precision is None:  # the train block's, if it says
+        opts = replace(opts, precision=precision_of(net))
     try:
         prog = Program(net, opts)
     except SpecError as err:

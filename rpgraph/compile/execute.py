@@ -16,7 +16,7 @@ import jax.numpy as jnp
 
 from ..graph import ModuleNode, Network, PortNode
 from ..modules import KINDS, Kind, KindConfig
-from .plan import DEFAULT_OPTIONS, Options, configure, data_graph, plan
+from .plan import DEFAULT_OPTIONS, PRECISION_DTYPES, Options, configure, data_graph, plan
 
 Array = Any
 Tree = dict[str, dict[str, Array]]
@@ -44,6 +44,8 @@ class Executor:
         # nodes whose shared parameters (per = channel | layer) are repeated per neuron
         self._shared = {n: d for n, d in self._nodes.items() if isinstance(d, ModuleNode)
                         and self._kind(n).shared(d.size_in, d.size_out, self._cfg[n])}
+        # the compute dtype (Options.precision); parameters arrive and leave in float32
+        self._dtype = jnp.dtype(PRECISION_DTYPES[options.precision or "float32"])
 
     def _kind(self, n: str) -> Kind[Any]:
         return KINDS[self.network.module(n).kind]
@@ -94,6 +96,17 @@ class Executor:
         """Outputs, new state and record. ``keys`` (from :meth:`train_keys`) turns on the
         training behaviour of :attr:`train_random` nodes; without them they are evaluated
         as in inference."""
+        if self._dtype != jnp.float32:
+            # low precision: compute in self._dtype from float32 parameters (the cast is
+            # differentiable, so gradients arrive in float32), hand float32 back
+            outs, new_state, rec = self._run(_cast(params, self._dtype), xs, state, record,
+                                             keys)
+            return _cast((outs, new_state, rec), jnp.float32)
+        return self._run(params, xs, state, record, keys)
+
+    def _run(self, params: Tree, xs: dict[str, Array], state: Tree | None, record: bool,
+             keys: dict[str, Array] | None
+             ) -> tuple[dict[str, Array], Tree, dict[str, dict[str, Array]]]:
         B, T = next(iter(xs.values())).shape[:2]
         chunk = self.options.remat
         if not chunk or chunk >= T:
@@ -123,8 +136,8 @@ class Executor:
                   keys: dict[str, Array] | None = None
                   ) -> tuple[dict[str, Array], Tree, dict[str, dict[str, Array]]]:
         B, T = next(iter(xs.values())).shape[:2]
-        values: dict[str, Array] = {k: jnp.asarray(v, jnp.float32) for k, v in xs.items()}
-        state0 = self._broadcast_state(state, B)
+        values: dict[str, Array] = {k: jnp.asarray(v, self._dtype) for k, v in xs.items()}
+        state0 = _cast(self._broadcast_state(state, B), self._dtype)
         new_state: Tree = {}
         rec: dict[str, dict[str, Array]] = {}
         for stage in self.stages:
@@ -177,7 +190,7 @@ class Executor:
                 continue
             total = values[p] if total is None else total + values[p]
         if total is None:
-            return jnp.zeros((B, T, self._nodes[n].size_in), jnp.float32)
+            return jnp.zeros((B, T, self._nodes[n].size_in), self._dtype)
         return total
 
     def _apply(self, n: str, params: Tree, x: Array) -> Array:
@@ -200,7 +213,8 @@ class Executor:
             return None, s
         key, sub = jax.random.split(s["rng_key"])
         s = {**s, "rng_key": key}
-        return jax.random.normal(sub, (B, T, *shape), jnp.float32), s
+        # drawn in float32 then cast, so a low-precision run sees the same noise, rounded
+        return jax.random.normal(sub, (B, T, *shape), jnp.float32).astype(self._dtype), s
 
     def _loop(self, nodes: tuple[str, ...], params: Tree, values: dict[str, Array],
               state0: Tree, new_state: Tree, rec: dict[str, dict[str, Array]], record: bool,
@@ -247,7 +261,7 @@ class Executor:
                     v = prev[p] if g.edges[p, n].get("recurrent") else cur[p]
                     total = v if total is None else total + v
                 if total is None:
-                    total = jnp.zeros((B, self._nodes[n].size_in), jnp.float32)
+                    total = jnp.zeros((B, self._nodes[n].size_in), self._dtype)
                 if n in states:
                     st = {k: v for k, v in states[n].items() if k != "rng_key"}
                     st2, y, r = self._kind(n).step(local[n], prepared[n], st, total,
@@ -284,3 +298,10 @@ _TRAIN_TAG = zlib.crc32(b"rpgraph train masks")
 def _decl_hash(name: str) -> int:
     """A stable per-node number for noise keys (distinct nodes draw distinct noise)."""
     return zlib.crc32(name.encode("utf-8"))
+
+
+def _cast(tree: Any, dtype: Any) -> Any:
+    """Every floating leaf of ``tree`` as ``dtype`` (noise keys and integers unchanged)."""
+    return jax.tree_util.tree_map(
+        lambda a: a.astype(dtype) if jnp.issubdtype(jnp.result_type(a), jnp.floating) else a,
+        tree)

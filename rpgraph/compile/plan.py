@@ -31,6 +31,11 @@ class Options:
             ``None`` picks per backend: 8 on GPU, where each loop iteration costs a kernel
             launch and a device-to-host check (LIF N=1024 fwd+bwd on an H200: 13.2 ms at 1,
             3.4 ms at 8), and 1 on CPU, where unrolling made the same program slower.
+        precision: the dtype the network computes in, ``"float32"`` or ``"bfloat16"``
+            (``None``: the train block's ``precision``, else float32). With bfloat16 the
+            parameters stay float32 (the optimizer updates them in float32) and are cast to
+            bfloat16 inside the program, with inputs and state; outputs, state and records
+            come back as float32, so the loss is computed in float32.
 
     >>> from rpgraph import compile
     >>> prog = compile("specs/tutorial_rate.rpg", remat=100, unroll=4)
@@ -42,8 +47,12 @@ class Options:
     assoc_scan: bool | None = None
     remat: int | None = None
     unroll: int | None = None
+    precision: str | None = None
 
     def __post_init__(self) -> None:
+        if self.precision is not None and self.precision not in PRECISION_DTYPES:
+            raise SpecValueError(f"Expected precision to be one of "
+                                 f"{', '.join(PRECISION_DTYPES)}, got {self.precision!r:.40}")
         for name in ("remat", "unroll"):
             v = getattr(self, name)
             if v is not None and (isinstance(v, bool) or not isinstance(v, int) or v < 1):
@@ -62,6 +71,8 @@ class Options:
 
 
 DEFAULT_OPTIONS = Options()
+#: each precision's compute dtype, by name (jax.numpy's)
+PRECISION_DTYPES = {"float32": "float32", "bfloat16": "bfloat16"}
 
 
 def _on_gpu() -> bool:

@@ -90,11 +90,18 @@ def member(tree: Any, i: int) -> Any:
 
 
 def fit_ensemble(prog: Program, data: Any = None, *, seeds: Sequence[int],
-                 options: FitOptions | None = None, **overrides: Any) -> list[FitResult]:
+                 options: FitOptions | None = None,
+                 optimizers: Sequence[tuple[optax.GradientTransformation, str]] | None = None,
+                 names: Sequence[str] | None = None, **overrides: Any) -> list[FitResult]:
     """Train one model per seed in ``seeds`` in one jitted program; ``options`` as for
     :func:`~.loop.fit` (its ``seed`` ignored, ``out_dir`` the parent of one
     ``seed-<s>`` run directory per model; ``resume``, ``params`` and ``devices`` are not
     supported). Returns one :class:`~.loop.FitResult` per seed, in order.
+
+    A sweep (:mod:`.sweep`) gives each model its own ``(optimizer, description)``: optimizers
+    of one structure whose differing hyperparameters live in their states
+    (``optax.inject_hyperparams``), and run folder ``names`` instead of ``seed-<s>``; seeds
+    may then repeat.
 
     >>> import rpgraph
     >>> prog = rpgraph.compile("specs/tutorial_mlp.rpg")
@@ -105,7 +112,7 @@ def fit_ensemble(prog: Program, data: Any = None, *, seeds: Sequence[int],
     o = replace(options or FitOptions(), **overrides)
     if not seeds:
         raise SpecValueError("an ensemble needs at least one seed")
-    if len(set(seeds)) != len(seeds):
+    if optimizers is None and len(set(seeds)) != len(seeds):
         raise SpecValueError(f"the seeds of an ensemble must differ, got {list(seeds)}")
     for flag, unsupported in (("--resume", o.resume), ("--init-params", o.params is not None),
                               ("--devices", bool(o.devices and o.devices > 1))):
@@ -121,9 +128,14 @@ def fit_ensemble(prog: Program, data: Any = None, *, seeds: Sequence[int],
     ck_every = st.checkpoint_every or k * 5
     ck_every = max(k, (ck_every // k) * k)
     settings = [replace(st, seed=s) for s in seeds]
-    runs = [RunDir(Path(o.out_dir) / f"seed-{s.seed}", canonical_hash(prog), per_epoch,
+    if optimizers is not None:
+        settings = [replace(s, optimizer=tx, optimizer_desc=desc)
+                    for s, (tx, desc) in zip(settings, optimizers, strict=True)]
+    folders = list(names) if names is not None else [f"seed-{s}" for s in seeds]
+    runs = [RunDir(Path(o.out_dir) / folder, canonical_hash(prog), per_epoch,
                    run_identity(prog, s, obj), o.log_limit)
-            for s in settings] if o.out_dir is not None else []
+            for s, folder in zip(settings, folders, strict=True)] \
+        if o.out_dir is not None else []
     try:
         for run, s_st in zip(runs, settings, strict=False):
             run.open(resume=False, force=o.force)  # marked and locked like a single run
@@ -140,14 +152,16 @@ def _train_members(prog: Program, o: FitOptions, st: Settings, obj: Objective,
                    per_epoch: int, total: int, k: int, ck_every: int) -> list[FitResult]:
     """The ensemble's training loop (after the run folders are open)."""
 
-    tx = freeze(st.optimizer, obj.frozen)
     members = [jax.tree_util.tree_map(lambda a: jnp.array(a, jnp.float32), prog.init(s))
                for s in seeds]
     params = stack(members)
-    opt_state = stack([tx.init(p) for p in members])
+    # each model's optimizer state from its own optimizer: a sweep's hyperparameters are
+    # state (inject_hyperparams), and the one program below reads them from there
+    opt_state = stack([freeze(s.optimizer, obj.frozen).init(p)
+                       for s, p in zip(settings, members, strict=True)])
     # per-sample steps go through the data in order, whatever the seed
-    shared = st.batch_size == 1
-    run_chunk = make_ensemble_chunk(prog, st.optimizer, seeds, objective=obj,
+    shared = st.batch_size == 1 or len(set(seeds)) == 1
+    run_chunk = make_ensemble_chunk(prog, settings[0].optimizer, seeds, objective=obj,
                                     shared_order=shared)
     inputs, targets = _device_data(prog, st.data)
     bar = Progress(total, per_epoch, o.progress, 0)

@@ -87,7 +87,9 @@ class FitOptions:
         log_limit: steps logged one ``metrics.jsonl`` line (and one ``losses`` entry)
             each; later steps get one per chunk, so a long run's log stays small.
         chunk: steps per dispatch (default: about 1/50 of the run, at most 1000).
-        devices: shard each minibatch over this many devices.
+        devices: shard each minibatch over this many devices. In a multi-process run
+            (:mod:`.distributed`) the default is every process's devices, and only
+            process 0 writes (``out_dir``, ``progress``, ``on_end``).
         progress: a progress bar (or plain lines) on stderr.
         callback: ``callback(step, params)`` after every chunk, with the number of steps
             done; the arrays are reused by the next chunk, so copy them to keep them.
@@ -144,7 +146,7 @@ def fit(prog: Program, data: Any = None, *, options: FitOptions | None = None,
     >>> result.losses.shape  # doctest: +SKIP
     (30,)
     """
-    o = replace(options or FitOptions(), **overrides)
+    o = _processes(replace(options or FitOptions(), **overrides))
     st = resolve(prog, data, epochs=o.epochs, optimizer=o.optimizer, batch_size=o.batch_size,
                  seed=o.seed, checkpoint_every=o.checkpoint_every,
                  allow_outside=o.allow_outside, validation=o.validation,
@@ -238,6 +240,10 @@ def _train(prog: Program, o: FitOptions, st: Settings, obj: Objective, run: RunD
     finally:
         bar.close()
         watch.close()
+    if jax.process_count() > 1:
+        # the replicated global arrays as this process's own: evaluation, plots and the
+        # caller's computations then run locally, without the other processes
+        params, opt_state = _local(params), _local(opt_state)
     if watch.best_params is not None:  # keep = best
         params = jax.tree_util.tree_map(jnp.asarray, watch.best_params)
     result = FitResult(params, opt_state, np.asarray(losses_all, np.float32), step,
@@ -256,6 +262,26 @@ def _epochs(prog: Program, obj: Objective, st: Settings, run: RunDir | None) -> 
     return Epochs(prog, obj, st.data, st.validation, st.early_stopping, st.keep,
                   run.path if run is not None else None, st.tensorboard,
                   run.spec_hash if run is not None else None)
+
+
+def _processes(o: FitOptions) -> FitOptions:
+    """``o`` for this process of a multi-process run (see :mod:`.distributed`): the
+    minibatch sharded over every process's devices, and only process 0 writing (run folder,
+    progress, ``on_end``). A single process gets ``o`` unchanged."""
+    if jax.process_count() == 1:
+        return o
+    if o.resume:
+        raise SpecValueError("--resume does not work with several processes yet",
+                             hint="continue the run in one process")
+    o = replace(o, devices=o.devices or jax.device_count())
+    if jax.process_index() != 0:
+        o = replace(o, out_dir=None, progress=False, on_end=None)
+    return o
+
+
+def _local(tree: Any) -> Any:
+    """Replicated global arrays as arrays of this process (a host copy: no collective)."""
+    return jax.tree_util.tree_map(lambda a: jnp.asarray(np.asarray(a)), tree)
 
 
 def _check_counts(o: FitOptions) -> None:

@@ -277,6 +277,7 @@ def batch_sharding(devices: int | None) -> Any:
         raise SpecValueError(
             f"--devices {devices} asks for more devices than the {len(avail)} available",
             hint="on CPU, set XLA_FLAGS=--xla_force_host_platform_device_count=N before "
-            "starting; on several hosts call jax.distributed.initialize() first")
+            "starting; several hosts: one process each with --coordinator, --num-processes "
+            "and --process-id")
     mesh = Mesh(np.asarray(avail[:devices]), ("batch",))
     return NamedSharding(mesh, PartitionSpec("batch"))
