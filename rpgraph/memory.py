@@ -67,14 +67,23 @@ def format_bytes(n: float) -> str:
     return f"{int(n)} B"
 
 
+def size_from_env(name: str) -> int | None:
+    """The size in environment variable ``name`` (``"4GB"``), or ``None`` when it is unset
+    or empty; a malformed value is a :class:`SpecValueError` naming the variable."""
+    env = os.environ.get(name)
+    if not env:
+        return None
+    try:
+        return parse_size(env)
+    except ValueError as err:
+        raise SpecValueError(f"{name}: {err}") from None
+
+
 def default_limit() -> int:
     """``RPGRAPH_MEMORY_LIMIT`` if set, else the machine's physical memory."""
-    env = os.environ.get("RPGRAPH_MEMORY_LIMIT")
-    if env:
-        try:
-            return parse_size(env)
-        except ValueError as err:
-            raise SpecValueError(f"RPGRAPH_MEMORY_LIMIT: {err}") from None
+    env = size_from_env("RPGRAPH_MEMORY_LIMIT")
+    if env is not None:
+        return env
     try:
         return int(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES"))
     except (ValueError, OSError, AttributeError):  # pragma: no cover - no sysconf
@@ -184,4 +193,5 @@ def training_estimate(net: Network, *, samples: int, length: int, batch: int,
 
 
 __all__ = ["Estimate", "check_network", "default_limit", "format_bytes", "limit",
-           "network_estimate", "parse_size", "refuse_above", "set_limit", "training_estimate"]
+           "network_estimate", "parse_size", "refuse_above", "set_limit", "size_from_env",
+           "training_estimate"]

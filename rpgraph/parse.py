@@ -725,16 +725,7 @@ def parse(text: str, filename: str = "<string>") -> ast.Spec:
     >>> spec.network.body[2].elements[1].target.func
     'linear'
     """
-    try:
-        with _gc_paused():
-            tree = _parser().parse(text, start="start")
-            spec = _Builder().transform(tree)
-    except UnexpectedInput as err:
-        raise _convert(err, text).located(text, filename) from None
-    except SpecError as err:
-        raise err.located(text, filename) from None
-    except RecursionError:
-        raise SpecSyntaxError("spec nested too deeply", filename=filename, source=text) from None
+    spec = _transform(text, filename, "start")
     assert isinstance(spec, ast.Spec)
     return ast.Spec(spec.network, spec.blocks, spec.bounds, spec.train, text, filename)
 
@@ -745,14 +736,21 @@ def parse_expr(text: str, filename: str = "<string>") -> ast.Expr:
     >>> parse_expr("adam(lr = 1e-3)").func
     'adam'
     """
+    return _transform(text, filename, "expr")  # type: ignore[no-any-return]
+
+
+def _transform(text: str, filename: str, start: str) -> Any:
+    """``text`` parsed from rule ``start`` and built into AST nodes; every failure a
+    located :class:`SpecError`."""
     try:
-        tree = _parser().parse(text, start="expr")
-        expr = _Builder().transform(tree)
+        with _gc_paused():
+            return _Builder().transform(_parser().parse(text, start=start))
     except UnexpectedInput as err:
         raise _convert(err, text).located(text, filename) from None
     except SpecError as err:
         raise err.located(text, filename) from None
-    return expr  # type: ignore[no-any-return]
+    except RecursionError:
+        raise SpecSyntaxError("spec nested too deeply", filename=filename, source=text) from None
 
 
 #: Largest spec file :func:`parse_file` reads, in bytes. Specs are small text files; the cap

@@ -19,6 +19,13 @@ settings.register_profile("ci", derandomize=True, database=None, deadline=None)
 settings.register_profile("explore", max_examples=500, deadline=None)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 
+# Two workers share two cores: XLA's own thread pools in each would only contend (6% of the
+# suite's time here). One thread per process; subprocesses inherit it, so a run in a
+# subprocess and its in-process reference still execute the same way.
+_ONE_THREAD = "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+if _ONE_THREAD not in os.environ.get("XLA_FLAGS", ""):
+    os.environ["XLA_FLAGS"] = f"{os.environ.get('XLA_FLAGS', '')} {_ONE_THREAD}".strip()
+
 # The CLI turns on JAX's persistent compilation cache (in ~/.cache). The suite gives it a
 # folder of its own, made once per run (this module is imported by pytest's main process
 # before xdist starts its workers, which inherit the variable) and removed at the end: the
@@ -34,7 +41,7 @@ else:
 _CACHE = os.environ["RPGRAPH_TEST_CACHE"]
 os.environ.setdefault("RPGRAPH_CACHE_DIR", _CACHE)
 if _CACHE != "off":
-    enable_cache(_CACHE)
+    enable_cache(_CACHE)  # every program, however small: many recur across tests
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

@@ -2327,15 +2327,17 @@ def test_kill_9_then_resume_matches_uninterrupted(tmp_path: Path) -> None:
     out, err = reference.communicate(timeout=300)
     assert reference.returncode == 0, err
     want = _params(tmp_path / "reference", like)
+    want_metrics = rpgraph.train.read_metrics(tmp_path / "reference" / "metrics.jsonl")
     for i in range(KILL_ROUNDS):
         got = _params(tmp_path / f"run{i}", like)
         assert got.keys() == want.keys()
         for key in want:
             assert got[key].dtype == want[key].dtype
             assert got[key].tobytes() == want[key].tobytes(), (i, survived[i], key)
-        steps = [m["step"] for m in rpgraph.train.read_metrics(tmp_path / f"run{i}"
-                                                                  / "metrics.jsonl")]
-        assert steps == list(range(300)), (i, survived[i])
+        metrics = rpgraph.train.read_metrics(tmp_path / f"run{i}" / "metrics.jsonl")
+        assert [m["step"] for m in metrics] == list(range(300)), (i, survived[i])
+        # the resumed run's logged losses are the uninterrupted run's, step for step
+        assert [m["loss"] for m in metrics] == [m["loss"] for m in want_metrics], i
     print(f"\nkill -9 rounds survived: {len(survived)}/{KILL_ROUNDS}: {survived}")
 
 

@@ -9,11 +9,9 @@ from __future__ import annotations
 import json
 import math
 import os
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 from itertools import count
 from pathlib import Path
 from typing import Any
@@ -435,48 +433,6 @@ def test_classification_spec_trains_above_chance(tmp_path: Path) -> None:
 
 RESUME_SPEC = rate_spec("enforce project", lr="1e-3",
                         extra="checkpoint_every = 2").replace("epochs    = 3", "epochs    = 4")
-
-KILLABLE = """
-import sys, time
-import rpgraph
-from rpgraph.train import fit
-prog = rpgraph.compile(sys.argv[1])
-fit(prog, out_dir=sys.argv[2], progress=False, chunk=2,
-    callback=lambda step, params: time.sleep(0.25))
-print("finished")
-"""
-
-
-def test_resume_after_sigkill_is_bit_identical(tmp_path: Path) -> None:
-    spec = tmp_path / "resume.rpg"
-    spec.write_text(RESUME_SPEC)
-    prog = rpgraph.compile(spec)
-    full = fit(prog, out_dir=tmp_path / "full", progress=False, chunk=2)
-    run = tmp_path / "killed"
-    proc = subprocess.Popen([PY, "-c", KILLABLE, str(spec), str(run)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, cwd=tmp_path)
-    deadline = time.monotonic() + 90
-    try:
-        while not (run / "checkpoint.npz").exists():
-            assert proc.poll() is None, proc.communicate()
-            assert time.monotonic() < deadline, "no checkpoint appeared"
-            time.sleep(0.05)
-        proc.send_signal(signal.SIGKILL)
-        out, _ = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
-    assert proc.returncode == -signal.SIGKILL and b"finished" not in out
-    done = int(load_checkpoint(run, params_like=prog.init(0)).step)
-    assert 2 <= done < 12
-    resumed = fit(prog, out_dir=run, resume=True, progress=False, chunk=2)
-    assert_same(resumed.params, full.params)
-    metrics = read_metrics(run / "metrics.jsonl")
-    assert [m["step"] for m in metrics] == list(range(12))
-    np.testing.assert_array_equal([m["loss"] for m in metrics],
-                                  [m["loss"] for m in read_metrics(tmp_path / "full"
-                                                                   / "metrics.jsonl")])
 
 
 def test_resume_after_interruption_in_process(tmp_path: Path) -> None:

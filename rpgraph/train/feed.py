@@ -16,7 +16,6 @@ budget.
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -26,7 +25,7 @@ import numpy as np
 
 from ..errors import SpecValueError
 from ..io.data import Dataset
-from ..memory import parse_size
+from ..memory import size_from_env
 
 if TYPE_CHECKING:
     from ..compile import Program
@@ -48,12 +47,9 @@ def device_budget(given: int | None = None) -> int | None:
             raise SpecValueError(f"Expected device_data in bytes (an integer > 0), got "
                                  f"{given!r:.40}")
         return given
-    env = os.environ.get("RPGRAPH_DEVICE_DATA")
-    if env:
-        try:
-            return parse_size(env)
-        except ValueError as err:
-            raise SpecValueError(f"RPGRAPH_DEVICE_DATA: {err}") from None
+    env = size_from_env("RPGRAPH_DEVICE_DATA")
+    if env is not None:
+        return env
     dev = jax.devices()[0]
     if dev.platform == "cpu":
         return None
