@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -202,6 +204,22 @@ def random_bounds(rng: random.Random, good: Any) -> str:
     return mutate(rng, good, bounds_values)
 
 
+def _bounds_objective(net: Any, text: str) -> object:
+    return make_objective(net, from_json(text, "b.json"))
+
+
+def _tally(outcomes: dict[str, int], attempt: Callable[[], object], shown: str) -> None:
+    """Count ``attempt()`` as ok or as a (short) SpecError; anything else fails the test."""
+    try:
+        attempt()
+        outcomes["ok"] += 1
+    except SpecError as err:
+        _short_error(err)
+        outcomes["error"] += 1
+    except Exception as err:  # noqa: BLE001 - the point of the test
+        pytest.fail(f"{type(err).__name__}: {err}\n--- for ---\n{shown[:2000]}")
+
+
 def test_random_bounds_files_load_or_raise_spec_errors(prog: rpgraph.Program) -> None:
     net = prog.network
     good = json.loads(to_json(*template(net)))
@@ -209,15 +227,7 @@ def test_random_bounds_files_load_or_raise_spec_errors(prog: rpgraph.Program) ->
     outcomes = {"ok": 0, "error": 0}
     for _ in range(BOUNDS_DOCS):
         text = random_bounds(rng, good)
-        try:
-            lower, upper = from_json(text, "b.json")
-            make_objective(net, (lower, upper))
-            outcomes["ok"] += 1
-        except SpecError as err:
-            _short_error(err)
-            outcomes["error"] += 1
-        except Exception as err:  # noqa: BLE001 - the point of the test
-            pytest.fail(f"{type(err).__name__}: {err}\n--- for ---\n{text[:2000]}")
+        _tally(outcomes, partial(_bounds_objective, net, text), text)
     print(f"\nbounds documents: {outcomes}")  # pytest -s
     assert outcomes["ok"] >= 15 and outcomes["error"] >= 200, outcomes
 
@@ -308,17 +318,9 @@ def test_random_checkpoint_metadata_loads_or_raises_spec_errors(saved: dict[str,
             rng, meta, under=("extra",) if roll < 0.35 and "extra" in meta else ())
         path = saved["dir"] / f"fuzz{i % 7}.npz"
         _with_meta(path, arrays, text)
-        try:
-            if name == "params.npz":
-                load_params(path, saved["params"], spec_hash=saved["hash"])
-            else:
-                _load_all(path, saved)
-            outcomes["ok"] += 1
-        except SpecError as err:
-            _short_error(err)
-            outcomes["error"] += 1
-        except Exception as err:  # noqa: BLE001 - the point of the test
-            pytest.fail(f"{type(err).__name__}: {err}\n--- for {name} ---\n{text[:2000]}")
+        load = (partial(load_params, path, saved["params"], spec_hash=saved["hash"])
+                if name == "params.npz" else partial(_load_all, path, saved))
+        _tally(outcomes, load, f"{name}: {text}")
     print(f"\ncheckpoint metadata documents: {outcomes}")  # pytest -s
     assert outcomes["ok"] >= 10 and outcomes["error"] >= 150, outcomes
 
