@@ -122,6 +122,15 @@ def fit_ensemble(prog: Program, data: Any = None, *, seeds: Sequence[int],
     st = resolve(prog, data, epochs=o.epochs, optimizer=o.optimizer, batch_size=o.batch_size,
                  seed=seeds[0], checkpoint_every=o.checkpoint_every,
                  allow_outside=o.allow_outside)
+    # per-epoch validation runs one model at a time: refused rather than silently skipped
+    asked = [name for name, on in (("validation", st.validation is not None),
+                                   ("early_stopping", st.early_stopping is not None),
+                                   ("keep = best", st.keep == "best")) if on]
+    if asked:
+        raise SpecValueError(f"--seeds and --set do not run per-epoch validation yet; the "
+                             f"train block asks for {', '.join(asked)}",
+                             hint="train the models one by one (--seed S) for validation, "
+                             "or remove those settings for the ensemble")
     obj = prog.objective if o.bounds is None else make_objective(prog.network, o.bounds)
     per_epoch, total = step_plan(len(st.data), st.batch_size, st.epochs)
     k = o.chunk or max(1, min(1000, math.ceil(total / 50)))
