@@ -242,9 +242,18 @@ class OptimizerSpec:
     span: Span | None = field(default=None, compare=False)
     args: tuple[Any, ...] = ()  # ``chain(a, b)``: the transformations it chains
 
-    def build(self) -> optax.GradientTransformation:
+    def build(self, call: Builder | None = None) -> optax.GradientTransformation:
+        """The optax transformation; ``call(fn, args, kwargs)``, where given, makes each one
+        (this and every one it chains) from its built arguments instead of ``fn(*args,
+        **kwargs)``, e.g. to wrap some in ``optax.inject_hyperparams``."""
         fn = OPTIMIZERS[self.name] if self.name in OPTIMIZERS else TRANSFORMS[self.name]
-        return fn(*(_built_one(a) for a in self.args), **_built(self.kwargs))
+        args = [_built_one(a, call) for a in self.args]
+        kwargs = _built(self.kwargs, call)
+        return fn(*args, **kwargs) if call is None else call(fn, args, kwargs)
+
+
+#: How :meth:`OptimizerSpec.build` makes one transformation: ``(fn, args, kwargs) -> tx``.
+Builder = Callable[[Callable[..., Any], list[Any], dict[str, Any]], Any]
 
 
 @dataclass(frozen=True)
@@ -798,15 +807,17 @@ def _require_all(fn: Callable[..., Any], kwargs: Mapping[str, Any], what: str,
                              hint=f"write {call.func}({missing[0]} = ...)")
 
 
-def _built(kwargs: Kwargs) -> dict[str, Any]:
-    return {k: ARG_RULES[k].build(v) if k in ARG_RULES and v is not None else _built_one(v)
-            for k, v in kwargs}
+def _built(kwargs: Kwargs, call: Builder | None = None) -> dict[str, Any]:
+    return {k: ARG_RULES[k].build(v) if k in ARG_RULES and v is not None
+            else _built_one(v, call) for k, v in kwargs}
 
 
-def _built_one(v: Any) -> Any:
+def _built_one(v: Any, call: Builder | None = None) -> Any:
     if isinstance(v, list):
-        return [_built_one(x) for x in v]
-    return v.build() if isinstance(v, (ScheduleSpec, OptimizerSpec)) else v
+        return [_built_one(x, call) for x in v]
+    if isinstance(v, OptimizerSpec):
+        return v.build(call)
+    return v.build() if isinstance(v, ScheduleSpec) else v
 
 
 def data_spec(expr: ast.Expr, env: Mapping[str, Any]) -> DataSpec:

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Span, SpecValueError, did_you_mean
-from ..train_config import ALIASES, OPTIMIZERS, TRAIN_SETTINGS, TRANSFORMS, OptimizerSpec
+from ..train_config import ALIASES, TRAIN_SETTINGS, OptimizerSpec
 
 if TYPE_CHECKING:
     import optax
@@ -160,25 +160,20 @@ def injected(spec: OptimizerSpec, hyper: Sequence[tuple[str, float]], axes: Sequ
     placed: set[str] = set()
     known: set[str] = set()  # every argument of the transformations, for the hint
 
-    def build(s: Any) -> Any:
-        if not isinstance(s, OptimizerSpec):
-            return s.build() if hasattr(s, "build") else s
-        fn = OPTIMIZERS[s.name] if s.name in OPTIMIZERS else TRANSFORMS[s.name]
-        args = [build(a) for a in s.args]
-        kwargs = {k: build(v) for k, v in s.kwargs}
+    def build(fn: Any, args: list[Any], kwargs: dict[str, Any]) -> Any:
         takes = set(inspect.signature(fn).parameters)
         known.update(takes)
         mine = {k: v for k, v in wanted.items() if k in takes and k not in placed}
         if not mine:
             return fn(*args, **kwargs)
         placed.update(mine)
-        kwargs.update(mine)
+        kwargs = {**kwargs, **mine}
         # only float arguments become state: flags and counts stay Python values
         static = [k for k, v in kwargs.items() if not isinstance(v, float) or
                   isinstance(v, bool)]
         return optax.inject_hyperparams(fn, static_args=static)(*args, **kwargs)
 
-    tx = build(spec)
+    tx = spec.build(build)
     for name in wanted:
         if name not in placed:
             axis = next((a for a in axes if a.key.split(".", 1)[-1] in
