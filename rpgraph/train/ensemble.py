@@ -31,7 +31,8 @@ import optax
 from ..errors import SpecValueError, TrainingError
 from ..objective import make_objective
 from .evaluate import evaluate
-from .loop import FitOptions, FitResult, _device_data, _padded
+from .feed import Feed
+from .loop import FitOptions, FitResult, _padded
 from .progress import Progress
 from .run_dir import RunDir, canonical_hash, run_identity
 from .settings import Settings, resolve
@@ -172,7 +173,9 @@ def _train_members(prog: Program, o: FitOptions, st: Settings, obj: Objective,
     shared = st.batch_size == 1 or len(set(seeds)) == 1
     run_chunk = make_ensemble_chunk(prog, settings[0].optimizer, seeds, objective=obj,
                                     shared_order=shared)
-    inputs, targets = _device_data(prog, st.data)
+    # on the device, whole: ensembles do not stream (README)
+    feed = Feed(prog, st.data, budget=None)
+    inputs, targets = feed.inputs, feed.targets
     bar = Progress(total, per_epoch, o.progress, 0)
     losses_all: list[np.ndarray] = []
     t0 = time.perf_counter()

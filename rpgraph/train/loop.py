@@ -313,15 +313,6 @@ def _report(prog: Program, st: Settings, result: FitResult, run: RunDir | None,
                         **extra})
 
 
-def _device_data(prog: Program, ds: Dataset) -> tuple[Any, Any]:
-    """The data on the device: an array per port (plain arrays for one input or output,
-    else dicts by port name) for the chunk to gather batches from."""
-    ins = {k: jnp.asarray(v, jnp.float32) for k, v in ds.input_arrays(prog.inputs).items()}
-    outs = {k: jnp.asarray(v) for k, v in ds.output_arrays(prog.outputs).items()}
-    return (ins[prog.inputs[0]] if len(prog.inputs) == 1 else ins,
-            outs[prog.outputs[0]] if len(prog.outputs) == 1 else outs)
-
-
 def _initial(prog: Program, o: FitOptions, st: Settings, obj: Objective, run: RunDir | None,
              total: int) -> tuple[Tree, Any, int]:
     """``(params, opt_state, first step)``: fresh (or given) parameters and a fresh optimizer
