@@ -12,10 +12,7 @@ the network's parameter records); the config keeps the references.
 
 from __future__ import annotations
 
-import inspect
 import json
-import types
-import typing
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -24,7 +21,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from . import ast
+from . import ast, optax_table
 from .errors import (
     DataError,
     Span,
@@ -48,6 +45,7 @@ from .io.data import (
 )
 from .memory import refuse_above, training_estimate
 from .modules import KINDS
+from .optax_table import Param
 from .ranges import (
     AT_LEAST_1,
     FINITE,
@@ -65,60 +63,39 @@ if TYPE_CHECKING:
     from .graph import Network
 
 class _Optax(Mapping[str, Callable[..., Any]]):
-    """optax functions by name, looked up on first use: importing optax (and jax behind it)
-    is start-up time that ``import rpgraph`` and specs without an optimizer do not need."""
+    """optax functions by name. Names come from :mod:`rpgraph.optax_table` (no import); a
+    function itself is looked up in optax on first use: importing optax (and JAX behind it)
+    is start-up time that ``import rpgraph`` and ``rpgraph check`` do not need."""
 
-    def __init__(self, names: tuple[str, ...]) -> None:
-        self._names = names
-        self._fns: dict[str, Callable[..., Any]] | None = None
+    def __init__(self, group: str) -> None:
+        self._group = group
 
-    def _load(self) -> dict[str, Callable[..., Any]]:
-        if self._fns is None:
-            import optax
-
-            self._fns = {n: getattr(optax, n) for n in self._names if hasattr(optax, n)}
-        return self._fns
+    def __contains__(self, name: object) -> bool:
+        return name in optax_table.names(self._group)
 
     def __getitem__(self, name: str) -> Callable[..., Any]:
-        return self._load()[name]
+        if name not in self:
+            raise KeyError(name)
+        import optax
+
+        fn: Callable[..., Any] = getattr(optax, name)
+        return fn
 
     def __iter__(self) -> Iterator[str]:
-        return iter(self._load())
+        return iter(optax_table.names(self._group))
 
     def __len__(self) -> int:
-        return len(self._load())
+        return len(optax_table.names(self._group))
 
 
 # Optimizers and schedules are looked up by name in optax (a registry, not an if-chain).
-OPTIMIZERS = _Optax(("adam", "adamw", "sgd", "rmsprop", "adagrad", "adabelief", "adamax",
-                     "adamaxw", "amsgrad", "lion", "nadam", "nadamw", "radam", "lamb", "lars",
-                     "yogi", "novograd", "fromage", "noisy_sgd", "adafactor", "adadelta", "sm3",
-                     "sign_sgd", "polyak_sgd", "rprop", "optimistic_gradient_descent"))
-SCHEDULES = _Optax(("constant_schedule", "exponential_decay", "cosine_decay_schedule",
-                    "warmup_cosine_decay_schedule", "linear_schedule", "polynomial_schedule",
-                    "piecewise_constant_schedule", "cosine_onecycle_schedule",
-                    "warmup_exponential_decay_schedule", "sgdr_schedule"))
+OPTIMIZERS = _Optax("optimizers")
+SCHEDULES = _Optax("schedules")
 ALIASES = {"lr": "learning_rate"}
-
-
-class _OptaxTransforms(_Optax):
-    """Every public optax function by name (``clip_by_global_norm``, ``chain``, ``masked``,
-    ...), listed on first use; whether a name builds a gradient transformation is checked
-    when the spec's call is built (:func:`optimizer_spec`)."""
-
-    def _load(self) -> dict[str, Callable[..., Any]]:
-        if self._fns is None:
-            import optax
-
-            self._fns = {n: getattr(optax, n) for n in dir(optax)
-                         if not n.startswith("_") and n not in SCHEDULES
-                         and callable(getattr(optax, n))
-                         and not isinstance(getattr(optax, n), type) and n[0].islower()}
-        return self._fns
-
-
-#: Any optax transformation by name, for ``chain(clip_by_global_norm(1.0), adamw(...))``.
-TRANSFORMS = _OptaxTransforms(())
+#: Any optax transformation by name, for ``chain(clip_by_global_norm(1.0), adamw(...))``;
+#: whether a name builds a gradient transformation is checked when the spec's call is built
+#: (:func:`optimizer_spec`).
+TRANSFORMS = _Optax("transforms")
 TRAIN_SETTINGS = ("data", "loss", "optimizer", "epochs", "batch_size", "freeze", "seed",
                   "checkpoint_every", "test_data", "validation", "early_stopping", "keep",
                   "tensorboard", "precision")
@@ -150,6 +127,27 @@ OPTAX_RANGES: dict[str, Range] = {
     "eta_minus": UNIT_INTERVAL, "eta_plus": Range(1), "min_step_size": NON_NEGATIVE,
     "max_step_size": NON_NEGATIVE, "div_factor": POSITIVE, "final_div_factor": POSITIVE,
     "decay_offset": NON_NEGATIVE}
+#: Tighter ranges for one function's argument, where optax needs them (radam divides by
+#: ``1 - b2``); ``tests/test_optax_table.py`` finds these by trying each range's ends.
+OPTAX_RANGES_FOR: dict[tuple[str, str], Range] = {
+    ("radam", "b2"): Range(0, 1, hi_open=True)}
+
+
+#: Arguments of one function that optax needs in order, ``(smaller, larger)``: the warmup
+#: must end before the decay does (optax then decays over ``decay_steps - warmup_steps``).
+OPTAX_ORDER: dict[str, tuple[str, str]] = {
+    "warmup_cosine_decay_schedule": ("warmup_steps", "decay_steps")}
+
+
+def optax_range(fn: str, arg: str) -> Range:
+    """The values optax's ``fn`` takes for ``arg`` (every number must at least be finite).
+
+    >>> optax_range("radam", "b2").text("b2"), optax_range("adam", "b2").text("b2")
+    ('0 <= b2 < 1', '0 <= b2 <= 1')
+    """
+    return OPTAX_RANGES_FOR.get((fn, arg)) or OPTAX_RANGES.get(arg, FINITE)
+
+
 #: The floating-point types an optimizer's state may be kept in (``mu_dtype = bfloat16``).
 DTYPES = ("float32", "bfloat16", "float16")
 
@@ -180,7 +178,7 @@ def _is_number(v: Any) -> bool:
 def _pairs(v: Any) -> bool:
     return isinstance(v, list) and all(
         isinstance(p, list) and len(p) == 2 and _is_int(p[0]) and p[0] >= 0
-        and _is_number(p[1]) for p in v) and len({p[0] for p in v}) == len(v)
+        and _is_number(p[1]) and p[1] >= 0 for p in v) and len({p[0] for p in v}) == len(v)
 
 
 def _cosines(v: Any) -> bool:
@@ -200,7 +198,8 @@ ARG_RULES: dict[str, ArgRule] = {
     "key": ArgRule("an integer seed (0 to 4294967295)",
                    lambda v: _is_int(v) and SEED.contains(v)),
     "boundaries_and_scales": ArgRule(
-        "a list of [step, scale] pairs with distinct steps >= 0, e.g. [[100, 0.1], [200, 0.1]]",
+        "a list of [step, scale] pairs with distinct steps >= 0 and scales >= 0, e.g. "
+        "[[100, 0.1], [200, 0.1]]",
         _pairs, lambda v: {int(b): float(x) for b, x in v}),
     "cosine_kwargs": ArgRule(
         "a list of warmup_cosine_decay_schedule(...) calls, one per cycle", _cosines,
@@ -241,6 +240,17 @@ class OptimizerSpec:
     text: str = ""
     span: Span | None = field(default=None, compare=False)
     args: tuple[Any, ...] = ()  # ``chain(a, b)``: the transformations it chains
+
+    def verify(self) -> None:
+        """Build this optimizer and trace one update on a tiny abstract tree: what optax
+        refuses (which the signature table and the ranges cannot tell) becomes a located
+        error before any training.
+
+        >>> optimizer_spec("adam(lr = 1e-3)").verify()
+        """
+        what = f"optimizer '{self.name}'"
+        _try_build(self, what, self.span)
+        _try_step(self, what, self.span)
 
     def build(self, call: Builder | None = None) -> optax.GradientTransformation:
         """The optax transformation; ``call(fn, args, kwargs)``, where given, makes each one
@@ -549,13 +559,35 @@ def optimizer_spec(expr: ast.Expr | str, env: Mapping[str, Any] | None = None
                              getattr(expr, "span", None))
     if call.func not in OPTIMIZERS:
         return _transform_spec(call, env or {})
-    fn = OPTIMIZERS[call.func]
-    kwargs = _kwargs(call, env or {}, fn, f"optimizer '{call.func}'")
-    _require_all(fn, kwargs, f"optimizer '{call.func}'", call)
+    sig = optax_table.params(call.func)
+    kwargs = _kwargs(call, env or {}, sig, f"optimizer '{call.func}'")
+    _require_all(sig, kwargs, f"optimizer '{call.func}'", call)
     spec = OptimizerSpec(call.func, tuple(kwargs.items()), format_expr(call), call.span)
-    _try_build(spec, f"optimizer '{call.func}'", call.span)
-    _try_step(spec, f"optimizer '{call.func}'", call.span)
+    if not _vouched(spec):
+        spec.verify()
     return spec
+
+
+def _vouched(spec: OptimizerSpec | ScheduleSpec) -> bool:
+    """Whether checking the arguments against the signature table and their ranges (as
+    done) vouches that optax builds and runs ``spec``: numbers, booleans and values with an
+    :data:`ARG_RULES` rule, schedules of such, no transformation inside. Anything else (a
+    string such as ``polyak_sgd(variant = "x")``, a chained transformation) is built and
+    traced once at check; vouched ones are too, when training starts
+    (:meth:`OptimizerSpec.verify`), so that ``rpgraph check`` on them needs no JAX.
+    ``tests/test_ranges.py`` checks the claim on random arguments of every optimizer and
+    schedule."""
+    if isinstance(spec, OptimizerSpec) and (spec.args or spec.name not in OPTIMIZERS):
+        return False
+
+    def plain(key: str, v: Any) -> bool:
+        if isinstance(v, ScheduleSpec):
+            return _vouched(v)
+        if isinstance(v, list) and key not in ARG_RULES:
+            return all(plain(key, x) for x in v)
+        return key in ARG_RULES or v is None or type(v) in (bool, int, float)
+
+    return all(plain(k, v) for k, v in spec.kwargs)
 
 
 def _try_step(spec: OptimizerSpec, what: str, span: Span | None) -> None:
@@ -606,16 +638,15 @@ def _transform_spec(call: ast.Call, env: Mapping[str, Any]) -> OptimizerSpec:
                             hint=did_you_mean(call.func, [*OPTIMIZERS, *TRANSFORMS])
                             or f"known optimizers: {', '.join(sorted(OPTIMIZERS))}; "
                             "or any optax transformation, combined with chain(...)")
-    fn = TRANSFORMS[call.func]
     what = f"optimizer '{call.func}'"
-    params = inspect.signature(fn).parameters
-    var = any(p.kind is inspect.Parameter.VAR_POSITIONAL for p in params.values())
+    sig = optax_table.params(call.func)
+    var = any(p.kind == "var_positional" for p in sig)
     args: tuple[Any, ...] = ()
     if var:  # chain(a, b, ...): every positional argument is a transformation
         args = tuple(optimizer_spec(a, env) for a in call.args)
         call = ast.Call(call.func, (), call.kwargs, call.span, call.func_span, call.key_spans)
-    kwargs = _kwargs(call, env, fn, what, strict=False)
-    _require_all(fn, kwargs, what, call)
+    kwargs = _kwargs(call, env, sig, what, strict=False)
+    _require_all(sig, kwargs, what, call)
     spec = OptimizerSpec(call.func, tuple(kwargs.items()), format_expr(call), call.span, args)
     if var:
         spec = replace(spec, text=f"{call.func}({', '.join(a.text for a in args)}"
@@ -637,18 +668,15 @@ def _transform_spec(call: ast.Call, env: Mapping[str, Any]) -> OptimizerSpec:
     return spec
 
 
-def _kwargs(call: ast.Call, env: Mapping[str, Any], fn: Callable[..., Any], what: str,
+def _kwargs(call: ast.Call, env: Mapping[str, Any], params: tuple[Param, ...], what: str,
             strict: bool = True) -> dict[str, Any]:
-    """Evaluate a call's arguments for ``fn`` by keyword, with schedules as nested calls.
-    ``strict`` (optimizers and schedules): an argument whose type the spec cannot check is
-    refused (any other optax transformation: optax checks it when it is built)."""
-    sig: Mapping[str, inspect.Parameter]
-    try:
-        sig = inspect.signature(fn).parameters
-    except (TypeError, ValueError):  # pragma: no cover - builtins without signatures
-        sig = {}
+    """Evaluate a call's arguments for the optax function with ``params``, by keyword, with
+    schedules as nested calls. ``strict`` (optimizers and schedules): an argument whose type
+    the spec cannot check is refused (any other optax transformation: optax checks it when
+    it is built)."""
+    sig = {p.name: p for p in params}
     out: dict[str, Any] = {}
-    positional = [p for p in sig if sig[p].kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD,)]
+    positional = [p.name for p in params if p.kind == "positional"]
     items = [(k, v, getattr(v, "span", call.span))
              for k, v in zip(positional, call.args, strict=False)] + [
         (ALIASES.get(k, k), v, call.key_span(i)) for i, (k, v) in enumerate(call.kwargs)]
@@ -665,33 +693,9 @@ def _kwargs(call: ast.Call, env: Mapping[str, Any], fn: Callable[..., Any], what
             value = value.name  # a bare word names a choice: mu_dtype = bfloat16
         out[key] = _argument(value, env)
         if sig:
-            _check_optax_arg(what, sig[key], out[key], getattr(expr, "span", where), strict)
+            _check_optax_arg(what, sig[key], out[key], getattr(expr, "span", where), strict,
+                             call.func)
     return out
-
-
-def _accepts(annotation: Any) -> set[str]:
-    """What an optax annotation accepts from a spec: ``int``, ``number``, ``bool``, ``str``,
-    ``schedule`` (a callable of the step) or ``any`` (masks, dtypes: checked by
-    :data:`ARG_RULES`). A number is never a boolean: jax's ``ArrayLike`` lists ``bool``, but
-    ``b1 = true`` is a mistake, not 1.0."""
-    if annotation is inspect.Parameter.empty or annotation is Any:
-        return {"any"}
-    origin = typing.get_origin(annotation)
-    if origin in (typing.Union, types.UnionType):
-        out = set().union(*(_accepts(a) for a in typing.get_args(annotation)))
-        return out - {"bool"} if "number" in out else out
-    if origin is not None and origin.__name__ == "Callable" or annotation is Callable:
-        return {"schedule"}
-    atoms = {bool: "bool", int: "int", float: "number", complex: "number", str: "str",
-             type(None): "none"}
-    if annotation in atoms:
-        return {atoms[annotation]}
-    name = getattr(annotation, "__name__", "").rsplit(".", 1)[-1]
-    if name in ("Array", "ndarray", "number", "floating", "integer"):
-        return {"number"}
-    if name == "bool" or annotation is np.bool_:
-        return {"bool"}
-    return {"any"}
 
 
 _KIND_OF = {bool: "bool", int: "int", float: "number", str: "str", ScheduleSpec: "schedule"}
@@ -699,10 +703,10 @@ _NAMED = {"bool": "true or false", "int": "an integer", "number": "a number", "s
           "schedule": "a schedule"}
 
 
-def _check_optax_arg(what: str, p: inspect.Parameter, value: Any, span: Span | None,
-                     strict: bool = True) -> None:
+def _check_optax_arg(what: str, p: Param, value: Any, span: Span | None,
+                     strict: bool = True, fn: str = "") -> None:
     """``value`` has a type optax's signature of ``p`` accepts and lies in its range."""
-    ok = _accepts(p.annotation)
+    ok = set(p.accepts)
     rule = ARG_RULES.get(p.name)
     if rule is not None and not (value is None and "none" in ok):
         if not rule.fits(value):
@@ -725,7 +729,7 @@ def _check_optax_arg(what: str, p: inspect.Parameter, value: Any, span: Span | N
         raise SpecValueError(f"{what} argument '{p.name}' expects {want}, got "
                              f"{_described(value)}", span)
     if kind in ("int", "number"):
-        message = range_error(p.name, value, OPTAX_RANGES.get(p.name, FINITE))
+        message = range_error(p.name, value, optax_range(fn, p.name))
         if message is not None:
             raise SpecValueError(f"{what}: {message}", span)
     if kind == "schedule" and p.name in OPTAX_RANGES:
@@ -781,11 +785,13 @@ def _argument(v: Any, env: Mapping[str, Any]) -> Any:
             raise SpecNameError(f"unknown schedule '{v.func}'", v.func_span,
                                 hint=did_you_mean(v.func, SCHEDULES)
                                 or f"known schedules: {', '.join(sorted(SCHEDULES))}")
-        fn = SCHEDULES[v.func]
-        kwargs = _kwargs(v, env, fn, f"'{v.func}'")
-        _require_all(fn, kwargs, f"schedule '{v.func}'", v)
+        sig = optax_table.params(v.func)
+        kwargs = _kwargs(v, env, sig, f"'{v.func}'")
+        _require_all(sig, kwargs, f"schedule '{v.func}'", v)
+        _check_order(v, kwargs)
         spec = ScheduleSpec(v.func, tuple(kwargs.items()))
-        _try_build(spec, f"schedule '{v.func}'", v.span)
+        if not _vouched(spec):
+            _try_build(spec, f"schedule '{v.func}'", v.span)
         return spec
     if isinstance(v, Quantity):
         return v.value
@@ -796,12 +802,21 @@ def _argument(v: Any, env: Mapping[str, Any]) -> Any:
     return v
 
 
-def _require_all(fn: Callable[..., Any], kwargs: Mapping[str, Any], what: str,
+def _check_order(call: ast.Call, kwargs: Mapping[str, Any]) -> None:
+    """Arguments optax needs in order (:data:`OPTAX_ORDER`) are."""
+    small, large = OPTAX_ORDER.get(call.func, ("", ""))
+    a: Any = kwargs.get(small)
+    b: Any = kwargs.get(large)
+    if type(a) in (int, float) and type(b) in (int, float) and not a < b:
+        keys = [ALIASES.get(k, k) for k, _ in call.kwargs]
+        where = call.key_span(keys.index(large)) if large in keys else call.span
+        raise SpecValueError(f"'{call.func}': Expected {small} < {large}, got {a} and {b}",
+                             where, hint=f"{large} counts from step 0, {small} included")
+
+
+def _require_all(params: tuple[Param, ...], kwargs: Mapping[str, Any], what: str,
                  call: ast.Call) -> None:
-    missing = [p.name for p in inspect.signature(fn).parameters.values()
-               if p.default is inspect.Parameter.empty and p.kind not in (
-                   inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL)
-               and p.name not in kwargs]
+    missing = [p.name for p in params if p.required and p.name not in kwargs]
     if missing:
         raise SpecValueError(f"{what} needs argument '{missing[0]}'", call.span,
                              hint=f"write {call.func}({missing[0]} = ...)")

@@ -1,4 +1,5 @@
-"""The built wheel works on its own: the grammar ships inside it, the CLI entry point exists."""
+"""The built wheel works on its own: the grammar and the optax signature table ship inside
+it, the CLI entry point exists."""
 
 from __future__ import annotations
 
@@ -30,6 +31,9 @@ def test_wheel_contains_grammar_and_entry_point(wheel: Path) -> None:
         assert "rpgraph/grammar/rpgraph.lark" in names
         assert z.read("rpgraph/grammar/rpgraph.lark") == (
             ROOT / "grammar" / "rpgraph.lark").read_bytes()
+        # the optax signature table rpgraph check reads instead of importing optax
+        assert z.read("rpgraph/optax_table.json") == (
+            ROOT / "rpgraph" / "optax_table.json").read_bytes()
         entry = next(n for n in names if n.endswith("entry_points.txt"))
         assert "rpgraph = rpgraph.cli:main" in z.read(entry).decode()
 

@@ -6,21 +6,18 @@ internal error."""
 
 from __future__ import annotations
 
-import inspect
-from typing import Any
-
 import pytest
 
 from rpgraph.errors import DataError, SpecError, SpecValueError
 from rpgraph.graph import loads
 from rpgraph.modules import KINDS
+from rpgraph.optax_table import Param, params
 from rpgraph.ranges import POSITIVE, SEED, Range, range_error, shown
 from rpgraph.train_config import (
     ARG_RULES,
     OPTIMIZERS,
     SCHEDULES,
     TrainConfig,
-    _accepts,
     _check_optax_arg,
     elaborate_train,
 )
@@ -87,8 +84,12 @@ TRAIN = "network n {\n    input x : 4\n    output y : 4\n    x -> y\n}\ntrain {\
      "the number 1.5"),
     ("optimizer = sgd(lr = piecewise_constant_schedule(init_value = 1, boundaries_and_scales "
      "= [1]))", SpecValueError, "'piecewise_constant_schedule' argument "
-     "'boundaries_and_scales' expects a list of [step, scale] pairs with distinct steps >= 0,"
-     " e.g. [[100, 0.1], [200, 0.1]], got the list [1]"),
+     "'boundaries_and_scales' expects a list of [step, scale] pairs with distinct steps >= 0"
+     " and scales >= 0, e.g. [[100, 0.1], [200, 0.1]], got the list [1]"),
+    ("optimizer = sgd(lr = piecewise_constant_schedule(init_value = 1, boundaries_and_scales "
+     "= [[5, -0.5]]))", SpecValueError, "'piecewise_constant_schedule' argument "
+     "'boundaries_and_scales' expects a list of [step, scale] pairs with distinct steps >= 0"
+     " and scales >= 0, e.g. [[100, 0.1], [200, 0.1]], got the list [[5, -0.5]]"),
     # every argument of every optimizer and schedule is checked before optax sees it
     ('optimizer = adam(lr = 1e-3, b1 = "x")', SpecValueError,
      "optimizer 'adam' argument 'b1' expects a number, got the string \"x\""),
@@ -191,13 +192,12 @@ def test_every_optimizer_and_schedule_argument_is_checked() -> None:
     check (from optax's signature) or a rule (:data:`ARG_RULES`): a new optax argument
     typed ``Any`` shows up here, not as an optax traceback at train time."""
     unchecked = [f"{name}.{p.name}" for reg in (OPTIMIZERS, SCHEDULES) for name in reg
-                 for p in inspect.signature(reg[name]).parameters.values()
-                 if "any" in _accepts(p.annotation) and p.name not in ARG_RULES]
+                 for p in params(name) if "any" in p.accepts and p.name not in ARG_RULES]
     assert unchecked == []
 
 
 def test_an_argument_the_spec_cannot_check_is_refused() -> None:
-    p = inspect.Parameter("hook", inspect.Parameter.KEYWORD_ONLY, annotation=Any)
+    p = Param("hook", "keyword", False, frozenset({"any"}))
     with pytest.raises(SpecValueError, match="argument 'hook' cannot be written in a spec"):
         _check_optax_arg("optimizer 'x'", p, 1, None)
     _check_optax_arg("optimizer 'x'", p, 1, None, strict=False)  # chain(...)'s transforms

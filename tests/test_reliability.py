@@ -424,6 +424,13 @@ VALUE_ROWS: dict[str, tuple[str, str, list[str]]] = {
                    "schedule(init_value = 0.1, boundaries_and_scales = [100, 0.1]))\n}\n", []),
     "negative_schedule": ("SpecValueError", _TRAIN_HDR + "    optimizer = sgd(lr = constant_"
                           "schedule(-1))\n}\n", []),
+    # limits optax states in code rather than in its signatures (rpgraph check does not
+    # build optimizers it can check from optax's signature table)
+    "warmup_order": ("SpecValueError", _TRAIN_HDR + "    optimizer = sgd(lr = warmup_cosine_"
+                     "decay_schedule(init_value = 0, peak_value = 0.1, warmup_steps = 100, "
+                     "decay_steps = 100))\n}\n", []),
+    "radam_b2": ("SpecValueError", _TRAIN_HDR + "    optimizer = radam(lr = 1e-3, b2 = 1)\n}\n",
+                 []),
     "sgdr_cycles": ("SpecValueError", _TRAIN_HDR + "    optimizer = sgd(lr = sgdr_schedule("
                     "cosine_kwargs = [cosine_decay_schedule(init_value = 0.1, decay_steps = 10)]"
                     "))\n}\n", []),
@@ -1746,12 +1753,26 @@ EXPECTED.update({
     )),
     'value:boundaries': (1, (
         "value_boundaries.rpg:8:96: error: 'piecewise_constant_schedule' argument 'bounda"
-        "ries_and_scales' expects a list of [step, scale] pairs with distinct steps >= 0,"
-        ' e.g. [[100, 0.1], [200, 0.1]], got the list [100, 0.1]\n'
+        "ries_and_scales' expects a list of [step, scale] pairs with distinct steps >= 0"
+        ' and scales >= 0, e.g. [[100, 0.1], [200, 0.1]], got the list [100, 0.1]\n'
         '        optimizer = sgd(lr = piecewise_constant_schedule(init_value = 0.1, bound'
         'aries_and_scales = [100, 0.1]))\n'
         '                                                                                '
         '                   ^^^^^^^^^^\n'
+    )),
+    'value:warmup_order': (1, (
+        "value_warmup_order.rpg:8:109: error: 'warmup_cosine_decay_schedule': Expected wa"
+        'rmup_steps < decay_steps, got 100 and 100\n'
+        '        optimizer = sgd(lr = warmup_cosine_decay_schedule(init_value = 0, peak_v'
+        'alue = 0.1, warmup_steps = 100, decay_steps = 100))\n'
+        '                                                                                '
+        '                                ^^^^^^^^^^^\n'
+        'hint: decay_steps counts from step 0, warmup_steps included\n'
+    )),
+    'value:radam_b2': (1, (
+        "value_radam_b2.rpg:8:39: error: optimizer 'radam': Expected 0 <= b2 < 1, got 1\n"
+        '        optimizer = radam(lr = 1e-3, b2 = 1)\n'
+        '                                          ^\n'
     )),
     'value:sgdr_cycles': (1, (
         "value_sgdr_cycles.rpg:8:56: error: 'sgdr_schedule' argument 'cosine_kwargs' expe"
@@ -2089,7 +2110,7 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
             "value:negative_std", "value:huge_seed", "value:lr_string", "value:decay_steps",
             "value:cli_seed", "value:b1_string", "value:negative_lr", "value:mu_dtype",
             "value:mask", "value:noisy_key", "value:boundaries", "value:sgdr_cycles",
-            "value:negative_schedule"],
+            "value:negative_schedule", "value:radam_b2", "value:warmup_order"],
         "estimated memory above the limit (network, training run)": [
             "value:wide_linear", "value:recurrent_lif", "value:nir_export_memory",
             "value:train_memory"],

@@ -51,7 +51,8 @@ FORBIDDEN = {
     r"\bpickle\b|\bcPickle\b|\bdill\b|\bcloudpickle\b|\bshelve\b|\bmarshal\b": "pickle & co.",
     r"allow_pickle\s*=\s*True": "allow_pickle=True",
     r"__import__": "__import__",
-    r"\bimportlib\b": "importlib",
+    # importlib.metadata reads installed packages' versions (optax_table); it imports nothing
+    r"\bimportlib\b(?!\s*\.\s*metadata\b)(?!\s+import\s+metadata\b)": "importlib",
     r"\bsubprocess\b": "subprocess",
     r"\bos\s*\.\s*(system|popen|exec\w*|spawn\w*)\b": "os.system & co.",
     r"\byaml\s*\.\s*load\b": "yaml.load",

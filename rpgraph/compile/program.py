@@ -60,6 +60,7 @@ class Program:
         self.evolve = self._wrap_evolve()
         self.objective = make_objective(network)
         self._jit_eal = jax.jit(self._evolve_and_loss)
+        self._jit_init = jax.jit(self._init)
         self._jit_loss = jax.jit(lambda p, x, t: self._evolve_and_loss(p, x, t, None)[0])
 
     # -- structure --
@@ -85,7 +86,12 @@ class Program:
         message = range_error("seed", int(seed), SEED)
         if message is not None:
             raise SpecValueError(message)
-        key = jax.random.PRNGKey(int(seed))
+        # one jitted program for every draw (op by op, each random op compiled on its own
+        # was ~0.3 s of a CLI run's start-up); the values are those of the eager draws
+        return self._jit_init(np.uint32(seed))
+
+    def _init(self, seed: Array) -> Tree:
+        key = jax.random.PRNGKey(seed)
         params: Tree = {}
         for i, d in enumerate(self._param_specs.values()):
             value = d.init(jax.random.fold_in(key, i), d.shape)

@@ -133,6 +133,7 @@ def resolve(prog: Program, data: Any = None, *, epochs: int | None = None,
         else:
             spec = config.optimizer if optimizer is None else optimizer_spec(optimizer,
                                                                              train_env(net))
+            spec.verify()  # what rpgraph check vouched for from optax's signatures alone
             opt, odesc = spec.build(), spec.text
     except SpecError as err:
         raise _located(prog, err) from None
