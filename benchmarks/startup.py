@@ -145,7 +145,7 @@ def run_case(cfg: StartupConfig, log: Callable[[str], None] = print) -> list[Row
         rows.append(Row(CASE, impl, wall, "s", False, note=note if impl != "rockpool" else
                         "the seed tutorial's loop as one process", cpu_value=cpu, extra=extra))
     rows.append(Row("startup: rpgraph check tutorial_rate", "rpgraph", t_check[0], "s", False,
-                    note="whole process (the optimizer check imports JAX)",
+                    note="whole process (optax signatures from the shipped table, no JAX)",
                     cpu_value=t_check[1]))
     rows.append(Row("startup: chunk programs per run", "rpgraph", count_chunk_programs(),
                     "programs", False, note="7 steps in chunks of 3 (3 + 3 + 1)"))
