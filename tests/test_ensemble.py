@@ -1,5 +1,6 @@
 """Ensembles (rpgraph.train.ensemble): K seeds in one program equal K single runs within
-float tolerance (see the module docstring for why not bit for bit)."""
+float tolerance (see the module docstring for why not bit for bit), per-epoch validation,
+early stopping and keep = best included."""
 
 from __future__ import annotations
 
@@ -19,6 +20,11 @@ SPEC = ("network n (dt = 1 ms) { input x : 3\n output y : 2\n"
         " x -> linear(6) -> h: rate(activation = tanh) -> linear(2) -> y }\n"
         "train { data = sinusoids(classes = 4, length = 8, channels_in = 3, channels_out = 2)\n"
         " epochs = 3\n batch_size = 2\n optimizer = adam(lr = 1e-2) }\n")
+
+
+VAL_SPEC = SPEC.replace("classes = 4", "classes = 8").replace(
+    " epochs = 3\n", " epochs = 12\n validation = 0.25\n early_stopping = (patience = 2)\n"
+    " keep = best\n").replace("lr = 1e-2", "lr = 0.2")
 
 
 def test_ensemble_equals_each_seed_trained_alone(tmp_path: Path) -> None:
@@ -45,12 +51,14 @@ def test_ensemble_equals_each_seed_trained_alone(tmp_path: Path) -> None:
 
 def test_cli_seeds_writes_one_run_per_seed(tmp_path: Path, capsys: object) -> None:
     spec = tmp_path / "n.rpg"
-    spec.write_text(SPEC)
+    spec.write_text(VAL_SPEC)  # validated every epoch, per model
     out = tmp_path / "runs"
-    assert main(["train", str(spec), "--seeds", "2", "--seed", "3", "--epochs", "1",
+    assert main(["train", str(spec), "--seeds", "2", "--seed", "3", "--epochs", "2",
                  "--no-plots", "--out", str(out)]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["seed-3", "seed-4"]
     assert (out / "seed-4" / "params.npz").is_file()
+    rows = (out / "seed-4" / "epochs.jsonl").read_text().splitlines()
+    assert [json.loads(r)["epoch"] for r in rows] == [0, 1] and "val_loss" in rows[0]
 
 
 def test_sweep_equals_each_point_trained_alone(tmp_path: Path) -> None:
@@ -71,3 +79,33 @@ def test_sweep_equals_each_point_trained_alone(tmp_path: Path) -> None:
                         jax.tree_util.tree_leaves(alone.params), strict=True):
             np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
     assert not np.allclose(rs[0].losses, rs[2].losses)  # the learning rates differ
+
+
+def test_ensemble_validates_stops_and_keeps_best_per_model(tmp_path: Path) -> None:
+    """Each model splits the data with its own seed, is validated every epoch, stops early
+    and keeps its best parameters as its own run would; a stopped model keeps the
+    parameters it stopped with while the others go on."""
+    prog = rpgraph.compile(VAL_SPEC)
+    seeds = [0, 1, 2]
+    ens = fit_ensemble(prog, seeds=seeds, progress=False, out_dir=tmp_path / "ens")
+    stops = set()
+    for s, r in zip(seeds, ens, strict=True):
+        alone = fit(prog, seed=s, progress=False, out_dir=tmp_path / f"alone-{s}")
+        assert len(r.epochs) == len(alone.epochs) and r.steps == alone.steps
+        stops.add(r.steps)
+        for a, b in zip(r.epochs, alone.epochs, strict=True):
+            assert (a["epoch"], a["step"], a["best"], a.get("stop")) == (
+                b["epoch"], b["step"], b["best"], b.get("stop"))
+            np.testing.assert_allclose(a["val_loss"], b["val_loss"], rtol=1e-5)
+        np.testing.assert_allclose(r.losses, alone.losses, rtol=1e-5)
+        for a, b in zip(jax.tree_util.tree_leaves(r.params),
+                        jax.tree_util.tree_leaves(alone.params), strict=True):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-5, atol=1e-6)
+        assert r.metrics.keys() == alone.metrics.keys()
+        summary = json.loads((tmp_path / "ens" / f"seed-{s}" / "summary.json").read_text())
+        single = json.loads((tmp_path / f"alone-{s}" / "summary.json").read_text())
+        assert summary["ensemble"] == seeds
+        for key in ("steps", "epochs_run", "best_epoch", "kept", "stopped_early"):
+            assert summary.get(key) == single.get(key), key
+        assert (tmp_path / "ens" / f"seed-{s}" / "best.npz").is_file()
+    assert len(stops) > 1  # some models stopped at other epochs than others

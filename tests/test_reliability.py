@@ -332,9 +332,6 @@ def build_matrix_dir(d: Path) -> Path:
     (d / "linked_run" / "config.json").unlink()
     (d / "linked_run" / "config.json").symlink_to(d / "tiny.rpg")
     _tampered_runs(d)
-    (d / "validated.rpg").write_text(TINY.replace(
-        "    epochs    = 2\n", "    epochs    = 2\n    validation = 0.5\n    early_stopping = 3\n"),
-        encoding="utf-8")
     return d
 
 
@@ -584,8 +581,6 @@ def _rows() -> list[tuple[str, str, list[str]]]:
          ["train", "tiny.rpg", "--devices", "64", "--out", "o", *TRAIN]),
         ("cli:seeds_with_resume", "SpecValueError",
          ["train", "tiny.rpg", "--seeds", "2", "--out", "o", "--resume", *TRAIN]),
-        ("cli:seeds_with_validation", "SpecValueError",
-         ["train", "validated.rpg", "--seeds", "2", "--out", "o", *TRAIN]),
         ("cli:processes_missing", "SpecValueError",
          ["train", "tiny.rpg", "--coordinator", "localhost:1234", "--out", "o", *TRAIN]),
         ("cli:bad_coordinator", "SpecValueError",
@@ -1367,12 +1362,6 @@ EXPECTED: dict[str, tuple[int, str]] = {
         'error: --resume does not work with --seeds yet\n'
         'hint: train the seeds one by one for this\n'
     )),
-    'cli:seeds_with_validation': (1, (
-        'error: --seeds and --set do not run per-epoch validation yet; the train block asks fo'
-        'r validation, early_stopping\n'
-        'hint: train the models one by one (--seed S) for validation, or remove those settings '
-        'for the ensemble\n'
-    )),
     'cli:processes_missing': (1, (
         'error: several processes need --coordinator, --num-processes and --process-id; missing '
         '--num-processes, --process-id\n'
@@ -2129,8 +2118,7 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
                                                 "spec:huge_number"],
         "more devices than available": ["cli:too_many_devices"],
         "an ensemble flag combination not supported": ["cli:seeds_with_resume",
-                                                       "cli:seeds_with_processes",
-                                                       "cli:seeds_with_validation"],
+                                                       "cli:seeds_with_processes"],
         "a sweep key that changes structure, is unknown or repeats seeds; a bad value": [
             "cli:sweep_structure", "cli:sweep_unknown_key", "cli:sweep_no_argument",
             "cli:sweep_bad_value", "cli:sweep_seeds_twice"],

@@ -193,6 +193,18 @@ class Dataset:
         >>> len(train), len(val)
         (8, 2)
         """
+        train, val = self.split_indices(fraction, seed)
+        train_ds = self.take(train)
+        train_ds = Dataset(**{**_fields(train_ds), "test": self.test})
+        return train_ds, self.take(val, name=f"{self.name} (validation)")
+
+    def split_indices(self, fraction: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+        """The sample indices (sorted) of :meth:`split`'s ``(train, validation)`` parts.
+
+        >>> [a.tolist() for a in sinusoids(classes=5, length=4, channels_in=2).split_indices(
+        ...     0.4)]
+        [[1, 3, 4], [0, 2]]
+        """
         n = len(self)
         k = int(round(n * fraction))
         if not 0.0 < fraction < 1.0 or k < 1 or k >= n:
@@ -204,10 +216,7 @@ class Dataset:
                 "each side, or give test_data = \"FILE.npz\"",
             )
         perm = np.random.RandomState(seed % 2**32).permutation(n)
-        val, train = np.sort(perm[:k]), np.sort(perm[k:])
-        train_ds = self.take(train)
-        train_ds = Dataset(**{**_fields(train_ds), "test": self.test})
-        return train_ds, self.take(val, name=f"{self.name} (validation)")
+        return np.sort(perm[k:]), np.sort(perm[:k])
 
 
 def _fields(ds: Dataset) -> dict[str, Any]:

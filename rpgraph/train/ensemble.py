@@ -6,7 +6,11 @@ get a leading axis of length K; the data set is shared. Small networks leave mos
 device idle; K of them in one program fill it, and Python dispatches one chunk for all K.
 
 Each model gets its own run directory (``OUT/seed-<s>``: metrics, checkpoints, parameters,
-summary) and its own metrics, as ``fit(seed=s)`` would write them. The numbers equal that
+summary) and its own metrics, as ``fit(seed=s)`` would write them. Epochs are each model's
+own too: with ``validation = f`` it holds out its own seeded split (the unsplit data sits on
+the device once; each model's minibatch indices point into it), and its validation, early
+stopping and ``keep = best`` run as in a single run; a model that stops early keeps the
+parameters it stopped with while the others go on. The numbers equal that
 run's within float tolerance, not bit for bit: XLA compiles the batched matrix products of
 the K models as one batched ``dot_general``, whose summation order can differ from the
 single model's ``dot`` in the last bits (the keys and batch orders are exactly the single
@@ -30,9 +34,9 @@ import optax
 
 from ..errors import SpecValueError, TrainingError
 from ..objective import make_objective
-from .evaluate import evaluate
+from .epochs import Epochs, epoch_chunk
 from .feed import Feed
-from .loop import FitOptions, FitResult, _padded
+from .loop import FitOptions, FitResult, _padded, _report
 from .progress import Progress
 from .run_dir import RunDir, canonical_hash, run_identity
 from .settings import Settings, resolve
@@ -123,21 +127,10 @@ def fit_ensemble(prog: Program, data: Any = None, *, seeds: Sequence[int],
     st = resolve(prog, data, epochs=o.epochs, optimizer=o.optimizer, batch_size=o.batch_size,
                  seed=seeds[0], checkpoint_every=o.checkpoint_every,
                  allow_outside=o.allow_outside)
-    # per-epoch validation runs one model at a time: refused rather than silently skipped
-    asked = [name for name, on in (("validation", st.validation is not None),
-                                   ("early_stopping", st.early_stopping is not None),
-                                   ("keep = best", st.keep == "best")) if on]
-    if asked:
-        raise SpecValueError(f"--seeds and --set do not run per-epoch validation yet; the "
-                             f"train block asks for {', '.join(asked)}",
-                             hint="train the models one by one (--seed S) for validation, "
-                             "or remove those settings for the ensemble")
     obj = prog.objective if o.bounds is None else make_objective(prog.network, o.bounds)
     per_epoch, total = step_plan(len(st.data), st.batch_size, st.epochs)
-    k = o.chunk or max(1, min(1000, math.ceil(total / 50)))
-    ck_every = st.checkpoint_every or k * 5
-    ck_every = max(k, (ck_every // k) * k)
-    settings = [replace(st, seed=s) for s in seeds]
+    # each model's data as its own run splits it: the validation part depends on the seed
+    settings = [_member_settings(st, s) for s in seeds]
     if optimizers is not None:
         settings = [replace(s, optimizer=tx, optimizer_desc=desc)
                     for s, (tx, desc) in zip(settings, optimizers, strict=True)]
@@ -150,18 +143,36 @@ def fit_ensemble(prog: Program, data: Any = None, *, seeds: Sequence[int],
         for run, s_st in zip(runs, settings, strict=False):
             run.open(resume=False, force=o.force)  # marked and locked like a single run
             run.start(prog, s_st, obj, total, 0)
-        return _train_members(prog, o, st, obj, seeds, settings, runs, per_epoch, total, k,
-                              ck_every)
+        return _train_members(prog, o, st, obj, seeds, settings, runs, per_epoch, total)
     finally:
         for run in runs:
             run.close()
 
 
+def _member_settings(st: Settings, seed: int) -> Settings:
+    """Model ``seed``'s settings: its seed, and with a ``validation`` split, its own split
+    of the data (``train_map``: its training samples' indices in the unsplit data)."""
+    if st.unsplit is None or st.validation_fraction is None:
+        return replace(st, seed=seed)
+    train, val = st.unsplit.split(st.validation_fraction, seed)
+    return replace(st, seed=seed, data=train, validation=val)
+
+
+def _train_maps(st: Settings, seeds: Sequence[int]) -> list[np.ndarray] | None:
+    """With a ``validation`` split, each model's training samples as indices into the
+    unsplit data (which all models share on the device); else ``None``."""
+    if st.unsplit is None or st.validation_fraction is None:
+        return None
+    return [st.unsplit.split_indices(st.validation_fraction, s)[0] for s in seeds]
+
+
 def _train_members(prog: Program, o: FitOptions, st: Settings, obj: Objective,
                    seeds: Sequence[int], settings: list[Settings], runs: list[RunDir],
-                   per_epoch: int, total: int, k: int, ck_every: int) -> list[FitResult]:
-    """The ensemble's training loop (after the run folders are open)."""
-
+                   per_epoch: int, total: int) -> list[FitResult]:
+    """The ensemble's training loop (after the run folders are open): chunks end on the
+    same boundaries as a single run's (checkpoints, epochs when they are evaluated); each
+    model keeps its own epochs (validation, early stopping, best), and a model that stops
+    early keeps the parameters it stopped with while the others go on."""
     members = [jax.tree_util.tree_map(lambda a: jnp.array(a, jnp.float32), prog.init(s))
                for s in seeds]
     params = stack(members)
@@ -169,59 +180,108 @@ def _train_members(prog: Program, o: FitOptions, st: Settings, obj: Objective,
     # state (inject_hyperparams), and the one program below reads them from there
     opt_state = stack([freeze(s.optimizer, obj.frozen).init(p)
                        for s, p in zip(settings, members, strict=True)])
+    maps = _train_maps(st, seeds)
     # per-sample steps go through the data in order, whatever the seed
-    shared = st.batch_size == 1 or len(set(seeds)) == 1
+    shared = (st.batch_size == 1 and maps is None) or len(set(seeds)) == 1
     run_chunk = make_ensemble_chunk(prog, settings[0].optimizer, seeds, objective=obj,
                                     shared_order=shared)
     # on the device, whole: ensembles do not stream (README)
-    feed = Feed(prog, st.data, budget=None)
-    inputs, targets = feed.inputs, feed.targets
+    feed = Feed(prog, st.unsplit if st.unsplit is not None and maps else st.data, budget=None)
+    watches = [Epochs(prog, obj, s.data, s.validation, s.early_stopping, s.keep,
+                      runs[i].path if runs else None, False,
+                      runs[i].spec_hash if runs else None) for i, s in enumerate(settings)]
+    boundary, ck_every, width = _boundaries(o, st, per_epoch, total, watches[0].active)
+    for w in watches:
+        w.start(0, per_epoch)
     bar = Progress(total, per_epoch, o.progress, 0)
     losses_all: list[np.ndarray] = []
+    ended: list[tuple[int, Tree, Any] | None] = [None] * len(seeds)  # stopped early
     t0 = time.perf_counter()
     step = 0
     try:
-        while step < total:
-            end = min((step // k + 1) * k, total)
-            orders = [_padded(indices(step, end - step, len(st.data), st.batch_size,
-                                      per_epoch, s), k) for s in seeds[:1 if shared else None]]
+        while step < total and not all(ended):
+            end = boundary(step)
+            orders = [_padded(indices(step, end - step, len(s.data), st.batch_size, per_epoch,
+                                      s.seed), width) for s in settings[:1 if shared else None]]
+            if maps is not None:
+                orders = [m[i] for m, i in zip(maps[:len(orders)], orders, strict=True)]
             idx = orders[0] if shared else np.stack(orders)
-            params, opt_state, losses, terms = run_chunk(params, opt_state, inputs, targets,
-                                                         jnp.asarray(idx), step, end - step)
+            params, opt_state, losses, terms = run_chunk(params, opt_state, feed.inputs,
+                                                         feed.targets, jnp.asarray(idx), step,
+                                                         end - step)
             losses = np.asarray(losses)[:, :end - step]
-            for i in range(len(seeds)):
-                rd_i: RunDir | None = runs[i] if runs else None
-                if not np.all(np.isfinite(losses[i])):
-                    _non_finite(losses[i], member(terms, i), step, per_epoch, rd_i)
-                if rd_i is not None:
-                    rd_i.append(step, losses[i])
             losses_all.append(losses)
+            for i, w in enumerate(watches):
+                if ended[i] is None:
+                    _member_chunk(i, w, runs, settings, params, opt_state, losses, terms, step,
+                                  end, per_epoch, total, ck_every, ended)
             step = end
-            if runs and (step % ck_every == 0 or step == total):
-                for i, rd in enumerate(runs):
-                    rd.checkpoint(member(params, i), member(opt_state, i), step, settings[i],
-                                   total)
             bar.update(step, float(np.mean(losses[:, -1])) if losses.shape[1] else math.nan)
     finally:
         bar.close()
+        for w in watches:
+            w.close()
     seconds = time.perf_counter() - t0
     all_losses = np.concatenate(losses_all, axis=1) if losses_all else \
         np.zeros((len(seeds), 0), np.float32)
-    return [_result(prog, o, i, seeds, params, opt_state, all_losses[i], runs, seconds, total,
-                    st.data, obj) for i in range(len(seeds))]
+    return [_result(prog, o, i, seeds, settings[i], watches[i],
+                    ended[i] or (step, member(params, i), member(opt_state, i)),
+                    all_losses[i], runs, seconds, obj) for i in range(len(seeds))]
 
 
-def _result(prog: Program, o: FitOptions, i: int, seeds: Sequence[int], params: Tree,
-            opt_state: Any, losses: np.ndarray, runs: list[RunDir], seconds: float, total: int,
-            data: Any, obj: Objective) -> FitResult:
-    """Model ``i``'s result: evaluated, its run directory finished, ``on_end`` called."""
+def _boundaries(o: FitOptions, st: Settings, per_epoch: int, total: int, epochs: bool
+                ) -> tuple[Callable[[int], int], int, int]:
+    """``(boundary, ck_every, k)``: where the chunk from a step ends, as in a single run
+    (:func:`~.loop.fit`): on multiples of the chunk length ``k`` (every chunk is padded to
+    ``k`` rows: one compiled program), of the checkpoint interval and, when epochs are
+    evaluated, of the epoch."""
+    k = o.chunk or max(1, min(1000, math.ceil(total / 50)))
+    if epochs:
+        k = epoch_chunk(k, per_epoch)
+    ck_every = st.checkpoint_every or k * 5
+    epoch = per_epoch if epochs else total
+
+    def boundary(step: int) -> int:
+        return min((step // k + 1) * k, (step // ck_every + 1) * ck_every,
+                   (step // epoch + 1) * epoch, total)
+
+    return boundary, ck_every, k
+
+
+def _member_chunk(i: int, watch: Epochs, runs: list[RunDir], settings: list[Settings],
+                  params: Tree, opt_state: Any, losses: np.ndarray, terms: Any, step: int,
+                  end: int, per_epoch: int, total: int, ck_every: int,
+                  ended: list[tuple[int, Tree, Any] | None]) -> None:
+    """Model ``i``'s bookkeeping after a chunk ``step .. end``: finiteness, metrics, its
+    epoch's evaluation, checkpoints; marks it ``ended`` when early stopping ends it."""
+    run: RunDir | None = runs[i] if runs else None
+    if not np.all(np.isfinite(losses[i])):
+        _non_finite(losses[i], member(terms, i), step, per_epoch, run)
+    if run is not None:
+        run.append(step, losses[i])
+    watch.steps(step, losses[i])
     p_i, o_i = member(params, i), member(opt_state, i)
-    r = FitResult(p_i, o_i, losses, total, runs[i].path if runs else None, seconds=seconds,
-                  data=data, objective=obj)
-    r.metrics = evaluate(prog, p_i, data, objective=obj)
-    if runs:
-        runs[i].finish(p_i, {"steps": total, "seconds": seconds, "ensemble": list(seeds),
-                             **r.metrics})
+    if watch.active and end % per_epoch == 0:
+        watch.end_epoch(end // per_epoch - 1, end, p_i)
+    if run is not None and (end % ck_every == 0 or end == total or watch.stopped):
+        run.checkpoint(p_i, o_i, end, settings[i], total)
+    if watch.stopped:  # a copy: the stacked arrays are donated to the next chunk
+        ended[i] = (end, jax.tree_util.tree_map(jnp.array, p_i),
+                    jax.tree_util.tree_map(jnp.array, o_i))
+
+
+def _result(prog: Program, o: FitOptions, i: int, seeds: Sequence[int], st: Settings,
+            watch: Epochs, last: tuple[int, Tree, Any], losses: np.ndarray,
+            runs: list[RunDir], seconds: float, obj: Objective) -> FitResult:
+    """Model ``i``'s result as its own run reports it (:func:`~.loop._report`): evaluated,
+    its run directory finished, ``on_end`` called."""
+    steps, p_i, o_i = last
+    if watch.best_params is not None:  # keep = best
+        p_i = jax.tree_util.tree_map(jnp.asarray, watch.best_params)
+    r = FitResult(p_i, o_i, losses[:steps], steps, runs[i].path if runs else None,
+                  seconds=seconds, data=st.data, objective=obj, epochs=watch.rows,
+                  validation=st.validation)
+    _report(prog, st, r, runs[i] if runs else None, watch, {"ensemble": list(seeds)})
     if o.on_end is not None:
         o.on_end(prog, r)
     return r

@@ -11,7 +11,7 @@ from __future__ import annotations
 import math
 import time
 from array import array
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -295,9 +295,10 @@ def _check_counts(o: FitOptions) -> None:
 
 
 def _report(prog: Program, st: Settings, result: FitResult, run: RunDir | None,
-            watch: Epochs) -> None:
+            watch: Epochs, summary: Mapping[str, Any] | None = None) -> None:
     """Final metrics (training, validation, test parts) into ``result``; with a run
-    directory, ``params.npz`` and ``summary.json`` (epochs, firing rates of spiking layers)."""
+    directory, ``params.npz`` and ``summary.json`` (epochs, firing rates of spiking layers,
+    and ``summary``'s entries)."""
     obj, params = result.objective, result.params
     result.metrics = evaluate(prog, params, st.data, objective=obj)
     if st.validation is not None and st.validation is not st.data.test:
@@ -310,7 +311,7 @@ def _report(prog: Program, st: Settings, result: FitResult, run: RunDir | None,
     if rates:
         extra["firing_rates"] = rates
     run.finish(params, {"steps": result.steps, "seconds": result.seconds, **result.metrics,
-                        **extra})
+                        **extra, **(summary or {})})
 
 
 def _initial(prog: Program, o: FitOptions, st: Settings, obj: Objective, run: RunDir | None,

@@ -54,6 +54,10 @@ class Settings:
     early_stopping: EarlyStopping | None = None
     keep: str = "last"
     tensorboard: bool = False
+    #: the data before the ``validation`` split (``None`` without one): an ensemble splits
+    #: it again for each model's seed, as that model's own run would
+    unsplit: Dataset | None = None
+    validation_fraction: float | None = None
 
 
 # --- resolving the train block ---------------------------------------------------------------
@@ -125,8 +129,9 @@ def resolve(prog: Program, data: Any = None, *, epochs: int | None = None,
                 ds = with_test_data(ds, config.test_data, data_dir(net), allow_outside)
             check_data(net, config, ds, desc)
             check_validation(ds, config)
-        val = ds.test
+        val, unsplit = ds.test, None
         if config.validation is not None:
+            unsplit = ds
             ds, val = ds.split(config.validation, config.seed)
         if isinstance(optimizer, optax.GradientTransformation):
             opt, odesc = optimizer, "custom"
@@ -139,7 +144,7 @@ def resolve(prog: Program, data: Any = None, *, epochs: int | None = None,
         raise _located(prog, err) from None
     return Settings(ds, desc, opt, odesc, config.epochs, config.batch_size, config.seed,
                     config.checkpoint_every, val, config.early_stopping, config.keep,
-                    config.tensorboard)
+                    config.tensorboard, unsplit, config.validation)
 
 
 def _override_validation(config: TrainConfig, validation: float | None,
