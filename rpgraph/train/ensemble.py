@@ -34,9 +34,9 @@ import optax
 
 from ..errors import SpecValueError, TrainingError
 from ..objective import make_objective
-from .epochs import Epochs, epoch_chunk
+from .epochs import Epochs
 from .feed import Feed
-from .loop import FitOptions, FitResult, _padded, _report
+from .loop import FitOptions, FitResult, _padded, _report, chunk_boundaries
 from .progress import Progress
 from .run_dir import RunDir, canonical_hash, run_identity
 from .settings import Settings, resolve
@@ -190,7 +190,8 @@ def _train_members(prog: Program, o: FitOptions, st: Settings, obj: Objective,
     watches = [Epochs(prog, obj, s.data, s.validation, s.early_stopping, s.keep,
                       runs[i].path if runs else None, False,
                       runs[i].spec_hash if runs else None) for i, s in enumerate(settings)]
-    boundary, ck_every, width = _boundaries(o, st, per_epoch, total, watches[0].active)
+    boundary, ck_every, width = chunk_boundaries(o.chunk, st.checkpoint_every, per_epoch,
+                                                 total, watches[0].active)
     for w in watches:
         w.start(0, per_epoch)
     bar = Progress(total, per_epoch, o.progress, 0)
@@ -227,25 +228,6 @@ def _train_members(prog: Program, o: FitOptions, st: Settings, obj: Objective,
     return [_result(prog, o, i, seeds, settings[i], watches[i],
                     ended[i] or (step, member(params, i), member(opt_state, i)),
                     all_losses[i], runs, seconds, obj) for i in range(len(seeds))]
-
-
-def _boundaries(o: FitOptions, st: Settings, per_epoch: int, total: int, epochs: bool
-                ) -> tuple[Callable[[int], int], int, int]:
-    """``(boundary, ck_every, k)``: where the chunk from a step ends, as in a single run
-    (:func:`~.loop.fit`): on multiples of the chunk length ``k`` (every chunk is padded to
-    ``k`` rows: one compiled program), of the checkpoint interval and, when epochs are
-    evaluated, of the epoch."""
-    k = o.chunk or max(1, min(1000, math.ceil(total / 50)))
-    if epochs:
-        k = epoch_chunk(k, per_epoch)
-    ck_every = st.checkpoint_every or k * 5
-    epoch = per_epoch if epochs else total
-
-    def boundary(step: int) -> int:
-        return min((step // k + 1) * k, (step // ck_every + 1) * ck_every,
-                   (step // epoch + 1) * epoch, total)
-
-    return boundary, ck_every, k
 
 
 def _member_chunk(i: int, watch: Epochs, runs: list[RunDir], settings: list[Settings],

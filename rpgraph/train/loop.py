@@ -157,29 +157,43 @@ def fit(prog: Program, data: Any = None, *, options: FitOptions | None = None,
     if o.log_limit < 0:
         raise SpecValueError(f"Expected log_limit >= 0, got {o.log_limit}")
     per_epoch, total = step_plan(len(st.data), st.batch_size, st.epochs)
-    k = o.chunk or max(1, min(1000, math.ceil(total / 50)))
     run = RunDir(Path(o.out_dir), canonical_hash(prog), per_epoch,
                  run_identity(prog, st, obj), o.log_limit) if o.out_dir is not None else None
     if run is not None:
         run.open(resume=o.resume, force=o.force)
     try:
         watch = _epochs(prog, obj, st, run)
-        if watch.active:  # per-epoch evaluation needs epochs to end on chunk boundaries
-            k = epoch_chunk(k, per_epoch)
-        ck_every = st.checkpoint_every or k * 5
-        epoch = per_epoch if watch.active else total
-
-        def boundary(step: int) -> int:
-            # chunks end on absolute multiples of k, of ck_every and (when epochs are
-            # evaluated) of the epoch (see the module docstring), so checkpoints fall exactly
-            # every ck_every steps and every epoch ends on a chunk boundary
-            return min((step // k + 1) * k, (step // ck_every + 1) * ck_every,
-                       (step // epoch + 1) * epoch, total)
-
+        boundary, ck_every, k = chunk_boundaries(o.chunk, st.checkpoint_every, per_epoch,
+                                                 total, watch.active)
         return _train(prog, o, st, obj, run, watch, per_epoch, total, boundary, ck_every, k)
     finally:
         if run is not None:
             run.close()
+
+
+def chunk_boundaries(chunk: int | None, checkpoint_every: int | None, per_epoch: int,
+                     total: int, epochs: bool) -> tuple[Callable[[int], int], int, int]:
+    """``(boundary, ck_every, k)``: ``boundary(step)`` is where the chunk from ``step``
+    ends. Chunks end on absolute multiples of the chunk length ``k`` (every chunk is padded
+    to ``k`` rows: one compiled program), of ``ck_every`` and, when ``epochs`` are evaluated,
+    of the epoch (see the module docstring), so checkpoints fall exactly every ``ck_every``
+    steps and every epoch ends on a chunk boundary.
+
+    >>> boundary, ck_every, k = chunk_boundaries(None, 4, 3, 10, True)
+    >>> [boundary(s) for s in (0, 3, 4, 6, 9)], ck_every, k
+    ([3, 4, 6, 8, 10], 4, 3)
+    """
+    k = chunk or max(1, min(1000, math.ceil(total / 50)))
+    if epochs:  # per-epoch evaluation needs epochs to end on chunk boundaries
+        k = epoch_chunk(k, per_epoch)
+    ck_every = checkpoint_every or k * 5
+    epoch = per_epoch if epochs else total
+
+    def boundary(step: int) -> int:
+        return min((step // k + 1) * k, (step // ck_every + 1) * ck_every,
+                   (step // epoch + 1) * epoch, total)
+
+    return boundary, ck_every, k
 
 
 def _train(prog: Program, o: FitOptions, st: Settings, obj: Objective, run: RunDir | None,
