@@ -205,6 +205,9 @@ def cmd_train(a: argparse.Namespace) -> int:
     """``rpgraph train FILE``: the spec's training run, flags overriding its train block."""
     from .train.distributed import cluster_from
 
+    if a.batched and a.seeds is None and not a.set:
+        raise SpecError("--batched is for ensembles and sweeps",
+                        hint="add --seeds K or --set KEY=V1,V2,...")
     cluster = cluster_from(a.coordinator, a.num_processes, a.process_id)
     if cluster is not None and (a.seeds is not None or a.set):
         raise SpecValueError("--seeds and --set do not work with several processes yet",
@@ -293,11 +296,12 @@ def _train_ensemble(a: argparse.Namespace, prog: object, out: Path) -> int:
                 raise SpecValueError("--seeds and --set seed=... both give the seeds",
                                      hint="give the seeds once")
             axes.append(parse_axis("seed=" + ",".join(str(first + i) for i in range(a.seeds))))
-        results = fit_sweep(prog, a.data, axes=axes, options=options)  # type: ignore[arg-type]
+        results = fit_sweep(prog, a.data, axes=axes, options=options,  # type: ignore[arg-type]
+                            batched=a.batched)
     else:
         seeds = list(range(first, first + a.seeds))
         results = fit_ensemble(prog, a.data, seeds=seeds,  # type: ignore[arg-type]
-                               options=options)
+                               options=options, batched=a.batched)
     if not a.quiet:
         r0 = results[0]
         print(f"trained {len(results)} models x {r0.steps} steps in one program in "
@@ -379,6 +383,10 @@ def _with_compile_flags(commands: Mapping[str, argparse.ArgumentParser]) -> None
                                    help="sweep: train the grid of these values in one program "
                                    "(KEY: seed or optimizer.<argument>, e.g. optimizer.lr); "
                                    "--out gets a folder per point")
+    commands["train"].add_argument("--batched", action="store_true",
+                                   help="with --seeds/--set: vmap the models (faster where "
+                                   "they share each batch; equal to their single runs within "
+                                   "float tolerance, not bit for bit)")
 
 
 # Conventions are checked by to_nir / from_nir (one list, in rpgraph.nir.conventions), so

@@ -577,6 +577,7 @@ def _rows() -> list[tuple[str, str, list[str]]]:
         ("cli:bad_choice", "usage", ["graph", "tiny.rpg", "--format", "svg"]),
         ("cli:bad_time", "usage", ["nir", "import", "x.nir", "--dt", "1 parsec", "-o", "y"]),
         ("cli:resume_without_out", "SpecError", ["train", "tiny.rpg", "--resume"]),
+        ("cli:batched_alone", "SpecError", ["train", "tiny.rpg", "--batched", *TRAIN]),
         ("cli:too_many_devices", "SpecValueError",
          ["train", "tiny.rpg", "--devices", "64", "--out", "o", *TRAIN]),
         ("cli:seeds_with_resume", "SpecValueError",
@@ -1349,6 +1350,10 @@ EXPECTED: dict[str, tuple[int, str]] = {
         "rpgraph nir import: error: argument --dt: Expected a time such as 1ms, got '1 parsec'\n"
         "hint: see 'rpgraph nir import --help'\n"
     )),
+    'cli:batched_alone': (1, (
+        'error: --batched is for ensembles and sweeps\n'
+        'hint: add --seeds K or --set KEY=V1,V2,...\n'
+    )),
     'cli:resume_without_out': (1, (
         'error: --resume needs --out DIR (the run to continue)\n'
         'hint: rpgraph train SPEC --out runs/NAME --resume\n'
@@ -2052,6 +2057,7 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
             "file:spec_is_a_pipe", "file:spec_is_a_device", "file:spec_too_large"],
         "output file cannot be written (cli)": ["file:output_folder_missing"],
         "--resume without --out (cli)": ["cli:resume_without_out"],
+        "--batched without an ensemble (cli)": ["cli:batched_alone"],
         "NIR file missing / not NIR / unsupported nodes / output folder missing": [
             "nir:missing_file", "nir:not_nir", "nir:unsupported_import", "nir:conv_padding",
             "nir:unsupported_export", "nir:spec_folder_missing", "nir:output_folder_missing"],

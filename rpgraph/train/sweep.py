@@ -190,7 +190,8 @@ def injected(spec: OptimizerSpec, hyper: Sequence[tuple[str, float]], axes: Sequ
 
 
 def fit_sweep(prog: Program, data: Any = None, *, axes: Sequence[Axis],
-              options: FitOptions | None = None, **overrides: Any) -> list[FitResult]:
+              options: FitOptions | None = None, batched: bool = False,
+              **overrides: Any) -> list[FitResult]:
     """Train every point of the grid ``axes`` (from :func:`parse_axis`) in one jitted
     program (:func:`~.ensemble.fit_ensemble`), one run folder per point under
     ``options.out_dir`` named after it (``optimizer.lr=0.003_seed=1``). Returns one
@@ -222,4 +223,5 @@ def fit_sweep(prog: Program, data: Any = None, *, axes: Sequence[Axis],
     optimizers = [(injected(spec, p.hyper, axes), spec.text + "".join(
         f" [{k} = {v!r}]" for k, v in p.hyper)) for p in points]
     return fit_ensemble(prog, data, seeds=[p.seed for p in points], options=o,
-                        optimizers=optimizers, names=[p.name for p in points])
+                        optimizers=optimizers, names=[p.name for p in points],
+                        batched=batched)
