@@ -264,8 +264,14 @@ def test_what_each_writer_cannot_do_is_said() -> None:
     biased, low = _layer(1, "v_reset", bias=0.02), _layer(1, "v_reset", v_reset=-0.1)
     said = {c: [len(write_lif(p, DT, c).approx) for p in (sub, vr, biased, low)]
             for c in EXPORT_CONVENTIONS}
-    assert said == {"nir": [1, 0, 0, 0], "norse": [1, 0, 1, 1], "snntorch": [1, 0, 1, 1],
+    # a v_reset != 0 for a reader that resets to 0: v relative to v_reset (one phrase), and
+    # the resting shift that makes is a bias (another)
+    assert said == {"nir": [1, 0, 0, 0], "norse": [1, 0, 1, 2], "snntorch": [1, 0, 1, 2],
                     "rockpool": [0, 1, 1, 1]}
+    w = write_lif(low, DT, "norse")
+    assert w.approx[0].startswith("has v_reset != 0: Norse 1.1 resets v to 0, so v is written")
+    np.testing.assert_allclose(w.fields["v_threshold"], low.threshold + 0.1)
+    assert np.all(w.fields["v_reset"] == 0) and w.shift is not None
     assert write_lif(sub, DT, "nir").approx[0].startswith("subtracts its threshold")
     # a bias becomes a constant input where the reader has no (usable) v_leak
     for c in ("norse", "snntorch"):

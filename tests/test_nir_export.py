@@ -101,9 +101,9 @@ def test_the_issues_specs(spec_cells: Any, spec_runs: Any) -> None:
 
 def test_round_trip_through_each_convention(run: conf.Run) -> None:
     """rpgraph reads each of its exports back as the spec ran: exactly, except where the
-    file itself had to approximate (snnTorch and Norse take a bias as a constant input,
-    snnTorch resets to 0)."""
-    approx = {"nir": set(), "norse": {"vb"}, "snntorch": {"vb", "vn"}, "rockpool": set()}
+    file itself had to approximate (snnTorch and Norse take a bias as a constant input, and
+    reset to 0: a nonzero v_reset is written as voltages relative to it, starting there)."""
+    approx = {"nir": set(), "norse": {"vb", "vn"}, "snntorch": {"vb", "vn"}, "rockpool": set()}
     for convention in CONVENTIONS:
         rows = [r for r in conf.EXPORT_ROWS if convention in r.conventions
                 and not (r.key == "syn" and convention == "snntorch")]

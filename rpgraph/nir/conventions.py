@@ -44,12 +44,15 @@ them as parameters, and each approximation in words. What each reader cannot run
   ``v -= n threshold``) is read as one spike and ``v = v_reset = 0``.
 * ``"norse"`` (Norse 1.1): as ``"nir"``, but Norse also feeds ``v_leak`` to the synapse (so
   a bias becomes a constant input, which the synapse delays) and resets to 0 whatever
-  ``v_reset`` says; ``LI`` (Norse's main branch; 1.1.0 has none) ignores ``r`` (its gain goes
+  ``v_reset`` says (so a nonzero ``v_reset`` is written by measuring ``v`` from it: threshold
+  ``threshold - v_reset``, the resting shift as a bias; the neuron then starts at
+  ``v_reset``); ``LI`` (Norse's main branch; 1.1.0 has none) ignores ``r`` (its gain goes
   to the weights).
 * ``"snntorch"`` (snnTorch ``import_from_nir``): reads every file at ``dt = 0.1 ms``
   (:data:`SNNTORCH_DT`; time constants are written for that step), needs
   ``r = tau_mem / dt``, ``v_leak = 0`` and one threshold per layer (so gains and thresholds
-  go to the weights, the bias becomes a constant input), resets to 0, has no ``LI``.
+  go to the weights, the bias becomes a constant input), resets to 0 (``v_reset`` as for
+  Norse), has no ``LI``.
 * ``"rockpool"`` (Rockpool 3.1): exact for subtractive ``lif``; it ignores ``w_in`` and
   ``v_reset`` (a ``lif(reset = v_reset)`` is read with Rockpool's reset) and casts ``LI``
   time constants to integers.
@@ -63,7 +66,7 @@ metadata, else ``snntorch`` when every ``CubaLIF`` has ``r == tau_mem / dt`` and
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 import nir
@@ -264,6 +267,21 @@ def _reset_approx(p: LifParams, reader: str, honours_v_reset: bool) -> tuple[str
     return ()
 
 
+def _from_reset(p: LifParams, dt: float, reader: str) -> tuple[LifParams, tuple[str, ...]]:
+    """For a reader that resets to 0: ``p`` with its voltages measured from ``v_reset``
+    (``v' = v - v_reset`` obeys ``v' = alpha v' + isyn + bias - (1 - alpha) v_reset`` and
+    fires at ``threshold - v_reset``), so the reader's reset to 0 is rpgraph's reset to
+    ``v_reset``; the neuron then starts at ``v_reset`` instead of 0. Unchanged when
+    ``v_reset`` is 0, or not below the threshold."""
+    if p.reset != "v_reset" or not np.any(p.v_reset != 0) or np.any(p.threshold <= p.v_reset):
+        return p, ()
+    shifted = replace(p, threshold=p.threshold - p.v_reset, v_reset=np.zeros_like(p.v_reset),
+                      bias=p.bias - _one_minus(p.tau_mem, dt) * p.v_reset)
+    return shifted, (f"has v_reset != 0: {reader} resets v to 0, so v is written relative to "
+                     "v_reset (threshold - v_reset, the resting shift as a bias) and starts "
+                     "at v_reset rather than 0",)
+
+
 def _lif_nir(p: LifParams, dt: float) -> Written:
     """Forward Euler with ``K = 1`` (``r = tau_mem / dt``) and ``G_s = a_s``; ``v_leak`` is
     where the neuron rests: ``bias / (1 - a_m)``."""
@@ -279,9 +297,10 @@ def _lif_norse(p: LifParams, dt: float) -> Written:
     """As ``"nir"``, but Norse's synapse also relaxes to the neuron's ``v_leak`` (its
     ``LIBoxCell`` gets it too), so ``v_leak = 0`` and the bias enters as a constant input
     ``bias (1 - a_s) / a_s`` (the synapse scales its input by ``a_s``)."""
+    p, approx = _from_reset(p, dt, "Norse 1.1")
     w = _lif_nir(p, dt)
     fields = {**w.fields, "v_leak": np.zeros_like(p.bias)}
-    approx = _reset_approx(p, "Norse 1.1", False)
+    approx += _reset_approx(p, "Norse 1.1", False)
     shift = None
     if np.any(p.bias != 0):
         a_s = np.exp(-dt / p.tau_syn)
@@ -295,6 +314,7 @@ def _lif_snntorch(p: LifParams, dt: float) -> Written:
     :data:`SNNTORCH_DT`; the input gain ``a_s / threshold`` and threshold 1 normalise the
     membrane (snnTorch needs one threshold per layer), the bias enters as a constant input
     ``bias (1 - a_s) / threshold``."""
+    p, approx = _from_reset(p, dt, "snnTorch")
     step = SNNTORCH_DT
     tau_syn, tau_mem = _euler_taus(p, dt, step)
     ones = np.ones_like(p.threshold)
@@ -303,7 +323,7 @@ def _lif_snntorch(p: LifParams, dt: float) -> Written:
               "v_reset": 0 * ones}
     a_s = np.exp(-dt / p.tau_syn)
     shift = None
-    approx = _reset_approx(p, "snnTorch", False)
+    approx += _reset_approx(p, "snnTorch", False)
     if np.any(p.bias != 0):
         shift = p.bias * _one_minus(p.tau_syn, dt) / p.threshold
         approx += (_BIAS.format(reader="snnTorch has no v_leak"),)
