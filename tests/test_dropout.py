@@ -66,6 +66,25 @@ def test_same_key_same_mask_and_hoisting_does_not_change_it(prog: rpgraph.Progra
     assert not np.array_equal(out(prog, 3), out(prog, 4))
 
 
+def test_remat_recomputes_the_same_mask() -> None:
+    """``remat`` recomputes the forward pass in the backward one: the recomputed dropout
+    draws the same mask, so a training step equals the one without remat (the whole graph
+    in one scan over time, remat chunks of 2 steps)."""
+    loop = rpgraph.compile(SHAPED, hoist=False)
+    remat = rpgraph.compile(SHAPED, hoist=False, remat=2)
+    params = loop.init(0)
+    x = jnp.asarray(np.random.default_rng(2).normal(size=(2, 6, 18)), jnp.float32)
+    t = jnp.asarray(np.random.default_rng(3).normal(size=(2, 6, 4)), jnp.float32)
+    opt = optax.sgd(0.1)
+    new = [jax.jit(make_step(p, opt))(params, opt.init(params), x, t, jax.random.PRNGKey(5))
+           for p in (loop, remat)]
+    np.testing.assert_allclose(float(new[1][2]), float(new[0][2]), rtol=1e-6)
+    for a, b in zip(jax.tree_util.tree_leaves(new[1][0]), jax.tree_util.tree_leaves(new[0][0]),
+                    strict=True):
+        np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-6, atol=1e-7)
+    assert float(new[0][2]) != float(loop.loss(params, x, t))  # the step did drop units
+
+
 def test_gradient_matches_numpy_and_finite_differences(prog: rpgraph.Program) -> None:
     params = prog.init(0)
     rng = np.random.default_rng(1)
@@ -79,9 +98,11 @@ def test_gradient_matches_numpy_and_finite_differences(prog: rpgraph.Program) ->
 
     w0 = params["w"]["weight"]
     g = np.asarray(jax.grad(f)(w0))
-    mask = np.asarray(KINDS["dropout"].train_mask(keys["d"], (1, 3, 18),
-                                                  KINDS["dropout"].configure({"p": 0.25},
-                                                                             dt=1e-3)))
+    # each step's mask from fold_in(key, t): the same hoisted, looped or in remat chunks
+    cfg = KINDS["dropout"].configure({"p": 0.25}, dt=1e-3)
+    mask = np.stack([np.asarray(KINDS["dropout"].train_mask(
+        jax.random.fold_in(keys["d"], t), (1, 2, 3, 3), cfg)).reshape(1, 18) for t in range(3)],
+        axis=1)
     # y = (x * mask) @ w, so d sum(c * y) / dw = (x * mask)^T c summed over time
     ref = np.einsum("bti,bto->io", x * mask, c)
     np.testing.assert_allclose(g, ref, rtol=1e-5, atol=1e-6)

@@ -121,10 +121,9 @@ class Executor:
         def body(s: Tree, i: Array) -> tuple[Tree, Any]:
             # slice in place: a reshaped copy of a long input would cost more than remat saves
             x = {k: jax.lax.dynamic_slice_in_dim(v, i * c, c, axis=1) for k, v in xs.items()}
-            # masks are drawn per chunk, as noise is (remat keeps no series-long mask)
-            ks = None if keys is None else {
-                n: jax.random.fold_in(k, i) for n, k in keys.items()}
-            outs, s2, rec = self._run_plan(params, x, s, record, ks)
+            # training masks are drawn per time step (see _mask): chunk i's are those of its
+            # steps in the unchunked run
+            outs, s2, rec = self._run_plan(params, x, s, record, keys, i * c)
             return s2, (outs, rec)
 
         s_fin, (outs, rec) = jax.lax.scan(body, self._broadcast_state(state, B),
@@ -133,7 +132,7 @@ class Executor:
                 jax.tree_util.tree_map(merge, rec))
 
     def _run_plan(self, params: Tree, xs: dict[str, Array], state: Tree | None, record: bool,
-                  keys: dict[str, Array] | None = None
+                  keys: dict[str, Array] | None = None, t0: Array | int = 0
                   ) -> tuple[dict[str, Array], Tree, dict[str, dict[str, Array]]]:
         B, T = next(iter(xs.values())).shape[:2]
         values: dict[str, Array] = {k: jnp.asarray(v, self._dtype) for k, v in xs.items()}
@@ -144,7 +143,7 @@ class Executor:
             if stage.op == "apply":
                 n = stage.nodes[0]
                 values[n] = self._apply(n, params, self._sum_inputs(n, values, B, T))
-                mask = self._mask(n, keys, values[n].shape)
+                mask = self._mask(n, keys, values[n].shape, t0)
                 if mask is not None:
                     values[n] = values[n] * mask
             elif stage.op == "scan":
@@ -164,7 +163,7 @@ class Executor:
                     rec[n] = dict(r)
             else:
                 self._loop(stage.nodes, params, values, state0, new_state, rec, record, B, T,
-                           keys)
+                           keys, t0)
             if record:
                 for n in stage.nodes:
                     rec.setdefault(n, {})["output"] = values[n]
@@ -198,12 +197,20 @@ class Executor:
             return x  # outputs and junctions pass their summed input through
         return self._kind(n).apply(params.get(n, {}), x, self._cfg[n])
 
-    def _mask(self, n: str, keys: dict[str, Array] | None, shape: tuple[int, ...]
-              ) -> Array | None:
-        """A training node's mask for its whole ``(B, T, N)`` output (None: evaluation)."""
+    def _mask(self, n: str, keys: dict[str, Array] | None, shape: tuple[int, ...],
+              t0: Array | int = 0) -> Array | None:
+        """A training node's mask for its whole ``(B, T, ...)`` output, whose first step is
+        step ``t0`` of the series (None: evaluation). Each step's mask is drawn from
+        ``fold_in(key, t)``, so a hoisted node (the whole series at once), a looped one (the
+        same array fed step by step) and remat chunks (their own steps) see the same masks."""
         if keys is None or n not in keys:
             return None
-        return self._kind(n).train_mask(keys[n], shape, self._cfg[n])
+        kind, cfg = self._kind(n), self._cfg[n]
+        step = (shape[0], *shape[2:])
+        mask: Array | None = jax.vmap(
+            lambda t: kind.train_mask(jax.random.fold_in(keys[n], t), step, cfg),
+            out_axes=1)(t0 + jnp.arange(shape[1]))
+        return mask
 
     def _noise(self, n: str, s: dict[str, Array], B: int, T: int
                ) -> tuple[Array | None, dict[str, Array]]:
@@ -218,7 +225,8 @@ class Executor:
 
     def _loop(self, nodes: tuple[str, ...], params: Tree, values: dict[str, Array],
               state0: Tree, new_state: Tree, rec: dict[str, dict[str, Array]], record: bool,
-              B: int, T: int, keys: dict[str, Array] | None = None) -> None:
+              B: int, T: int, keys: dict[str, Array] | None = None,
+              t0: Array | int = 0) -> None:
         members = set(nodes)
         g = self._g
         # inputs from outside the loop are computed for the whole series up front
@@ -239,7 +247,7 @@ class Executor:
         for n in nodes:
             if n not in self._cfg or self.network.module(n).stateful:
                 continue
-            m = self._mask(n, keys, (B, T, self._nodes[n].size_out))
+            m = self._mask(n, keys, (B, T, self._nodes[n].size_out), t0)
             if m is not None:
                 noises[n] = m
         local = {n: self._params(n, params) for n in stateful}

@@ -26,7 +26,8 @@ class Options:
         remat: chunk length for ``jax.checkpoint`` over time (``None``: off): the network
             runs chunk by chunk with its state carried, and the backward pass recomputes
             each chunk; cuts peak memory of long sequences. (Noise, if any, is drawn per
-            chunk, so noisy runs differ from unchunked ones.)
+            chunk, so noisy runs differ from unchunked ones; training masks such as
+            ``dropout``'s are drawn per time step, so they do not.)
         unroll: time steps per iteration of every scan over time (``lax.scan(unroll=k)``);
             ``None`` picks per backend: 8 on GPU, where each loop iteration costs a kernel
             launch and a device-to-host check (LIF N=1024 fwd+bwd on an H200: 13.2 ms at 1,

@@ -535,8 +535,9 @@ class Kind(Generic[C]):
     train_random: ClassVar[bool] = False
 
     def train_mask(self, key: Array, shape: Shape, cfg: C) -> Array | None:
-        """:attr:`train_random` kinds: the factor their output ``shape`` (the whole
-        ``(B, T, N)`` series) is multiplied by while training; ``None``: none."""
+        """:attr:`train_random` kinds: the factor their output of one time step (``shape``:
+        ``(B, ...)``) is multiplied by while training; ``None``: none. The compiler draws
+        each step with its own key (``fold_in(key, t)``)."""
         return None
 
     def prepare(self, params: Params, cfg: C) -> Prepared:

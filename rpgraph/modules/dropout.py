@@ -3,9 +3,11 @@
 While training (the loss the training step differentiates) each element of the node's input
 is kept with probability ``1 - p`` and scaled by ``1 / (1 - p)``, so its expected value is
 unchanged; in ``evolve``, ``Program.loss`` and every evaluation it is the identity. The
-mask is drawn once for the whole ``(B, T, *shape)`` series, never inside a time loop, from
-a key the training step derives from ``(seed, step)`` (as noise keys are), so a resumed run
-drops exactly the same elements.
+mask of the whole ``(B, T, *shape)`` series is drawn before any time loop, each time step
+``t`` from ``fold_in(key, t)`` (:meth:`train_mask` draws one step; the compiler folds in
+the step), so a hoisted node, one stepped inside a loop and one in ``remat`` chunks drop
+the same elements. The key is one the training step derives from ``(seed, step)`` (as noise
+keys are), so a resumed run drops exactly the same elements.
 """
 
 from __future__ import annotations
