@@ -24,11 +24,15 @@ import traceback
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from . import __version__
 from .errors import SpecError, SpecValueError
 from .vocab import UNITS
+
+if TYPE_CHECKING:
+    from .compile import Program
+    from .train import FitOptions, FitResult
 
 EXIT_SPEC = 1
 EXIT_USAGE = 2
@@ -243,16 +247,7 @@ def cmd_train(a: argparse.Namespace) -> int:
     try:
         result = fit(prog, a.data, options=options)
     except KeyboardInterrupt as stop:
-        # only a run that has a checkpoint can be continued
-        from .io.checkpoint import latest_checkpoint
-
-        what = "terminated" if isinstance(stop, _Terminated) else "interrupted"
-        if latest_checkpoint(out) is not None and (out / ".rpgraph-run").is_file():
-            print(f"{what}; continue the run with: rpgraph train {a.file} --out {out} --resume",
-                  file=sys.stderr)
-        else:
-            print(f"{what} before the first checkpoint; nothing to resume", file=sys.stderr)
-        return 143 if isinstance(stop, _Terminated) else 130
+        return _stopped(a, out, [out], stop)
     if not a.quiet:
         if result.epochs and result.epochs[-1].get("stop"):
             best = [r["epoch"] for r in result.epochs if r.get("best")]
@@ -269,48 +264,75 @@ def cmd_train(a: argparse.Namespace) -> int:
     return 0
 
 
-def _train_ensemble(a: argparse.Namespace, prog: object, out: Path) -> int:
+def _stopped(a: argparse.Namespace, out: Path, runs: list[Path],
+             stop: KeyboardInterrupt) -> int:
+    """Ctrl-C or SIGTERM during training: how to continue, where every run folder has a
+    checkpoint (only such a run can be continued); the exit status."""
+    from .io.checkpoint import latest_checkpoint
+
+    what = "terminated" if isinstance(stop, _Terminated) else "interrupted"
+    if runs and all(latest_checkpoint(r) is not None and (r / ".rpgraph-run").is_file()
+                    for r in runs):
+        again = ([f"--seed {a.seed}"] if a.seed is not None else []) + (
+            [f"--seeds {a.seeds}"] if a.seeds is not None else []) + [
+            f"--set {text}" for text in a.set or []] + (["--batched"] if a.batched else [])
+        print(f"{what}; continue the run with: rpgraph train {a.file} "
+              f"{''.join(x + ' ' for x in again)}--out {out} --resume", file=sys.stderr)
+    else:
+        print(f"{what} before the first checkpoint; nothing to resume", file=sys.stderr)
+    return 143 if isinstance(stop, _Terminated) else 130
+
+
+def _train_ensemble(a: argparse.Namespace, prog: Program, out: Path) -> int:
     """``rpgraph train FILE --seeds K``: K models (seeds S..S+K-1, S from --seed or the train
     block) in one program, one run directory each under ``out``; ``--set KEY=V1,V2,...``:
     the grid of those values, likewise (see :mod:`rpgraph.train.sweep`)."""
     from .train import FitOptions
-    from .train.ensemble import fit_ensemble
     from .train.plots import write_plots
-    from .train.sweep import fit_sweep, parse_axis
     from .train_config import elaborate_train
 
     if a.seed is not None:
         first = a.seed
     else:
-        config = elaborate_train(prog.network)  # type: ignore[attr-defined]
+        config = elaborate_train(prog.network)
         first = config.seed if config is not None else 0
     options = FitOptions(
         epochs=a.epochs, batch_size=a.batch_size, out_dir=out, resume=a.resume,
         progress=not a.quiet, params=a.init_params, checkpoint_every=a.checkpoint_every,
         devices=a.devices, bounds=_load_bounds(prog, a.bounds), seed=first,
         on_end=None if a.no_plots else write_plots, allow_outside=a.allow_outside)
+    try:
+        results = _fit_models(a, prog, options, first)
+    except KeyboardInterrupt as stop:
+        runs = sorted(p for p in out.iterdir() if p.is_dir()) if out.is_dir() else []
+        return _stopped(a, out, runs, stop)
+    if not a.quiet:
+        ran = max(r.steps - r.start for r in results)  # this call's steps (--resume)
+        print(f"trained {len(results)} models x {ran} steps in one program in "
+              f"{results[0].seconds:.1f} s "
+              f"({len(results) * ran / max(results[0].seconds, 1e-9):.0f} model-steps/s)")
+        for r in results:
+            metrics = "  ".join(f"{k} {v:.4g}" for k, v in r.metrics.items())
+            print(f"{r.run_dir.name if r.run_dir else ''}: {metrics}  ({r.run_dir})")
+    return 0
+
+
+def _fit_models(a: argparse.Namespace, prog: Program, options: FitOptions, first: int
+                ) -> list[FitResult]:
+    """The ensemble (``--seeds``) or sweep (``--set``) of ``rpgraph train``."""
+    from .train.ensemble import fit_ensemble
+    from .train.sweep import fit_sweep, parse_axis
+
     if a.set:
-        axes = [parse_axis(text, prog.network) for text in a.set]  # type: ignore[attr-defined]
+        axes = [parse_axis(text, prog.network) for text in a.set]
         if a.seeds is not None:
             if any(x.key == "seed" for x in axes):
                 raise SpecValueError("--seeds and --set seed=... both give the seeds",
                                      hint="give the seeds once")
             axes.append(parse_axis("seed=" + ",".join(str(first + i) for i in range(a.seeds))))
-        results = fit_sweep(prog, a.data, axes=axes, options=options,  # type: ignore[arg-type]
-                            batched=a.batched)
-    else:
-        seeds = list(range(first, first + a.seeds))
-        results = fit_ensemble(prog, a.data, seeds=seeds,  # type: ignore[arg-type]
-                               options=options, batched=a.batched)
-    if not a.quiet:
-        r0 = results[0]
-        print(f"trained {len(results)} models x {r0.steps} steps in one program in "
-              f"{r0.seconds:.1f} s ({len(results) * r0.steps / max(r0.seconds, 1e-9):.0f} "
-              "model-steps/s)")
-        for r in results:
-            metrics = "  ".join(f"{k} {v:.4g}" for k, v in r.metrics.items())
-            print(f"{r.run_dir.name if r.run_dir else ''}: {metrics}  ({r.run_dir})")
-    return 0
+        return fit_sweep(prog, a.data, axes=axes, options=options, batched=a.batched)
+    seeds = list(range(first, first + a.seeds))
+    return fit_ensemble(prog, a.data, seeds=seeds, options=options, batched=a.batched)
 
 
 def cmd_eval(a: argparse.Namespace) -> int:

@@ -9,9 +9,10 @@ from pathlib import Path
 
 import jax
 import numpy as np
+import pytest
 
 import rpgraph
-from rpgraph.cli import main
+from rpgraph.cli import _stopped, build_parser, main
 from rpgraph.train import fit
 from rpgraph.train.ensemble import fit_ensemble
 from rpgraph.train.sweep import fit_sweep, parse_axis
@@ -72,14 +73,24 @@ def test_a_spiking_ensemble_is_bit_identical_to_its_single_runs() -> None:
         assert np.array_equal(r.losses, alone.losses) and _same(r.params, alone.params)
 
 
-def test_cli_seeds_writes_one_run_per_seed(tmp_path: Path, capsys: object) -> None:
+def test_cli_seeds_writes_one_run_per_seed(tmp_path: Path,
+                                           capsys: pytest.CaptureFixture[str]) -> None:
     spec = tmp_path / "n.rpg"
     spec.write_text(VAL_SPEC)  # validated every epoch, per model
     out = tmp_path / "runs"
-    assert main(["train", str(spec), "--seeds", "2", "--seed", "3", "--epochs", "2",
-                 "--no-plots", "--out", str(out)]) == 0
+    args = ["train", str(spec), "--seeds", "2", "--seed", "3", "--no-plots", "--out", str(out)]
+    assert main([*args, "--epochs", "1"]) == 0
     assert sorted(p.name for p in out.iterdir()) == ["seed-3", "seed-4"]
     assert (out / "seed-4" / "params.npz").is_file()
+    # interrupted now: every model has a checkpoint, so the message says how to go on
+    runs = sorted(out.iterdir())
+    capsys.readouterr()
+    given = build_parser().parse_args([*args, "--epochs", "1"])
+    assert _stopped(given, out, runs, KeyboardInterrupt()) == 130
+    assert capsys.readouterr().err == (f"interrupted; continue the run with: rpgraph train "
+                                       f"{spec} --seed 3 --seeds 2 --out {out} --resume\n")
+    assert main([*args, "--epochs", "2", "--resume"]) == 0  # more epochs extend it
+    assert "trained 2 models x 3 steps" in capsys.readouterr().out  # epoch 2 of 2
     rows = (out / "seed-4" / "epochs.jsonl").read_text().splitlines()
     assert [json.loads(r)["epoch"] for r in rows] == [0, 1] and "val_loss" in rows[0]
 
@@ -126,3 +137,21 @@ def test_ensemble_validates_stops_and_keeps_best_per_model(tmp_path: Path) -> No
             assert summary.get(key) == single.get(key), key
         assert (tmp_path / "ens" / f"seed-{s}" / "best.npz").is_file()
     assert len(stops) > 1  # some models stopped at other epochs than others
+
+
+def test_ensemble_resumes_as_if_never_interrupted(tmp_path: Path) -> None:
+    """``--resume`` continues every model from its checkpoint (a model that had stopped
+    early stays stopped), bit for bit as the uninterrupted ensemble; run files included."""
+    prog = rpgraph.compile(VAL_SPEC)
+    seeds = [0, 1, 2]
+    whole = fit_ensemble(prog, seeds=seeds, progress=False, out_dir=tmp_path / "whole")
+    cut = fit_ensemble(prog, seeds=seeds, progress=False, epochs=4, out_dir=tmp_path / "cut")
+    assert any(r.epochs[-1].get("stop") for r in cut) and not all(
+        r.epochs[-1].get("stop") for r in cut)  # one stopped before the cut, one did not
+    again = fit_ensemble(prog, seeds=seeds, progress=False, resume=True,
+                         out_dir=tmp_path / "cut")
+    for s, a, b in zip(seeds, whole, again, strict=True):
+        assert (a.steps, a.epochs) == (b.steps, b.epochs) and _same(a.params, b.params)
+        for name in ("metrics.jsonl", "epochs.jsonl"):
+            assert (tmp_path / "whole" / f"seed-{s}" / name).read_text() == (
+                tmp_path / "cut" / f"seed-{s}" / name).read_text(), (s, name)

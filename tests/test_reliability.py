@@ -580,8 +580,6 @@ def _rows() -> list[tuple[str, str, list[str]]]:
         ("cli:batched_alone", "SpecError", ["train", "tiny.rpg", "--batched", *TRAIN]),
         ("cli:too_many_devices", "SpecValueError",
          ["train", "tiny.rpg", "--devices", "64", "--out", "o", *TRAIN]),
-        ("cli:seeds_with_resume", "SpecValueError",
-         ["train", "tiny.rpg", "--seeds", "2", "--out", "o", "--resume", *TRAIN]),
         ("cli:processes_missing", "SpecValueError",
          ["train", "tiny.rpg", "--coordinator", "localhost:1234", "--out", "o", *TRAIN]),
         ("cli:bad_coordinator", "SpecValueError",
@@ -1363,10 +1361,6 @@ EXPECTED: dict[str, tuple[int, str]] = {
         'hint: on CPU, set XLA_FLAGS=--xla_force_host_platform_device_count=N before starting; se'
         'veral hosts: one process each with --coordinator, --num-processes and --process-id\n'
     )),
-    'cli:seeds_with_resume': (1, (
-        'error: --resume does not work with --seeds yet\n'
-        'hint: train the seeds one by one for this\n'
-    )),
     'cli:processes_missing': (1, (
         'error: several processes need --coordinator, --num-processes and --process-id; missing '
         '--num-processes, --process-id\n'
@@ -2123,8 +2117,7 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
         "number too large / division by zero": ["spec:too_large", "spec:division_by_zero",
                                                 "spec:huge_number"],
         "more devices than available": ["cli:too_many_devices"],
-        "an ensemble flag combination not supported": ["cli:seeds_with_resume",
-                                                       "cli:seeds_with_processes"],
+        "an ensemble flag combination not supported": ["cli:seeds_with_processes"],
         "a sweep key that changes structure, is unknown or repeats seeds; a bad value": [
             "cli:sweep_structure", "cli:sweep_unknown_key", "cli:sweep_no_argument",
             "cli:sweep_bad_value", "cli:sweep_seeds_twice"],

@@ -120,8 +120,10 @@ def fit_ensemble(prog: Program, data: Any = None, *, seeds: Sequence[int],
                  **overrides: Any) -> list[FitResult]:
     """Train one model per seed in ``seeds`` in one jitted program; ``options`` as for
     :func:`~.loop.fit` (its ``seed`` ignored, ``out_dir`` the parent of one
-    ``seed-<s>`` run directory per model; ``resume``, ``params`` and ``devices`` are not
-    supported). Returns one :class:`~.loop.FitResult` per seed, in order.
+    ``seed-<s>`` run directory per model; ``resume`` continues each model from its own
+    checkpoint, which must be at one step unless the model had stopped early; ``params``
+    and ``devices`` are not supported). Returns one :class:`~.loop.FitResult` per seed, in
+    order.
 
     ``batched`` trains the models vmapped (see :func:`make_ensemble_chunk`): faster where
     they share each batch, equal to their single runs within float tolerance instead of bit
@@ -143,7 +145,7 @@ def fit_ensemble(prog: Program, data: Any = None, *, seeds: Sequence[int],
         raise SpecValueError("an ensemble needs at least one seed")
     if optimizers is None and len(set(seeds)) != len(seeds):
         raise SpecValueError(f"the seeds of an ensemble must differ, got {list(seeds)}")
-    for flag, unsupported in (("--resume", o.resume), ("--init-params", o.params is not None),
+    for flag, unsupported in (("--init-params", o.params is not None),
                               ("--devices", bool(o.devices and o.devices > 1))):
         if unsupported:
             raise SpecValueError(f"{flag} does not work with --seeds yet",
@@ -164,9 +166,8 @@ def fit_ensemble(prog: Program, data: Any = None, *, seeds: Sequence[int],
             for s, folder in zip(settings, folders, strict=True)] \
         if o.out_dir is not None else []
     try:
-        for run, s_st in zip(runs, settings, strict=False):
-            run.open(resume=False, force=o.force)  # marked and locked like a single run
-            run.start(prog, s_st, obj, total, 0)
+        for run in runs:
+            run.open(resume=o.resume, force=o.force)  # marked and locked like a single run
         return _train_members(prog, o, st, obj, seeds, settings, runs, per_epoch, total,
                               batched)
     finally:
@@ -200,11 +201,18 @@ def _train_members(prog: Program, o: FitOptions, st: Settings, obj: Objective,
     early keeps the parameters it stopped with while the others go on."""
     members = [jax.tree_util.tree_map(lambda a: jnp.array(a, jnp.float32), prog.init(s))
                for s in seeds]
-    params = stack(members)
     # each model's optimizer state from its own optimizer: a sweep's hyperparameters are
     # state (inject_hyperparams), and the one program below reads them from there
-    opt_state = stack([freeze(s.optimizer, obj.frozen).init(p)
-                       for s, p in zip(settings, members, strict=True)])
+    states = [freeze(s.optimizer, obj.frozen).init(p)
+              for s, p in zip(settings, members, strict=True)]
+    starts = [0] * len(seeds)
+    if o.resume:
+        for i, run in enumerate(runs):
+            members[i], states[i], starts[i] = run.resume(members[i], states[i], total,
+                                                          force=o.force)
+    for run, s_st, at in zip(runs, settings, starts, strict=False):
+        run.start(prog, s_st, obj, total, at)
+    params, opt_state = stack(members), stack(states)
     maps = _train_maps(st, seeds)
     # per-sample steps go through the data in order, whatever the seed
     shared = (st.batch_size == 1 and maps is None) or len(set(seeds)) == 1
@@ -217,13 +225,18 @@ def _train_members(prog: Program, o: FitOptions, st: Settings, obj: Objective,
                       runs[i].spec_hash if runs else None) for i, s in enumerate(settings)]
     boundary, ck_every, width = chunk_boundaries(o.chunk, st.checkpoint_every, per_epoch,
                                                  total, watches[0].active)
-    for w in watches:
-        w.start(0, per_epoch)
-    bar = Progress(total, per_epoch, o.progress, 0)
+    for w, at in zip(watches, starts, strict=True):
+        w.start(at, per_epoch)
+    # stopped early (or finished) before a resume: kept as they are
+    ended: list[tuple[int, Tree, Any] | None] = [
+        (at, member(params, i), member(opt_state, i)) if w.stopped or at == total else None
+        for i, (w, at) in enumerate(zip(watches, starts, strict=True))]
+    step = _common_start(starts, ended, runs, total)
+    # where each model's losses of this call start (a model already ended trains none)
+    begins = [step if e is None else at for e, at in zip(ended, starts, strict=True)]
+    bar = Progress(total, per_epoch, o.progress, step)
     losses_all: list[np.ndarray] = []
-    ended: list[tuple[int, Tree, Any] | None] = [None] * len(seeds)  # stopped early
     t0 = time.perf_counter()
-    step = 0
     try:
         while step < total and not all(ended):
             end = boundary(step)
@@ -252,7 +265,22 @@ def _train_members(prog: Program, o: FitOptions, st: Settings, obj: Objective,
         np.zeros((len(seeds), 0), np.float32)
     return [_result(prog, o, i, seeds, settings[i], watches[i],
                     ended[i] or (step, member(params, i), member(opt_state, i)),
-                    all_losses[i], runs, seconds, obj) for i in range(len(seeds))]
+                    all_losses[i], runs, seconds, obj, begins[i])
+            for i in range(len(seeds))]
+
+
+def _common_start(starts: list[int], ended: list[Any], runs: list[RunDir], total: int) -> int:
+    """The step the models still training continue from (0 without ``--resume``): their
+    checkpoints must agree, since they train in step. ``total`` when none is left."""
+    live = sorted({at for at, e in zip(starts, ended, strict=True) if e is None})
+    if len(live) > 1:
+        where = ", ".join(f"'{r.path.name}' at step {at}" for r, at, e in zip(
+            runs, starts, ended, strict=True) if e is None)
+        raise TrainingError(f"the models' checkpoints are at different steps ({where}); "
+                            "they train in step, so they resume from one",
+                            hint="resume each model on its own (--seed S --out DIR/seed-S "
+                            "--resume), or start the ensemble again")
+    return live[0] if live else total
 
 
 def _member_chunk(i: int, watch: Epochs, runs: list[RunDir], settings: list[Settings],
@@ -279,15 +307,15 @@ def _member_chunk(i: int, watch: Epochs, runs: list[RunDir], settings: list[Sett
 
 def _result(prog: Program, o: FitOptions, i: int, seeds: Sequence[int], st: Settings,
             watch: Epochs, last: tuple[int, Tree, Any], losses: np.ndarray,
-            runs: list[RunDir], seconds: float, obj: Objective) -> FitResult:
+            runs: list[RunDir], seconds: float, obj: Objective, start: int) -> FitResult:
     """Model ``i``'s result as its own run reports it (:func:`~.loop._report`): evaluated,
-    its run directory finished, ``on_end`` called."""
+    its run directory finished, ``on_end`` called; ``losses`` from step ``start``."""
     steps, p_i, o_i = last
     if watch.best_params is not None:  # keep = best
         p_i = jax.tree_util.tree_map(jnp.asarray, watch.best_params)
-    r = FitResult(p_i, o_i, losses[:steps], steps, runs[i].path if runs else None,
+    r = FitResult(p_i, o_i, losses[:steps - start], steps, runs[i].path if runs else None,
                   seconds=seconds, data=st.data, objective=obj, epochs=watch.rows,
-                  validation=st.validation)
+                  validation=st.validation, start=start)
     _report(prog, st, r, runs[i] if runs else None, watch, {"ensemble": list(seeds)})
     if o.on_end is not None:
         o.on_end(prog, r)
