@@ -45,6 +45,8 @@ class StartupConfig:
     length: int = 100
     repeats: int = 1  # runs of each command (the median is reported)
     check_repeats: int = 3  # runs of `rpgraph check` (short, so more of them), after a warm-up
+    plots: bool = True  # rpgraph train writes its plots, as the main job does (the smoke test
+    # leaves them out: matplotlib twice is a third of its time)
 
 
 def spec_text(cfg: StartupConfig) -> str:
@@ -126,7 +128,8 @@ def run_case(cfg: StartupConfig, log: Callable[[str], None] = print) -> list[Row
                 log(f"  [startup] rpgraph train, {label} cache ...")
                 out = d / f"run-{label}-{i}"
                 runs.append(_timed([py, "-m", "rpgraph.cli", "train", str(spec), "--out",
-                                    str(out), "--quiet"], env))
+                                    str(out), "--quiet",
+                                    *([] if cfg.plots else ["--no-plots"])], env))
                 if label == "warm":
                     summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
                     loops.append(float(summary["seconds"]))
@@ -135,7 +138,7 @@ def run_case(cfg: StartupConfig, log: Callable[[str], None] = print) -> list[Row
                         str(cfg.epochs), "--channels-in", str(cfg.channels_in), "--hidden",
                         str(cfg.hidden), "--length", str(cfg.length)], off)
                 for _ in range(cfg.repeats)]
-    note = f"{cfg.epochs} epochs x 3 samples, plots written"
+    note = f"{cfg.epochs} epochs x 3 samples, " + ("plots written" if cfg.plots else "no plots")
     for impl, runs in (("rpgraph cold cache", cold), ("rpgraph warm cache", warm),
                        ("rockpool", rock)):
         wall, cpu = _median(runs)

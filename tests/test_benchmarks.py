@@ -25,7 +25,7 @@ TINY = run.Config(
     parse=parse.ParseConfig(layers=20, repeats=1, chain_nodes=30),
     conv=conv.ConvConfig(length=3, batch=1, repeats=1),
     startup=startup.StartupConfig(epochs=1, channels_in=8, hidden=4, length=10,
-                                  check_repeats=1),
+                                  check_repeats=1, plots=False),
     # the sweep kind runs the ensemble's code path with per-model learning rates
     ensemble=ensemble.EnsembleConfig(cases=(("mlp-sweep", 2),), steps=3, repeats=1,
                                      channels_in=8, length=10),
