@@ -298,7 +298,8 @@ def _train_ensemble(a: argparse.Namespace, prog: Program, out: Path) -> int:
         first = config.seed if config is not None else 0
     options = FitOptions(
         epochs=a.epochs, batch_size=a.batch_size, out_dir=out, resume=a.resume,
-        progress=not a.quiet, params=a.init_params, checkpoint_every=a.checkpoint_every,
+        progress=not a.quiet, checkpoint_every=a.checkpoint_every,
+        params=prog.load_params(a.init_params) if a.init_params else None,
         devices=a.devices, bounds=_load_bounds(prog, a.bounds), seed=first,
         on_end=None if a.no_plots else write_plots, allow_outside=a.allow_outside)
     try:

@@ -53,6 +53,12 @@ def test_ensemble_equals_each_seed_trained_alone(tmp_path: Path) -> None:
         assert [json.loads(x)["loss"] for x in lines] == [float(v) for v in r.losses]
         assert json.loads((tmp_path / f"seed-{s}" / "config.json").read_text())["seed"] == s
     assert not np.allclose(ens[0].losses, ens[1].losses)  # the seeds differ
+    # --init-params: every model starts from the given parameters
+    start = prog.init(42)
+    given = fit_ensemble(prog, seeds=seeds[:2], progress=False, chunk=4, params=start)
+    for s, r in zip(seeds[:2], given, strict=True):
+        alone = fit(prog, seed=s, progress=False, chunk=4, params=start)
+        assert np.array_equal(r.losses, alone.losses) and _same(r.params, alone.params)
     # per-sample steps: one data order shared by the models (one wide matrix product)
     single = [fit(prog, seed=s, progress=False, batch_size=1, epochs=1).losses for s in (1, 2)]
     for batched_ in (False, True):

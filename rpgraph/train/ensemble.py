@@ -122,8 +122,8 @@ def fit_ensemble(prog: Program, data: Any = None, *, seeds: Sequence[int],
     :func:`~.loop.fit` (its ``seed`` ignored, ``out_dir`` the parent of one
     ``seed-<s>`` run directory per model; ``resume`` continues each model from its own
     checkpoint, which must be at one step unless the model had stopped early; ``params``
-    and ``devices`` are not supported). Returns one :class:`~.loop.FitResult` per seed, in
-    order.
+    are every model's initial parameters; ``devices`` is not supported). Returns one
+    :class:`~.loop.FitResult` per seed, in order.
 
     ``batched`` trains the models vmapped (see :func:`make_ensemble_chunk`): faster where
     they share each batch, equal to their single runs within float tolerance instead of bit
@@ -145,11 +145,9 @@ def fit_ensemble(prog: Program, data: Any = None, *, seeds: Sequence[int],
         raise SpecValueError("an ensemble needs at least one seed")
     if optimizers is None and len(set(seeds)) != len(seeds):
         raise SpecValueError(f"the seeds of an ensemble must differ, got {list(seeds)}")
-    for flag, unsupported in (("--init-params", o.params is not None),
-                              ("--devices", bool(o.devices and o.devices > 1))):
-        if unsupported:
-            raise SpecValueError(f"{flag} does not work with --seeds yet",
-                                 hint="train the seeds one by one for this")
+    if o.devices and o.devices > 1:
+        raise SpecValueError("--devices does not work with --seeds yet",
+                             hint="train the seeds one by one for this")
     st = resolve(prog, data, epochs=o.epochs, optimizer=o.optimizer, batch_size=o.batch_size,
                  seed=seeds[0], checkpoint_every=o.checkpoint_every,
                  allow_outside=o.allow_outside)
@@ -199,7 +197,10 @@ def _train_members(prog: Program, o: FitOptions, st: Settings, obj: Objective,
     same boundaries as a single run's (checkpoints, epochs when they are evaluated); each
     model keeps its own epochs (validation, early stopping, best), and a model that stops
     early keeps the parameters it stopped with while the others go on."""
-    members = [jax.tree_util.tree_map(lambda a: jnp.array(a, jnp.float32), prog.init(s))
+    if o.params is not None:  # --init-params: every model starts from them
+        prog.check_params(o.params)
+    members = [jax.tree_util.tree_map(lambda a: jnp.array(a, jnp.float32),
+                                      prog.init(s) if o.params is None else o.params)
                for s in seeds]
     # each model's optimizer state from its own optimizer: a sweep's hyperparameters are
     # state (inject_hyperparams), and the one program below reads them from there
