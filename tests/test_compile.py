@@ -492,6 +492,39 @@ def test_options_identical(name: str, opts: dict[str, Any]) -> None:
     grads_close(jax.grad(other.loss)(params, x, target), g0, str(opts))
 
 
+NOISY = """network noisy (dt = 1 ms) {
+    input x : 3
+    output y : 2
+    x -> linear(4) -> r: rate(activation = tanh, noise_std = 0.3) -> linear(4)
+      -> h: lif(noise_std = 0.2, threshold = 0.3) -> linear(2) -> y
+    h -> w: linear(4) -> h
+}
+"""
+
+
+def test_remat_draws_the_same_noise() -> None:
+    """Noise is drawn for the whole series before remat's chunks (and sliced), so a noisy
+    network gives the same outputs, state (its advanced noise key included) and gradients
+    with remat as without: a scanned node (``r``) and one in a loop (``h``)."""
+    base, chunked = rpgraph.compile(NOISY), rpgraph.compile(NOISY, remat=5)
+    params = base.init(0)
+    x = jnp.asarray(np.random.default_rng(0).normal(size=(2, 20, 3)), jnp.float32)
+    t = jnp.zeros((2, 20, 2), jnp.float32)
+    state = base.initial_state(2)
+    (y0, s0, r0), (y1, s1, r1) = (p.evolve(params, x, state, record=True)
+                                  for p in (base, chunked))
+    close(y1, y0)
+    for node in ("r", "h"):
+        close(r1[node]["output"], r0[node]["output"], msg=node)
+    for key in ("r", "h"):  # the noise keys advanced once, as without remat
+        np.testing.assert_array_equal(np.asarray(s1[key]["rng_key"]),
+                                      np.asarray(s0[key]["rng_key"]))
+        assert not np.array_equal(np.asarray(s1[key]["rng_key"]),
+                                  np.asarray(state[key]["rng_key"]))
+    grads_close(jax.grad(chunked.loss)(params, x, t), jax.grad(base.loss)(params, x, t),
+                "noisy remat")
+
+
 @functools.cache
 def _baseline(name: str) -> tuple[Tree, Any, Any, tuple[Any, Any, Any, Tree]]:
     """Default options (associative scan off): parameters, data and results."""

@@ -9,6 +9,7 @@ checks its arguments: :class:`~rpgraph.compile.program.Program` does that first.
 from __future__ import annotations
 
 import zlib
+from dataclasses import dataclass, field
 from typing import Any
 
 import jax
@@ -20,6 +21,17 @@ from .plan import DEFAULT_OPTIONS, PRECISION_DTYPES, Options, configure, data_gr
 
 Array = Any
 Tree = dict[str, dict[str, Array]]
+
+
+@dataclass(frozen=True)
+class _Draws:
+    """What one pass over the plan draws at random: the training-mask ``keys`` (``None``:
+    evaluation) with ``t0``, the series step of its first time step (a remat chunk's), and
+    ``noise`` already drawn for it by node (a remat chunk's slice of the whole series')."""
+
+    keys: dict[str, Array] | None = None
+    t0: Array | int = 0
+    noise: dict[str, Array] = field(default_factory=dict)
 
 
 class Executor:
@@ -110,29 +122,38 @@ class Executor:
         B, T = next(iter(xs.values())).shape[:2]
         chunk = self.options.remat
         if not chunk or chunk >= T:
-            return self._run_plan(params, xs, state, record, keys)
+            return self._run_plan(params, xs, state, record, _Draws(keys))
         # Remat: the network is causal, so the whole plan can run on consecutive chunks of
         # time with the state carried between them. Under jax.checkpoint only the carries at
         # chunk boundaries are kept for the backward pass; each chunk is recomputed.
         c = max(d for d in range(1, chunk + 1) if T % d == 0)
         merge = lambda a: jnp.swapaxes(a, 0, 1).reshape(B, T, *a.shape[3:])  # noqa: E731
+        # noise is drawn for the whole series first, as without remat (the same numbers;
+        # they are kept for the backward pass, like the inputs), and sliced per chunk
+        s0 = self._broadcast_state(state, B)
+        noise: dict[str, Array] = {}
+        for n in s0:
+            nz, s0[n] = self._noise(n, dict(s0[n]), B, T, _Draws())
+            if nz is not None:
+                noise[n] = nz
 
         @jax.checkpoint
         def body(s: Tree, i: Array) -> tuple[Tree, Any]:
             # slice in place: a reshaped copy of a long input would cost more than remat saves
-            x = {k: jax.lax.dynamic_slice_in_dim(v, i * c, c, axis=1) for k, v in xs.items()}
+            cut = lambda v: jax.lax.dynamic_slice_in_dim(v, i * c, c, axis=1)  # noqa: E731
+            x = {k: cut(v) for k, v in xs.items()}
             # training masks are drawn per time step (see _mask): chunk i's are those of its
             # steps in the unchunked run
-            outs, s2, rec = self._run_plan(params, x, s, record, keys, i * c)
+            draws = _Draws(keys, i * c, {n: cut(v) for n, v in noise.items()})
+            outs, s2, rec = self._run_plan(params, x, s, record, draws)
             return s2, (outs, rec)
 
-        s_fin, (outs, rec) = jax.lax.scan(body, self._broadcast_state(state, B),
-                                          jnp.arange(T // c))
+        s_fin, (outs, rec) = jax.lax.scan(body, s0, jnp.arange(T // c))
         return (jax.tree_util.tree_map(merge, outs), s_fin,
                 jax.tree_util.tree_map(merge, rec))
 
     def _run_plan(self, params: Tree, xs: dict[str, Array], state: Tree | None, record: bool,
-                  keys: dict[str, Array] | None = None, t0: Array | int = 0
+                  draws: _Draws
                   ) -> tuple[dict[str, Array], Tree, dict[str, dict[str, Array]]]:
         B, T = next(iter(xs.values())).shape[:2]
         values: dict[str, Array] = {k: jnp.asarray(v, self._dtype) for k, v in xs.items()}
@@ -143,13 +164,13 @@ class Executor:
             if stage.op == "apply":
                 n = stage.nodes[0]
                 values[n] = self._apply(n, params, self._sum_inputs(n, values, B, T))
-                mask = self._mask(n, keys, values[n].shape, t0)
+                mask = self._mask(n, draws, values[n].shape)
                 if mask is not None:
                     values[n] = values[n] * mask
             elif stage.op == "scan":
                 n = stage.nodes[0]
                 kind = self._kind(n)
-                noise, s = self._noise(n, dict(state0[n]), B, T)
+                noise, s = self._noise(n, dict(state0[n]), B, T, draws)
                 # kinds see their own state only; the noise key is the compiler's business
                 plain = {k: v for k, v in s.items() if k != "rng_key"}
                 p, cfg = self._params(n, params), self._cfg[n]
@@ -163,7 +184,7 @@ class Executor:
                     rec[n] = dict(r)
             else:
                 self._loop(stage.nodes, params, values, state0, new_state, rec, record, B, T,
-                           keys, t0)
+                           draws)
             if record:
                 for n in stage.nodes:
                     rec.setdefault(n, {})["output"] = values[n]
@@ -197,23 +218,25 @@ class Executor:
             return x  # outputs and junctions pass their summed input through
         return self._kind(n).apply(params.get(n, {}), x, self._cfg[n])
 
-    def _mask(self, n: str, keys: dict[str, Array] | None, shape: tuple[int, ...],
-              t0: Array | int = 0) -> Array | None:
+    def _mask(self, n: str, draws: _Draws, shape: tuple[int, ...]) -> Array | None:
         """A training node's mask for its whole ``(B, T, ...)`` output, whose first step is
-        step ``t0`` of the series (None: evaluation). Each step's mask is drawn from
+        step ``draws.t0`` of the series (None: evaluation). Each step's mask is drawn from
         ``fold_in(key, t)``, so a hoisted node (the whole series at once), a looped one (the
         same array fed step by step) and remat chunks (their own steps) see the same masks."""
+        keys = draws.keys
         if keys is None or n not in keys:
             return None
         kind, cfg = self._kind(n), self._cfg[n]
         step = (shape[0], *shape[2:])
         mask: Array | None = jax.vmap(
             lambda t: kind.train_mask(jax.random.fold_in(keys[n], t), step, cfg),
-            out_axes=1)(t0 + jnp.arange(shape[1]))
+            out_axes=1)(draws.t0 + jnp.arange(shape[1]))
         return mask
 
-    def _noise(self, n: str, s: dict[str, Array], B: int, T: int
+    def _noise(self, n: str, s: dict[str, Array], B: int, T: int, draws: _Draws
                ) -> tuple[Array | None, dict[str, Array]]:
+        if n in draws.noise:  # drawn before (remat), its key already advanced in s
+            return draws.noise[n], s
         d = self._nodes[n]
         shape = self._kind(n).noise_shape(d.size_in, d.size_out, self._cfg[n])
         if shape is None:
@@ -225,8 +248,7 @@ class Executor:
 
     def _loop(self, nodes: tuple[str, ...], params: Tree, values: dict[str, Array],
               state0: Tree, new_state: Tree, rec: dict[str, dict[str, Array]], record: bool,
-              B: int, T: int, keys: dict[str, Array] | None = None,
-              t0: Array | int = 0) -> None:
+              B: int, T: int, draws: _Draws) -> None:
         members = set(nodes)
         g = self._g
         # inputs from outside the loop are computed for the whole series up front
@@ -238,7 +260,7 @@ class Executor:
         noises: dict[str, Array] = {}
         s_init: dict[str, dict[str, Array]] = {}
         for n in stateful:
-            nz, s = self._noise(n, dict(state0[n]), B, T)
+            nz, s = self._noise(n, dict(state0[n]), B, T, draws)
             s_init[n] = s
             if nz is not None:
                 noises[n] = nz
@@ -247,7 +269,7 @@ class Executor:
         for n in nodes:
             if n not in self._cfg or self.network.module(n).stateful:
                 continue
-            m = self._mask(n, keys, (B, T, self._nodes[n].size_out), t0)
+            m = self._mask(n, draws, (B, T, self._nodes[n].size_out))
             if m is not None:
                 noises[n] = m
         local = {n: self._params(n, params) for n in stateful}

@@ -25,9 +25,9 @@ class Options:
             ``lax.associative_scan``; ``None`` picks per backend (on for GPU, off for CPU).
         remat: chunk length for ``jax.checkpoint`` over time (``None``: off): the network
             runs chunk by chunk with its state carried, and the backward pass recomputes
-            each chunk; cuts peak memory of long sequences. (Noise, if any, is drawn per
-            chunk, so noisy runs differ from unchunked ones; training masks such as
-            ``dropout``'s are drawn per time step, so they do not.)
+            each chunk; cuts peak memory of long sequences. Noise is drawn for the whole
+            series before the chunks (so it is kept, one array per noisy node) and training
+            masks such as ``dropout``'s per time step, so both equal the unchunked run's.
         unroll: time steps per iteration of every scan over time (``lax.scan(unroll=k)``);
             ``None`` picks per backend: 8 on GPU, where each loop iteration costs a kernel
             launch and a device-to-host check (LIF N=1024 fwd+bwd on an H200: 13.2 ms at 1,

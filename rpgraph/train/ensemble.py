@@ -197,22 +197,7 @@ def _train_members(prog: Program, o: FitOptions, st: Settings, obj: Objective,
     same boundaries as a single run's (checkpoints, epochs when they are evaluated); each
     model keeps its own epochs (validation, early stopping, best), and a model that stops
     early keeps the parameters it stopped with while the others go on."""
-    if o.params is not None:  # --init-params: every model starts from them
-        prog.check_params(o.params)
-    members = [jax.tree_util.tree_map(lambda a: jnp.array(a, jnp.float32),
-                                      prog.init(s) if o.params is None else o.params)
-               for s in seeds]
-    # each model's optimizer state from its own optimizer: a sweep's hyperparameters are
-    # state (inject_hyperparams), and the one program below reads them from there
-    states = [freeze(s.optimizer, obj.frozen).init(p)
-              for s, p in zip(settings, members, strict=True)]
-    starts = [0] * len(seeds)
-    if o.resume:
-        for i, run in enumerate(runs):
-            members[i], states[i], starts[i] = run.resume(members[i], states[i], total,
-                                                          force=o.force)
-    for run, s_st, at in zip(runs, settings, starts, strict=False):
-        run.start(prog, s_st, obj, total, at)
+    members, states, starts = _initial(prog, o, obj, seeds, settings, runs, total)
     params, opt_state = stack(members), stack(states)
     maps = _train_maps(st, seeds)
     # per-sample steps go through the data in order, whatever the seed
@@ -268,6 +253,30 @@ def _train_members(prog: Program, o: FitOptions, st: Settings, obj: Objective,
                     ended[i] or (step, member(params, i), member(opt_state, i)),
                     all_losses[i], runs, seconds, obj, begins[i])
             for i in range(len(seeds))]
+
+
+def _initial(prog: Program, o: FitOptions, obj: Objective, seeds: Sequence[int],
+             settings: list[Settings], runs: list[RunDir], total: int
+             ) -> tuple[list[Tree], list[Any], list[int]]:
+    """Each model's parameters, optimizer state and first step: fresh (its seed's, or
+    ``--init-params``), or its checkpoint when resuming; its run files written."""
+    if o.params is not None:  # --init-params: every model starts from them
+        prog.check_params(o.params)
+    members = [jax.tree_util.tree_map(lambda a: jnp.array(a, jnp.float32),
+                                      prog.init(s) if o.params is None else o.params)
+               for s in seeds]
+    # each model's optimizer state from its own optimizer: a sweep's hyperparameters are
+    # state (inject_hyperparams), and the one program reads them from there
+    states = [freeze(s.optimizer, obj.frozen).init(p)
+              for s, p in zip(settings, members, strict=True)]
+    starts = [0] * len(seeds)
+    if o.resume:
+        for i, run in enumerate(runs):
+            members[i], states[i], starts[i] = run.resume(members[i], states[i], total,
+                                                          force=o.force)
+    for run, s_st, at in zip(runs, settings, starts, strict=False):
+        run.start(prog, s_st, obj, total, at)
+    return members, states, starts
 
 
 def _common_start(starts: list[int], ended: list[Any], runs: list[RunDir], total: int) -> int:
