@@ -352,7 +352,7 @@ def _chunk_indices(st: Settings, step: int, end: int, k: int, per_epoch: int) ->
 def _padded(idx: np.ndarray, k: int) -> np.ndarray:
     """``idx`` with rows of sample 0 appended up to ``k`` rows: every chunk, the last and
     a resumed run's first included, then has one shape, so the run compiles one program
-    (the padding steps' updates are discarded, see :func:`~.step.make_chunk`)."""
+    (the padding rows are never run, see :func:`~.step.make_chunk`)."""
     if len(idx) == k:
         return idx
     return np.concatenate([idx, np.zeros((k - len(idx), *idx.shape[1:]), idx.dtype)])
