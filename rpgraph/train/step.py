@@ -137,6 +137,14 @@ def make_step(prog: Program, opt: optax.GradientTransformation, *,
         new, opt_state = tx.update(grads, opt_state, params, value=loss)
         return new, opt_state, loss, terms
 
+    def aux_shapes(params: Tree, x: dict[str, Array] | Array, target: Array,
+                   key: Array | None = None) -> Any:
+        """The shapes of a step's ``(loss, terms)``, from the forward pass alone (tracing
+        it is a fraction of tracing the whole step)."""
+        x = x if isinstance(x, dict) else {prog.inputs[0]: x}
+        return jax.eval_shape(loss_fn, params, x, target, key)
+
+    step.aux_shapes = aux_shapes  # type: ignore[attr-defined]
     return step
 
 
@@ -218,8 +226,9 @@ def chunk_fn(prog: Program, opt: optax.GradientTransformation, *,
     name = prog.inputs[0]
     shard = batch_sharding(devices)
 
-    def one(params: Tree, opt_state: Any, inputs: Array, targets: Array, idx: Array,
-            hi: Array, lo: Array, base: Array) -> Any:
+    def batch(inputs: Array, targets: Array, idx: Array, hi: Array, lo: Array, base: Array
+              ) -> tuple[Any, Any, Array]:
+        """The step's inputs, targets and key."""
         if idx.shape[0] == 1:  # one sample: a dynamic slice, cheaper than a gather
             pick = lambda a: jax.lax.dynamic_slice_in_dim(a, idx[0], 1, axis=0)  # noqa: E731
         else:
@@ -234,7 +243,7 @@ def chunk_fn(prog: Program, opt: optax.GradientTransformation, *,
         # key is fold_in(base, step), as it always was
         key = jnp.where(hi == 0, jax.random.fold_in(base, lo),
                         jax.random.fold_in(jax.random.fold_in(base, hi), lo))
-        return step(params, opt_state, x if isinstance(x, dict) else {name: x}, t, key)
+        return x if isinstance(x, dict) else {name: x}, t, key
 
     def run(params: Tree, opt_state: Any, inputs: Array, targets: Array, idx: Array,
             step0: tuple[Array, Array], count: Array, base: Array) -> Any:
@@ -243,14 +252,15 @@ def chunk_fn(prog: Program, opt: optax.GradientTransformation, *,
         # moment after each step, as this once did, cost 6-19% of a step on CPU); their
         # losses stay 0
         rows = idx.shape[0]
-        shapes = jax.eval_shape(one, params, opt_state, inputs, targets, idx[0], *step0, base)
+        shapes = step.aux_shapes(  # type: ignore[attr-defined]
+            params, *batch(inputs, targets, idx[0], *step0, base))
         buffers = jax.tree_util.tree_map(lambda s: jnp.zeros((rows, *s.shape), s.dtype),
-                                         (shapes[2], shapes[3]))
+                                         shapes)
 
         def body(i: Array, carry: Any) -> Any:
             params, opt_state, (hi, lo), (losses, terms) = carry
-            params, opt_state, loss, term = one(params, opt_state, inputs, targets, idx[i],
-                                                hi, lo, base)
+            params, opt_state, loss, term = step(params, opt_state,
+                                                 *batch(inputs, targets, idx[i], hi, lo, base))
             losses = losses.at[i].set(loss)
             terms = jax.tree_util.tree_map(lambda b, v: b.at[i].set(v), terms, term)
             lo = lo + jnp.uint32(1)
