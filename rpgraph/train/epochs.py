@@ -124,7 +124,8 @@ class Epochs:
         if kept and self.keep == "best" and (self.path / BEST_FILE).exists():
             self.best_params = self.prog.load_params(self.path / BEST_FILE)
         self.rows = kept
-        log.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
+        if self.active or log.exists():  # no empty file for a run without epochs
+            log.write_text("".join(json.dumps(r) + "\n" for r in kept), encoding="utf-8")
         if self.tensorboard:
             if not tensorboard_available():
                 raise tensorboard_missing()
