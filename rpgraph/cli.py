@@ -273,11 +273,12 @@ def _stopped(a: argparse.Namespace, out: Path, runs: list[Path],
     what = "terminated" if isinstance(stop, _Terminated) else "interrupted"
     if runs and all(latest_checkpoint(r) is not None and (r / ".rpgraph-run").is_file()
                     for r in runs):
-        again = ([f"--seed {a.seed}"] if a.seed is not None else []) + (
-            [f"--seeds {a.seeds}"] if a.seeds is not None else []) + [
-            f"--set {text}" for text in a.set or []] + (["--batched"] if a.batched else [])
-        print(f"{what}; continue the run with: rpgraph train {a.file} "
-              f"{''.join(x + ' ' for x in again)}--out {out} --resume", file=sys.stderr)
+        again = ["rpgraph train", a.file,
+                 *([f"--seed {a.seed}"] if a.seed is not None else []),
+                 *([f"--seeds {a.seeds}"] if a.seeds is not None else []),
+                 *(f"--set {text}" for text in a.set or []),
+                 *(["--batched"] if a.batched else []), f"--out {out} --resume"]
+        print(f"{what}; continue the run with: {' '.join(again)}", file=sys.stderr)
     else:
         print(f"{what} before the first checkpoint; nothing to resume", file=sys.stderr)
     return 143 if isinstance(stop, _Terminated) else 130

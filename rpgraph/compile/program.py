@@ -87,7 +87,8 @@ class Program:
         if message is not None:
             raise SpecValueError(message)
         # one jitted program for every draw (op by op, each random op compiled on its own
-        # was ~0.3 s of a CLI run's start-up); the values are those of the eager draws
+        # was ~0.3 s of a CLI run's start-up); XLA may fuse a draw's scaling, so a value can
+        # differ from the op-by-op draw in its last bit
         return self._jit_init(np.uint32(seed))
 
     def _init(self, seed: Array) -> Tree:

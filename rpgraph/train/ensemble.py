@@ -1,21 +1,22 @@
 """Ensembles: K models of one spec, one per seed, trained together in one jitted program.
 
-The chunk of :func:`~.step.chunk_fn` is ``vmap``-ed over the models: their parameters,
-optimizer states, minibatch orders (each seed permutes the data its own way) and noise keys
-get a leading axis of length K; the data set is shared. Small networks leave most of a
-device idle; K of them in one program fill it, and Python dispatches one chunk for all K.
+Parameters, optimizer states, minibatch orders (each seed permutes the data its own way)
+and noise keys get a leading axis of length K; the data set is shared, and Python dispatches
+one chunk for all K. By default the program runs the single model's chunk
+(:func:`~.step.chunk_fn`) for each model in turn (``lax.map``), so each model's numbers are
+bit for bit those of ``fit(seed=s)``. ``batched`` ``vmap``-s the chunk instead, which fills
+a device that one small network leaves idle, but XLA then compiles the K models' matrix
+products as one batched ``dot_general``, whose summation order can differ from the single
+model's ``dot`` in the last bits: equal within float tolerance (a small rate network: losses
+within 1e-7 relative, parameters within 3e-8), and spiking models drift further where a
+spike flips.
 
 Each model gets its own run directory (``OUT/seed-<s>``: metrics, checkpoints, parameters,
 summary) and its own metrics, as ``fit(seed=s)`` would write them. Epochs are each model's
 own too: with ``validation = f`` it holds out its own seeded split (the unsplit data sits on
 the device once; each model's minibatch indices point into it), and its validation, early
 stopping and ``keep = best`` run as in a single run; a model that stops early keeps the
-parameters it stopped with while the others go on. The numbers equal that
-run's within float tolerance, not bit for bit: XLA compiles the batched matrix products of
-the K models as one batched ``dot_general``, whose summation order can differ from the
-single model's ``dot`` in the last bits (the keys and batch orders are exactly the single
-runs'; measured on a small rate network trained with minibatches: losses within 1e-7
-relative, parameters within 3e-8).
+parameters it stopped with while the others go on.
 """
 
 from __future__ import annotations
@@ -82,13 +83,10 @@ def make_ensemble_chunk(prog: Program, opt: optax.GradientTransformation, seeds:
     else:
         def run(params: Tree, opt_state: Any, inputs: Array, targets: Array, idx: Array,
                 words: Array, n: Array, bases: Array) -> Any:
-            def one(model: tuple[Any, ...]) -> Any:
-                p, s, i, b = model if not shared_order else (*model[:2], idx, model[2])
-                return fn(p, s, inputs, targets, i, words, n, b)
-
-            models = (params, opt_state, bases) if shared_order else (params, opt_state, idx,
-                                                                      bases)
-            return jax.lax.map(one, models)
+            if shared_order:  # one order for all: each model reads the same rows
+                idx = jnp.broadcast_to(idx, (len(bases), *idx.shape))
+            return jax.lax.map(lambda m: fn(m[0], m[1], inputs, targets, m[2], words, n, m[3]),
+                               (params, opt_state, idx, bases))
 
     jitted = jax.jit(run, donate_argnums=(0, 1))
     bases = jnp.stack([jax.random.PRNGKey(s) for s in seeds])
@@ -175,7 +173,7 @@ def fit_ensemble(prog: Program, data: Any = None, *, seeds: Sequence[int],
 
 def _member_settings(st: Settings, seed: int) -> Settings:
     """Model ``seed``'s settings: its seed, and with a ``validation`` split, its own split
-    of the data (``train_map``: its training samples' indices in the unsplit data)."""
+    of the data (as :func:`_train_maps` indexes it in the unsplit data)."""
     if st.unsplit is None or st.validation_fraction is None:
         return replace(st, seed=seed)
     train, val = st.unsplit.split(st.validation_fraction, seed)
