@@ -41,6 +41,7 @@ from .errors import (
     clip,
     did_you_mean,
 )
+from .parse_table import TABLE, dumps, load_or_build
 from .vocab import BINARY, ENFORCE_MODES, KEYWORD_GROUP_SETTINGS, KEYWORDS, UNITS
 
 __all__ = ["MAX_DEPTH", "MAX_SPEC_BYTES", "parse", "parse_expr", "parse_file"]
@@ -181,7 +182,14 @@ def _join_globs(stream: Iterator[Token]) -> Iterator[Token]:
 
 @lru_cache(maxsize=1)
 def _parser() -> Lark:
-    """Build the Lark parser once (0.2 s)."""
+    """The Lark parser, once per process: from the shipped tables when they match the
+    grammar (:mod:`rpgraph.parse_table`, 3 ms), else built (0.1 s)."""
+    return load_or_build(grammar_path().read_text(encoding="utf-8"), build_parser,
+                         postlex=_Layout(), propagate_positions=True)
+
+
+def build_parser() -> Lark:
+    """Build the Lark parser from the grammar file (what ``parse_table.json`` holds)."""
     import lark.lexer
 
     # Lark checks every pair of terminals for collisions with interegular when it is
@@ -190,24 +198,28 @@ def _parser() -> Lark:
     saved = lark.lexer.has_interegular
     lark.lexer.has_interegular = False
     try:
-        return _build_parser()
+        return Lark(
+            grammar_path().read_text(encoding="utf-8"),
+            parser="lalr",
+            lexer="basic",
+            postlex=_Layout(),
+            propagate_positions=True,
+            maybe_placeholders=False,
+            # conflicts and terminal collisions are ruled out by a strict build in the
+            # tests; strict mode at run time would make interegular a dependency for nothing
+            strict=False,
+            start=["start", "expr"],  # "expr" serves parse_expr (settings given on the CLI)
+        )
     finally:
         lark.lexer.has_interegular = saved
 
 
-def _build_parser() -> Lark:
-    return Lark(
-        grammar_path().read_text(encoding="utf-8"),
-        parser="lalr",
-        lexer="basic",
-        postlex=_Layout(),
-        propagate_positions=True,
-        maybe_placeholders=False,
-        # conflicts and terminal collisions are ruled out by a strict build in the tests;
-        # strict mode at run time would make interegular a dependency for nothing
-        strict=False,
-        start=["start", "expr"],  # "expr" serves parse_expr (settings given on the CLI)
-    )
+def write_table() -> Path:
+    """Write ``rpgraph/parse_table.json`` from the grammar file; returns its path. Run it
+    after editing the grammar: ``python -c "import rpgraph.parse as p; p.write_table()"``."""
+    TABLE.write_text(dumps(build_parser(), grammar_path().read_text(encoding="utf-8")),
+                     encoding="utf-8")
+    return TABLE
 
 
 # --- tree -> AST -----------------------------------------------------------------------------

@@ -31,9 +31,9 @@ def test_wheel_contains_grammar_and_entry_point(wheel: Path) -> None:
         assert "rpgraph/grammar/rpgraph.lark" in names
         assert z.read("rpgraph/grammar/rpgraph.lark") == (
             ROOT / "grammar" / "rpgraph.lark").read_bytes()
-        # the optax signature table rpgraph check reads instead of importing optax
-        assert z.read("rpgraph/optax_table.json") == (
-            ROOT / "rpgraph" / "optax_table.json").read_bytes()
+        # the tables rpgraph check reads instead of importing optax / building the parser
+        for table in ("optax_table.json", "parse_table.json"):
+            assert z.read(f"rpgraph/{table}") == (ROOT / "rpgraph" / table).read_bytes()
         entry = next(n for n in names if n.endswith("entry_points.txt"))
         assert "rpgraph = rpgraph.cli:main" in z.read(entry).decode()
 

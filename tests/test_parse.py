@@ -11,10 +11,11 @@ import time
 from pathlib import Path
 
 import pytest
-from lark import Lark
+from lark import Lark, Token, Tree
+from lark.exceptions import UnexpectedInput
 
 import rpgraph.parse
-from rpgraph import ast
+from rpgraph import ast, parse_table
 from rpgraph.ast import (
     BinOp,
     Block,
@@ -89,6 +90,59 @@ def test_grammar_builds_strict_without_anonymous_terminals() -> None:
     names = {t.name for t in parser.terminals}
     assert not [name for name in names if name.startswith("__")]
     assert {"NAME", "NUMBER", "ARROW", "RBRACE", "_NL"} <= names
+
+
+def _tokens_and_spans(tree: Tree) -> list[tuple[object, ...]]:
+    """Every subtree's rule and span and every token's type, value and position."""
+    out: list[tuple[object, ...]] = []
+    for sub in tree.iter_subtrees():
+        m = sub.meta
+        out.append((sub.data, *(getattr(m, k, None) for k in ("line", "column", "end_line",
+                                                               "end_column"))))
+        out += [(t.type, str(t), t.line, t.column, t.end_line, t.end_column)
+                for t in sub.children if isinstance(t, Token)]
+    return out
+
+
+def test_shipped_parse_table_is_current_and_parses_as_the_grammar() -> None:
+    grammar = grammar_path().read_text(encoding="utf-8")
+    shipped = parse_table.loads(parse_table.TABLE.read_text(encoding="utf-8"), grammar,
+                                postlex=rpgraph.parse._Layout(), propagate_positions=True)
+    assert shipped is not None, (
+        "rpgraph/parse_table.json is stale: run "
+        "python -c \"import rpgraph.parse as p; p.write_table()\"")
+    built = rpgraph.parse.build_parser()
+    specs = Path(__file__).resolve().parents[1] / "specs"
+    texts = [p.read_text(encoding="utf-8") for p in sorted(specs.glob("*.rpg"))]
+    assert len(texts) > 5
+    for text in texts:
+        a, b = shipped.parse(text, start="start"), built.parse(text, start="start")
+        assert a == b and _tokens_and_spans(a) == _tokens_and_spans(b)
+    assert shipped.parse("-(2 * dt) ** 3", start="expr") == built.parse("-(2 * dt) ** 3",
+                                                                          start="expr")
+    for bad in ("network n {", "network n { input x : 2 output }"):  # the same errors
+        with pytest.raises(UnexpectedInput) as e1:
+            shipped.parse(bad, start="start")
+        with pytest.raises(UnexpectedInput) as e2:
+            built.parse(bad, start="start")
+        seen = [(type(e.value), getattr(e.value, "token", None), e.value.line, e.value.column,
+                 sorted(getattr(e.value, "expected", ()))) for e in (e1, e2)]
+        assert seen[0] == seen[1]
+
+
+def test_parse_table_of_another_grammar_or_lark_is_not_used(tmp_path: Path,
+                                                            monkeypatch: pytest.MonkeyPatch
+                                                            ) -> None:
+    grammar = grammar_path().read_text(encoding="utf-8")
+    text = parse_table.TABLE.read_text(encoding="utf-8")
+    assert parse_table.loads(text, grammar + "\n// edited\n") is None
+    monkeypatch.setattr(parse_table, "_lark_version", lambda: "0.0.1")
+    assert parse_table.loads(text, grammar) is None
+    built: list[Lark] = []
+    build = lambda: built.append(rpgraph.parse.build_parser()) or built[-1]  # noqa: E731
+    assert parse_table.load_or_build(grammar, build) is built[0]  # stale: built instead
+    monkeypatch.setattr(parse_table, "TABLE", tmp_path / "missing.json")
+    assert parse_table.load_or_build(grammar, build) is built[1]
 
 
 def test_units_table() -> None:
