@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from ..errors import Span, SpecValueError, did_you_mean
-from ..train_config import ALIASES, TRAIN_SETTINGS, OptimizerSpec
+from ..ranges import range_error
+from ..train_config import ALIASES, TRAIN_SETTINGS, OptimizerSpec, optax_range
 
 if TYPE_CHECKING:
     import optax
@@ -36,12 +37,14 @@ SWEEPABLE = "seed or optimizer.<argument> (e.g. optimizer.lr)"
 @dataclass(frozen=True)
 class Axis:
     """One ``--set KEY=V1,V2,...``: the key, its values (``texts`` as the user wrote them,
-    for run folder names) and the flag's text (where errors point)."""
+    for run folder names), the flag's text and each value's ``(start, end)`` in it (where
+    errors point)."""
 
     key: str
     values: tuple[float, ...]
     texts: tuple[str, ...]
     source: str
+    spans: tuple[tuple[int, int], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -76,7 +79,7 @@ def parse_axis(text: str, net: Network | None = None) -> Axis:
     start = len(text) - len(text.lstrip())
     _check_key(text, key, start, net)
     texts = tuple(v.strip() for v in rest.split(","))
-    values = []
+    values, spans = [], []
     at = len(text) - len(rest)
     for raw, v in zip(rest.split(","), texts, strict=True):
         try:
@@ -88,11 +91,12 @@ def parse_axis(text: str, net: Network | None = None) -> Axis:
             raise _error(text, f"Expected {what} in --set {key}, got '{v:.40}'", at,
                          at + len(raw), None) from None
         values.append(number)
+        spans.append((at, at + len(raw)))
         at += len(raw) + 1
     if len(set(values)) != len(values):
         raise _error(text, f"--set {key} repeats a value", len(text) - len(rest), len(text),
                      None)
-    return Axis(key, tuple(values), texts, text)
+    return Axis(key, tuple(values), texts, text, tuple(spans))
 
 
 def _check_key(text: str, key: str, start: int, net: Network | None) -> None:
@@ -168,6 +172,7 @@ def injected(spec: OptimizerSpec, hyper: Sequence[tuple[str, float]], axes: Sequ
             return fn(*args, **kwargs)
         placed.update(mine)
         kwargs = {**kwargs, **mine}
+        _check_values(fn.__name__, mine, axes)
         # only float arguments become state: flags and counts stay Python values
         static = [k for k, v in kwargs.items() if not isinstance(v, float) or
                   isinstance(v, bool)]
@@ -176,8 +181,7 @@ def injected(spec: OptimizerSpec, hyper: Sequence[tuple[str, float]], axes: Sequ
     tx = spec.build(build)
     for name in wanted:
         if name not in placed:
-            axis = next((a for a in axes if a.key.split(".", 1)[-1] in
-                         (name, *[k for k, v in ALIASES.items() if v == name])), None)
+            axis = _axis_of(axes, name)
             message = f"the optimizer '{spec.text}' takes no argument '{name}'"
             if axis is None:
                 raise SpecValueError(message)
@@ -187,6 +191,31 @@ def injected(spec: OptimizerSpec, hyper: Sequence[tuple[str, float]], axes: Sequ
                          or
                          "name an argument of the optimizer, e.g. optimizer.lr")
     return tx
+
+
+def _axis_of(axes: Sequence[Axis], name: str) -> Axis | None:
+    """The ``--set`` axis that sets the optax argument ``name`` (``lr`` for
+    ``learning_rate``)."""
+    names = (name, *[k for k, v in ALIASES.items() if v == name])
+    return next((a for a in axes if a.key.split(".", 1)[-1] in names), None)
+
+
+def _check_values(fn: str, mine: dict[str, float], axes: Sequence[Axis]) -> None:
+    """The swept values given to optax's ``fn`` are in the ranges a spec's own are checked
+    against (:func:`~rpgraph.train_config.optax_range`): a sweep would otherwise train with
+    ``lr = -1`` (the loss climbing) or divide by zero. Located at the value in its ``--set``
+    text. (A sweep reaches transformations' arguments only, never a schedule's, so the
+    order of a schedule's arguments cannot change here.)"""
+    for name, value in mine.items():
+        problem = range_error(name, value, optax_range(fn, name))
+        if problem is None:
+            continue
+        message = f"optimizer '{fn}': {problem}"
+        axis = _axis_of(axes, name)
+        if axis is None or value not in axis.values or not axis.spans:
+            raise SpecValueError(message)
+        start, end = axis.spans[axis.values.index(value)]
+        raise _error(axis.source, message, start, end, None)
 
 
 def fit_sweep(prog: Program, data: Any = None, *, axes: Sequence[Axis],
