@@ -599,6 +599,15 @@ def _rows() -> list[tuple[str, str, list[str]]]:
          ["train", "tiny.rpg", "--set", "optimizer.lrr=0.1", "--out", "o", *TRAIN]),
         ("cli:sweep_bad_value", "SpecValueError",
          ["train", "tiny.rpg", "--set", "seed=0,x", "--out", "o", *TRAIN]),
+        # a data set given as an expression: mistakes shown in its own text, not the spec's
+        ("cli:data_expr_argument", "DataError",
+         ["train", "tiny.rpg", "--data", "sinusoids(classes=0)", "--out", "o", *TRAIN]),
+        ("cli:data_expr_syntax", "SpecSyntaxError",
+         ["train", "tiny.rpg", "--data", "sinusoids(classes=3", "--out", "o", *TRAIN]),
+        ("cli:data_expr_not_a_set", "DataError",
+         ["train", "tiny.rpg", "--data", "[1, 2]", "--out", "o", *TRAIN]),
+        ("cli:sweep_value_range", "SpecValueError",
+         ["train", "tiny.rpg", "--set", "optimizer.lr=1e-3,-1", "--out", "o", *TRAIN]),
         ("cli:sweep_seeds_twice", "SpecValueError",
          ["train", "tiny.rpg", "--seeds", "2", "--set", "seed=1,2", "--out", "o", *TRAIN]),
     ]
@@ -1403,6 +1412,28 @@ EXPECTED: dict[str, tuple[int, str]] = {
         '    seed=0,x\n'
         '           ^\n'
     )),
+    'cli:data_expr_argument': (1, (
+        "data:1:1: error: dataset 'sinusoids': Expected classes >= 1, got 0\n"
+        '    sinusoids(classes=0)\n'
+        '    ^^^^^^^^^^^^^^^^^^^^\n'
+    )),
+    'cli:data_expr_syntax': (1, (
+        "data:1:20: error: unexpected end of file; expected ')' or ','\n"
+        '    sinusoids(classes=3\n'
+        '                       ^\n'
+        "hint: is a ')' missing?\n"
+    )),
+    'cli:data_expr_not_a_set': (1, (
+        'data:1:1: error: Expected a data set, got an expression\n'
+        '    [1, 2]\n'
+        '    ^^^^^^\n'
+        'hint: name one (e.g. sinusoids(classes = 3)) or a .npz file\n'
+    )),
+    'cli:sweep_value_range': (1, (
+        "--set:1:19: error: optimizer 'adam': Expected learning_rate >= 0, got -1\n"
+        '    optimizer.lr=1e-3,-1\n'
+        '                      ^^\n'
+    )),
     'cli:sweep_seeds_twice': (1, (
         'error: --seeds and --set seed=... both give the seeds\n'
         'hint: give the seeds once\n'
@@ -2060,6 +2091,7 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
         "unexpected token / end of file / character": ["spec:syntax", "spec:syntax_eof",
                                                       "spec:bad_character"],
         "unknown string escape": ["spec:bad_escape"],
+        "a --data expression that does not parse": ["cli:data_expr_syntax"],
         "expression nested too deeply": ["spec:nested_too_deep", "spec:long_sum"],
         "no network / a second network": ["spec:no_network", "spec:two_networks"],
         "a nameless keyword group where a setting takes none": ["spec:nameless_group"],
@@ -2118,14 +2150,17 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
                                                 "spec:huge_number"],
         "more devices than available": ["cli:too_many_devices"],
         "an ensemble flag combination not supported": ["cli:seeds_with_processes"],
-        "a sweep key that changes structure, is unknown or repeats seeds; a bad value": [
+        "a sweep key that changes structure, is unknown or repeats seeds; a bad value or one "
+        "out of the argument's range": [
             "cli:sweep_structure", "cli:sweep_unknown_key", "cli:sweep_no_argument",
-            "cli:sweep_bad_value", "cli:sweep_seeds_twice"],
+            "cli:sweep_bad_value", "cli:sweep_value_range", "cli:sweep_seeds_twice"],
         "several processes: missing flags, a bad address or process id": [
             "cli:processes_missing", "cli:bad_coordinator", "cli:process_id_range"],
         "NIR import without a positive dt": ["nir:zero_dt"],
     },
     "DataError": {
+        "a --data expression with a bad argument, or no data set": [
+            "cli:data_expr_argument", "cli:data_expr_not_a_set"],
         "wrong rank / width / empty": ["data:rank", "data:width", "data:out_width",
                                        "data:empty"],
         "NaN or inf": ["data:nan", "data:inf"],

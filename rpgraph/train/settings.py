@@ -67,6 +67,11 @@ def _located(prog: Program, err: SpecError) -> SpecError:
     return err.located(prog.network.source, prog.network.filename)
 
 
+#: The name errors in a data expression given as text (``--data "sinusoids(classes = 3)"``,
+#: ``fit(prog, "...")``) are reported under, with the caret in that text.
+DATA_ORIGIN = "data"
+
+
 def make_data(expr: ast.Expr | str | Dataset | Any, *, base_dir: Path | None = None,
               allow_outside: bool = False, env: Mapping[str, Any] | None = None,
               ports: Ports | None = None) -> Dataset:
@@ -89,12 +94,22 @@ def make_data(expr: ast.Expr | str | Dataset | Any, *, base_dir: Path | None = N
             return load_npz(text, base_dir=None, allow_outside=True, ports=ports)
         from ..parse import parse_expr
 
-        expr = parse_expr(text)
+        # the expression's own text is where its mistakes are shown (not the spec's)
+        expr = parse_expr(text, DATA_ORIGIN)
+        try:
+            return make_data(expr, base_dir=base_dir, allow_outside=allow_outside, env=env,
+                             ports=ports)
+        except SpecError as err:
+            raise err.located(text, DATA_ORIGIN) from None
     if isinstance(expr, (ast.Str, ast.Name, ast.Call)):
         return data_spec(expr, env or {}).load(base_dir, allow_outside, ports)
     if hasattr(expr, "__len__") and hasattr(expr, "__getitem__"):
         return from_dataset_protocol(expr)
-    raise DataError(f"Expected a data set, got {describe(expr)}", getattr(expr, "span", None))
+    # an expression that is no data set: a number, a sum, a list, a dotted name
+    what = describe(expr) if not hasattr(expr, "span") else (
+        f"the number {expr.value:g}" if isinstance(expr, ast.Num) else "an expression")
+    raise DataError(f"Expected a data set, got {what}", getattr(expr, "span", None),
+                    hint="name one (e.g. sinusoids(classes = 3)) or a .npz file")
 
 
 def resolve(prog: Program, data: Any = None, *, epochs: int | None = None,
