@@ -413,6 +413,9 @@ def _with_compile_flags(commands: Mapping[str, argparse.ArgumentParser]) -> None
                                    "float tolerance, not bit for bit)")
 
 
+_DATA_HELP = ("a .npz file (inputs and targets or labels, or arrays named after the ports) or "
+              "a data set such as 'sinusoids(classes = 3)' (default: the spec's data)")
+
 # Conventions are checked by to_nir / from_nir (one list, in rpgraph.nir.conventions), so
 # that building this parser does not import NIR.
 _CONVENTION_HELP = {
@@ -423,9 +426,10 @@ _CONVENTION_HELP = {
 
 def _train_arguments(c: argparse.ArgumentParser) -> None:
     """The flags of ``rpgraph train``."""
-    c.add_argument("file")
-    c.add_argument("--epochs", type=_non_negative)
-    c.add_argument("--data", help="a .npz file with inputs and targets or labels")
+    c.add_argument("file", help="the .rpg spec (its train { } block gives the defaults)")
+    c.add_argument("--epochs", type=_non_negative, metavar="N",
+                   help="epochs to train (with --resume: the new total)")
+    c.add_argument("--data", help=_DATA_HELP)
     c.add_argument("--out", help="run directory (default runs/<spec>-<time>)")
     c.add_argument("--resume", action="store_true",
                    help="continue the run in --out (more --epochs extend a finished run)")
@@ -434,8 +438,9 @@ def _train_arguments(c: argparse.ArgumentParser) -> None:
     c.add_argument("--log-limit", type=_non_negative, metavar="N",
                    help="steps logged one metrics line each (default 100000); later steps "
                    "get one line per chunk")
-    c.add_argument("--seed", type=_non_negative)
-    c.add_argument("--batch-size", type=_positive)
+    c.add_argument("--seed", type=_non_negative, metavar="S",
+                   help="seed of initial parameters, minibatch order, noise and dropout")
+    c.add_argument("--batch-size", type=_positive, metavar="B", help="samples per step")
     c.add_argument("--devices", type=_positive, help="shard minibatches over N devices")
     c.add_argument("--device-data", type=_memory_size, metavar="SIZE",
                    help="keep at most this much training data on the device (e.g. 4GB); a "
@@ -448,9 +453,12 @@ def _train_arguments(c: argparse.ArgumentParser) -> None:
                    help="how many processes (or RPGRAPH_NUM_PROCESSES)")
     c.add_argument("--process-id", type=_non_negative, metavar="I",
                    help="this process, 0..N-1; 0 writes the run folder (or RPGRAPH_PROCESS_ID)")
-    c.add_argument("--checkpoint-every", type=_positive, help="steps between checkpoints")
-    c.add_argument("--bounds", help="a bounds JSON file (from 'rpgraph bounds --format json')")
-    c.add_argument("--init-params", help="start from these parameters (a .npz or run dir)")
+    c.add_argument("--checkpoint-every", type=_positive, metavar="STEPS",
+                   help="steps between checkpoints")
+    c.add_argument("--bounds", metavar="JSON",
+                   help="a bounds JSON file (from 'rpgraph bounds --format json')")
+    c.add_argument("--init-params", metavar="PARAMS",
+                   help="start from these parameters (a .npz or run dir)")
     c.add_argument("--quiet", action="store_true", help="no progress output")
     c.add_argument("--no-plots", action="store_true", help="skip writing PNG plots")
     c.add_argument("--tensorboard", action="store_true",
@@ -467,26 +475,29 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
 
     c = sub.add_parser("check", help="validate spec files (and their train blocks)")
-    c.add_argument("files", nargs="+")
+    c.add_argument("files", nargs="+", metavar="file", help=".rpg specs")
     c.add_argument("--allow-outside", action="store_true",
                    help="let specs name data files outside their folder")
     c.set_defaults(fn=cmd_check)
 
     c = sub.add_parser("graph", help="print the module graph")
-    c.add_argument("file")
-    c.add_argument("--format", choices=("text", "json", "dot"), default="text")
+    c.add_argument("file", help="the .rpg spec")
+    c.add_argument("--format", choices=("text", "json", "dot"), default="text",
+                   help="a module tree with shapes (default), JSON, or Graphviz DOT")
     c.set_defaults(fn=cmd_graph)
 
     c = sub.add_parser("fmt", help="format specs canonically (comments are kept)")
-    c.add_argument("files", nargs="+", metavar="file")
+    c.add_argument("files", nargs="+", metavar="file",
+                   help=".rpg specs (printed formatted unless --check or --write)")
     g = c.add_mutually_exclusive_group()
     g.add_argument("--check", action="store_true", help="exit 1 if not formatted")
     g.add_argument("--write", "-w", action="store_true", help="rewrite the file")
     c.set_defaults(fn=cmd_fmt)
 
     c = sub.add_parser("bounds", help="emit the parameter bounds template")
-    c.add_argument("file")
-    c.add_argument("--format", choices=("json", "python", "table"), default="table")
+    c.add_argument("file", help="the .rpg spec")
+    c.add_argument("--format", choices=("json", "python", "table"), default="table",
+                   help="a table (default), JSON for --bounds, or make_bounds-style Python")
     c.add_argument("-o", "--output", help="write to a file instead of stdout")
     c.set_defaults(fn=cmd_bounds)
 
@@ -495,24 +506,25 @@ def build_parser() -> argparse.ArgumentParser:
     c.set_defaults(fn=cmd_train)
 
     c = sub.add_parser("eval", help="evaluate trained parameters")
-    c.add_argument("file")
+    c.add_argument("file", help="the .rpg spec the parameters were trained with")
     c.add_argument("--params", required=True, help="run directory or params.npz")
-    c.add_argument("--data", help="a .npz file (default: the spec's data)")
-    c.add_argument("--allow-outside", action="store_true")
+    c.add_argument("--data", help=_DATA_HELP)
+    c.add_argument("--allow-outside", action="store_true",
+                   help="let the spec read data files outside its folder")
     c.set_defaults(fn=cmd_eval)
 
     c = sub.add_parser("nir", help="NIR interchange")
     nsub = c.add_subparsers(dest="nir_command", required=True, parser_class=_Parser)
     e = nsub.add_parser("export", help="write a spec and its parameters as NIR")
-    e.add_argument("file")
+    e.add_argument("file", help="the .rpg spec")
     e.add_argument("--params", help="run directory or params.npz (default: fresh init)")
-    e.add_argument("-o", "--output", required=True)
+    e.add_argument("-o", "--output", required=True, help="the .nir file to write")
     e.add_argument("--convention", default="nir", help=_CONVENTION_HELP["export"])
     e.add_argument("--flat", action="store_true",
                    help="one flat graph (nir's default: block instances as subgraphs)")
     e.set_defaults(fn=cmd_nir_export)
     i = nsub.add_parser("import", help="read a NIR graph into a .rpg spec and parameters")
-    i.add_argument("file")
+    i.add_argument("file", help="the .nir file")
     i.add_argument("--dt", type=_time, required=True, help="solver time step, e.g. 1ms")
     i.add_argument("--convention", default="auto", help=_CONVENTION_HELP["import"])
     i.add_argument("-o", "--output", required=True, help="the .rpg file to write")
