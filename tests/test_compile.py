@@ -640,7 +640,9 @@ def _with(params: Tree, node: str, leaf: str, value: Any) -> Tree:
      "error: input 'x' has shape (5,); expected (T, 3) or (B, T, 3)"),
     (lambda p: (p, np.ones((2, 2, 5, 3))),
      "error: input 'x' has shape (2, 2, 5, 3); expected (T, 3) or (B, T, 3)"),
-    (lambda p: (p, {"z": np.ones((5, 3))}), "error: missing input 'x'"),
+    (lambda p: (p, {"z": np.ones((5, 3))}), "error: missing input 'x'; got 'z'"),
+    (lambda p: (p, {"x": np.ones((5, 3)), "xx": np.ones((5, 3))}),
+     "error: unknown input 'xx'; this network has inputs x\nhint: did you mean 'x'?"),
     (lambda p: (_without(p, "h", "tau"), np.ones((5, 3))),
      "error: params is missing 'h.tau' (shape (4,))"),
     (lambda p: (_without(p, "h"), np.ones((5, 3))),
@@ -654,7 +656,7 @@ def _with(params: Tree, node: str, leaf: str, value: Any) -> Tree:
      "error: params 'linear_0.weight' has shape (4, 3); expected (3, 4)"),
     (lambda p: ([], np.ones((5, 3))),
      "error: Expected params as a dict of nodes, got list"),
-], ids=["width", "rank-1", "rank-4", "input-name", "missing-leaf", "missing-node",
+], ids=["width", "rank-1", "rank-4", "input-name", "extra-input", "missing-leaf", "missing-node",
         "extra-node", "extra-leaf", "leaf-shape", "not-a-dict"])
 def test_bad_inputs_fail_before_tracing(small: Any, make_args: Any, message: str,
                                         monkeypatch: pytest.MonkeyPatch) -> None:

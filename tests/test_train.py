@@ -320,6 +320,17 @@ def test_unknown_optimizer_or_schedule_is_a_spec_error(small: rpgraph.Program) -
         fit(small, optimizer="adam(lr = expo_decay(init_value = 1e-3))", progress=False)
 
 
+def test_unknown_fit_option_names_the_closest(small: rpgraph.Program) -> None:
+    from rpgraph.train.ensemble import fit_ensemble
+
+    for call in (lambda: fit(small, epoch=3), lambda: fit_ensemble(small, seeds=[0], epoch=3)):
+        with pytest.raises(TypeError) as err:
+            call()
+        assert str(err.value) == "unknown training option 'epoch'; did you mean 'epochs'?"
+    with pytest.raises(TypeError, match=r"unknown training option 'zzz'; options: epochs, "):
+        fit(small, zzz=1)
+
+
 def test_same_seed_gives_bit_identical_params(small: rpgraph.Program) -> None:
     a = fit(small, batch_size=2, seed=3, progress=False)
     b = fit(small, batch_size=2, seed=3, progress=False)

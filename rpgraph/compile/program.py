@@ -11,7 +11,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from ..bounds import template
-from ..errors import SpecShapeError, SpecValueError, clip
+from ..errors import SpecShapeError, SpecValueError, clip, did_you_mean
 from ..graph import Network
 from ..memory import check_network
 from ..objective import make_objective
@@ -151,9 +151,18 @@ class Program:
                                  "a dict of arrays by input name")
         out: dict[str, Array] = {}
         batched = None
+        extra = [k for k in xs if k not in self.inputs]
         for name in self.inputs:
             if name not in xs:
-                raise SpecShapeError(f"missing input '{name}'")
+                raise SpecShapeError(
+                    f"missing input '{name}'" + (f"; got {', '.join(map(repr, extra))}"
+                                                 if extra else ""),
+                    hint=did_you_mean(str(extra[0]), [name]) if len(extra) == 1 else None)
+        if extra:  # a misspelt second input would otherwise be ignored without a word
+            raise SpecShapeError(f"unknown input {clip(repr(extra[0]))}; this network has "
+                                 f"inputs {', '.join(self.inputs)}",
+                                 hint=did_you_mean(str(extra[0]), self.inputs))
+        for name in self.inputs:
             a = xs[name]
             if not hasattr(a, "shape") or not hasattr(a, "dtype"):
                 try:

@@ -138,7 +138,7 @@ def fit_ensemble(prog: Program, data: Any = None, *, seeds: Sequence[int],
     >>> [r.losses.shape for r in results]  # doctest: +SKIP
     [(6,), (6,)]
     """
-    o = replace(options or FitOptions(), **overrides)
+    o = (options or FitOptions()).with_overrides(overrides)
     if not seeds:
         raise SpecValueError("an ensemble needs at least one seed")
     if optimizers is None and len(set(seeds)) != len(seeds):

@@ -12,7 +12,7 @@ import math
 import time
 from array import array
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..errors import SpecValueError, TrainingError
+from ..errors import SpecValueError, TrainingError, did_you_mean
 from ..io.data import Dataset
 from ..objective import LossFn, Objective, make_objective
 from .epochs import Epochs, epoch_chunk
@@ -132,6 +132,21 @@ class FitOptions:
     loss: LossFn | None = None
     device_data: int | None = None
 
+    def with_overrides(self, overrides: Mapping[str, Any]) -> FitOptions:
+        """These options with some fields replaced by name (``fit``'s keyword arguments);
+        an unknown name is a ``TypeError`` that names the closest field.
+
+        >>> FitOptions().with_overrides({"epochs": 3}).epochs
+        3
+        """
+        names = [f.name for f in fields(self)]
+        for key in overrides:
+            if key not in names:
+                hint = did_you_mean(key, names)
+                raise TypeError(f"unknown training option {key!r}" +
+                                (f"; {hint}" if hint else f"; options: {', '.join(names)}"))
+        return replace(self, **overrides)
+
 
 def fit(prog: Program, data: Any = None, *, options: FitOptions | None = None,
         **overrides: Any) -> FitResult:
@@ -146,7 +161,7 @@ def fit(prog: Program, data: Any = None, *, options: FitOptions | None = None,
     >>> result.losses.shape  # doctest: +SKIP
     (30,)
     """
-    o = _processes(replace(options or FitOptions(), **overrides))
+    o = _processes((options or FitOptions()).with_overrides(overrides))
     st = resolve(prog, data, epochs=o.epochs, optimizer=o.optimizer, batch_size=o.batch_size,
                  seed=o.seed, checkpoint_every=o.checkpoint_every,
                  allow_outside=o.allow_outside, validation=o.validation,

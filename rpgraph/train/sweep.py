@@ -233,13 +233,12 @@ def fit_sweep(prog: Program, data: Any = None, *, axes: Sequence[Axis],
     >>> len(rs)  # doctest: +SKIP
     2
     """
-    from dataclasses import replace
 
     from ..train_config import TrainConfig, elaborate_train, optimizer_spec, train_env
     from .ensemble import fit_ensemble
     from .loop import FitOptions
 
-    o = replace(options or FitOptions(), **overrides)
+    o = (options or FitOptions()).with_overrides(overrides)
     config = elaborate_train(prog.network) or TrainConfig()
     if o.optimizer is None:
         spec = config.optimizer
