@@ -27,7 +27,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from .compile import Options, compile
-from .errors import SpecError
+from .errors import SpecError, SpecWarning
 from .graph import Network, load, loads
 
 if TYPE_CHECKING:
@@ -35,8 +35,9 @@ if TYPE_CHECKING:
     from .nir import from_nir, to_nir
     from .train import FitOptions, FitResult, constrained, fit
 
-__all__ = ["FitOptions", "FitResult", "Network", "Options", "Program", "SpecError", "compile",
-           "constrained", "fit", "from_nir", "load", "loads", "to_nir"]
+__all__ = ["FitOptions", "FitResult", "Network", "Options", "Program", "SpecError",
+           "SpecWarning", "compile", "constrained", "fit", "from_nir", "load", "loads",
+           "to_nir"]
 __version__ = "0.1.0"
 
 # NIR (and h5py behind it) costs ~0.4 s to import, the trainer (optax) ~0.2 s, JAX behind the

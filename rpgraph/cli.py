@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TextIO
 
 from . import __version__
-from .errors import SpecError, SpecValueError
+from .errors import SpecError, SpecValueError, SpecWarning
 from .vocab import UNITS
 
 if TYPE_CHECKING:
@@ -555,7 +555,9 @@ def _with_memory_limit(*commands: argparse.ArgumentParser) -> None:
 
 def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
                   file: TextIO | None = None, line: str | None = None) -> None:
-    print(f"warning: {message}", file=sys.stderr)
+    # a spec's warnings are located and say "warning:" themselves
+    print(message if isinstance(message, SpecWarning) else f"warning: {message}",
+          file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

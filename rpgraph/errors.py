@@ -199,6 +199,13 @@ class DataError(SpecError):
     """A data set or data file does not fit the spec."""
 
 
+class SpecWarning(SpecError, UserWarning):
+    """Something in a spec that is legal but most likely not meant, located like an error
+    and issued with :func:`warnings.warn` (the CLI prints it as it is, then goes on)."""
+
+    kind = "warning"
+
+
 class CheckpointError(SpecError):
     """A checkpoint or parameter file is missing, corrupt, or from another spec."""
 

@@ -95,6 +95,20 @@ def test_check_bad_spec_reports_on_stderr(capsys: Capture, tmp_path: Path) -> No
     assert "^^^^^^" in err and "did you mean 'linear'" in err and "Traceback" not in err
 
 
+def test_check_prints_spec_warnings_and_succeeds(capsys: Capture, tmp_path: Path) -> None:
+    spec = tmp_path / "w.rpg"
+    spec.write_text("network n (dt = 1 ms) {\n input x : 2\n output y : 2\n"
+                    " x -> rate(tau = 20) -> y\n}\n", encoding="utf-8")
+    code, out, err = run(capsys, "check", str(spec))
+    assert code == 0 and out == f"{spec}: ok\n"
+    assert err == (f"{spec}:4:18: warning: 'rate_0.tau' = 20 has no unit, so it is 20 s: "
+                   "20000 steps of dt = 1 ms\n"
+                   "     x -> rate(tau = 20) -> y\n"
+                   "                     ^^\n"
+                   "hint: write 20 ms if you meant milliseconds (a number without a unit is "
+                   "in seconds)\n")
+
+
 def test_graph_formats(capsys: Capture) -> None:
     spec = str(SPECS / "tutorial_rate.rpg")
     code, out, _ = run(capsys, "graph", spec)

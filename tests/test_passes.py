@@ -10,7 +10,7 @@ import networkx as nx
 import pytest
 
 from rpgraph import ast
-from rpgraph.errors import Span, SpecGraphError, SpecShapeError
+from rpgraph.errors import Span, SpecGraphError, SpecShapeError, SpecWarning
 from rpgraph.graph.elaborate import CONVERTERS, Context, bind_args, elaborate
 from rpgraph.graph.passes import (
     PASSES,
@@ -21,6 +21,7 @@ from rpgraph.graph.passes import (
     freeze,
     infer_sizes,
     mark_recurrent,
+    warn_unitless_time_constants,
 )
 from rpgraph.graph.records import ModuleNode, ParamNode, PortNode, put, record
 from rpgraph.modules import KINDS, Init
@@ -58,7 +59,7 @@ def elaborated(text: str) -> tuple[nx.DiGraph, Context]:
 
 def test_the_passes_and_their_order() -> None:
     assert PASSES == (infer_sizes, check_topology, mark_recurrent, add_params, apply_bounds,
-                      floor_time_constants, freeze)
+                      floor_time_constants, warn_unitless_time_constants, freeze)
 
 
 def test_infer_sizes_from_the_inputs_whatever_the_declaration_order() -> None:
@@ -168,3 +169,37 @@ def test_freeze_marks_the_named_parameters_untrainable() -> None:
 
 def test_every_argument_type_has_a_converter() -> None:
     assert {a.type for kind in KINDS.values() for a in kind.args} <= set(CONVERTERS)
+
+
+# --- warnings --------------------------------------------------------------------------------
+
+
+def _spec_warnings(text: str) -> list[str]:
+    import warnings
+
+    from rpgraph.graph import loads
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        loads(text, "w.rpg")
+    return [str(w.message) for w in caught if issubclass(w.category, SpecWarning)]
+
+
+def test_a_long_time_constant_without_a_unit_is_warned_about() -> None:
+    chain = "x -> h: lif(tau_mem = {}, tau_syn = {}) -> y"
+    net = "network n (dt = {}) {{\n    input x : 2\n    output y : 2\n    {}\n}}\n"
+    assert _spec_warnings(net.format("1 ms", chain.format("20", "5 ms"))) == [
+        "w.rpg:4:27: warning: 'h.tau_mem' = 20 has no unit, so it is 20 s: 20000 steps of "
+        "dt = 1 ms\n"
+        "        x -> h: lif(tau_mem = 20, tau_syn = 5 ms) -> y\n"
+        "                              ^^\n"
+        "hint: write 20 ms if you meant milliseconds (a number without a unit is in seconds)"]
+    # with a unit, in seconds below 1000 steps, as an expression, or at a step of seconds
+    for dt, a, b in (("1 ms", "20 ms", "5 ms"), ("1 ms", "0.02", "0.5"),
+                     ("1 ms", "20 * dt", "5 * dt"), ("1", "20", "5")):
+        assert _spec_warnings(net.format(dt, chain.format(a, b))) == []
+    # inside a block: the number where the block is written
+    block = ("block b { input i\n output o\n i -> lif(tau_syn = 3) -> o }\n"
+             "network n (dt = 1 ms) { input x : 2\n output y : 2\n x -> b -> y }\n")
+    (only,) = _spec_warnings(block)
+    assert only.startswith("w.rpg:3:21: warning: 'b_0.lif_0.tau_syn' = 3 has no unit")

@@ -12,13 +12,21 @@ from __future__ import annotations
 import fnmatch
 import heapq
 import math
-from collections.abc import Callable, Iterable
-from dataclasses import replace
+import warnings
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import fields, is_dataclass, replace
 
 import networkx as nx
 
 from .. import ast
-from ..errors import SpecGraphError, SpecNameError, SpecShapeError, SpecValueError, did_you_mean
+from ..errors import (
+    SpecGraphError,
+    SpecNameError,
+    SpecShapeError,
+    SpecValueError,
+    SpecWarning,
+    did_you_mean,
+)
 from ..expr import as_float, describe, evaluate
 from ..modules import KINDS
 from ..vocab import BOUND_TERMS, DEFAULT_ENFORCE
@@ -473,6 +481,57 @@ def floor_time_constants(g: nx.DiGraph, ctx: Context) -> None:
         put(g, p.id, replace(p, lower=min(floor, p.upper), enforce=enforce, floor=True))
 
 
+#: A time constant written without a unit is in seconds; one this many steps long or longer
+#: was most likely meant in milliseconds (``tau_mem = 20``: 20 s, 20,000 steps of 1 ms).
+UNITLESS_TAU_STEPS = 1000
+
+
+def _unitless_numbers(node: object) -> Iterator[ast.Num]:
+    """Every number without a unit in an AST (sub)tree."""
+    if isinstance(node, ast.Num):
+        if node.unit is None:
+            yield node
+        return
+    if isinstance(node, (tuple, list)):
+        for item in node:
+            yield from _unitless_numbers(item)
+    elif is_dataclass(node):
+        for f in fields(node):
+            yield from _unitless_numbers(getattr(node, f.name))
+
+
+def warn_unitless_time_constants(g: nx.DiGraph, ctx: Context) -> None:
+    """A time constant given as a bare number of seconds that is at least
+    :data:`UNITLESS_TAU_STEPS` steps long gets a located :class:`SpecWarning` that names the
+    value in seconds and suggests the unit (the spec still builds: long time constants are
+    legal, just rarely meant).
+
+    >>> import warnings
+    >>> from rpgraph.graph import loads
+    >>> with warnings.catch_warnings(record=True) as w:
+    ...     warnings.simplefilter("always")
+    ...     _ = loads("network n (dt = 1 ms) { input x : 2\\n output y : 2\\n"
+    ...               " x -> h: rate(tau = 20) -> y }")
+    >>> print(w[0].message)
+    <string>:3:21: warning: 'h.tau' = 20 has no unit, so it is 20 s: 20000 steps of dt = 1 ms
+         x -> h: rate(tau = 20) -> y }
+                            ^^
+    hint: write 20 ms if you meant milliseconds (a number without a unit is in seconds)
+    """
+    numbers = {n.span: n for n in _unitless_numbers(ctx.spec)}
+    for p in _params(g):
+        num = numbers.get(p.span) if p.span is not None else None
+        if p.family != "taus" or num is None or num.value < UNITLESS_TAU_STEPS * ctx.dt:
+            continue
+        text = num.text or f"{num.value:g}"
+        warnings.warn(SpecWarning(
+            f"'{p.id}' = {text} has no unit, so it is {num.value:g} s: "
+            f"{num.value / ctx.dt:.0f} steps of dt = {ctx.dt * 1e3:g} ms", num.span,
+            ctx.spec.source, ctx.spec.filename,
+            hint=f"write {text} ms if you meant milliseconds (a number without a unit is in "
+            "seconds)"), stacklevel=2)
+
+
 def freeze(g: nx.DiGraph, ctx: Context) -> None:
     """``freeze = [...]`` in the train block: the parameters it names are not trained.
     Targets are written as in ``bounds`` (``h.tau_*``, ``w_*.weight``, ``*.threshold``).
@@ -506,4 +565,5 @@ def freeze(g: nx.DiGraph, ctx: Context) -> None:
 
 #: The passes :func:`rpgraph.graph.build` runs after elaboration, in order.
 PASSES: tuple[Pass, ...] = (infer_sizes, check_topology, mark_recurrent, add_params,
-                            apply_bounds, floor_time_constants, freeze)
+                            apply_bounds, floor_time_constants, warn_unitless_time_constants,
+                            freeze)
