@@ -17,6 +17,7 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import TypeVar
 
 
 @dataclass(frozen=True)
@@ -84,8 +85,13 @@ def known_list(choices: Iterable[str]) -> str:
     return ", ".join(sorted(set(choices)))
 
 
-class SpecError(Exception):
-    """A mistake in user input, with the place it happened and a hint to fix it.
+_L = TypeVar("_L", bound="Located")
+
+
+class Located(Exception):
+    """A message about a place in a spec: what, where (file, line, column, a caret under
+    the source) and a hint. :class:`SpecError` (a mistake) and :class:`SpecWarning`
+    (legal, likely not meant) render this way.
 
     Args:
         message: what is wrong, e.g. ``"Expected size 8, got 4"``.
@@ -95,11 +101,9 @@ class SpecError(Exception):
         hint: how to fix it, e.g. ``"did you mean 'linear'?"``.
         notes: extra located lines (``(span, text)``), e.g. where a size came from.
 
-    >>> str(SpecError("unknown name 'z'", Span(1, 6, 1, 7), "x -> z", "<string>"))
-    "<string>:1:6: error: unknown name 'z'\\n    x -> z\\n         ^"
     """
 
-    kind = "error"
+    kind = "note"
 
     def __init__(
         self,
@@ -126,7 +130,7 @@ class SpecError(Exception):
     def column(self) -> int | None:
         return self.span.column if self.span else None
 
-    def located(self, source: str | None, filename: str | None) -> SpecError:
+    def located(self: _L, source: str | None, filename: str | None) -> _L:
         """Attach the file text and name (stages below the parser only know spans)."""
         if self.source is None and source is not None:
             self.source = source
@@ -175,6 +179,17 @@ class SpecError(Exception):
         return self.render()
 
 
+class SpecError(Located):
+    """A mistake in user input, with the place it happened and a hint to fix it (the
+    arguments of :class:`Located`).
+
+    >>> str(SpecError("unknown name 'z'", Span(1, 6, 1, 7), "x -> z", "<string>"))
+    "<string>:1:6: error: unknown name 'z'\\n    x -> z\\n         ^"
+    """
+
+    kind = "error"
+
+
 class SpecSyntaxError(SpecError):
     """The text is not valid .rpg syntax."""
 
@@ -199,7 +214,7 @@ class DataError(SpecError):
     """A data set or data file does not fit the spec."""
 
 
-class SpecWarning(SpecError, UserWarning):
+class SpecWarning(Located, UserWarning):
     """Something in a spec that is legal but most likely not meant, located like an error
     and issued with :func:`warnings.warn` (the CLI prints it as it is, then goes on)."""
 
