@@ -358,11 +358,20 @@ def import_cells(convention: str) -> dict[str, Cell]:
 
 # --- the specs -----------------------------------------------------------------------
 
+_SUBTRACTIVE = "lif(tau_mem = 20 ms, tau_syn = 5 ms)"
+_RESETTING = "lif(tau_mem = 20 ms, tau_syn = 5 ms, reset = v_reset)"
 SPECS = {  # name -> (label, spec text)
     "digits": ("`specs/digits_lif.rpg`, 64 hidden",
                (ROOT / "specs" / "digits_lif.rpg").read_text().replace("linear(128)",
                                                                        "linear(64)")),
+    # each with the neuron NIR's readers run (one spike per step, then v = v_reset)
+    "digits_vr": ("  … its `lif` with `reset = v_reset`",
+                  (ROOT / "specs" / "digits_lif.rpg").read_text().replace("linear(128)",
+                                                                          "linear(64)")
+                  .replace(_SUBTRACTIVE, _RESETTING)),
     "srnn": ("`specs/srnn.rpg` (`w_rec` × 0.1)", (ROOT / "specs" / "srnn.rpg").read_text()),
+    "srnn_vr": ("  … its `lif` with `reset = v_reset`",
+                (ROOT / "specs" / "srnn.rpg").read_text().replace(_SUBTRACTIVE, _RESETTING)),
     "biased": ("a `lif(bias = 0.02, reset = v_reset)` layer",
                "network biased (dt = 1 ms) {\n    input x : 16\n    output y : 4\n"
                "    x -> linear(32) -> h: lif(tau_mem = 20 ms, tau_syn = 5 ms, bias = 0.02, "
@@ -379,7 +388,7 @@ def _srnn_params(p: dict[str, Any]) -> dict[str, Any]:
 
 def spec_run(name: str) -> Run:
     return run_rpgraph(SPECS[name][1], spikes_in(SPEC_RATE, SPEC_STEPS, 5),
-                       _srnn_params if name == "srnn" else lambda p: p)
+                       _srnn_params if name.startswith("srnn") else lambda p: p)
 
 
 def firing(run: Run) -> float:
