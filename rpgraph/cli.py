@@ -15,6 +15,7 @@ line with a caret, a hint) and exits with status 1; ``--debug`` adds the traceba
 from __future__ import annotations
 
 import argparse
+import atexit
 import contextlib
 import os
 import signal
@@ -24,7 +25,7 @@ import traceback
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, TextIO
+from typing import TYPE_CHECKING, NoReturn, TextIO
 
 from . import __version__
 from .errors import SpecError, SpecValueError, SpecWarning
@@ -612,5 +613,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             signal.signal(signal.SIGTERM, old_term)
 
 
+
+def run() -> NoReturn:
+    """The ``rpgraph`` console script (and ``python -m rpgraph``): :func:`main`, then exit
+    without tearing down the interpreter.
+
+    After JAX has run, Python's shutdown takes about half a second (XLA's client and
+    thousands of modules torn down), every time. By the time :func:`main` returns,
+    everything rpgraph writes is closed (run folders, checkpoints, metrics, TensorBoard
+    files), so this flushes the standard streams, runs the ``atexit`` handlers (logging,
+    ``jax.distributed``) and leaves with ``os._exit``. In-process callers use :func:`main`.
+    """
+    code = main()
+    for stream in (sys.stdout, sys.stderr):
+        with contextlib.suppress(OSError, ValueError):  # a closed pipe or stream
+            stream.flush()
+    atexit._run_exitfuncs()
+    os._exit(code)
+
+
 if __name__ == "__main__":
-    sys.exit(main())
+    run()

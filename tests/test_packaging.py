@@ -35,7 +35,7 @@ def test_wheel_contains_grammar_and_entry_point(wheel: Path) -> None:
         for table in ("optax_table.json", "parse_table.json"):
             assert z.read(f"rpgraph/{table}") == (ROOT / "rpgraph" / table).read_bytes()
         entry = next(n for n in names if n.endswith("entry_points.txt"))
-        assert "rpgraph = rpgraph.cli:main" in z.read(entry).decode()
+        assert "rpgraph = rpgraph.cli:run" in z.read(entry).decode()
 
 
 def test_installed_wheel_parses_with_its_own_grammar(wheel: Path, tmp_path: Path) -> None:
