@@ -518,10 +518,14 @@ def warn_unitless_time_constants(g: nx.DiGraph, ctx: Context) -> None:
                             ^^
     hint: write 20 ms if you meant milliseconds (a number without a unit is in seconds)
     """
+    long = [p for p in _params(g) if p.family == "taus" and p.init.name == "constant"
+            and p.init.args and p.init.args[0] >= UNITLESS_TAU_STEPS * ctx.dt]
+    if not long:  # the usual case: no need to look at how numbers were written
+        return
     numbers = {n.span: n for n in _unitless_numbers(ctx.spec)}
-    for p in _params(g):
+    for p in long:
         num = numbers.get(p.span) if p.span is not None else None
-        if p.family != "taus" or num is None or num.value < UNITLESS_TAU_STEPS * ctx.dt:
+        if num is None:
             continue
         text = num.text or f"{num.value:g}"
         warnings.warn(SpecWarning(
