@@ -326,6 +326,8 @@ def build_matrix_dir(d: Path) -> Path:
     shutil.copytree(d / "run", d / "params_as_ck")
     shutil.copy(d / "run" / "params.npz", d / "params_as_ck" / "checkpoint.npz")
     (d / "empty_run").mkdir()
+    for seed in (0, 1):  # an ensemble's folder: one run folder per model
+        shutil.copytree(d / "run", d / "ensemble" / f"seed-{seed}")
     (d / "not_a_run").mkdir()
     (d / "not_a_run" / "notes.txt").write_text("mine", encoding="utf-8")
     shutil.copytree(d / "run", d / "linked_run")
@@ -534,6 +536,8 @@ def _rows() -> list[tuple[str, str, list[str]]]:
         ("file:params_of_other_spec", "CheckpointError",
          ["eval", "other.rpg", "--params", "run"]),
         ("file:missing_params", "CheckpointError", ["eval", "tiny.rpg", "--params", "nope"]),
+        ("file:params_ensemble_folder", "CheckpointError",
+         ["eval", "tiny.rpg", "--params", "ensemble"]),
         ("file:init_params_not_npz", "CheckpointError",
          ["train", "tiny.rpg", "--init-params", "bounds_bad.json", "--out", "o", *TRAIN]),
         ("file:bounds_json_shape", "CheckpointError",
@@ -1248,6 +1252,11 @@ EXPECTED: dict[str, tuple[int, str]] = {
     )),
     'file:missing_params': (1, (
         "error: parameter file 'nope' does not exist\n"
+    )),
+    'file:params_ensemble_folder': (1, (
+        "error: run directory 'ensemble' has no params.npz or checkpoint.npz\n"
+        "hint: it holds the runs of 2 models (seed-0, seed-1): point at one of them, e.g. "
+        "'ensemble/seed-0'\n"
     )),
     'file:init_params_not_npz': (1, (
         "error: parameter file 'bounds_bad.json' is not a .npz archive (it does not start with a z"
@@ -2205,8 +2214,9 @@ FAMILIES: dict[str, dict[str, list[str]]] = {
         "adaptation parameters of the wrong shape (alif's beta in a parameter file, its "
         "tau_adapt in a bounds file)": ["file:alif_beta_shape", "file:alif_init_beta_shape",
                                         "file:bounds_alif_tau_adapt_shape"],
-        "missing / non-npz parameter file": ["file:missing_params",
-                                             "file:init_params_not_npz", "nir:missing_params"],
+        "missing / non-npz parameter file, an ensemble's folder": [
+            "file:missing_params", "file:params_ensemble_folder", "file:init_params_not_npz",
+            "nir:missing_params"],
         "NIR export with parameters of another spec": ["nir:params_of_other_spec"],
         "bad bounds JSON": ["file:bounds_json_shape", "file:bounds_json_syntax"],
         "bounds JSON with NaN, a 5000-digit number, 100,000-deep nesting, a wrong shape, "
