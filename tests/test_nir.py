@@ -391,8 +391,14 @@ def test_li_import_clamps_dt_at_least_tau() -> None:
                                             v_leak=0.5 * ones),
                                 "y": nir.Output(np.array([2]))},
                          edges=[("x", "h"), ("h", "y")])
-    with pytest.warns(UserWarning, match="'h': dt >= tau, forward-Euler decay"):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
         _, params = nir_to_spec(graph, dt=1e-3, convention="norse")
+    assert [str(w.message) for w in caught] == [
+        "NIR import: 'h': dt >= tau, forward-Euler decay 1 - dt/tau <= 0 clamped to 2**-20",
+        "NIR import: dt = 0.001 s is not shorter than some of the file's time constants; is "
+        "it the step the file was made for? (snnTorch writes its files for dt = 0.1 ms: "
+        "--dt 0.1ms)"]
     p = {k: np.asarray(v, np.float64) for k, v in params["h"].items()}
     k = 1e-3 / p["tau"]
     np.testing.assert_allclose(1 - k, [2.0**-20, 0.9], rtol=1e-5, atol=1e-7)  # float32 tau
