@@ -401,17 +401,17 @@ def _resolve_existing(path: str | os.PathLike[str], *names: str) -> Path:
     for name in names:
         if (p / name).is_file():
             return p / name
+    hint = "start a new run, or point at the run directory that has it"
     # an ensemble's or a sweep's folder holds one run folder per model
-    runs = sorted(d.name for d in p.iterdir() if d.is_dir()
-                  and any((d / name).is_file() for name in names)) if os.access(p, os.R_OK) \
-        else []
-    shown = ", ".join(runs[:3]) + (", ..." if len(runs) > 3 else "")
-    raise CheckpointError(
-        f"run directory '{os.fspath(p)}' has no {' or '.join(names)}",
-        hint=f"it holds the runs of {len(runs)} models ({shown}): point at one of them, "
-        f"e.g. '{os.fspath(p / runs[0])}'" if runs else
-        "start a new run, or point at the run directory that has it",
-    )
+    with contextlib.suppress(OSError):
+        runs = sorted(d.name for d in p.iterdir()
+                      if d.is_dir() and any((d / name).is_file() for name in names))
+        if runs:
+            shown = ", ".join(runs[:3]) + (", ..." if len(runs) > 3 else "")
+            hint = (f"it holds the runs of {len(runs)} models ({shown}): point at one of "
+                    f"them, e.g. '{os.fspath(p / runs[0])}'")
+    raise CheckpointError(f"run directory '{os.fspath(p)}' has no {' or '.join(names)}",
+                          hint=hint)
 
 
 # --------------------------------------------------------------------------------------------

@@ -206,10 +206,6 @@ def nir_to_spec(graph: nir.NIRGraph, dt: float, convention: str = "auto",
     imp = load_graph(graph, float(dt), conv, from_rpgraph=meta_str(meta, "source") == "rpgraph")
     for note in imp.notes:
         warnings.warn(f"NIR import: {note}", stacklevel=2)
-    if any("clamped" in note for note in imp.notes):  # most likely the wrong step
-        warnings.warn(f"NIR import: dt = {dt:g} s is not shorter than some of the file's time "
-                      "constants; is it the step the file was made for? (snnTorch writes its "
-                      "files for dt = 0.1 ms: --dt 0.1ms)", stacklevel=2)
     params, frozen = _params(imp)
     blocks = _blocks(imp)
     network = NetworkDecl(ident(name or meta_str(meta, "network") or "nir_import"),

@@ -104,11 +104,14 @@ def _vec(a: Any) -> np.ndarray:
     return np.atleast_1d(_f64(a))
 
 
+#: How a note says a decay was clamped (:func:`load_graph` then asks whether ``dt`` is right).
+_CLAMPED = "forward-Euler decay 1 - dt/tau <= 0 clamped to 2**-20"
+
+
 def _clamped(notes: list[str], name: str, *flags: bool) -> None:
     for flag in flags:
         if flag:
-            notes.append(f"'{name}': dt >= tau, forward-Euler decay 1 - dt/tau <= 0 clamped "
-                         "to 2**-20")
+            notes.append(f"'{name}': dt >= tau, {_CLAMPED}")
 
 
 def _r_unused(notes: list[str], name: str, r: np.ndarray, tau: np.ndarray, dt: float,
@@ -674,6 +677,10 @@ def load_graph(graph: nir.NIRGraph, dt: float, convention: str, from_rpgraph: bo
     _fold_gains(imp)
     subtract = [n.nir_path for n in imp.nodes.values()
                 if n.conv is not None and n.conv.reset == "subtract"]
+    if any(_CLAMPED in note for note in imp.notes):  # most likely the wrong step
+        imp.notes.append(f"dt = {dt:g} s is not shorter than some of the file's time constants; "
+                         "is it the step the file was made for? (snnTorch writes its files for "
+                         "dt = 0.1 ms: --dt 0.1ms)")
     if subtract and not from_rpgraph:
         imp.notes.append(f"{', '.join(repr(p) for p in subtract)}: Rockpool convention, so "
                          "after a spike the threshold is subtracted (Rockpool's reset, firing "
